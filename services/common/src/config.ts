@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+/**
+ * Thrown when the environment does not hold a valid configuration. The message is one line that
+ * names every bad setting, so an operator sees all of them at once.
+ */
+export class ConfigError extends Error {
+  readonly settings: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+    this.settings = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads a configuration from the environment once, validates it and freezes it. Every key of
+ * `shape` is an environment variable name. An empty string counts as unset, so `FOO=` cannot
+ * stand in for a secret.
+ */
+export function loadConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: Env = process.env,
+): Readonly<z.infer<z.ZodObject<S>>> {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const result = z.object(shape).safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map(function describeIssue(issue) {
+      const key = issue.path.join('.');
+      return input[String(issue.path[0])] === undefined
+        ? `${key} is required`
+        : `${key} ${issue.message.replace(/^Invalid input: /, '')}`;
+    });
+    throw new ConfigError(problems);
+  }
+  return Object.freeze(result.data);
+}
+
+/** Field builders for configuration shapes: each parses the string an environment variable holds. */
+export const setting = {
+  port: (fallback?: number) => {
+    const schema = z.coerce.number().int().min(0).max(65535);
+    return fallback === undefined ? schema : schema.default(fallback);
+  },
+  int: (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce.number().int().min(min).max(max).default(fallback),
+  string: (fallback: string) => z.string().default(fallback),
+  /** A secret: required, never defaulted, at least `minLength` characters. */
+  secret: (minLength = 32) =>
+    z.string().min(minLength, { message: `must be at least ${minLength} characters` }),
+  url: () => z.url({ protocol: /^(https?|postgres(ql)?|mqtts?|wss?)$/ }),
+  /** A comma-separated list of URLs. */
+  urls: () =>
+    z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1)),
+  list: (fallback: string[] = []) =>
+    z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim())
+          .filter(Boolean),
+      )
+      .default(fallback),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .transform((value) => value === 'true' || value === '1' || value === 'yes')
+      .default(fallback),
+  logLevel: () =>
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+/** Settings every HTTP service shares. */
+export const baseServiceSettings = {
+  HOST: setting.string('127.0.0.1'),
+  PORT: setting.port(0),
+  LOG_LEVEL: setting.logLevel(),
+  BODY_LIMIT_BYTES: setting.int(100 * 1024, 1024, 50 * 1024 * 1024),
+  SHUTDOWN_TIMEOUT_MS: setting.int(10_000, 100, 120_000),
+};
+
+export const databaseSettings = {
+  DATABASE_URL: setting.url(),
+  DATABASE_POOL_MAX: setting.int(10, 1, 200),
+  MIGRATE_ON_START: setting.bool(true),
+};

@@ -1,0 +1,74 @@
+import { AppError } from './app-error.js';
+import type { ErrorCode } from './catalogue.js';
+
+interface PostgresError {
+  code: string;
+  constraint?: string;
+  table?: string;
+}
+
+/** SQLSTATE → catalogued code (PostgreSQL docs, Appendix A). Matched by code, never by message. */
+const bySqlState: Record<string, ErrorCode> = {
+  '23505': 'conflict', // unique_violation
+  '23503': 'reference_conflict', // foreign_key_violation
+  '23514': 'constraint_violation', // check_violation
+  '23502': 'constraint_violation', // not_null_violation
+  '23P01': 'conflict', // exclusion_violation
+  '22P02': 'invalid_input', // invalid_text_representation
+  '22003': 'invalid_input', // numeric_value_out_of_range
+  '22001': 'invalid_input', // string_data_right_truncation
+  '22007': 'invalid_input', // invalid_datetime_format
+  '22008': 'invalid_input', // datetime_field_overflow
+  '40001': 'serialization_failure',
+  '40P01': 'serialization_failure', // deadlock_detected
+  '53300': 'database_unavailable', // too_many_connections
+  '57P01': 'database_unavailable', // admin_shutdown
+  '57P03': 'database_unavailable', // cannot_connect_now
+  '08006': 'database_unavailable', // connection_failure
+  '08001': 'database_unavailable',
+};
+
+const connectionErrors = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE']);
+
+function isPostgresError(error: unknown): error is PostgresError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { code?: unknown }).code === 'string'
+  );
+}
+
+/** Translates a database error into an AppError, or returns undefined when it is not one. */
+export function fromPostgresError(error: unknown): AppError | undefined {
+  if (!isPostgresError(error)) {
+    if (error instanceof Error && error.name === 'KnexTimeoutError') {
+      return new AppError('database_unavailable', { cause: error });
+    }
+    return undefined;
+  }
+  if (connectionErrors.has(error.code)) {
+    return new AppError('database_unavailable', { cause: error });
+  }
+  const code = bySqlState[error.code];
+  if (!code) return undefined;
+  const headers = code === 'serialization_failure' ? { 'retry-after': '1' } : undefined;
+  // The constraint name is ours (from sql/), so it is safe and useful to show; the row detail is not.
+  const detail = error.constraint ? `violates ${error.constraint}` : undefined;
+  return new AppError(code, {
+    cause: error,
+    ...(detail ? { detail } : {}),
+    ...(headers ? { headers } : {}),
+  });
+}
+
+export function isSerializationFailure(error: unknown): boolean {
+  return isPostgresError(error) && (error.code === '40001' || error.code === '40P01');
+}
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  return (
+    isPostgresError(error) &&
+    error.code === '23505' &&
+    (constraint === undefined || error.constraint === constraint)
+  );
+}

@@ -1,0 +1,35 @@
+export { ConfigError, loadConfig, setting, baseServiceSettings, databaseSettings } from './config.js';
+export { runWithContext, currentContext, type RequestContext } from './context.js';
+export { createLogger, redactPaths, type Logger, type LoggerOptions } from './logger.js';
+export { errorCatalogue, type ErrorCode } from './errors/catalogue.js';
+export { AppError, isAppError, type FieldError, type AppErrorOptions } from './errors/app-error.js';
+export { fromPostgresError, isSerializationFailure, isUniqueViolation } from './errors/postgres.js';
+export { toProblem, problemType, problemContentType, type Problem } from './errors/problem.js';
+export { validate, fieldErrors, type RequestPart } from './validation.js';
+export { createMetrics, type Metrics } from './metrics.js';
+export {
+  createDb,
+  withTransaction,
+  migrate,
+  pingDb,
+  SqlMigrationSource,
+  type Knex,
+  type DbOptions,
+  type TransactionOptions,
+} from './db.js';
+export { buildHttpApp, type HttpAppOptions, type ReadinessCheck } from './http/app.js';
+export { errorHandler, notFoundHandler, sendProblem } from './http/error-handler.js';
+export { requestContext } from './http/request-context.js';
+export { listen, handleShutdown, type ListeningServer, type ShutdownOptions } from './http/server.js';
+export {
+  roles,
+  signIdentity,
+  verifyIdentity,
+  identityFromGateway,
+  requireRole,
+  identityHeader,
+  identitySignatureHeader,
+  type Role,
+  type Identity,
+} from './identity.js';
+export { runMain } from './main.js';

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import knexFactory from 'knex';
+import { createLogger, type Logger } from '../logger.js';
+
+/** Set by the test runner (scripts/src/test.ts), which starts one throwaway Postgres per run. */
+export const testServerUrlVariable = 'MERCADO_TEST_DATABASE_URL';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/**
+ * Creates a fresh, empty database on the run's Postgres server and drops it when the test ends, so
+ * test files never see each other's rows and can run in parallel.
+ */
+export async function createTestDatabase(t: Teardown, prefix = 't'): Promise<string> {
+  const serverUrl = process.env[testServerUrlVariable];
+  if (!serverUrl) {
+    throw new Error(
+      `${testServerUrlVariable} is not set: run the tests with \`npm test\` (it starts Postgres)`,
+    );
+  }
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+  await admin.raw(`create database ${name}`);
+  t.teardown(async function dropTestDatabase() {
+    await admin.raw(`drop database if exists ${name} with (force)`);
+    await admin.destroy();
+  });
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A logger whose lines are kept in memory, parsed, for assertions on what was (not) logged. */
+export function captureLogs(name = 'test'): { log: Logger; lines: Array<Record<string, unknown>>; text: () => string } {
+  const raw: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      raw.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const log = createLogger({ name, level: 'trace', destination });
+  return {
+    log,
+    get lines() {
+      return raw.map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    text: () => raw.join('\n'),
+  };
+}
