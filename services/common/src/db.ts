@@ -34,9 +34,15 @@ export function createDb({ url, poolMax = 10, log, metrics, name }: DbOptions): 
     pool: {
       min: 0,
       max: poolMax,
-      afterCreate(connection: pg.Client, done: (error: Error | null, connection: pg.Client) => void) {
+      afterCreate(
+        connection: pg.Client,
+        done: (error: Error | null, connection: pg.Client) => void,
+      ) {
         connection.on('error', function onIdleClientError(error) {
-          log.error({ err: { message: error.message, code: (error as { code?: string }).code } }, 'database connection error');
+          log.error(
+            { err: { message: error.message, code: (error as { code?: string }).code } },
+            'database connection error',
+          );
         });
         done(null, connection);
       },
@@ -55,13 +61,19 @@ export function createDb({ url, poolMax = 10, log, metrics, name }: DbOptions): 
       started.delete(uid);
       metrics.dbQueryDuration.observe({ outcome }, Number(process.hrtime.bigint() - start) / 1e9);
     };
-    db.on('query-response', function onQueryResponse(_response: unknown, query: { __knexQueryUid: string }) {
-      finish(query.__knexQueryUid, 'ok');
-    });
-    db.on('query-error', function onQueryError(error: { code?: string }, query: { __knexQueryUid: string }) {
-      metrics.dbErrors.inc({ code: error.code ?? 'unknown' });
-      finish(query.__knexQueryUid, 'error');
-    });
+    db.on(
+      'query-response',
+      function onQueryResponse(_response: unknown, query: { __knexQueryUid: string }) {
+        finish(query.__knexQueryUid, 'ok');
+      },
+    );
+    db.on(
+      'query-error',
+      function onQueryError(error: { code?: string }, query: { __knexQueryUid: string }) {
+        metrics.dbErrors.inc({ code: error.code ?? 'unknown' });
+        finish(query.__knexQueryUid, 'error');
+      },
+    );
   }
   return db;
 }

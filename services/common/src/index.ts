@@ -1,4 +1,10 @@
-export { ConfigError, loadConfig, setting, baseServiceSettings, databaseSettings } from './config.js';
+export {
+  ConfigError,
+  loadConfig,
+  setting,
+  baseServiceSettings,
+  databaseSettings,
+} from './config.js';
 export { runWithContext, currentContext, type RequestContext } from './context.js';
 export { createLogger, redactPaths, type Logger, type LoggerOptions } from './logger.js';
 export { errorCatalogue, type ErrorCode } from './errors/catalogue.js';
@@ -20,7 +26,12 @@ export {
 export { buildHttpApp, type HttpAppOptions, type ReadinessCheck } from './http/app.js';
 export { errorHandler, notFoundHandler, sendProblem } from './http/error-handler.js';
 export { requestContext } from './http/request-context.js';
-export { listen, handleShutdown, type ListeningServer, type ShutdownOptions } from './http/server.js';
+export {
+  listen,
+  handleShutdown,
+  type ListeningServer,
+  type ShutdownOptions,
+} from './http/server.js';
 export {
   roles,
   signIdentity,

@@ -25,7 +25,10 @@ export class AppError extends Error {
 
   constructor(code: ErrorCode, options: AppErrorOptions = {}) {
     const entry = errorCatalogue[code];
-    super(options.detail ?? entry.title, options.cause === undefined ? {} : { cause: options.cause });
+    super(
+      options.detail ?? entry.title,
+      options.cause === undefined ? {} : { cause: options.cause },
+    );
     this.name = 'AppError';
     this.code = code;
     this.status = entry.status;

@@ -34,7 +34,11 @@ export async function createTestDatabase(t: Teardown, prefix = 't'): Promise<str
 }
 
 /** A logger whose lines are kept in memory, parsed, for assertions on what was (not) logged. */
-export function captureLogs(name = 'test'): { log: Logger; lines: Array<Record<string, unknown>>; text: () => string } {
+export function captureLogs(name = 'test'): {
+  log: Logger;
+  lines: Array<Record<string, unknown>>;
+  text: () => string;
+} {
   const raw: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {

@@ -1,0 +1,73 @@
+import type { Express } from 'express';
+import {
+  buildHttpApp,
+  identityFromGateway,
+  pingDb,
+  type Knex,
+  type Logger,
+  type Metrics,
+} from '@mercado/common';
+import { authRoutes, usersRoutes } from './api/routes.js';
+import type { UsersDeps } from './domain/deps.js';
+import type { SigningKeys } from './keys.js';
+import type { PasswordHasher } from './passwords.js';
+import type { UsersConfig } from './config.js';
+
+export { loadUsersConfig, usersSettings, type UsersConfig } from './config.js';
+export { loadSigningKeys, type SigningKeys } from './keys.js';
+export { createPasswordHasher, type PasswordHasher } from './passwords.js';
+export { ensureAdmin } from './domain/accounts.js';
+export type { UsersDeps } from './domain/deps.js';
+
+export const usersMigrationsDir = new URL('../../../sql/users', import.meta.url);
+
+export interface UsersAppDeps {
+  config: UsersConfig;
+  log: Logger;
+  metrics: Metrics;
+  db: Knex;
+  keys: SigningKeys;
+  hasher: PasswordHasher;
+  isShuttingDown?: () => boolean;
+}
+
+export function usersDeps({ config, log, db, keys, hasher }: UsersAppDeps): UsersDeps {
+  return {
+    db,
+    log,
+    keys,
+    hasher,
+    accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
+    throttle: {
+      account: {
+        maxFailures: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+        windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+        lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
+      },
+      ip: {
+        maxFailures: config.LOGIN_MAX_FAILURES_PER_IP,
+        windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+        lockoutSeconds: config.LOGIN_LOCKOUT_SECONDS,
+      },
+    },
+  };
+}
+
+/** Builds the users service's HTTP app (it does not listen). */
+export function buildUsersApp(deps: UsersAppDeps): Express {
+  const domain = usersDeps(deps);
+  return buildHttpApp({
+    name: 'users',
+    log: deps.log,
+    metrics: deps.metrics,
+    bodyLimitBytes: deps.config.BODY_LIMIT_BYTES,
+    readiness: { database: () => pingDb(deps.db) },
+    ...(deps.isShuttingDown ? { isShuttingDown: deps.isShuttingDown } : {}),
+    routes(app) {
+      app.use('/api', identityFromGateway(deps.config.INTERNAL_SECRET));
+      app.use('/api/auth', authRoutes(domain));
+      app.use('/api/users', usersRoutes(domain));
+    },
+  });
+}

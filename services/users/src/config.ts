@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import {
+  ConfigError,
+  baseServiceSettings,
+  databaseSettings,
+  loadConfig,
+  setting,
+} from '@mercado/common';
+
+export const usersSettings = {
+  ...baseServiceSettings,
+  ...databaseSettings,
+  INTERNAL_SECRET: setting.secret(32),
+  /** JSON array of private Ed25519 JWKs, each with a `kid`. */
+  JWT_SIGNING_KEYS: z.string(),
+  /** The kid that signs new tokens; the first key when unset. */
+  JWT_ACTIVE_KID: z.string().optional(),
+  JWT_ISSUER: setting.string('mercado'),
+  JWT_AUDIENCE: setting.string('mercado-api'),
+  ACCESS_TOKEN_TTL_SECONDS: setting.int(900, 30, 24 * 3600),
+  REFRESH_TOKEN_TTL_SECONDS: setting.int(30 * 24 * 3600, 300, 365 * 24 * 3600),
+  ADMIN_EMAIL: z.email().optional(),
+  ADMIN_PASSWORD: z.string().optional(),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: setting.int(5, 1, 1000),
+  LOGIN_MAX_FAILURES_PER_IP: setting.int(50, 1, 100_000),
+  LOGIN_FAILURE_WINDOW_SECONDS: setting.int(900, 1, 86_400),
+  LOGIN_LOCKOUT_SECONDS: setting.int(900, 1, 86_400),
+  /** argon2id memory cost; OWASP's minimum recommendation is 19 MiB with t=2. */
+  PASSWORD_HASH_MEMORY_KIB: setting.int(19_456, 1024, 1_048_576),
+  PASSWORD_HASH_ITERATIONS: setting.int(2, 1, 10),
+};
+
+export type UsersConfig = ReturnType<typeof loadUsersConfig>;
+
+export function loadUsersConfig(env: Record<string, string | undefined> = process.env) {
+  const config = loadConfig(usersSettings, env);
+  if ((config.ADMIN_EMAIL === undefined) !== (config.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError(['ADMIN_EMAIL and ADMIN_PASSWORD must be set together']);
+  }
+  return config;
+}

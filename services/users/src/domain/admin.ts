@@ -1,0 +1,101 @@
+import { AppError, withTransaction, type Role } from '@mercado/common';
+import type { UsersDeps } from './deps.js';
+import { toUserView, type UserView } from './user-view.js';
+import {
+  listUsers,
+  lockUserById,
+  updateUser,
+  type UserListQuery,
+} from '../data/users-repository.js';
+import { revokeAllForUser } from '../data/refresh-tokens-repository.js';
+
+export interface UserPage {
+  items: UserView[];
+  nextCursor: string | null;
+}
+
+export function encodeCursor(user: UserView): string {
+  return Buffer.from(JSON.stringify([user.createdAt, user.id])).toString('base64url');
+}
+
+/** Cursors are opaque to clients; a tampered one is a 400, never a query error. */
+export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const invalid = () =>
+    new AppError('validation_failed', {
+      errors: [
+        {
+          path: 'query.cursor',
+          message: 'is not a cursor this API issued',
+          code: 'invalid_cursor',
+        },
+      ],
+    });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid();
+  const [createdAt, id] = parsed as unknown[];
+  const date = typeof createdAt === 'string' ? new Date(createdAt) : new Date(Number.NaN);
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  if (Number.isNaN(date.getTime()) || typeof id !== 'string' || !uuid.test(id)) throw invalid();
+  return { createdAt: date, id };
+}
+
+export async function searchUsers(
+  deps: UsersDeps,
+  query: Omit<UserListQuery, 'after'> & { cursor?: string },
+): Promise<UserPage> {
+  const { cursor, ...rest } = query;
+  const rows = await listUsers(deps.db, {
+    ...rest,
+    limit: query.limit + 1,
+    ...(cursor ? { after: decodeCursor(cursor) } : {}),
+  });
+  const items = rows.slice(0, query.limit).map(toUserView);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null };
+}
+
+export interface AdminChanges {
+  roles?: Role[];
+  disabled?: boolean;
+  name?: string;
+}
+
+/**
+ * An admin changes another user's roles, name or disabled flag. Disabling signs the user out
+ * everywhere (refresh tokens revoked); an admin cannot disable or demote themselves, so the system
+ * never loses its last admin by accident.
+ */
+export async function changeUser(
+  deps: UsersDeps,
+  actorId: string,
+  userId: string,
+  changes: AdminChanges,
+): Promise<UserView> {
+  if (actorId === userId) {
+    if (changes.disabled === true || (changes.roles && !changes.roles.includes('admin'))) {
+      throw new AppError('cannot_modify_self');
+    }
+  }
+  const updated = await withTransaction(deps.db, async (trx) => {
+    const current = await lockUserById(trx, userId);
+    if (!current) return undefined;
+    const row = await updateUser(trx, userId, {
+      ...(changes.roles ? { roles: [...new Set(changes.roles)] } : {}),
+      ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
+      ...(changes.name !== undefined ? { name: changes.name.trim() } : {}),
+    });
+    if (changes.disabled === true) await revokeAllForUser(trx, userId);
+    return row;
+  });
+  if (!updated) throw new AppError('not_found');
+  deps.log.info(
+    { actorId, userId, outcome: 'user_changed', fields: Object.keys(changes) },
+    'user changed by admin',
+  );
+  return toUserView(updated);
+}

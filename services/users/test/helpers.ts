@@ -1,0 +1,125 @@
+import { fileURLToPath } from 'node:url';
+import { exportJWK, generateKeyPair } from 'jose';
+import {
+  createDb,
+  createMetrics,
+  listen,
+  migrate,
+  signIdentity,
+  type Identity,
+  type Knex,
+} from '@mercado/common';
+import { captureLogs, createTestDatabase } from '@mercado/common/testing';
+import {
+  buildUsersApp,
+  createPasswordHasher,
+  loadSigningKeys,
+  loadUsersConfig,
+  usersMigrationsDir,
+  type SigningKeys,
+  type UsersConfig,
+} from '../src/app.js';
+
+export const internalSecret = 'test-internal-secret-that-is-long-enough-0123456789';
+
+interface TestContext {
+  teardown(fn: () => unknown): void;
+}
+
+export async function newSigningKey(kid: string): Promise<Record<string, unknown>> {
+  const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  return { ...(await exportJWK(privateKey)), kid, alg: 'EdDSA' };
+}
+
+export interface UsersHarness {
+  url: string;
+  db: Knex;
+  keys: SigningKeys;
+  config: UsersConfig;
+  logs: ReturnType<typeof captureLogs>;
+  /** Calls the service as the gateway would, with a signed identity. */
+  call(
+    method: string,
+    path: string,
+    options?: {
+      body?: unknown;
+      rawBody?: string;
+      identity?: Identity;
+      headers?: Record<string, string>;
+    },
+  ): Promise<{ status: number; headers: Headers; body: any }>;
+}
+
+/** A users service on a fresh database and a free port, with cheap password hashing for speed. */
+export async function startUsers(
+  t: TestContext,
+  env: Record<string, string> = {},
+  signingKeys?: Array<Record<string, unknown>>,
+): Promise<UsersHarness> {
+  const databaseUrl = await createTestDatabase(t, 'users');
+  const keys = signingKeys ?? [await newSigningKey('key-1')];
+  const config = loadUsersConfig({
+    DATABASE_URL: databaseUrl,
+    INTERNAL_SECRET: internalSecret,
+    JWT_SIGNING_KEYS: JSON.stringify(keys),
+    PASSWORD_HASH_MEMORY_KIB: '1024',
+    PASSWORD_HASH_ITERATIONS: '1',
+    ...env,
+  });
+  const logs = captureLogs('users');
+  const metrics = createMetrics('users');
+  const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
+  await migrate(db, fileURLToPath(usersMigrationsDir));
+  const signing = await loadSigningKeys({
+    keysJson: config.JWT_SIGNING_KEYS,
+    activeKid: config.JWT_ACTIVE_KID,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  });
+  const hasher = createPasswordHasher({
+    memoryKib: config.PASSWORD_HASH_MEMORY_KIB,
+    iterations: config.PASSWORD_HASH_ITERATIONS,
+  });
+  const app = buildUsersApp({ config, log: logs.log, metrics, db, keys: signing, hasher });
+  const server = await listen(app);
+  t.teardown(async () => {
+    await server.close(1000);
+    await db.destroy();
+  });
+  return {
+    url: server.url,
+    db,
+    keys: signing,
+    config,
+    logs,
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = {
+        ...signIdentity(options.identity ?? { roles: [], ip: '203.0.113.7' }, internalSecret),
+        ...options.headers,
+      };
+      let body: string | undefined = options.rawBody;
+      if (options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] ??= 'application/json';
+      } else if (body !== undefined) {
+        headers['content-type'] ??= 'application/json';
+      }
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // leave as text
+      }
+      return { status: response.status, headers: response.headers, body: parsed };
+    },
+  };
+}
+
+export const strongPassword = 'correct horse battery staple';
