@@ -45,11 +45,15 @@ function closeGracefully(server: http.Server, deadlineMs: number): Promise<void>
       server.closeAllConnections();
     }, deadlineMs);
     deadline.unref();
+    // A keep-alive socket becomes idle when its in-flight response ends; without this sweep it
+    // would hold close() open until its keep-alive timeout.
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    sweep.unref();
     server.close(function closed() {
       clearTimeout(deadline);
+      clearInterval(sweep);
       resolve();
     });
-    // Idle keep-alive sockets would hold close() open until they time out.
     server.closeIdleConnections();
   });
 }

@@ -40,18 +40,16 @@ export function captureLogs(name = 'test'): {
   text: () => string;
 } {
   const raw: string[] = [];
+  const lines: Array<Record<string, unknown>> = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      raw.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
       done();
     },
   });
   const log = createLogger({ name, level: 'trace', destination });
-  return {
-    log,
-    get lines() {
-      return raw.map((line) => JSON.parse(line) as Record<string, unknown>);
-    },
-    text: () => raw.join('\n'),
-  };
+  return { log, lines, text: () => raw.join('\n') };
 }

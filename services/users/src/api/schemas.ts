@@ -6,6 +6,9 @@ const password = z.string().min(1).max(1024);
 const email = z.string().trim().max(254).pipe(z.email());
 const name = z.string().trim().min(1).max(100);
 
+/** Whole-object rules run only on an otherwise valid object, so one mistake gives one error. */
+const onlyWhenValid = (payload: { issues: unknown[] }) => payload.issues.length === 0;
+
 export const registerBody = z.strictObject({
   email,
   password,
@@ -32,10 +35,14 @@ export const updateMeBody = z
     currentPassword: password.optional(),
     newPassword: password.optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, { message: 'must change at least one field' })
+  .refine((body) => Object.keys(body).length > 0, {
+    message: 'must change at least one field',
+    when: onlyWhenValid,
+  })
   .refine((body) => body.newPassword === undefined || body.currentPassword !== undefined, {
     message: 'is required to change the password',
     path: ['currentPassword'],
+    when: onlyWhenValid,
   });
 
 export const userIdParams = z.strictObject({ id: z.uuid() });
@@ -57,4 +64,7 @@ export const adminUpdateBody = z
     disabled: z.boolean().optional(),
     name: name.optional(),
   })
-  .refine((body) => Object.keys(body).length > 0, { message: 'must change at least one field' });
+  .refine((body) => Object.keys(body).length > 0, {
+    message: 'must change at least one field',
+    when: onlyWhenValid,
+  });

@@ -1,0 +1,269 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { z } from 'zod';
+import {
+  AppError,
+  ConfigError,
+  buildHttpApp,
+  createMetrics,
+  handleShutdown,
+  listen,
+  loadConfig,
+  setting,
+  signIdentity,
+  validate,
+  verifyIdentity,
+} from '../src/index.js';
+import { captureLogs } from '../src/testing/index.js';
+
+t.test('configuration names every missing or malformed setting in one line', async (t) => {
+  const shape = {
+    PORT: setting.port(8080),
+    DATABASE_URL: setting.url(),
+    API_SECRET: setting.secret(32),
+    DEBUG: setting.bool(false),
+    UPSTREAMS: setting.urls(),
+  };
+  const error = (() => {
+    try {
+      loadConfig(shape, {
+        PORT: 'eighty',
+        API_SECRET: 'short',
+        DEBUG: 'maybe',
+        UPSTREAMS: 'http://a, ftp://b',
+      });
+    } catch (e) {
+      return e;
+    }
+  })() as ConfigError;
+  t.type(error, ConfigError);
+  t.notMatch(error.message, /\n/, 'one line');
+  t.match(error.message, /^invalid configuration: /);
+  for (const key of [
+    'PORT',
+    'DATABASE_URL is required',
+    'API_SECRET must be at least 32 characters',
+    'DEBUG',
+    'UPSTREAMS',
+  ]) {
+    t.match(error.message, key);
+  }
+  t.notMatch(error.message, /short/, 'a bad secret is named, never echoed');
+
+  const config = loadConfig(shape, {
+    DATABASE_URL: 'postgres://u:p@db:5432/x',
+    API_SECRET: 's'.repeat(32),
+    DEBUG: 'yes',
+    UPSTREAMS: 'http://a:1, http://b:2',
+  });
+  t.same(config, {
+    PORT: 8080,
+    DATABASE_URL: 'postgres://u:p@db:5432/x',
+    API_SECRET: 's'.repeat(32),
+    DEBUG: true,
+    UPSTREAMS: ['http://a:1', 'http://b:2'],
+  });
+  t.ok(Object.isFrozen(config));
+  t.throws(
+    () => loadConfig({ API_SECRET: setting.secret() }, { API_SECRET: '' }),
+    /API_SECRET is required/,
+    'empty counts as unset',
+  );
+});
+
+t.test('a service with bad configuration stops with one line and exit code 2', async (t) => {
+  // The built entry point (npm test builds before it tests), as an operator would start it.
+  const main = fileURLToPath(new URL('../../users/dist/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main], {
+    env: { PATH: process.env.PATH },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  t.equal(code, 2);
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((line) => !line.startsWith('('));
+  t.equal(lines.length, 1, stderr);
+  t.match(
+    lines[0],
+    /^invalid configuration: .*DATABASE_URL is required.*INTERNAL_SECRET is required.*JWT_SIGNING_KEYS is required/,
+  );
+});
+
+t.test('logs are JSON with the request id on every line and secrets redacted', async (t) => {
+  const { log, lines } = captureLogs('kit');
+  const app = buildHttpApp({
+    name: 'kit',
+    log,
+    metrics: createMetrics('kit'),
+    bodyLimitBytes: 1024,
+    routes(app) {
+      app.post('/echo', (req, res) => {
+        log.info(
+          { body: req.body, headers: { authorization: req.headers.authorization } },
+          'handler saw',
+        );
+        res.json({ ok: true });
+      });
+      app.get('/boom', () => {
+        throw new Error('database password is hunter2');
+      });
+    },
+  });
+  const server = await listen(app);
+  t.teardown(() => server.close(100));
+
+  const response = await fetch(`${server.url}/echo`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: 'Bearer eyJsecret.token.value',
+      'x-request-id': 'req-42',
+    },
+    body: JSON.stringify({
+      password: 'hunter2',
+      refreshToken: 'rt-secret',
+      card: { number: '4242424242424242', cvc: '123' },
+      cardNumber: '4000',
+      note: 'visible',
+    }),
+  });
+  t.equal(response.headers.get('x-request-id'), 'req-42');
+  const boom = await fetch(`${server.url}/boom`, {
+    headers: { 'x-request-id': 'bad id with spaces' },
+  });
+  t.equal(boom.status, 500);
+  const problem = await boom.json();
+  t.same(Object.keys(problem).sort(), ['code', 'instance', 'requestId', 'status', 'title', 'type']);
+  t.equal(problem.code, 'internal');
+  t.notMatch(
+    JSON.stringify(problem),
+    /hunter2|at .*\.ts/,
+    'no message or stack reaches the client',
+  );
+  t.match(problem.requestId, /^[0-9a-f-]{36}$/, 'an unacceptable request id is replaced');
+  t.equal(boom.headers.get('x-request-id'), problem.requestId);
+
+  const all = JSON.stringify(lines);
+  for (const secret of [
+    'hunter2" ',
+    'rt-secret',
+    '4242424242424242',
+    '"123"',
+    'eyJsecret',
+    '4000',
+  ]) {
+    t.notOk(all.includes(secret), `${secret} is not logged`);
+  }
+  t.ok(all.includes('visible'));
+  const handlerLine = lines.find((line) => line.msg === 'handler saw')!;
+  t.equal(
+    handlerLine.requestId,
+    'req-42',
+    'a line written deep in a handler carries the request id',
+  );
+  t.equal(handlerLine.level, 'info');
+  const requestLines = lines.filter((line) => line.msg === 'request');
+  t.equal(requestLines.length, 2);
+  t.ok(requestLines.every((line) => typeof line.requestId === 'string'));
+  const errorLine = lines.find((line) => line.msg === 'unhandled error')!;
+  t.equal(errorLine.requestId, problem.requestId, 'the 500 is logged in full under its request id');
+});
+
+t.test('validation reports every bad field with its path', async (t) => {
+  const schema = z.strictObject({ a: z.number(), b: z.strictObject({ c: z.string() }) });
+  t.same(validate(schema, { a: 1, b: { c: 'x' } }), { a: 1, b: { c: 'x' } });
+  try {
+    validate(schema, { a: 'x', b: { c: 1, d: 2 }, e: 3 });
+    t.fail('should throw');
+  } catch (error) {
+    t.type(error, AppError);
+    t.same(
+      (error as AppError).errors!.map((e) => [e.path, e.code]),
+      [
+        ['body.a', 'invalid_type'],
+        ['body.b.c', 'invalid_type'],
+        ['body.b.d', 'unknown_field'],
+        ['body.e', 'unknown_field'],
+      ],
+    );
+  }
+  t.throws(() => validate(z.strictObject({ id: z.uuid() }), { id: 'x' }, 'params'), {
+    code: 'validation_failed',
+  });
+});
+
+t.test(
+  'signed identity: genuine accepted; tampered, unsigned, stale or foreign rejected',
+  async (t) => {
+    const secret = 'x'.repeat(40);
+    const headers = signIdentity({ userId: 'u1', roles: ['seller'], ip: '10.0.0.1' }, secret);
+    t.same(verifyIdentity(headers, secret), { userId: 'u1', roles: ['seller'], ip: '10.0.0.1' });
+    t.equal(verifyIdentity({}, secret), null, 'absent headers mean anonymous');
+    t.throws(() => verifyIdentity(headers, 'y'.repeat(40)), { code: 'invalid_identity' });
+    const payload = JSON.parse(Buffer.from(headers['x-mercado-identity']!, 'base64url').toString());
+    const promoted = Buffer.from(JSON.stringify({ ...payload, roles: ['admin'] })).toString(
+      'base64url',
+    );
+    t.throws(() => verifyIdentity({ ...headers, 'x-mercado-identity': promoted }, secret), {
+      code: 'invalid_identity',
+    });
+    t.throws(
+      () => verifyIdentity({ 'x-mercado-identity': headers['x-mercado-identity'] }, secret),
+      { code: 'invalid_identity' },
+    );
+    const old = signIdentity({ roles: [] }, secret, Date.now() - 5 * 60_000);
+    t.throws(() => verifyIdentity(old, secret), { code: 'invalid_identity' });
+  },
+);
+
+t.test('graceful shutdown lets in-flight requests finish and readiness fail first', async (t) => {
+  const { log } = captureLogs('kit');
+  let shuttingDown = () => false;
+  let release: () => void = () => {};
+  const app = buildHttpApp({
+    name: 'kit',
+    log,
+    metrics: createMetrics('kit'),
+    bodyLimitBytes: 1024,
+    isShuttingDown: () => shuttingDown(),
+    routes(app) {
+      app.get('/slow', async (_req, res) => {
+        await new Promise<void>((resolve) => (release = resolve));
+        res.json({ finished: true });
+      });
+    },
+  });
+  const server = await listen(app);
+  const steps: string[] = [];
+  let exitCode: number | undefined;
+  const control = handleShutdown({
+    log,
+    deadlineMs: 5000,
+    signals: [],
+    exit: (code) => (exitCode = code),
+    steps: [
+      { name: 'http', run: () => server.close(5000).then(() => steps.push('http')) },
+      { name: 'database', run: async () => steps.push('database') },
+    ],
+  });
+  shuttingDown = control.shuttingDown;
+
+  const inFlight = fetch(`${server.url}/slow`).then((response) => response.json());
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const readyBefore = await fetch(`${server.url}/health/ready`);
+  t.equal(readyBefore.status, 200);
+  const stopping = control.shutdown('test');
+  t.ok(control.shuttingDown());
+  t.same(steps, [], 'the server waits for the in-flight request');
+  release();
+  t.same(await inFlight, { finished: true });
+  await stopping;
+  t.same(steps, ['http', 'database']);
+  t.equal(exitCode, 0);
+  await t.rejects(fetch(`${server.url}/health/live`), 'no new connections are accepted');
+});
