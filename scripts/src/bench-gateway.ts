@@ -56,7 +56,12 @@ async function run(
 ): Promise<Figures> {
   // Warm-up: connection pools, JIT, JWKS cache.
   await autocannon({ url, connections, duration: 2, headers: headers() });
-  const result = await autocannon({ url, connections, duration: durationSeconds, headers: headers() });
+  const result = await autocannon({
+    url,
+    connections,
+    duration: durationSeconds,
+    headers: headers(),
+  });
   return {
     label,
     rps: result.requests.average,
@@ -123,10 +128,15 @@ async function main(): Promise<void> {
         password: 'a long bench passphrase',
         name: 'Bench',
       }),
-    }).then((response) => response.json() as Promise<{ accessToken: string; user: { id: string } }>);
+    }).then(
+      (response) => response.json() as Promise<{ accessToken: string; user: { id: string } }>,
+    );
     const bearer = () => ({ authorization: `Bearer ${session.accessToken}` });
     const signed = () =>
-      signIdentity({ userId: session.user.id, roles: ['customer'], ip: '127.0.0.1' }, internalSecret);
+      signIdentity(
+        { userId: session.user.id, roles: ['customer'], ip: '127.0.0.1' },
+        internalSecret,
+      );
 
     const figures: Array<[Figures, Figures]> = [];
     figures.push([

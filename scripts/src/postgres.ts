@@ -30,7 +30,9 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 export async function startPostgres(options: PostgresOptions): Promise<StartedPostgres> {
   const { dataDir, port, password, persistent, onLog = () => {} } = options;
   await mkdir(path.dirname(dataDir), { recursive: true });
-  const durability = persistent ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
+  const durability = persistent
+    ? []
+    : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -41,13 +43,17 @@ export async function startPostgres(options: PostgresOptions): Promise<StartedPo
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8'],
     postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'max_connections=300',
-      '-c', `unix_socket_directories=`,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=300',
+      '-c',
+      `unix_socket_directories=`,
       ...durability,
     ],
     onLog: (message) => onLog(String(message).trimEnd()),
-    onError: (message) => onLog(String(message instanceof Error ? message.message : message).trimEnd()),
+    onError: (message) =>
+      onLog(String(message instanceof Error ? message.message : message).trimEnd()),
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     await server.initialise();

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './free-port.js';
 import { startPostgres } from './postgres.js';
+import { ensureSystemPrograms } from './system-packages.js';
 
 /**
  * The test runner behind `npm test`: starts one throwaway Postgres for the run, hands its URL to
@@ -11,8 +12,15 @@ import { startPostgres } from './postgres.js';
  * `N passed, N failed` line. Exits with tap's code.
  */
 async function main(): Promise<void> {
+  if (!ensureSystemPrograms()) {
+    process.stdout.write('0 passed, 1 failed\n');
+    process.exit(1);
+  }
   const started = Date.now();
-  const dataDir = path.join(os.tmpdir(), `mercado-test-pg-${process.pid}-${randomBytes(3).toString('hex')}`);
+  const dataDir = path.join(
+    os.tmpdir(),
+    `mercado-test-pg-${process.pid}-${randomBytes(3).toString('hex')}`,
+  );
   const postgres = await startPostgres({
     dataDir,
     port: await freePort(),
@@ -25,27 +33,43 @@ async function main(): Promise<void> {
     stopped = true;
     await postgres.stop();
   };
+  let tap: ReturnType<typeof spawn> | undefined;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void stop().finally(() => process.exit(130)));
+    process.once(signal, function stopRun() {
+      // tap stops its test processes on a signal; wait for it before Postgres goes away.
+      if (tap && tap.exitCode === null) {
+        tap.kill(signal);
+        tap.once('close', () => void stop().finally(() => process.exit(130)));
+      } else {
+        void stop().finally(() => process.exit(130));
+      }
+    });
   }
   process.stdout.write(`test postgres up on port ${postgres.port} in ${Date.now() - started} ms\n`);
 
   const args = process.argv.slice(2);
-  const tap = spawn(process.execPath, [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...args], {
-    stdio: ['inherit', 'pipe', 'inherit'],
-    env: {
-      ...process.env,
-      MERCADO_TEST_DATABASE_URL: postgres.url,
-      TS_NODE_PROJECT: path.resolve('tsconfig.test.json'),
+  const child = spawn(
+    process.execPath,
+    [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...args],
+    {
+      stdio: ['inherit', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        MERCADO_TEST_DATABASE_URL: postgres.url,
+        TS_NODE_PROJECT: path.resolve('tsconfig.test.json'),
+      },
     },
-  });
+  );
+  tap = child;
   let output = '';
-  tap.stdout.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     process.stdout.write(chunk);
     output += chunk.toString('utf8');
     if (output.length > 200_000) output = output.slice(-100_000);
   });
-  const code = await new Promise<number>((resolve) => tap.on('close', (exitCode) => resolve(exitCode ?? 1)));
+  const code = await new Promise<number>((resolve) =>
+    child.on('close', (exitCode) => resolve(exitCode ?? 1)),
+  );
   await stop();
   process.stdout.write(`${summarise(output, code)}\n`);
   process.exit(code);

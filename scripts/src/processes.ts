@@ -1,0 +1,73 @@
+import type { LocalSecrets } from './local-secrets.js';
+
+/** What an entry's env builder gets to work with. */
+export interface LaunchContext {
+  secrets: LocalSecrets;
+  /** The postgres URL of this entry's own database (entries with a `database` only). */
+  databaseUrl: string;
+  /** Base URL (`http://127.0.0.1:PORT`) of an entry listed earlier, which is already ready. */
+  urlOf(name: string): string;
+  /** The URL people open: the gateway's. */
+  publicUrl: string;
+}
+
+/** One process of the embedded run. */
+export interface ProcessEntry {
+  /** Short name: the output prefix, and `sql/<name>/` holds its migrations when it has a database. */
+  name: string;
+  /** The compiled entry point, relative to the repository root. */
+  entry: string;
+  /** Its own database, created on the local Postgres server when missing. */
+  database?: string;
+  /** Listens on the public port (PORT, 8080 by default) rather than on a free internal one. */
+  public?: boolean;
+  /** Polled until it answers 200 before the next entry starts. */
+  readyPath: string;
+  /**
+   * The entry's own settings. HOST, PORT and LOG_LEVEL are set for every entry; the launcher's
+   * environment is inherited underneath, so any other setting can be given on the command line.
+   */
+  env(context: LaunchContext): Record<string, string>;
+}
+
+/**
+ * Everything `npm start` runs, in start order (an entry may use the URLs of those above it).
+ * Adding a service is adding an entry here: its migrations then also run with `npm run migrate`.
+ */
+export const processes: readonly ProcessEntry[] = [
+  {
+    name: 'users',
+    entry: 'services/users/dist/main.js',
+    database: 'mercado_users',
+    readyPath: '/health/ready',
+    env: ({ secrets, databaseUrl }) => ({
+      DATABASE_URL: databaseUrl,
+      INTERNAL_SECRET: secrets.internalSecret,
+      JWT_SIGNING_KEYS: JSON.stringify(secrets.jwtSigningKeys),
+      JWT_ACTIVE_KID: secrets.jwtActiveKid,
+      ADMIN_EMAIL: secrets.adminEmail,
+      ADMIN_PASSWORD: secrets.adminPassword,
+    }),
+  },
+  {
+    name: 'gateway',
+    entry: 'gateway/dist/main.js',
+    public: true,
+    readyPath: '/health/ready',
+    env: ({ secrets, urlOf, publicUrl }) => ({
+      INTERNAL_SECRET: secrets.internalSecret,
+      USERS_URLS: urlOf('users'),
+      CORS_ORIGINS:
+        process.env.CORS_ORIGINS || `${publicUrl},${publicUrl.replace('127.0.0.1', 'localhost')}`,
+    }),
+  },
+];
+
+/** The entries that own a database, with the folder of their migrations. */
+export function databases(): Array<{ name: string; database: string; migrations: string }> {
+  return processes.flatMap((entry) =>
+    entry.database
+      ? [{ name: entry.name, database: entry.database, migrations: `sql/${entry.name}` }]
+      : [],
+  );
+}

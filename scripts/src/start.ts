@@ -1,0 +1,34 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * `npm start`. The launcher proper (launcher.ts) runs in its own process group, under this small
+ * process that stays in the terminal's. A Ctrl-C reaches every process of the terminal's group at
+ * once, so without this split Postgres would get it too and shut down while the services were still
+ * using it; here only this process gets it, and passes it on as a SIGTERM, so the launcher stops
+ * the services first and Postgres last. The IPC channel lets the launcher notice if this process is
+ * killed outright, and stop everything then too.
+ */
+function main(): void {
+  const launcher = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./launcher.js', import.meta.url))],
+    {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, MERCADO_COLOR: process.stdout.isTTY ? '1' : '0' },
+    },
+  );
+  launcher.stdout!.pipe(process.stdout);
+  launcher.stderr!.pipe(process.stderr);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, function passOn() {
+      launcher.kill('SIGTERM');
+    });
+  }
+  launcher.once('close', (code, signal) => {
+    process.exit(code ?? (signal ? 1 : 0));
+  });
+}
+
+main();

@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+
+/** A program some test drives for real, and the Debian package that provides it. */
+export interface SystemProgram {
+  command: string;
+  /** Arguments that make the program print something harmless and exit 0. */
+  probe: string[];
+  debianPackage: string;
+  neededBy: string;
+}
+
+/** Later parts add theirs here: nginx (load balancer), chromium (storefront), mosquitto-clients (broker). */
+export const systemPrograms: SystemProgram[] = [
+  {
+    command: 'docker-compose',
+    probe: ['version'],
+    debianPackage: 'docker-compose',
+    neededBy: 'scripts/test/compose.test.ts validates docker-compose.yml',
+  },
+];
+
+function present(program: SystemProgram): boolean {
+  const result = spawnSync(program.command, program.probe, { stdio: 'ignore' });
+  return !result.error && result.status === 0;
+}
+
+/**
+ * Makes sure every program the tests drive is installed: as root with apt-get it installs what is
+ * missing; otherwise it stops with the exact install line. It never lets a test skip silently.
+ */
+export function ensureSystemPrograms(
+  programs: SystemProgram[] = systemPrograms,
+  write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): boolean {
+  const missing = programs.filter((program) => !present(program));
+  if (missing.length === 0) return true;
+  const packages = [...new Set(missing.map((program) => program.debianPackage))];
+  const installLine = `apt-get install -y --no-install-recommends ${packages.join(' ')}`;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const hasApt = !spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).error;
+  if (!isRoot || !hasApt) {
+    for (const program of missing) write(`missing ${program.command}: ${program.neededBy}`);
+    write(`install it with: sudo apt-get update && sudo ${installLine}`);
+    return false;
+  }
+  write(`installing ${packages.join(', ')} (needed by the tests)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env,
+  });
+  const still = missing.filter((program) => !present(program));
+  if (update.status !== 0 || install.status !== 0 || still.length > 0) {
+    write(`could not install ${packages.join(' ')}; run: ${installLine}`);
+    return false;
+  }
+  return true;
+}

@@ -1,0 +1,91 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { repoRoot } from '../src/local-state.js';
+
+const installLine = 'apt-get install -y --no-install-recommends docker-compose';
+const composeFile = path.join(repoRoot, 'docker-compose.yml');
+const required = {
+  USERS_DB_PASSWORD: 'dummy-db-password',
+  INTERNAL_SECRET: 'x'.repeat(48),
+  JWT_SIGNING_KEYS: '[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"x","d":"d"}]',
+  ADMIN_EMAIL: 'admin@example.test',
+  ADMIN_PASSWORD: 'dummy-admin-password',
+};
+
+if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).error) {
+  // The test runner installs it (scripts/src/system-packages.ts); run alone, say exactly how.
+  throw new Error(`docker-compose is not installed: ${installLine}`);
+}
+
+/**
+ * `docker-compose config` (Compose v1.29, which needs no Docker engine) with exactly the given
+ * variables and an env file: never the developer's own `.env` or environment.
+ */
+async function config(
+  t: { teardown(fn: () => unknown): void },
+  vars: Record<string, string>,
+  envFile = '',
+) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mercado-compose-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = path.join(dir, '.env');
+  await writeFile(file, envFile);
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...vars };
+  const args = ['--env-file', file, '-f', composeFile, 'config'];
+  try {
+    const { stdout } = await promisify(execFile)('docker-compose', args, { env, cwd: repoRoot });
+    return { code: 0, stdout, stderr: '' };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+t.test('docker-compose.yml is valid once every required secret is given', async (t) => {
+  const result = await config(t, required);
+  t.equal(result.code, 0, result.stderr);
+  t.match(
+    result.stdout,
+    /DATABASE_URL: postgres:\/\/mercado_users:dummy-db-password@users-db:5432\/mercado_users/,
+  );
+});
+
+t.test('each secret is required: no defaults, and the error names the variable', async (t) => {
+  for (const name of Object.keys(required)) {
+    const vars: Record<string, string> = { ...required };
+    delete vars[name];
+    const result = await config(t, vars);
+    t.not(result.code, 0, `${name} missing`);
+    t.match(result.stderr, `set ${name}`);
+  }
+});
+
+t.test('every service can be replicated, and only the gateway publishes a port', async (t) => {
+  const text = readFileSync(composeFile, 'utf8');
+  t.notMatch(text, /^\s*container_name:/m, 'no fixed container names');
+  t.equal(text.match(/^\s*ports:/gm)?.length, 1, 'one ports section');
+  const result = await config(t, required);
+  t.match(
+    result.stdout,
+    /gateway:[\s\S]*ports:\n\s*- target: 8080\n(?!\s*published)/,
+    'no fixed host port',
+  );
+});
+
+t.test('the .env that `npm run compose:env` prints satisfies the compose file', async (t) => {
+  const { stdout: generated } = await promisify(execFile)(process.execPath, [
+    path.join(repoRoot, 'scripts/dist/compose-env.js'),
+  ]);
+  const result = await config(t, {}, generated);
+  t.equal(result.code, 0, result.stderr);
+  const keys = /JWT_SIGNING_KEYS: '(.*)'/.exec(result.stdout)?.[1];
+  t.match(JSON.parse(keys ?? 'null'), [
+    { kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', kid: String, d: String },
+  ]);
+  t.match(generated, /^INTERNAL_SECRET=[\w-]{64}$/m);
+});
