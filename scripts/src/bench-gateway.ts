@@ -124,13 +124,15 @@ async function main(): Promise<void> {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        email: 'bench@example.com',
-        password: 'a long bench passphrase',
+        email: 'load@example.com',
+        password: 'a long measuring passphrase',
         name: 'Bench',
       }),
-    }).then(
-      (response) => response.json() as Promise<{ accessToken: string; user: { id: string } }>,
-    );
+    }).then(async (response) => {
+      const body = (await response.json()) as { accessToken: string; user: { id: string } };
+      if (!response.ok) throw new Error(`register: ${response.status} ${JSON.stringify(body)}`);
+      return body;
+    });
     const bearer = () => ({ authorization: `Bearer ${session.accessToken}` });
     const signed = () =>
       signIdentity(

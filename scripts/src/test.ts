@@ -33,18 +33,6 @@ async function main(): Promise<void> {
     stopped = true;
     await postgres.stop();
   };
-  let tap: ReturnType<typeof spawn> | undefined;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, function stopRun() {
-      // tap stops its test processes on a signal; wait for it before Postgres goes away.
-      if (tap && tap.exitCode === null) {
-        tap.kill(signal);
-        tap.once('close', () => void stop().finally(() => process.exit(130)));
-      } else {
-        void stop().finally(() => process.exit(130));
-      }
-    });
-  }
   process.stdout.write(`test postgres up on port ${postgres.port} in ${Date.now() - started} ms\n`);
 
   const args = process.argv.slice(2);
@@ -60,7 +48,15 @@ async function main(): Promise<void> {
       },
     },
   );
-  tap = child;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, function stopRun() {
+      // tap stops its test processes on a signal; wait for it before Postgres goes away.
+      const exit = () => void stop().finally(() => process.exit(130));
+      if (child.exitCode !== null || child.signalCode !== null) return exit();
+      child.kill(signal);
+      child.once('close', exit);
+    });
+  }
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {
     process.stdout.write(chunk);

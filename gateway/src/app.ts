@@ -1,0 +1,241 @@
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import cors from 'cors';
+import type { JWTVerifyGetKey } from 'jose';
+import {
+  AppError,
+  buildHttpApp,
+  type Identity,
+  type Logger,
+  type Metrics,
+  type Role,
+} from '@mercado/common';
+import {
+  createRemoteKeySet,
+  createTokenVerifier,
+  forbidden,
+  unauthorized,
+  type Caller,
+} from './auth.js';
+import type { GatewayConfig } from './config.js';
+import { createHealthHandler } from './health.js';
+import {
+  compilePolicy,
+  isAllowed,
+  isMethodNotAllowed,
+  serviceNames,
+  type CompiledRoute,
+  type ServiceName,
+} from './policy.js';
+import { createUpstreamProxy } from './proxy.js';
+import { securityHeaders } from './security-headers.js';
+import { UpstreamPool } from './upstreams.js';
+
+export { loadGatewayConfig, gatewaySettings, type GatewayConfig } from './config.js';
+export {
+  policy,
+  compilePolicy,
+  routeOwners,
+  serviceNames,
+  type PolicyEntry,
+  type Access,
+  type HttpMethod,
+  type ServiceName,
+} from './policy.js';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  log: Logger;
+  metrics: Metrics;
+  /**
+   * Resolves the key that verifies an access token. Defaults to the users service's JWKS fetched
+   * over HTTP and cached; tests may pass a local key set.
+   */
+  keySet?: JWTVerifyGetKey;
+  /** Set while shutting down, so readiness fails and the load balancer stops sending traffic. */
+  isShuttingDown?: () => boolean;
+}
+
+export interface Gateway {
+  /** The express app; it does not listen. */
+  app: Express;
+  /** Releases upstream connections; call after the HTTP server has closed. */
+  close(): Promise<void>;
+}
+
+type LocalHandler = (req: Request, res: Response) => Promise<void>;
+
+const noRoles: Role[] = [];
+
+/**
+ * The client's address under the `trust proxy` setting. Without X-Forwarded-For it can only be the
+ * peer, so express's address parsing is skipped.
+ */
+function clientAddress(req: Request): string | undefined {
+  return req.headers['x-forwarded-for'] === undefined ? req.socket.remoteAddress : req.ip;
+}
+
+/** Browser origins from the allow-list get CORS headers; others get none, so browsers block them. */
+function corsPolicy(origins: readonly string[]): RequestHandler | undefined {
+  if (origins.length === 0) return undefined;
+  const handler = cors({
+    origin: [...origins],
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    exposedHeaders: ['X-Request-Id', 'Location', 'Retry-After', 'WWW-Authenticate', 'Allow'],
+    maxAge: 600,
+  });
+  return function applyCors(req, res, next) {
+    // Same answer cors gives without an Origin, minus its work on every server-to-server call.
+    if (req.headers.origin === undefined) {
+      res.setHeader('Vary', 'Origin');
+      next();
+      return;
+    }
+    handler(req, res, next);
+  };
+}
+
+/**
+ * Builds the gateway (never listens): the kit's HTTP app (request ids, access log, metrics,
+ * health, problem+json) with security headers, CORS, the policy check, token verification, and
+ * the proxy that streams requests to services with the caller's signed identity.
+ */
+export function buildGateway({
+  config,
+  log,
+  metrics,
+  keySet,
+  isShuttingDown = () => false,
+}: GatewayDeps): Gateway {
+  const pools = new Map<ServiceName, UpstreamPool>();
+  for (const name of serviceNames) {
+    const urls = config.upstreams[name];
+    if (urls) pools.set(name, new UpstreamPool(name, urls, config.UPSTREAM_COOLDOWN_MS));
+  }
+
+  const tokens = createTokenVerifier({
+    keySet:
+      keySet ??
+      createRemoteKeySet({
+        url: config.JWKS_URL,
+        ...(config.jwksFromUsers ? { pool: pools.get('users')! } : {}),
+        cooldownMs: config.JWKS_COOLDOWN_MS,
+        maxAgeMs: config.JWKS_MAX_AGE_MS,
+        log,
+      }),
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    log,
+  });
+  const routes = compilePolicy();
+  const upstreamProxy = createUpstreamProxy({
+    log,
+    timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+    internalSecret: config.INTERNAL_SECRET,
+  });
+  const localHandlers = new Map<string, LocalHandler>([
+    ['GET /api/health', createHealthHandler({ pools, agent: upstreamProxy.agent, isShuttingDown })],
+  ]);
+  const bodyLimit = config.BODY_LIMIT_BYTES;
+
+  /** Hands an admitted request to the gateway's own handler or to its service. */
+  function dispatch(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    route: CompiledRoute,
+    caller: Caller | undefined,
+  ): void {
+    if (route.owner === 'gateway') {
+      const handler = localHandlers.get(`${route.method} ${route.path}`);
+      if (!handler) throw new AppError('service_unavailable');
+      handler(req, res).catch(next);
+      return;
+    }
+    const pool = pools.get(route.owner);
+    if (!pool) throw new AppError('service_unavailable');
+    const ip = clientAddress(req);
+    const identity: Identity = caller
+      ? { userId: caller.userId, roles: caller.roles, ip }
+      : { roles: noRoles, ip };
+    upstreamProxy.forward(req, res, next, pool, identity);
+  }
+
+  function admitCaller(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+    route: CompiledRoute,
+    caller: Caller,
+  ): void {
+    if (!isAllowed(route.access, caller.roles)) throw forbidden();
+    dispatch(req, res, next, route, caller);
+  }
+
+  /**
+   * Every `/api/` request: 404/405 from the policy table, 413 from Content-Length, then the token
+   * (401) and roles (403), then the gateway's own handler or the service. Anonymous requests stay
+   * synchronous; only a sent token costs a verification.
+   */
+  function admit(req: Request, res: Response, next: NextFunction): void {
+    if (!req.url.startsWith('/api/')) {
+      next();
+      return;
+    }
+    const route = routes.match(req.method, req.path);
+    if (route === undefined) {
+      next();
+      return;
+    }
+    if (isMethodNotAllowed(route)) {
+      throw new AppError('method_not_allowed', { headers: { allow: route.allow } });
+    }
+    // The kit's metrics label a request by its route template; ours is the policy path.
+    (req as { route?: unknown }).route = route.template;
+    // Only a declared length can be refused up front; a chunked body streams on and the
+    // service's own limit (the same BODY_LIMIT_BYTES by default) applies.
+    const length = req.headers['content-length'];
+    if (length !== undefined && Number(length) > bodyLimit) {
+      throw new AppError('payload_too_large');
+    }
+    const authorization = req.headers.authorization;
+    if (authorization === undefined) {
+      if (route.access !== 'public') throw unauthorized();
+      dispatch(req, res, next, route, undefined);
+      return;
+    }
+    const known = tokens.recall(authorization);
+    if (known !== undefined) {
+      admitCaller(req, res, next, route, known);
+      return;
+    }
+    tokens
+      .verify(authorization)
+      .then(function verified(caller) {
+        admitCaller(req, res, next, route, caller);
+      })
+      .catch(next);
+  }
+
+  const corsHandler = corsPolicy(config.CORS_ORIGINS);
+  const app = buildHttpApp({
+    name: 'gateway',
+    log,
+    metrics,
+    bodyLimitBytes: bodyLimit,
+    parseJson: false,
+    isShuttingDown,
+    routes(app) {
+      app.set('trust proxy', config.TRUST_PROXY);
+      app.use(securityHeaders());
+      if (corsHandler) app.use(corsHandler);
+      app.use(admit);
+    },
+  });
+
+  return {
+    app,
+    async close() {
+      upstreamProxy.close();
+    },
+  };
+}

@@ -1,0 +1,138 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { baseServiceSettings, loadConfig, setting } from '@mercado/common';
+import type { ServiceName } from './policy.js';
+
+/**
+ * A comma list of service URLs. They are plain http origins: TLS ends at the load balancer, and
+ * since services mount the full `/api/...` paths a URL carries no path of its own.
+ */
+function upstreamUrls() {
+  return setting
+    .urls()
+    .refine(
+      (urls) =>
+        urls.every((url) => {
+          if (!URL.canParse(url) || !/^https?:/.test(url)) return true; // already reported
+          const parsed = new URL(url);
+          return parsed.protocol === 'http:' && parsed.pathname === '/' && !parsed.search;
+        }),
+      { message: 'must be http:// origins without a path' },
+    )
+    .transform((urls) => urls.map((url) => new URL(url).origin));
+}
+
+const trustPresets = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isTrustEntry(entry: string): boolean {
+  if (trustPresets.has(entry)) return true;
+  const [address, bits, ...rest] = entry.split('/');
+  if (rest.length > 0 || !address) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  // proxy-addr accepts a prefix length or a netmask in dotted form.
+  if (/^\d{1,3}$/.test(bits)) return Number(bits) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(bits) === 4;
+}
+
+/**
+ * Express's `trust proxy`: a hop count, true/false, or a comma list of addresses, subnets and the
+ * names loopback, linklocal, uniquelocal. It decides which X-Forwarded-For entries count, and so
+ * the client address the gateway signs into the identity.
+ */
+const trustProxy = z
+  .string()
+  .default('loopback')
+  .transform((value) => value.trim())
+  .refine(
+    (value) =>
+      /^\d+$/.test(value) ||
+      value === 'true' ||
+      value === 'false' ||
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .every(isTrustEntry),
+    {
+      message:
+        'must be a hop count, true, false, or addresses, subnets, loopback/linklocal/uniquelocal',
+    },
+  )
+  .transform((value): number | boolean | string =>
+    /^\d+$/.test(value)
+      ? Number(value)
+      : value === 'true'
+        ? true
+        : value === 'false'
+          ? false
+          : value,
+  );
+
+/** Browser origins allowed to call the API; each is `scheme://host[:port]`. */
+const corsOrigins = setting.list([]).refine(
+  (origins) =>
+    origins.every((origin) => {
+      try {
+        return new URL(origin).origin === origin;
+      } catch {
+        return false;
+      }
+    }),
+  { message: 'must be origins like https://shop.example (scheme, host, optional port; no path)' },
+);
+
+export const gatewaySettings = {
+  ...baseServiceSettings,
+  PORT: setting.port(8080),
+  INTERNAL_SECRET: setting.secret(),
+  USERS_URLS: upstreamUrls(),
+  PRODUCTS_URLS: upstreamUrls().optional(),
+  INVENTORY_URLS: upstreamUrls().optional(),
+  ORDERS_URLS: upstreamUrls().optional(),
+  PAYMENTS_URLS: upstreamUrls().optional(),
+  JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  JWT_ISSUER: setting.string('mercado'),
+  JWT_AUDIENCE: setting.string('mercado-api'),
+  /** A token with an unknown key id refetches the key set at most this often. */
+  JWKS_COOLDOWN_MS: setting.int(30_000, 0, 3_600_000),
+  /** Keys older than this are refreshed in the background; the old ones serve meanwhile. */
+  JWKS_MAX_AGE_MS: setting.int(600_000, 1_000, 86_400_000),
+  UPSTREAM_TIMEOUT_MS: setting.int(10_000, 1, 600_000),
+  UPSTREAM_COOLDOWN_MS: setting.int(5_000, 0, 600_000),
+  CORS_ORIGINS: corsOrigins,
+  TRUST_PROXY: trustProxy,
+};
+
+type RawGatewayConfig = z.infer<z.ZodObject<typeof gatewaySettings>>;
+
+export interface GatewayConfig extends Readonly<Omit<RawGatewayConfig, 'JWKS_URL'>> {
+  /** JWKS_URL, or the first users URL's `/api/auth/jwks.json`. */
+  readonly JWKS_URL: string;
+  /** Whether JWKS_URL was derived from USERS_URLS (then any users URL may serve it). */
+  readonly jwksFromUsers: boolean;
+  /** Each service's URLs; a service without any is absent. */
+  readonly upstreams: Readonly<Partial<Record<ServiceName, readonly string[]>>>;
+}
+
+export const jwksPath = '/api/auth/jwks.json';
+
+/** Reads, validates and freezes the gateway's configuration; throws ConfigError listing every bad key. */
+export function loadGatewayConfig(
+  env: Record<string, string | undefined> = process.env,
+): GatewayConfig {
+  const raw = loadConfig(gatewaySettings, env);
+  const upstreams: Partial<Record<ServiceName, readonly string[]>> = {
+    users: raw.USERS_URLS,
+    ...(raw.PRODUCTS_URLS ? { products: raw.PRODUCTS_URLS } : {}),
+    ...(raw.INVENTORY_URLS ? { inventory: raw.INVENTORY_URLS } : {}),
+    ...(raw.ORDERS_URLS ? { orders: raw.ORDERS_URLS } : {}),
+    ...(raw.PAYMENTS_URLS ? { payments: raw.PAYMENTS_URLS } : {}),
+  };
+  return Object.freeze({
+    ...raw,
+    JWKS_URL: raw.JWKS_URL ?? `${raw.USERS_URLS[0]}${jwksPath}`,
+    jwksFromUsers: raw.JWKS_URL === undefined,
+    upstreams: Object.freeze(upstreams),
+  });
+}

@@ -1,0 +1,30 @@
+import { createLogger, createMetrics, handleShutdown, listen, runMain } from '@mercado/common';
+import { buildGateway } from './app.js';
+import { loadGatewayConfig } from './config.js';
+
+runMain(async function main() {
+  const config = loadGatewayConfig();
+  const log = createLogger({ name: 'gateway', level: config.LOG_LEVEL });
+  const metrics = createMetrics('gateway');
+  let shuttingDown = (): boolean => false;
+  const gateway = buildGateway({ config, log, metrics, isShuttingDown: () => shuttingDown() });
+  const server = await listen(gateway.app, { host: config.HOST, port: config.PORT });
+  const shutdown = handleShutdown({
+    log,
+    deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
+    steps: [
+      { name: 'http server', run: () => server.close(config.SHUTDOWN_TIMEOUT_MS) },
+      { name: 'upstream connections', run: () => gateway.close() },
+    ],
+  });
+  shuttingDown = shutdown.shuttingDown;
+  log.info(
+    {
+      url: server.url,
+      services: Object.fromEntries(
+        Object.entries(config.upstreams).map(([name, urls]) => [name, urls.length]),
+      ),
+    },
+    'gateway listening',
+  );
+});

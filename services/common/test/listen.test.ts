@@ -1,0 +1,51 @@
+import http from 'node:http';
+import t from 'tap';
+import { buildHttpApp, createMetrics, listen } from '../src/index.js';
+import { captureLogs } from '../src/testing/index.js';
+
+t.test('listen builds requests and responses on the express app prototypes', async (t) => {
+  let prototypes: [boolean, boolean] | undefined;
+  let swaps = 0;
+  const app = buildHttpApp({
+    name: 'test',
+    log: captureLogs().log,
+    metrics: createMetrics('test'),
+    bodyLimitBytes: 1024,
+    routes(app) {
+      app.post('/echo', function echo(req, res) {
+        prototypes = [
+          Object.getPrototypeOf(req) === app.request,
+          Object.getPrototypeOf(res) === app.response,
+        ];
+        res.json({ body: req.body, id: req.id, isRequest: req instanceof http.IncomingMessage });
+      });
+    },
+  });
+  const setPrototypeOf = Object.setPrototypeOf;
+  Object.setPrototypeOf = function countSwaps(target: object, prototype: object | null) {
+    if (Object.getPrototypeOf(target) !== prototype) swaps++;
+    return setPrototypeOf(target, prototype);
+  };
+  t.teardown(() => {
+    Object.setPrototypeOf = setPrototypeOf;
+  });
+  const server = await listen(app);
+  t.teardown(() => server.close(100));
+
+  const response = await fetch(`${server.url}/echo`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': 'r-1' },
+    body: '{"a":1}',
+  });
+  t.same(await response.json(), { body: { a: 1 }, id: 'r-1', isRequest: true });
+  t.same(prototypes, [true, true]);
+  t.equal(swaps, 0, 'express found nothing to swap');
+});
+
+t.test('listen serves a plain request listener as before', async (t) => {
+  const server = await listen(function plain(req, res) {
+    res.end(`${Object.getPrototypeOf(req) === http.IncomingMessage.prototype}`);
+  });
+  t.teardown(() => server.close(100));
+  t.equal(await (await fetch(server.url)).text(), 'true');
+});
