@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Test } from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
@@ -193,6 +194,23 @@ export async function call(url: string, init: RequestInit = {}): Promise<Answer>
     body,
     ms: performance.now() - started,
   };
+}
+
+/** Asserts a whole problem+json answer, its request id included. */
+export function expectProblem(
+  t: Pick<Test, 'equal' | 'same'>,
+  answer: Answer,
+  status: number,
+  code: string,
+  title: string,
+  instance: string,
+): void {
+  t.equal(answer.status, status);
+  t.equal(answer.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+  t.same(answer.body, {
+    ...problem(status, code, title, instance),
+    requestId: answer.headers.get('x-request-id'),
+  });
 }
 
 /** The problem+json body the gateway answers with (requestId and instance vary per request). */

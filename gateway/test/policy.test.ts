@@ -6,6 +6,7 @@ import type { CompiledRoute, RouteMatch } from '../src/policy.js';
 import {
   bearer,
   deadUrl,
+  expectProblem,
   internalSecret,
   newKey,
   problem,
@@ -13,7 +14,6 @@ import {
   startEcho,
   startGateway,
   startJwks,
-  type Answer,
 } from './helpers.js';
 
 const routes = compilePolicy();
@@ -187,22 +187,6 @@ async function setup(t: Pick<Tap, 'teardown'>, env: Record<string, string> = {})
   const users = await startEcho(t, 'users');
   const gateway = await startGateway(t, { USERS_URLS: users.url, JWKS_URL: jwks.url, ...env });
   return { key, jwks, users, gateway };
-}
-
-function expectProblem(
-  t: Pick<Tap, 'equal' | 'same'>,
-  answer: Answer,
-  status: number,
-  code: string,
-  title: string,
-  instance: string,
-): void {
-  t.equal(answer.status, status);
-  t.equal(answer.headers.get('content-type'), 'application/problem+json; charset=utf-8');
-  t.same(answer.body, {
-    ...problem(status, code, title, instance),
-    requestId: answer.headers.get('x-request-id'),
-  });
 }
 
 const invalidTokenTitle = 'The access token is invalid or expired';

@@ -5,14 +5,13 @@ import t from 'tap';
 import {
   call,
   deadUrl,
+  expectProblem,
   newKey,
-  problem,
   rawRequest,
   startEcho,
   startGateway,
   startHanging,
   startJwks,
-  type Answer,
 } from './helpers.js';
 
 type Tap = typeof t;
@@ -22,22 +21,6 @@ const builtMain = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 function sha256(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-function expectProblem(
-  t: Pick<Tap, 'equal' | 'same'>,
-  answer: Answer,
-  status: number,
-  code: string,
-  title: string,
-  instance: string,
-): void {
-  t.equal(answer.status, status);
-  t.equal(answer.headers.get('content-type'), 'application/problem+json; charset=utf-8');
-  t.same(answer.body, {
-    ...problem(status, code, title, instance),
-    requestId: answer.headers.get('x-request-id'),
-  });
 }
 
 /** A JSON document of about `bytes` bytes. */

@@ -9,8 +9,8 @@ import {
 } from '@mercado/common';
 import { authRoutes, usersRoutes } from './api/routes.js';
 import type { UsersDeps } from './domain/deps.js';
-import type { SigningKeys } from './keys.js';
-import type { PasswordHasher } from './passwords.js';
+import { loadSigningKeys, type SigningKeys } from './keys.js';
+import { createPasswordHasher, type PasswordHasher } from './passwords.js';
 import type { UsersConfig } from './config.js';
 
 export { loadUsersConfig, usersSettings, type UsersConfig } from './config.js';
@@ -52,6 +52,24 @@ export function usersDeps({ config, log, db, keys, hasher }: UsersAppDeps): User
       },
     },
   };
+}
+
+/** The key set and password hasher the configuration describes (main and tests build them alike). */
+export async function usersCredentials(
+  config: UsersConfig,
+): Promise<{ keys: SigningKeys; hasher: PasswordHasher }> {
+  const keys = await loadSigningKeys({
+    keysJson: config.JWT_SIGNING_KEYS,
+    activeKid: config.JWT_ACTIVE_KID,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  });
+  const hasher = createPasswordHasher({
+    memoryKib: config.PASSWORD_HASH_MEMORY_KIB,
+    iterations: config.PASSWORD_HASH_ITERATIONS,
+  });
+  return { keys, hasher };
 }
 
 /** Builds the users service's HTTP app (it does not listen). */

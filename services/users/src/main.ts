@@ -10,10 +10,9 @@ import {
 } from '@mercado/common';
 import {
   buildUsersApp,
-  createPasswordHasher,
   ensureAdmin,
-  loadSigningKeys,
   loadUsersConfig,
+  usersCredentials,
   usersDeps,
   usersMigrationsDir,
 } from './app.js';
@@ -22,17 +21,7 @@ runMain(async function main() {
   const config = loadUsersConfig();
   const log = createLogger({ name: 'users', level: config.LOG_LEVEL });
   const metrics = createMetrics('users');
-  const keys = await loadSigningKeys({
-    keysJson: config.JWT_SIGNING_KEYS,
-    activeKid: config.JWT_ACTIVE_KID,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-  });
-  const hasher = createPasswordHasher({
-    memoryKib: config.PASSWORD_HASH_MEMORY_KIB,
-    iterations: config.PASSWORD_HASH_ITERATIONS,
-  });
+  const { keys, hasher } = await usersCredentials(config);
   const db = createDb({
     url: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,

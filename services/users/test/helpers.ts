@@ -12,9 +12,8 @@ import {
 import { captureLogs, createTestDatabase } from '@mercado/common/testing';
 import {
   buildUsersApp,
-  createPasswordHasher,
-  loadSigningKeys,
   loadUsersConfig,
+  usersCredentials,
   usersMigrationsDir,
   type SigningKeys,
   type UsersConfig,
@@ -70,17 +69,7 @@ export async function startUsers(
   const metrics = createMetrics('users');
   const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
   await migrate(db, fileURLToPath(usersMigrationsDir));
-  const signing = await loadSigningKeys({
-    keysJson: config.JWT_SIGNING_KEYS,
-    activeKid: config.JWT_ACTIVE_KID,
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-  });
-  const hasher = createPasswordHasher({
-    memoryKib: config.PASSWORD_HASH_MEMORY_KIB,
-    iterations: config.PASSWORD_HASH_ITERATIONS,
-  });
+  const { keys: signing, hasher } = await usersCredentials(config);
   const app = buildUsersApp({ config, log: logs.log, metrics, db, keys: signing, hasher });
   const server = await listen(app);
   t.teardown(async () => {
