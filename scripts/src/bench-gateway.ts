@@ -99,8 +99,10 @@ async function main(): Promise<void> {
     await ensureDatabases(postgres.url, ['mercado_users']);
     const usersPort = await freePort();
     const gatewayPort = await freePort();
+    const barePort = await freePort();
     const usersUrl = `http://127.0.0.1:${usersPort}`;
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    const bareUrl = `http://127.0.0.1:${barePort}`;
     const key = await generateSigningKey();
     children.push(
       startProcess('users', 'services/users/dist/main.js', {
@@ -119,6 +121,13 @@ async function main(): Promise<void> {
       }),
     );
     await waitReady(gatewayUrl);
+    children.push(
+      startProcess('bare proxy', 'scripts/dist/bare-proxy.js', {
+        PORT: String(barePort),
+        TARGET_URL: usersUrl,
+      }),
+    );
+    await waitReady(bareUrl);
 
     const session = await fetch(`${gatewayUrl}/api/auth/register`, {
       method: 'POST',
@@ -140,33 +149,39 @@ async function main(): Promise<void> {
         internalSecret,
       );
 
-    const figures: Array<[Figures, Figures]> = [];
-    figures.push([
-      await run('GET /api/auth/jwks.json  direct ', `${usersUrl}/api/auth/jwks.json`, () => ({})),
-      await run('GET /api/auth/jwks.json  gateway', `${gatewayUrl}/api/auth/jwks.json`, () => ({})),
-    ]);
-    figures.push([
-      await run('GET /api/users/me        direct ', `${usersUrl}/api/users/me`, signed),
-      await run('GET /api/users/me        gateway', `${gatewayUrl}/api/users/me`, bearer),
-    ]);
+    // The bare proxy passes headers through untouched, so it gets the gateway's signed identity
+    // (what the gateway would add) rather than a token it could not verify.
+    const routes = [
+      { path: '/api/auth/jwks.json', direct: () => ({}), gateway: () => ({}) },
+      { path: '/api/users/me', direct: signed, gateway: bearer },
+    ];
+    const rows: Array<{ path: string; direct: Figures; bare: Figures; gateway: Figures }> = [];
+    for (const route of routes) {
+      rows.push({
+        path: route.path,
+        direct: await run('direct', `${usersUrl}${route.path}`, route.direct),
+        bare: await run('bare node:http proxy', `${bareUrl}${route.path}`, route.direct),
+        gateway: await run('gateway', `${gatewayUrl}${route.path}`, route.gateway),
+      });
+    }
 
     const cpus = os.cpus();
-    process.stdout.write(
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    out(
       `\nGateway benchmark: ${connections} connections, ${durationSeconds}s per run, ` +
-        `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, node ${process.version}\n`,
+        `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, node ${process.version}`,
     );
-    process.stdout.write('route                               req/s    p50 ms   p99 ms  errors\n');
-    for (const [direct, gateway] of figures) {
-      for (const f of [direct, gateway]) {
-        process.stdout.write(
-          `${f.label}  ${f.rps.toFixed(0).padStart(9)} ${f.p50.toFixed(1).padStart(8)} ${f.p99
-            .toFixed(1)
-            .padStart(8)} ${String(f.errors).padStart(7)}\n`,
+    out(
+      `${'route'.padEnd(22)}${'via'.padEnd(22)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}${'of direct'.padStart(11)}`,
+    );
+    for (const row of rows) {
+      for (const f of [row.direct, row.bare, row.gateway]) {
+        out(
+          `${row.path.padEnd(22)}${f.label.padEnd(22)}${f.rps.toFixed(0).padStart(9)}` +
+            `${f.p50.toFixed(1).padStart(9)}${f.p99.toFixed(1).padStart(9)}` +
+            `${String(f.errors).padStart(8)}${`${((f.rps / row.direct.rps) * 100).toFixed(0)}%`.padStart(11)}`,
         );
       }
-      process.stdout.write(
-        `  through the gateway: ${((gateway.rps / direct.rps) * 100).toFixed(0)}% of direct\n`,
-      );
     }
   } finally {
     await cleanup();
