@@ -11,6 +11,11 @@ export interface Identity {
   roles: Role[];
   /** The client's address as the gateway saw it (for per-IP limits). */
   ip?: string;
+  /**
+   * Set only when another Mercado service calls (service to service, never through the gateway,
+   * which never signs it): the calling service's name. Internal routes require it.
+   */
+  service?: string;
 }
 
 /**
@@ -72,6 +77,7 @@ export function verifyIdentity(
     ...(envelope.userId ? { userId: envelope.userId } : {}),
     roles: Array.isArray(envelope.roles) ? envelope.roles : [],
     ...(envelope.ip ? { ip: envelope.ip } : {}),
+    ...(typeof envelope.service === 'string' ? { service: envelope.service } : {}),
   };
 }
 
@@ -101,6 +107,16 @@ export function requireRole(...allowed: Role[]): RequestHandler {
     if (allowed.length > 0 && !identity.roles.some((role) => allowed.includes(role))) {
       throw new AppError('forbidden');
     }
+    next();
+  };
+}
+
+/** Route guard for internal routes: only another Mercado service (signed `service`) may call. */
+export function requireService(...allowed: string[]): RequestHandler {
+  return function checkService(req: Request, _res: Response, next: NextFunction) {
+    const service = req.identity?.service;
+    if (!service) throw new AppError('unauthorized', { detail: 'Internal route: services only' });
+    if (allowed.length > 0 && !allowed.includes(service)) throw new AppError('forbidden');
     next();
   };
 }

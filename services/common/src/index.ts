@@ -38,9 +38,16 @@ export {
   verifyIdentity,
   identityFromGateway,
   requireRole,
+  requireService,
   identityHeader,
   identitySignatureHeader,
   type Role,
   type Identity,
 } from './identity.js';
 export { runMain } from './main.js';
+export {
+  createServiceClient,
+  type ServiceClient,
+  type ServiceClientOptions,
+  type ServiceResponse,
+} from './service-client.js';

@@ -14,6 +14,10 @@ import {
   signIdentity,
   validate,
   verifyIdentity,
+  identityFromGateway,
+  requireService,
+  createServiceClient,
+  runWithContext,
 } from '../src/index.js';
 import { captureLogs } from '../src/testing/index.js';
 
@@ -267,3 +271,79 @@ t.test('graceful shutdown lets in-flight requests finish and readiness fail firs
   t.equal(exitCode, 0);
   await t.rejects(fetch(`${server.url}/health/live`), 'no new connections are accepted');
 });
+
+t.test(
+  'services call each other with a signed service identity; internal routes require it',
+  async (t) => {
+    const { log } = captureLogs('kit');
+    const secret = 'z'.repeat(40);
+    const app = buildHttpApp({
+      name: 'callee',
+      log,
+      metrics: createMetrics('callee'),
+      bodyLimitBytes: 1024,
+      routes(app) {
+        app.use(identityFromGateway(secret));
+        app.post('/internal/echo', requireService('orders'), (req, res) => {
+          res
+            .status(201)
+            .json({ service: req.identity.service, body: req.body, requestId: req.id });
+        });
+      },
+    });
+    const server = await listen(app);
+    t.teardown(() => server.close(100));
+    const dead = await listen(
+      buildHttpApp({ name: 'x', log, metrics: createMetrics('x'), bodyLimitBytes: 1, routes() {} }),
+    );
+    const deadUrl = dead.url;
+    await dead.close(10);
+
+    const orders = createServiceClient({
+      caller: 'orders',
+      baseUrls: [deadUrl, server.url],
+      internalSecret: secret,
+    });
+    const answer = await runWithContext({ requestId: 'req-7' }, () =>
+      orders.request('POST', '/internal/echo', { a: 1 }),
+    );
+    t.same(
+      answer,
+      { status: 201, body: { service: 'orders', body: { a: 1 }, requestId: 'req-7' } },
+      'a refused URL is skipped',
+    );
+
+    const stranger = createServiceClient({
+      caller: 'payments',
+      baseUrls: [server.url],
+      internalSecret: secret,
+    });
+    t.equal(
+      (await stranger.request('POST', '/internal/echo', {})).status,
+      403,
+      'another service is refused',
+    );
+    const browser = await fetch(`${server.url}/internal/echo`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...signIdentity({ userId: 'u', roles: ['admin'] }, secret),
+      },
+      body: '{}',
+    });
+    t.equal(browser.status, 401, 'a user, even an admin, is not a service');
+    const forged = createServiceClient({
+      caller: 'orders',
+      baseUrls: [server.url],
+      internalSecret: 'w'.repeat(40),
+    });
+    t.equal((await forged.request('POST', '/internal/echo', {})).status, 401);
+
+    const nowhere = createServiceClient({
+      caller: 'orders',
+      baseUrls: [deadUrl],
+      internalSecret: secret,
+    });
+    await t.rejects(nowhere.request('GET', '/internal/echo'), { code: 'service_unavailable' });
+  },
+);

@@ -38,6 +38,30 @@ export const errorCatalogue = {
   },
   login_throttled: { status: 429, title: 'Too many failed logins; retry later' },
   cannot_modify_self: { status: 409, title: 'Admins cannot disable or demote themselves' },
+  // Products service
+  sku_taken: { status: 409, title: 'This seller already has a product with this SKU' },
+  unknown_category: { status: 422, title: 'The category does not exist' },
+  category_in_use: { status: 409, title: 'The category still has products or subcategories' },
+  not_owner: {
+    status: 403,
+    title: 'Only the seller who owns this product (or an admin) may do this',
+  },
+  // Inventory service
+  unknown_region: { status: 422, title: 'The region is not one this shop serves' },
+  unknown_product: { status: 422, title: 'The product does not exist or is inactive' },
+  insufficient_stock: { status: 409, title: 'Not enough stock available' },
+  reservation_not_found: { status: 404, title: 'No reservation exists for this order' },
+  reservation_conflict: {
+    status: 409,
+    title: 'The reservation is not in a state that allows this',
+  },
+  negative_stock: { status: 409, title: 'Stock on hand cannot go below what is reserved' },
+  // Gateway
+  rate_limited: { status: 429, title: 'Too many requests; slow down' },
+  circuit_open: {
+    status: 503,
+    title: 'The service behind this route is failing; retry shortly',
+  },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
