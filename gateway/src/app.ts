@@ -27,6 +27,7 @@ import {
   type ServiceName,
 } from './policy.js';
 import { createUpstreamProxy } from './proxy.js';
+import { createRateLimits } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
 import { UpstreamPool } from './upstreams.js';
 
@@ -109,7 +110,14 @@ export function buildGateway({
   const pools = new Map<ServiceName, UpstreamPool>();
   for (const name of serviceNames) {
     const urls = config.upstreams[name];
-    if (urls) pools.set(name, new UpstreamPool(name, urls, config.UPSTREAM_COOLDOWN_MS));
+    if (urls)
+      pools.set(
+        name,
+        new UpstreamPool(name, urls, {
+          openMs: config.UPSTREAM_COOLDOWN_MS,
+          failureThreshold: config.BREAKER_FAILURE_THRESHOLD,
+        }),
+      );
   }
 
   const tokens = createTokenVerifier({
@@ -168,7 +176,17 @@ export function buildGateway({
     caller: Caller,
   ): void {
     if (!isAllowed(route.access, caller.roles)) throw forbidden();
-    dispatch(req, res, next, route, caller);
+    limits.byUser(req, res, caller.userId, function withinUserLimit(error?: unknown) {
+      if (error !== undefined) {
+        next(error);
+        return;
+      }
+      try {
+        dispatch(req, res, next, route, caller);
+      } catch (dispatchError) {
+        next(dispatchError);
+      }
+    });
   }
 
   /**
@@ -217,6 +235,11 @@ export function buildGateway({
   }
 
   const corsHandler = corsPolicy(config.CORS_ORIGINS);
+  const limits = createRateLimits({
+    windowMs: config.RATE_LIMIT_WINDOW_MS,
+    perIp: config.RATE_LIMIT_PER_IP,
+    perUser: config.RATE_LIMIT_PER_USER,
+  });
   const app = buildHttpApp({
     name: 'gateway',
     log,
@@ -228,6 +251,7 @@ export function buildGateway({
       app.set('trust proxy', config.TRUST_PROXY);
       app.use(securityHeaders());
       if (corsHandler) app.use(corsHandler);
+      if (limits.byIp) app.use(limits.byIp);
       app.use(admit);
     },
   });

@@ -190,7 +190,7 @@ export function createRemoteKeySet({
         let failure: unknown;
         for (let tried = 0; tried < pool.upstreams.length && !init.signal.aborted; tried++) {
           const target = new URL(resource);
-          const origin = new URL(pool.pick().origin);
+          const origin = new URL(pool.upstreams[tried]!.origin);
           target.protocol = origin.protocol;
           target.host = origin.host;
           try {

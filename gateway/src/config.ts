@@ -99,7 +99,14 @@ export const gatewaySettings = {
   /** Keys older than this are refreshed in the background; the old ones serve meanwhile. */
   JWKS_MAX_AGE_MS: setting.int(600_000, 1_000, 86_400_000),
   UPSTREAM_TIMEOUT_MS: setting.int(10_000, 1, 600_000),
+  /** How long an upstream URL's open circuit breaker stays open before a trial request. */
   UPSTREAM_COOLDOWN_MS: setting.int(5_000, 0, 600_000),
+  /** Timeouts or 502/503/504 answers in a row that open a URL's breaker (a refusal opens it at once). */
+  BREAKER_FAILURE_THRESHOLD: setting.int(5, 1, 1000),
+  /** Rate limits: requests per window per client address and per signed-in user (0 = off). */
+  RATE_LIMIT_WINDOW_MS: setting.int(60_000, 1_000, 3_600_000),
+  RATE_LIMIT_PER_IP: setting.int(1_200, 0, 10_000_000),
+  RATE_LIMIT_PER_USER: setting.int(600, 0, 10_000_000),
   CORS_ORIGINS: corsOrigins,
   TRUST_PROXY: trustProxy,
 };

@@ -175,10 +175,20 @@ export function createUpstreamProxy({
   }
 
   /**
-   * The service's connection headers describe its connection to us; the client's connection is
-   * ours to describe (http-proxy would copy them, e.g. the service's `Keep-Alive: timeout=`).
+   * The service answered: that is the breaker's evidence (502/503/504 count as failures). And the
+   * service's connection headers describe its connection to us; the client's connection is ours
+   * to describe (http-proxy would copy them, e.g. the service's `Keep-Alive: timeout=`).
    */
-  function ownConnectionHeaders(proxyRes: IncomingMessage, _req: Request, res: Response): void {
+  function onUpstreamResponse(proxyRes: IncomingMessage, req: Request, res: Response): void {
+    const state = (req as ProxiedRequest)[proxyState];
+    if (state) {
+      const status = proxyRes.statusCode ?? 502;
+      if (status === 502 || status === 503 || status === 504) {
+        state.pool.recordFailure(state.upstream, false);
+      } else {
+        state.pool.recordSuccess(state.upstream);
+      }
+    }
     const headers = proxyRes.headers;
     if (headers['keep-alive'] !== undefined) delete headers['keep-alive'];
     if (headers['proxy-connection'] !== undefined) delete headers['proxy-connection'];
@@ -205,7 +215,7 @@ export function createUpstreamProxy({
     if (!proxyServer || hasBody(req) || state.attempts > state.pool.upstreams.length) return false;
     let next: Upstream | undefined;
     if (connectFailures.has(code)) {
-      next = state.pool.pickLive();
+      next = state.pool.pick();
     } else if (
       code === 'ECONNRESET' &&
       (req.method === 'GET' || req.method === 'HEAD') &&
@@ -221,14 +231,19 @@ export function createUpstreamProxy({
   }
 
   function onProxyError(error: Error, req: Request, res: Response | Socket): void {
-    if (error === clientGone) return;
     const state = (req as ProxiedRequest)[proxyState];
+    if (error === clientGone) {
+      // Nobody learnt anything about the service; a trial it carried must not stay claimed.
+      if (state) state.upstream.trialInFlight = false;
+      return;
+    }
     const code = errorCode(error);
     const failed = state?.upstream;
     const attempt = state?.attempts;
     const timedOut = error instanceof UpstreamTimeoutError;
-    if (state && (connectFailures.has(code) || (timedOut && error.whileConnecting))) {
-      state.pool.markDown(state.upstream);
+    if (state) {
+      const decisive = connectFailures.has(code) || (timedOut && error.whileConnecting);
+      state.pool.recordFailure(state.upstream, decisive);
     }
     const response = 'writeHead' in res && !res.headersSent && !res.destroyed ? res : undefined;
     const retrying =
@@ -267,7 +282,7 @@ export function createUpstreamProxy({
       function wireProxyEvents(server) {
         proxyServer = server;
         server.on('proxyReq', armUpstreamRequest);
-        server.on('proxyRes', ownConnectionHeaders);
+        server.on('proxyRes', onUpstreamResponse);
         server.on('error', onProxyError);
       },
     ],
@@ -296,7 +311,14 @@ export function createUpstreamProxy({
       }
       headers['x-forwarded-proto'] =
         headers['x-forwarded-proto'] === undefined ? ownProtocol(req) : req.protocol;
-      (req as ProxiedRequest)[proxyState] = { pool, upstream: pool.pick(), attempts: 1 };
+      const upstream = pool.pick();
+      if (upstream === undefined) {
+        // Every URL's breaker is open: answer now rather than queue on a failing service.
+        throw new AppError('circuit_open', {
+          headers: { 'retry-after': String(pool.retryAfterSeconds()) },
+        });
+      }
+      (req as ProxiedRequest)[proxyState] = { pool, upstream, attempts: 1 };
       void middleware(req, res, next);
     },
     close() {

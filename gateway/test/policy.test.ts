@@ -539,3 +539,67 @@ t.test('tokens and signed identities never reach the logs', async (t) => {
   t.notOk(text.includes(String(users.seen[0]!.headers['x-mercado-identity-signature'])));
   t.notOk(text.includes(internalSecret));
 });
+
+t.test(
+  'each client address gets its own request budget, with RateLimit-* headers and a 429',
+  async (t) => {
+    const { users, gateway } = await setup(t, {
+      RATE_LIMIT_PER_IP: '3',
+      RATE_LIMIT_PER_USER: '0',
+      RATE_LIMIT_WINDOW_MS: '60000',
+    });
+    const from = (ip: string) => ({ headers: { 'x-forwarded-for': ip } });
+    const remaining: Array<string | null> = [];
+    for (let i = 0; i < 3; i++) {
+      const answer = await gateway.call('/api/auth/jwks.json', from('198.51.100.1'));
+      t.equal(answer.status, 200);
+      t.equal(answer.headers.get('ratelimit-limit'), '3');
+      remaining.push(answer.headers.get('ratelimit-remaining'));
+    }
+    t.same(remaining, ['2', '1', '0']);
+    const over = await gateway.call('/api/auth/jwks.json', from('198.51.100.1'));
+    expectProblem(
+      t,
+      over,
+      429,
+      'rate_limited',
+      'Too many requests; slow down',
+      '/api/auth/jwks.json',
+    );
+    const retryAfter = Number(over.headers.get('retry-after'));
+    t.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    t.equal(users.seen.length, 3, 'the limited request never reached the service');
+
+    const other = await gateway.call('/api/auth/jwks.json', from('198.51.100.2'));
+    t.equal(other.status, 200, 'another address has its own budget');
+  },
+);
+
+t.test('each signed-in user gets a budget of their own, wherever they call from', async (t) => {
+  const { key, gateway } = await setup(t, { RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '2' });
+  const ana = bearer(await signToken(key, { userId: 'ana' }));
+  const ben = bearer(await signToken(key, { userId: 'ben' }));
+  const statuses = [];
+  for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) {
+    const answer = await gateway.call('/api/users/me', {
+      headers: { ...ana, 'x-forwarded-for': ip },
+    });
+    statuses.push(answer.status);
+  }
+  t.same(statuses, [200, 200, 429], 'changing address does not reset a user budget');
+  t.equal((await gateway.call('/api/users/me', { headers: ben })).status, 200);
+  t.equal(
+    (await gateway.call('/api/auth/jwks.json')).status,
+    200,
+    'anonymous calls are not per-user limited',
+  );
+});
+
+t.test('limits set to 0 are off', async (t) => {
+  const { gateway } = await setup(t, { RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0' });
+  for (let i = 0; i < 5; i++) {
+    const answer = await gateway.call('/api/auth/jwks.json');
+    t.equal(answer.status, 200);
+    t.equal(answer.headers.get('ratelimit-limit'), null);
+  }
+});

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -256,20 +258,76 @@ t.test('a bodiless request whose connection is refused is sent to the next URL',
   ]);
 });
 
-t.test('when every URL is cooling down the gateway still tries rather than refusing', async (t) => {
-  const gateway = await startGateway(t, {
-    USERS_URLS: await deadUrl(),
-    UPSTREAM_COOLDOWN_MS: '60000',
-  });
-  await gateway.call('/api/auth/jwks.json');
-  const answer = await gateway.call('/api/auth/jwks.json');
-  t.equal(answer.status, 503);
-  t.equal(
-    gateway.logs.lines.filter((line) => line.msg === 'upstream request failed').length,
-    2,
-    'both requests were attempted',
-  );
-});
+t.test(
+  'a refused service trips its breaker: the next calls fail fast with Retry-After',
+  async (t) => {
+    const gateway = await startGateway(t, {
+      USERS_URLS: await deadUrl(),
+      UPSTREAM_COOLDOWN_MS: '60000',
+    });
+    const first = await gateway.call('/api/auth/jwks.json');
+    t.equal(first.body.code, 'upstream_unavailable');
+    const second = await gateway.call('/api/auth/jwks.json');
+    t.equal(second.status, 503);
+    t.equal(second.body.code, 'circuit_open');
+    t.equal(second.headers.get('retry-after'), '60');
+    t.equal(
+      gateway.logs.lines.filter((line) => line.msg === 'upstream request failed').length,
+      1,
+      'only the first request went to the dead service',
+    );
+  },
+);
+
+t.test(
+  'the breaker opens after failures in a row, lets one trial through, and closes on recovery',
+  async (t) => {
+    let failing = true;
+    let received = 0;
+    const server = http.createServer(function flaky(_req, res) {
+      received++;
+      res.writeHead(failing ? 503 : 200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ failing }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise((resolve) => server.close(resolve)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const gateway = await startGateway(t, {
+      USERS_URLS: url,
+      JWKS_URL: await jwksUrl(t),
+      UPSTREAM_COOLDOWN_MS: '300',
+      BREAKER_FAILURE_THRESHOLD: '3',
+    });
+    const get = () => gateway.call('/api/auth/jwks.json');
+
+    for (let i = 0; i < 3; i++)
+      t.equal((await get()).status, 503, "the service's own 503 passes through");
+    const fast = await get();
+    t.equal(fast.body.code, 'circuit_open', 'three failures in a row open the breaker');
+    t.equal(fast.headers.get('retry-after'), '1');
+    t.equal(received, 3, 'the open breaker sent nothing on');
+
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    t.equal((await get()).status, 503, 'half-open: the trial goes through and fails');
+    t.equal(
+      (await get()).body.code,
+      'circuit_open',
+      'a failed trial opens the breaker again at once',
+    );
+    t.equal(received, 4);
+
+    failing = false;
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    const [trial, parallel] = await Promise.all([get(), get()]);
+    t.same(
+      [trial.status, parallel.status].sort(),
+      [200, 503],
+      'one trial at a time while half-open; the other fails fast',
+    );
+    t.equal((await get()).status, 200, 'a successful trial closes the breaker');
+    t.equal((await get()).status, 200);
+  },
+);
 
 t.test('upstream connections are kept alive and reused without piling up listeners', async (t) => {
   const users = await startEcho(t, 'users');

@@ -10,7 +10,7 @@ import { freePort } from './free-port.js';
 import { loadOrCreateSecrets, secretsFileName } from './local-secrets.js';
 import { acquireLauncherLock, dataDirectory, displayPath, repoRoot } from './local-state.js';
 import { databaseUrl, ensureDatabases } from './postgres.js';
-import { processes, type ProcessEntry } from './processes.js';
+import { outputNames, processes, type ProcessEntry } from './processes.js';
 import { Supervisor, type SupervisedChild, type SupervisorEvent } from './supervisor.js';
 
 /**
@@ -37,12 +37,11 @@ async function main(): Promise<void> {
   const color =
     (env.MERCADO_COLOR ? env.MERCADO_COLOR === '1' : Boolean(process.stdout.isTTY)) &&
     !env.NO_COLOR;
-  const names = ['mercado', 'postgres', ...processes.map((entry) => entry.name)];
 
   let startupDone = false;
   const supervisor = new Supervisor({
     color,
-    prefixWidth: Math.max(...names.map((name) => name.length)),
+    prefixWidth: Math.max(...outputNames.map((name) => name.length)),
     shouldRestart: (_name, exit) => exit.code !== configurationErrorCode,
     onEvent: (event) => report(event),
   });

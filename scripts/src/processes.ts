@@ -50,6 +50,28 @@ export const processes: readonly ProcessEntry[] = [
     }),
   },
   {
+    name: 'products',
+    entry: 'services/products/dist/main.js',
+    database: 'mercado_products',
+    readyPath: '/health/ready',
+    env: ({ secrets, databaseUrl }) => ({
+      DATABASE_URL: databaseUrl,
+      INTERNAL_SECRET: secrets.internalSecret,
+    }),
+  },
+  {
+    name: 'inventory',
+    entry: 'services/inventory/dist/main.js',
+    database: 'mercado_inventory',
+    readyPath: '/health/ready',
+    env: ({ secrets, databaseUrl, urlOf }) => ({
+      DATABASE_URL: databaseUrl,
+      INTERNAL_SECRET: secrets.internalSecret,
+      PRODUCTS_URLS: urlOf('products'),
+      REGIONS: process.env.REGIONS || 'north,south',
+    }),
+  },
+  {
     name: 'gateway',
     entry: 'gateway/dist/main.js',
     public: true,
@@ -57,10 +79,19 @@ export const processes: readonly ProcessEntry[] = [
     env: ({ secrets, urlOf, publicUrl }) => ({
       INTERNAL_SECRET: secrets.internalSecret,
       USERS_URLS: urlOf('users'),
+      PRODUCTS_URLS: urlOf('products'),
+      INVENTORY_URLS: urlOf('inventory'),
       CORS_ORIGINS:
         process.env.CORS_ORIGINS || `${publicUrl},${publicUrl.replace('127.0.0.1', 'localhost')}`,
     }),
   },
+];
+
+/** Every name the launcher prefixes output lines with: its own, Postgres's, and each process's. */
+export const outputNames: readonly string[] = [
+  'mercado',
+  'postgres',
+  ...processes.map((entry) => entry.name),
 ];
 
 /** The entries that own a database, with the folder of their migrations. */

@@ -11,6 +11,8 @@ const installLine = 'apt-get install -y --no-install-recommends docker-compose';
 const composeFile = path.join(repoRoot, 'docker-compose.yml');
 const required = {
   USERS_DB_PASSWORD: 'dummy-db-password',
+  PRODUCTS_DB_PASSWORD: 'dummy-products-db-password',
+  INVENTORY_DB_PASSWORD: 'dummy-inventory-db-password',
   INTERNAL_SECRET: 'x'.repeat(48),
   JWT_SIGNING_KEYS: '[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"x","d":"d"}]',
   ADMIN_EMAIL: 'admin@example.test',

@@ -9,8 +9,15 @@ import { openDatabaseServer } from '../src/database-server.js';
 import { freePort } from '../src/free-port.js';
 import { loadOrCreateSecrets } from '../src/local-secrets.js';
 import { acquireLauncherLock, AlreadyRunningError, repoRoot } from '../src/local-state.js';
-import { databases, processes } from '../src/processes.js';
+import { databases, outputNames, processes } from '../src/processes.js';
 import { alive, eventually, until } from './helpers.js';
+
+/** Output lines start with the process name padded to the longest name the launcher shows. */
+const prefixWidth = Math.max(...outputNames.map((name) => name.length));
+const tag = (name: string) => `${name.padEnd(prefixWidth)} |`;
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A pattern for a line `name` printed: the tag, a space, then `rest` (a regular expression). */
+const said = (name: string, rest: string) => new RegExp(`${escape(tag(name))} ${rest}`);
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -254,15 +261,15 @@ t.test(
     t.equal(statSync(path.join(dataDir, 'secrets.json')).mode & 0o777, 0o600);
     t.ok(
       first.lines.includes(
-        `mercado  | admin account: admin@mercado.local  password: ${String(secrets.adminPassword)}`,
+        `${tag('mercado')} admin account: admin@mercado.local  password: ${String(secrets.adminPassword)}`,
       ),
       'the first run prints the admin credentials',
     );
     t.ok(
-      first.lines.some((line) => line.startsWith('users    | {"level":"info"')),
+      first.lines.some((line) => line.startsWith(`${tag('users')} {"level":"info"`)),
       'service lines are prefixed and stay JSON',
     );
-    t.ok(first.lines.some((line) => line.startsWith('gateway  | {')));
+    t.ok(first.lines.some((line) => line.startsWith(`${tag('gateway')} {`)));
     t.equal((await fetch(`${url}/api/health`)).status, 200);
     t.equal(
       await login(url, 'admin@mercado.local', String(secrets.adminPassword)),
@@ -276,9 +283,11 @@ t.test(
     const launcherPid = await lockPid(dataDir);
     t.not(launcherPid, first.proc.pid, 'the launcher runs apart from the process in the terminal');
     process.kill(usersPid!, 'SIGKILL');
-    await first.waitFor(/mercado {2}\| users exited unexpectedly \(pid \d+, signal SIGKILL\)/);
-    await first.waitFor(/mercado {2}\| restarting users in 0\.5 s/);
-    await first.waitFor(/mercado {2}\| users restarted \(pid \d+\)/, 10_000);
+    await first.waitFor(
+      said('mercado', 'users exited unexpectedly \\(pid \\d+, signal SIGKILL\\)'),
+    );
+    await first.waitFor(said('mercado', 'restarting users in 0\\.5 s'));
+    await first.waitFor(said('mercado', 'users restarted \\(pid \\d+\\)'), 10_000);
     const restartedPid = first.pids('users')[1]!;
     await eventually(
       async () => (await login(url, 'admin@mercado.local', String(secrets.adminPassword))) === 200,
@@ -288,7 +297,10 @@ t.test(
 
     first.proc.kill('SIGTERM');
     t.equal(await first.exited, 0, 'a stop on SIGTERM exits 0');
-    t.match(first.text(), /mercado {2}\| stopping Postgres\nmercado {2}\| stopped$/);
+    t.match(
+      first.text(),
+      said('mercado', `stopping Postgres\\n${escape(tag('mercado'))} stopped$`),
+    );
     t.same(
       [usersPid, restartedPid, gatewayPid, pgPid, launcherPid].filter((pid) => alive(pid!)),
       [],
@@ -310,7 +322,7 @@ t.test(
     await second.waitFor(/^Mercado is running at /, 60_000);
     t.ok(
       second.lines.includes(
-        `mercado  | admin account: admin@mercado.local (its password is "adminPassword" in ${path.join(dataDir, 'secrets.json')})`,
+        `${tag('mercado')} admin account: admin@mercado.local (its password is "adminPassword" in ${path.join(dataDir, 'secrets.json')})`,
       ),
       'a later run says where the password is kept',
     );
@@ -387,7 +399,7 @@ t.test(
     });
     t.equal(await launcher.exited, 1);
     const text = launcher.text();
-    t.match(text, /users {4}\| invalid configuration: ACCESS_TOKEN_TTL_SECONDS/);
+    t.match(text, said('users', 'invalid configuration: ACCESS_TOKEN_TTL_SECONDS'));
     t.match(text, /users reported an invalid configuration \(exit 2\): not restarting it/);
     t.match(text, /cannot start: users has an invalid configuration/);
     t.notMatch(text, /gateway started/);

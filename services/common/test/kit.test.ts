@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Router } from 'express';
 import t from 'tap';
 import { z } from 'zod';
 import {
@@ -116,6 +117,11 @@ t.test('logs are JSON with the request id on every line and secrets redacted', a
       app.get('/boom', () => {
         throw new Error('database password is hunter2');
       });
+      const mounted = Router();
+      mounted.get('/thing', (_req, res) => {
+        res.json({ ok: true });
+      });
+      app.use('/api/mounted', mounted);
     },
   });
   const server = await listen(app);
@@ -171,8 +177,13 @@ t.test('logs are JSON with the request id on every line and secrets redacted', a
     'a line written deep in a handler carries the request id',
   );
   t.equal(handlerLine.level, 'info');
+  await fetch(`${server.url}/api/mounted/thing?secret=no`);
   const requestLines = lines.filter((line) => line.msg === 'request');
-  t.equal(requestLines.length, 2);
+  t.same(
+    requestLines.map((line) => line.path),
+    ['/echo', '/boom', '/api/mounted/thing'],
+    'the full path, without the query string, even under a mounted router',
+  );
   t.ok(requestLines.every((line) => typeof line.requestId === 'string'));
   const errorLine = lines.find((line) => line.msg === 'unhandled error')!;
   t.equal(errorLine.requestId, problem.requestId, 'the 500 is logged in full under its request id');

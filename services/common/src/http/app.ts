@@ -47,12 +47,14 @@ function accessLog(log: Logger): RequestHandler {
   return function logRequest(req, res, next) {
     const start = process.hrtime.bigint();
     res.once('finish', function logFinished() {
-      if (req.path.startsWith('/health/') || req.path === '/metrics') return;
+      // originalUrl: req.path is relative to the router that handled the request by now.
+      const path = req.originalUrl.split('?', 1)[0] ?? '';
+      if (path.startsWith('/health/') || path === '/metrics') return;
       const level = res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info';
       log[level](
         {
           method: req.method,
-          path: req.path,
+          path,
           status: res.statusCode,
           ms: Number(process.hrtime.bigint() - start) / 1e6,
         },

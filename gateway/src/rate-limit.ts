@@ -1,0 +1,73 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
+import { AppError } from '@mercado/common';
+
+export interface RateLimitSettings {
+  windowMs: number;
+  /** Requests per window from one client address; 0 turns the limit off. */
+  perIp: number;
+  /** Requests per window from one signed-in user, whatever their address; 0 turns it off. */
+  perUser: number;
+}
+
+const callerKey = Symbol('mercado.rateLimitCaller');
+type KeyedRequest = Request & { [callerKey]?: string };
+
+/**
+ * The answer once a limit is spent: problem+json 429 with Retry-After (RFC 9110 §10.2.3). The
+ * RateLimit-* headers (IETF draft 6: Limit, Remaining, Reset, Policy) are on every response.
+ */
+function limited(req: Request, _res: Response, next: NextFunction): void {
+  const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
+  const seconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 1;
+  next(new AppError('rate_limited', { headers: { 'retry-after': String(seconds) } }));
+}
+
+function limiter(name: string, limit: number, windowMs: number, key: Options['keyGenerator']) {
+  return rateLimit({
+    windowMs,
+    limit,
+    identifier: name,
+    standardHeaders: 'draft-6',
+    legacyHeaders: false,
+    keyGenerator: key,
+    handler: limited,
+    // Our own 429 is the only response the limiter writes; nothing else of it runs per request.
+    validate: { trustProxy: false, xForwardedForHeader: false },
+  });
+}
+
+export interface RateLimits {
+  /** Per client address, before anything else is done for the request. */
+  byIp: RequestHandler | undefined;
+  /** Per user, once the token is verified; calls `next` when within the limit. */
+  byUser(req: Request, res: Response, userId: string, next: NextFunction): void;
+}
+
+/**
+ * Limits are counted in this gateway process's memory. Behind N gateway replicas balanced round
+ * robin, a client spreads over all of them, so the effective limit is about N times the
+ * configured one; divide by N, or (once Redis is part of the deployment) give express-rate-limit
+ * a shared store so that every replica counts together. See gateway/README.md.
+ */
+export function createRateLimits({ windowMs, perIp, perUser }: RateLimitSettings): RateLimits {
+  const byIp =
+    perIp > 0
+      ? limiter('ip', perIp, windowMs, (req) => ipKeyGenerator(req.ip ?? 'unknown'))
+      : undefined;
+  const userLimiter =
+    perUser > 0
+      ? limiter('user', perUser, windowMs, (req) => (req as KeyedRequest)[callerKey] ?? '')
+      : undefined;
+  return {
+    byIp,
+    byUser(req, res, userId, next) {
+      if (!userLimiter) {
+        next();
+        return;
+      }
+      (req as KeyedRequest)[callerKey] = userId;
+      void userLimiter(req, res, next);
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { baseServiceSettings, databaseSettings, loadConfig, setting } from '@mercado/common';
+
+/** A region name as it appears in paths and rows: short, lower case, URL-safe. */
+export const regionPattern = /^[a-z][a-z0-9-]{0,31}$/;
+
+export const inventorySettings = {
+  ...baseServiceSettings,
+  ...databaseSettings,
+  INTERNAL_SECRET: setting.secret(32),
+  /** Base URL(s) of the products service, for its internal lookup route. */
+  PRODUCTS_URLS: setting.urls(),
+  PRODUCTS_TIMEOUT_MS: setting.int(3000, 100, 60_000),
+  /** The regions this shop keeps stock in, comma-separated. */
+  REGIONS: setting.list(['north', 'south']).pipe(
+    z
+      .array(z.string().regex(regionPattern, 'must be lower-case letters, digits and dashes'))
+      .min(1)
+      .refine((regions) => new Set(regions).size === regions.length, 'must not repeat a region'),
+  ),
+  /** How often each replica looks for expired reservations. */
+  SWEEP_INTERVAL_MS: setting.int(5000, 100, 3_600_000),
+  /** Reservations released per sweeper transaction. */
+  SWEEP_BATCH_SIZE: setting.int(100, 1, 10_000),
+  /** A reservation's lifetime when the caller does not give one. */
+  RESERVATION_TTL_SECONDS: setting.int(900, 60, 3600),
+};
+
+export type InventoryConfig = ReturnType<typeof loadInventoryConfig>;
+
+export function loadInventoryConfig(env: Record<string, string | undefined> = process.env) {
+  return loadConfig(inventorySettings, env);
+}

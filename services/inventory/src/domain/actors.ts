@@ -1,0 +1,7 @@
+import type { Identity } from '@mercado/common';
+
+/** Who made a change, as the ledger records it: `user:{id}` or `service:{name}`. */
+export function actorOf(identity: Identity): string {
+  if (identity.service) return `service:${identity.service}`;
+  return `user:${identity.userId ?? 'anonymous'}`;
+}

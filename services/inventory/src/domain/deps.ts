@@ -1,0 +1,28 @@
+import type { Knex, Logger } from '@mercado/common';
+
+/** A product as the products service describes it to other services. */
+export interface CatalogProduct {
+  id: string;
+  sellerId: string;
+  name: string;
+  sku: string;
+  priceMinor: number;
+  currency: string;
+  active: boolean;
+}
+
+/** The one thing inventory asks the catalog: which of these products exist, and whose are they. */
+export interface ProductCatalog {
+  findProducts(ids: readonly string[]): Promise<CatalogProduct[]>;
+}
+
+/** What the inventory use cases need, passed in (never imported as singletons). */
+export interface InventoryDeps {
+  db: Knex;
+  log: Logger;
+  catalog: ProductCatalog;
+  /** The regions this shop keeps stock in (REGIONS). */
+  regions: readonly string[];
+  /** A reservation's lifetime when the caller gives none. */
+  reservationTtlSeconds: number;
+}

@@ -1,0 +1,178 @@
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import {
+  createDb,
+  createMetrics,
+  listen,
+  migrate,
+  signIdentity,
+  type Identity,
+  type Knex,
+} from '@mercado/common';
+import { captureLogs, createTestDatabase } from '@mercado/common/testing';
+import {
+  buildProductsApp,
+  loadProductsConfig,
+  productsMigrationsDir,
+  type ProductsConfig,
+} from '../src/app.js';
+
+export const internalSecret = 'test-internal-secret-that-is-long-enough-0123456789';
+
+interface TestContext {
+  teardown(fn: () => unknown): void;
+}
+
+export interface CallOptions {
+  body?: unknown;
+  rawBody?: string;
+  /** Who calls, signed as the gateway would; anonymous when absent. */
+  identity?: Identity;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+export interface ProductsHarness {
+  url: string;
+  db: Knex;
+  config: ProductsConfig;
+  logs: ReturnType<typeof captureLogs>;
+  /** Calls the service as the gateway would, with a signed identity. */
+  call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
+}
+
+/** A products service on a fresh, migrated database and a free port. */
+export async function startProducts(
+  t: TestContext,
+  env: Record<string, string> = {},
+): Promise<ProductsHarness> {
+  const databaseUrl = await createTestDatabase(t, 'products');
+  const config = loadProductsConfig({
+    DATABASE_URL: databaseUrl,
+    INTERNAL_SECRET: internalSecret,
+    ...env,
+  });
+  const logs = captureLogs('products');
+  const metrics = createMetrics('products');
+  const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
+  await migrate(db, fileURLToPath(productsMigrationsDir));
+  const server = await listen(buildProductsApp({ config, log: logs.log, metrics, db }));
+  t.teardown(async () => {
+    await server.close(1000);
+    await db.destroy();
+  });
+  return {
+    url: server.url,
+    db,
+    config,
+    logs,
+    async call(method, path, options = {}) {
+      const headers: Record<string, string> = {
+        ...signIdentity(options.identity ?? { roles: [], ip: '203.0.113.7' }, internalSecret),
+        ...options.headers,
+      };
+      let body: string | undefined = options.rawBody;
+      if (options.body !== undefined) body = JSON.stringify(options.body);
+      if (body !== undefined) headers['content-type'] ??= 'application/json';
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // leave as text
+      }
+      return { status: response.status, headers: response.headers, body: parsed };
+    },
+  };
+}
+
+/** Identities as the gateway signs them. */
+export function seller(userId: string = randomUUID()): Identity & { userId: string } {
+  return { userId, roles: ['customer', 'seller'], ip: '203.0.113.20' };
+}
+
+export function admin(userId: string = randomUUID()): Identity & { userId: string } {
+  return { userId, roles: ['admin'], ip: '203.0.113.30' };
+}
+
+export function customer(userId: string = randomUUID()): Identity & { userId: string } {
+  return { userId, roles: ['customer'], ip: '203.0.113.40' };
+}
+
+/** Another Mercado service calling directly, as createServiceClient signs it. */
+export function service(name: string): Identity {
+  return { roles: [], service: name };
+}
+
+export interface ProductFields {
+  sku?: string;
+  name?: string;
+  description?: string;
+  priceMinor?: number;
+  currency?: string;
+  categoryId?: string | null;
+  imageUrls?: string[];
+  attributes?: Record<string, unknown>;
+  active?: boolean;
+}
+
+let skuCounter = 0;
+
+/** Lists a product through the API and returns its body; fails the test on anything but 201. */
+export async function createProduct(
+  products: ProductsHarness,
+  identity: Identity,
+  fields: ProductFields = {},
+): Promise<any> {
+  const response = await products.call('POST', '/api/products', {
+    identity,
+    body: {
+      sku: `SKU-${++skuCounter}`,
+      name: `Product ${skuCounter}`,
+      priceMinor: 1000,
+      currency: 'EUR',
+      ...fields,
+    },
+  });
+  if (response.status !== 201) {
+    throw new Error(`creating a product gave ${response.status}: ${JSON.stringify(response.body)}`);
+  }
+  return response.body;
+}
+
+/** Creates a category through the API as an admin and returns its body. */
+export async function createCategory(
+  products: ProductsHarness,
+  slug: string,
+  name: string,
+  parentId: string | null = null,
+): Promise<any> {
+  const response = await products.call('POST', '/api/categories', {
+    identity: admin(),
+    body: { slug, name, parentId },
+  });
+  if (response.status !== 201) {
+    throw new Error(
+      `creating a category gave ${response.status}: ${JSON.stringify(response.body)}`,
+    );
+  }
+  return response.body;
+}
+
+/** Row counts of every catalog table: what a rejected request must leave unchanged. */
+export async function counts(products: ProductsHarness): Promise<Record<string, number>> {
+  const [p] = await products.db('products').count('* as n');
+  const [c] = await products.db('categories').count('* as n');
+  const [a] = await products.db('products').where({ active: true }).count('* as n');
+  return { products: Number(p!.n), categories: Number(c!.n), active: Number(a!.n) };
+}
