@@ -137,12 +137,31 @@ export class SqlMigrationSource implements Knex.MigrationSource<SqlMigration> {
   }
 }
 
-/** Applies every pending migration in `directory`; returns the names applied. */
+/** Advisory-lock key for migrations (advisory locks are per database; any constant will do). */
+const migrationLockKey = 7_420_316;
+
+/**
+ * Applies every pending migration in `directory`; returns the names applied. Replicas starting at
+ * the same moment take turns on a Postgres advisory lock: knex's own lock table cannot protect
+ * the very first run, when its bookkeeping tables are created (seen here: three replicas racing
+ * on a fresh database all failed).
+ */
 export async function migrate(db: Knex, directory: string): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest({
-    migrationSource: new SqlMigrationSource(directory),
-  })) as [number, string[]];
-  return applied;
+  const connection: unknown = await db.client.acquireConnection();
+  const onLockConnection = (sql: string) =>
+    (db.raw(sql, [migrationLockKey]) as Knex.Raw & { connection(c: unknown): Knex.Raw }).connection(
+      connection,
+    );
+  try {
+    await onLockConnection('select pg_advisory_lock(?)');
+    const [, applied] = (await db.migrate.latest({
+      migrationSource: new SqlMigrationSource(directory),
+    })) as [number, string[]];
+    return applied;
+  } finally {
+    await onLockConnection('select pg_advisory_unlock(?)').catch(() => undefined);
+    await db.client.releaseConnection(connection);
+  }
 }
 
 /** `SELECT 1` with a deadline: the readiness check of anything that owns a database. */

@@ -12,6 +12,7 @@ export { AppError, isAppError, type FieldError, type AppErrorOptions } from './e
 export { fromPostgresError, isSerializationFailure, isUniqueViolation } from './errors/postgres.js';
 export { toProblem, problemType, problemContentType, type Problem } from './errors/problem.js';
 export { validate, fieldErrors, type RequestPart } from './validation.js';
+export { createCursorCodec, type CursorCodec } from './cursor.js';
 export { createMetrics, type Metrics } from './metrics.js';
 export {
   createDb,
@@ -45,6 +46,12 @@ export {
   type Identity,
 } from './identity.js';
 export { runMain } from './main.js';
+export {
+  runDatabaseService,
+  type DatabaseServiceConfig,
+  type DatabaseServiceOptions,
+  type ServiceRuntime,
+} from './service-main.js';
 export {
   createServiceClient,
   type ServiceClient,

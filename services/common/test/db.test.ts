@@ -28,9 +28,10 @@ t.test('migrations apply once, in order, and a second run applies nothing', asyn
 t.test('replicas migrating at the same moment apply each migration exactly once', async (t) => {
   const { log } = captureLogs();
   const url = await createTestDatabase(t);
-  const replicas = [1, 2, 3].map(() => createDb({ url, log }));
+  const replicas = [1, 2, 3, 4, 5].map(() => createDb({ url, log }));
   t.teardown(() => Promise.all(replicas.map((db) => db.destroy())));
-  const applied = await Promise.all(replicas.map((db) => migrate(db, migrations).catch(() => [])));
+  // Every replica succeeds: none may fail on the others' bookkeeping tables.
+  const applied = await Promise.all(replicas.map((db) => migrate(db, migrations)));
   t.equal(applied.flat().length, 2);
   t.equal(Number((await replicas[0]!('knex_migrations').count('* as n'))[0]!.n), 2);
 });

@@ -19,6 +19,7 @@ import {
   requireService,
   createServiceClient,
   runWithContext,
+  createCursorCodec,
 } from '../src/index.js';
 import { captureLogs } from '../src/testing/index.js';
 
@@ -358,3 +359,34 @@ t.test(
     await t.rejects(nowhere.request('GET', '/internal/echo'), { code: 'service_unavailable' });
   },
 );
+
+t.test('keyset cursors cannot be forged, edited or moved to another listing', async (t) => {
+  const codec = createCursorCodec('c'.repeat(40), 'test/list');
+  const schema = z.tuple([z.number(), z.string()]);
+  const cursor = codec.encode([42, 'abc'], 'seller-1');
+  t.same(codec.decode(cursor, schema, 'seller-1'), [42, 'abc']);
+  const [body] = cursor.split('.') as [string];
+  const edited = `${Buffer.from(JSON.stringify([43, 'abc'])).toString('base64url')}.${cursor.split('.')[1]}`;
+  const forged = Buffer.from(JSON.stringify([1, 'x'])).toString('base64url');
+  const otherPurpose = createCursorCodec('c'.repeat(40), 'other/list').encode(
+    [42, 'abc'],
+    'seller-1',
+  );
+  for (const bad of [edited, forged, `${body}.`, `${cursor}.x`, otherPurpose, 'not a cursor']) {
+    t.throws(() => codec.decode(bad, schema, 'seller-1'), {
+      code: 'validation_failed',
+      errors: [{ path: 'query.cursor', code: 'invalid_cursor' }],
+    });
+  }
+  t.throws(
+    () => codec.decode(cursor, schema, 'seller-2'),
+    { code: 'validation_failed' },
+    'another listing',
+  );
+  const wrongShape = codec.encode({ not: 'a tuple' });
+  t.throws(
+    () => codec.decode(wrongShape, schema),
+    { code: 'validation_failed' },
+    'a payload of another shape',
+  );
+});

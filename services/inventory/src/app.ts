@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import {
   buildHttpApp,
+  createCursorCodec,
   identityFromGateway,
   pingDb,
   type Knex,
@@ -56,6 +57,7 @@ export function inventoryDeps({ config, log, db, catalog }: InventoryAppDeps): I
       }),
     regions: config.REGIONS,
     reservationTtlSeconds: config.RESERVATION_TTL_SECONDS,
+    cursors: createCursorCodec(config.INTERNAL_SECRET, 'inventory/low-stock'),
   };
 }
 

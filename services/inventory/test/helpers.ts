@@ -7,12 +7,17 @@ import {
   createMetrics,
   listen,
   migrate,
-  signIdentity,
   verifyIdentity,
   type Identity,
   type Knex,
 } from '@mercado/common';
-import { captureLogs, createTestDatabase } from '@mercado/common/testing';
+import {
+  callService as callKitService,
+  captureLogs,
+  createTestDatabase,
+  type CallOptions,
+  type CallResult,
+} from '@mercado/common/testing';
 import {
   buildInventoryApp,
   inventoryMigrationsDir,
@@ -29,46 +34,16 @@ interface TestContext {
   teardown(fn: () => unknown): void;
 }
 
-export interface CallOptions {
-  body?: unknown;
-  rawBody?: string;
-  identity?: Identity;
-  headers?: Record<string, string>;
-}
-
-export interface CallResult {
-  status: number;
-  headers: Headers;
-  body: any;
-}
+export type { CallOptions, CallResult } from '@mercado/common/testing';
 
 /** Calls a service as the gateway (or another service) would: a fresh signed identity per call. */
-export async function callService(
+export function callService(
   baseUrl: string,
   method: string,
   path: string,
   options: CallOptions = {},
 ): Promise<CallResult> {
-  const headers: Record<string, string> = {
-    ...(options.identity ? signIdentity(options.identity, internalSecret) : {}),
-    ...options.headers,
-  };
-  let body: string | undefined = options.rawBody;
-  if (options.body !== undefined) body = JSON.stringify(options.body);
-  if (body !== undefined) headers['content-type'] ??= 'application/json';
-  const response = await fetch(`${baseUrl}${path}`, {
-    method,
-    headers,
-    ...(body !== undefined ? { body } : {}),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON: keep the text
-  }
-  return { status: response.status, headers: response.headers, body: parsed };
+  return callKitService(baseUrl, internalSecret, method, path, options);
 }
 
 /** Callers, as the gateway signs them. */

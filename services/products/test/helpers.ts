@@ -5,11 +5,10 @@ import {
   createMetrics,
   listen,
   migrate,
-  signIdentity,
   type Identity,
   type Knex,
 } from '@mercado/common';
-import { captureLogs, createTestDatabase } from '@mercado/common/testing';
+import { callService, captureLogs, createTestDatabase } from '@mercado/common/testing';
 import {
   buildProductsApp,
   loadProductsConfig,
@@ -71,28 +70,11 @@ export async function startProducts(
     db,
     config,
     logs,
-    async call(method, path, options = {}) {
-      const headers: Record<string, string> = {
-        ...signIdentity(options.identity ?? { roles: [], ip: '203.0.113.7' }, internalSecret),
-        ...options.headers,
-      };
-      let body: string | undefined = options.rawBody;
-      if (options.body !== undefined) body = JSON.stringify(options.body);
-      if (body !== undefined) headers['content-type'] ??= 'application/json';
-      const response = await fetch(`${server.url}${path}`, {
-        method,
-        headers,
-        ...(body !== undefined ? { body } : {}),
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        // leave as text
-      }
-      return { status: response.status, headers: response.headers, body: parsed };
-    },
+    call: (method, path, options = {}) =>
+      callService(server.url, internalSecret, method, path, {
+        ...options,
+        identity: options.identity ?? { roles: [], ip: '203.0.113.7' },
+      }),
   };
 }
 

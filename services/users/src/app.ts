@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import {
   buildHttpApp,
+  createCursorCodec,
   identityFromGateway,
   pingDb,
   type Knex,
@@ -37,6 +38,7 @@ export function usersDeps({ config, log, db, keys, hasher }: UsersAppDeps): User
     log,
     keys,
     hasher,
+    cursors: createCursorCodec(config.INTERNAL_SECRET, 'users/list'),
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     throttle: {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import knexFactory from 'knex';
 import { createLogger, type Logger } from '../logger.js';
+import { signIdentity, type Identity } from '../identity.js';
 
 /** Set by the test runner (scripts/src/test.ts), which starts one throwaway Postgres per run. */
 export const testServerUrlVariable = 'MERCADO_TEST_DATABASE_URL';
@@ -52,4 +53,50 @@ export function captureLogs(name = 'test'): {
   });
   const log = createLogger({ name, level: 'trace', destination });
   return { log, lines, text: () => raw.join('\n') };
+}
+
+export interface CallOptions {
+  body?: unknown;
+  /** Sent as is (with a JSON content type unless `headers` says otherwise). */
+  rawBody?: string;
+  /** Signed as the gateway (or another service) would sign it; none means no identity headers. */
+  identity?: Identity;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON, or the text when it is not JSON. */
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read any shape
+}
+
+/** Calls a service directly as the gateway or another service would: a freshly signed identity. */
+export async function callService(
+  baseUrl: string,
+  internalSecret: string,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<CallResult> {
+  const headers: Record<string, string> = {
+    ...(options.identity ? signIdentity(options.identity, internalSecret) : {}),
+    ...options.headers,
+  };
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
 }

@@ -1,4 +1,4 @@
-import type { Knex, Logger } from '@mercado/common';
+import type { CursorCodec, Knex, Logger } from '@mercado/common';
 
 /** A product as the products service describes it to other services. */
 export interface CatalogProduct {
@@ -23,6 +23,8 @@ export interface InventoryDeps {
   catalog: ProductCatalog;
   /** The regions this shop keeps stock in (REGIONS). */
   regions: readonly string[];
+  /** Signs the low-stock listing's keyset cursors. */
+  cursors: CursorCodec;
   /** A reservation's lifetime when the caller gives none. */
   reservationTtlSeconds: number;
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { AppError, withTransaction, type Identity } from '@mercado/common';
 import type { InventoryDeps } from './deps.js';
 import { assertKnownRegion } from './regions.js';
@@ -151,36 +152,8 @@ export interface LowStockPage {
   nextCursor: string | null;
 }
 
-/** Cursors are opaque to clients; a tampered one is a 400, never a query error. */
-export function encodeLowStockCursor(item: { productId: string; region: string }): string {
-  return Buffer.from(JSON.stringify([item.productId, item.region])).toString('base64url');
-}
-
-export function decodeLowStockCursor(cursor: string): { productId: string; region: string } {
-  const invalid = () =>
-    new AppError('validation_failed', {
-      errors: [
-        {
-          path: 'query.cursor',
-          message: 'is not a cursor this API issued',
-          code: 'invalid_cursor',
-        },
-      ],
-    });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid();
-  const [productId, region] = parsed as unknown[];
-  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  if (typeof productId !== 'string' || !uuid.test(productId) || typeof region !== 'string') {
-    throw invalid();
-  }
-  return { productId, region };
-}
+/** A low-stock page ends at (productId, region) of its last row. */
+const lowStockCursorKey = z.tuple([z.uuid(), z.string().min(1).max(64)]);
 
 /**
  * Stock rows whose available count is below their product's threshold: a seller sees their own
@@ -193,11 +166,16 @@ export async function findLowStock(
 ): Promise<LowStockPage> {
   if (query.region !== undefined) assertKnownRegion(deps, query.region);
   const isAdmin = caller.roles.includes('admin');
+  // A cursor continues only the listing it came from (same viewer scope, same region).
+  const context = `${isAdmin ? '*' : caller.userId}|${query.region ?? ''}`;
+  const after = query.cursor
+    ? deps.cursors.decode(query.cursor, lowStockCursorKey, context)
+    : undefined;
   const rows = await listLowStock(deps.db, {
     ...(isAdmin ? {} : { sellerId: caller.userId! }),
     ...(query.region !== undefined ? { region: query.region } : {}),
     limit: query.limit + 1,
-    ...(query.cursor ? { after: decodeLowStockCursor(query.cursor) } : {}),
+    ...(after ? { after: { productId: after[0], region: after[1] } } : {}),
   });
   const items = rows.slice(0, query.limit).map((row) => ({
     ...toStockRowView(row, row.low_stock_threshold),
@@ -206,6 +184,9 @@ export async function findLowStock(
   const last = items[items.length - 1];
   return {
     items,
-    nextCursor: rows.length > query.limit && last ? encodeLowStockCursor(last) : null,
+    nextCursor:
+      rows.length > query.limit && last
+        ? deps.cursors.encode([last.productId, last.region], context)
+        : null,
   };
 }

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { AppError, withTransaction, type Role } from '@mercado/common';
 import type { UsersDeps } from './deps.js';
 import { toUserView, type UserView } from './user-view.js';
@@ -14,34 +15,12 @@ export interface UserPage {
   nextCursor: string | null;
 }
 
-export function encodeCursor(user: UserView): string {
-  return Buffer.from(JSON.stringify([user.createdAt, user.id])).toString('base64url');
-}
+/** A page ends at (createdAt, id) of its last user; the next page starts after it. */
+const cursorKey = z.tuple([z.iso.datetime(), z.uuid()]);
 
-/** Cursors are opaque to clients; a tampered one is a 400, never a query error. */
-export function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const invalid = () =>
-    new AppError('validation_failed', {
-      errors: [
-        {
-          path: 'query.cursor',
-          message: 'is not a cursor this API issued',
-          code: 'invalid_cursor',
-        },
-      ],
-    });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid();
-  const [createdAt, id] = parsed as unknown[];
-  const date = typeof createdAt === 'string' ? new Date(createdAt) : new Date(Number.NaN);
-  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  if (Number.isNaN(date.getTime()) || typeof id !== 'string' || !uuid.test(id)) throw invalid();
-  return { createdAt: date, id };
+function afterCursor(deps: UsersDeps, cursor: string): { createdAt: Date; id: string } {
+  const [createdAt, id] = deps.cursors.decode(cursor, cursorKey);
+  return { createdAt: new Date(createdAt), id };
 }
 
 export async function searchUsers(
@@ -52,11 +31,15 @@ export async function searchUsers(
   const rows = await listUsers(deps.db, {
     ...rest,
     limit: query.limit + 1,
-    ...(cursor ? { after: decodeCursor(cursor) } : {}),
+    ...(cursor ? { after: afterCursor(deps, cursor) } : {}),
   });
   const items = rows.slice(0, query.limit).map(toUserView);
   const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null };
+  return {
+    items,
+    nextCursor:
+      rows.length > query.limit && last ? deps.cursors.encode([last.createdAt, last.id]) : null,
+  };
 }
 
 export interface AdminChanges {

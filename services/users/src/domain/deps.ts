@@ -1,4 +1,4 @@
-import type { Knex, Logger } from '@mercado/common';
+import type { CursorCodec, Knex, Logger } from '@mercado/common';
 import type { SigningKeys } from '../keys.js';
 import type { PasswordHasher } from '../passwords.js';
 import type { ThrottlePolicy } from '../data/throttle-repository.js';
@@ -9,6 +9,8 @@ export interface UsersDeps {
   log: Logger;
   keys: SigningKeys;
   hasher: PasswordHasher;
+  /** Signs the admin listing's keyset cursors. */
+  cursors: CursorCodec;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   throttle: {

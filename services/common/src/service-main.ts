@@ -1,0 +1,89 @@
+import { fileURLToPath } from 'node:url';
+import type { RequestListener } from 'node:http';
+import type { Knex } from 'knex';
+import { createDb, migrate } from './db.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { handleShutdown, listen } from './http/server.js';
+import { runMain } from './main.js';
+
+/** Settings every database-backed service has (baseServiceSettings + databaseSettings). */
+export interface DatabaseServiceConfig {
+  HOST: string;
+  PORT: number;
+  LOG_LEVEL: string;
+  SHUTDOWN_TIMEOUT_MS: number;
+  DATABASE_URL: string;
+  DATABASE_POOL_MAX: number;
+  MIGRATE_ON_START: boolean;
+}
+
+export interface ServiceRuntime<C> {
+  config: C;
+  log: Logger;
+  metrics: Metrics;
+  db: Knex;
+  /** True once a stop signal arrived: readiness fails so load balancers drain this replica. */
+  isShuttingDown: () => boolean;
+}
+
+export interface DatabaseServiceOptions<C extends DatabaseServiceConfig> {
+  name: string;
+  loadConfig: () => C;
+  /** The service's `sql/<name>` folder. */
+  migrationsDir: URL;
+  /** Builds the app (and starts any background work) once the database is migrated. */
+  start(runtime: ServiceRuntime<C>): Promise<{
+    app: RequestListener;
+    /** Stopped first on shutdown, before the server stops taking requests. */
+    background?: Array<{ name: string; stop: () => Promise<unknown> }>;
+    /** Extra fields for the "listening" log line. */
+    describe?: Record<string, unknown>;
+  }>;
+}
+
+/**
+ * The `main` of a database-backed service: config (exit 2 on a bad one), logger, metrics, the one
+ * knex pool, migrations on start, listen, and an orderly stop on SIGTERM/SIGINT (background work,
+ * then in-flight requests, then the pool) within SHUTDOWN_TIMEOUT_MS.
+ */
+export function runDatabaseService<C extends DatabaseServiceConfig>(
+  options: DatabaseServiceOptions<C>,
+): void {
+  runMain(async function main() {
+    const config = options.loadConfig();
+    const log = createLogger({ name: options.name, level: config.LOG_LEVEL });
+    const metrics = createMetrics(options.name);
+    const db = createDb({
+      url: config.DATABASE_URL,
+      poolMax: config.DATABASE_POOL_MAX,
+      log,
+      metrics,
+      name: `mercado-${options.name}`,
+    });
+    if (config.MIGRATE_ON_START) {
+      const applied = await migrate(db, fileURLToPath(options.migrationsDir));
+      if (applied.length > 0) log.info({ applied }, 'migrations applied');
+    }
+    let shuttingDown = () => false;
+    const started = await options.start({
+      config,
+      log,
+      metrics,
+      db,
+      isShuttingDown: () => shuttingDown(),
+    });
+    const server = await listen(started.app, { host: config.HOST, port: config.PORT });
+    const shutdown = handleShutdown({
+      log,
+      deadlineMs: config.SHUTDOWN_TIMEOUT_MS,
+      steps: [
+        ...(started.background ?? []).map((task) => ({ name: task.name, run: task.stop })),
+        { name: 'http', run: () => server.close(config.SHUTDOWN_TIMEOUT_MS) },
+        { name: 'database', run: () => db.destroy() },
+      ],
+    });
+    shuttingDown = shutdown.shuttingDown;
+    log.info({ url: server.url, ...started.describe }, `${options.name} service listening`);
+  });
+}
