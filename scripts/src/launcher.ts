@@ -10,7 +10,8 @@ import { freePort } from './free-port.js';
 import { loadOrCreateSecrets, secretsFileName } from './local-secrets.js';
 import { acquireLauncherLock, dataDirectory, displayPath, repoRoot } from './local-state.js';
 import { databaseUrl, ensureDatabases } from './postgres.js';
-import { outputNames, processes, type ProcessEntry } from './processes.js';
+import { localRegions, outputNames, processes, type ProcessEntry } from './processes.js';
+import { loadDemoData } from './demo/load.js';
 import { Supervisor, type SupervisedChild, type SupervisorEvent } from './supervisor.js';
 
 /**
@@ -187,6 +188,22 @@ async function main(): Promise<void> {
     }
     startupDone = true;
 
+    const demo =
+      process.env.MERCADO_DEMO === 'false'
+        ? undefined
+        : await loadDemoData({
+            baseUrl: publicUrl,
+            admin: { email: secrets.adminEmail, password: secrets.adminPassword },
+            demoPassword: secrets.demoPassword,
+            regions: localRegions(env),
+          });
+    if (demo) {
+      say(
+        `demo shop: ${demo.productsCreated} products added, ${demo.productsKept} already there` +
+          (demo.categoriesCreated > 0 ? `, ${demo.categoriesCreated} categories added` : ''),
+      );
+    }
+
     if (loaded.generated.includes('adminPassword')) {
       say(
         `first run: this installation's secrets are in ${displayPath(loaded.file)} (readable by you only)`,
@@ -196,6 +213,16 @@ async function main(): Promise<void> {
       say(
         `admin account: ${secrets.adminEmail} (its password is "adminPassword" in ${displayPath(loaded.file)})`,
       );
+    }
+    if (demo) {
+      const shown = loaded.generated.includes('demoPassword')
+        ? `password: ${secrets.demoPassword}`
+        : `(password "demoPassword" in ${displayPath(loaded.file)})`;
+      for (const account of demo.accounts) {
+        say(
+          `demo ${account.roles.includes('seller') ? 'seller' : 'shopper'}: ${account.email}  ${shown}`,
+        );
+      }
     }
     const headline = `Mercado is running at ${publicUrl}  (health: ${publicUrl}/api/health; Ctrl-C stops it)`;
     process.stdout.write(color ? `\u001b[1m${headline}\u001b[0m\n` : `${headline}\n`);

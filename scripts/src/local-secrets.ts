@@ -15,6 +15,8 @@ export interface LocalSecrets {
   jwtActiveKid: string;
   adminEmail: string;
   adminPassword: string;
+  /** The password of the demo shopper and the two demo sellers. */
+  demoPassword: string;
 }
 
 export interface LoadedSecrets {
@@ -42,6 +44,7 @@ const generators: {
   jwtActiveKid: async (so) => so.jwtSigningKeys?.[0]?.kid ?? '',
   adminEmail: () => Promise.resolve('admin@mercado.local'),
   adminPassword: randomText(18),
+  demoPassword: randomText(12),
 };
 
 export const secretsFileName = 'secrets.json';

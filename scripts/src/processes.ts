@@ -11,6 +11,14 @@ export interface LaunchContext {
   publicUrl: string;
 }
 
+/** The regions the local shop keeps stock in: REGIONS, or two demo regions. */
+export function localRegions(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.REGIONS || 'north,south')
+    .split(',')
+    .map((region) => region.trim())
+    .filter(Boolean);
+}
+
 /** One process of the embedded run. */
 export interface ProcessEntry {
   /** Short name: the output prefix, and `sql/<name>/` holds its migrations when it has a database. */
@@ -68,7 +76,7 @@ export const processes: readonly ProcessEntry[] = [
       DATABASE_URL: databaseUrl,
       INTERNAL_SECRET: secrets.internalSecret,
       PRODUCTS_URLS: urlOf('products'),
-      REGIONS: process.env.REGIONS || 'north,south',
+      REGIONS: localRegions().join(','),
     }),
   },
   {

@@ -32,6 +32,24 @@ async function tempDir(t: Teardown, prefix: string): Promise<string> {
 }
 
 /** Runs a compiled script of scripts/ as `npm start`/`npm run migrate` would, collecting its lines. */
+/** Every active product (all pages) and how many categories the tree has. */
+async function demoCatalog(url: string) {
+  const products: Array<{ id: string; sellerId: string }> = [];
+  let cursor: string | null = null;
+  do {
+    const page = (await (
+      await fetch(`${url}/api/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`)
+    ).json()) as { items: typeof products; nextCursor: string | null };
+    products.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  type Node = { children: Node[] };
+  const count = (nodes: Node[]): number =>
+    nodes.reduce((sum, node) => sum + 1 + count(node.children), 0);
+  const tree = (await (await fetch(`${url}/api/categories`)).json()) as { items: Node[] };
+  return { products, categories: count(tree.items) };
+}
+
 function run(t: Teardown, script: string, env: Record<string, string | undefined>) {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   for (const key of [
@@ -133,6 +151,7 @@ t.test(
     t.same(first.generated.sort(), [
       'adminEmail',
       'adminPassword',
+      'demoPassword',
       'internalSecret',
       'jwtActiveKid',
       'jwtSigningKeys',
@@ -277,6 +296,64 @@ t.test(
       'the admin can sign in',
     );
 
+    // The demo shop: loaded through the API, printed with its accounts.
+    t.ok(
+      first.lines.includes(
+        `${tag('mercado')} demo shop: 242 products added, 0 already there, 14 categories added`,
+      ),
+    );
+    for (const email of [
+      'compras@mercado.local',
+      'ventas@tecnonorte.example',
+      'hola@casasur.example',
+    ]) {
+      t.ok(
+        first.lines.some((line) =>
+          line.includes(`${email}  password: ${String(secrets.demoPassword)}`),
+        ),
+      );
+      t.equal(
+        await login(url, email, String(secrets.demoPassword)),
+        200,
+        `demo account ${email} signs in`,
+      );
+    }
+    const catalog = await demoCatalog(url);
+    t.equal(catalog.products.length, 242, 'at least 200 demo products');
+    t.ok(catalog.categories >= 8, 'in at least 8 categories');
+    t.equal(new Set(catalog.products.map((product) => product.sellerId)).size, 2, 'from 2 sellers');
+    const laptops = (await (await fetch(`${url}/api/products?q=lap&limit=5`)).json()) as {
+      items: unknown[];
+    };
+    t.ok(laptops.items.length > 0, 'search finds "lap"');
+    const stocks = await Promise.all(
+      catalog.products.slice(0, 30).map(
+        async (product) =>
+          (
+            (await (await fetch(`${url}/api/inventory/${product.id}`)).json()) as {
+              regions: Array<{ region: string; onHand: number }>;
+            }
+          ).regions,
+      ),
+    );
+    t.ok(
+      stocks.every((regions) => regions.length >= 2 && regions.some((r) => r.onHand > 0)),
+      'stock in every region',
+    );
+    t.ok(
+      stocks.flat().some((region) => region.onHand === 0),
+      'some items out of stock',
+    );
+    t.ok(
+      stocks.flat().some((region) => region.onHand > 0 && region.onHand < 5),
+      'some items low',
+    );
+    const image = await fetch(`${url}/api/products/${catalog.products[0]!.id}`);
+    t.match(
+      ((await image.json()) as { imageUrls: string[] }).imageUrls[0],
+      /^\/images\/demo\/[a-z]+\.svg$/,
+    );
+
     const [usersPid] = first.pids('users');
     const [gatewayPid] = first.pids('gateway');
     const pgPid = await postgresPid(dataDir);
@@ -327,6 +404,11 @@ t.test(
       'a later run says where the password is kept',
     );
     t.notOk(second.text().includes(String(secrets.adminPassword)));
+    t.ok(
+      second.lines.includes(`${tag('mercado')} demo shop: 0 products added, 242 already there`),
+      'the demo data is loaded once',
+    );
+    t.equal((await demoCatalog(url)).products.length, 242);
     t.equal(
       /127\.0\.0\.1:(\d+), data in/.exec(second.text())?.[1],
       /127\.0\.0\.1:(\d+), data in/.exec(first.text())?.[1],

@@ -88,6 +88,12 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
     create('image over ftp', { ...valid, imageUrls: ['ftp://img.example/a.jpg'] }, [
       'body.imageUrls.0',
     ]),
+    create('protocol-relative image', { ...valid, imageUrls: ['//evil.example/a.jpg'] }, [
+      'body.imageUrls.0',
+    ]),
+    create('relative image climbing out', { ...valid, imageUrls: ['images/../../a.jpg'] }, [
+      'body.imageUrls.0',
+    ]),
     create('javascript image', { ...valid, imageUrls: ['javascript:alert(1)'] }, [
       'body.imageUrls.0',
     ]),

@@ -27,7 +27,7 @@ t.test('a seller lists, reads, changes and deactivates their own product', async
       priceMinor: 8999,
       currency: 'EUR',
       categoryId: shoes.id,
-      imageUrls: ['https://img.example/run-42.jpg'],
+      imageUrls: ['https://img.example/run-42.jpg', '/images/demo/deportes.svg'],
       attributes: { talla: 42, color: 'rojo', impermeable: false, tags: ['running', 'asfalto'] },
     },
   });
@@ -44,7 +44,7 @@ t.test('a seller lists, reads, changes and deactivates their own product', async
     priceMinor: 8999,
     currency: 'EUR',
     categoryId: shoes.id,
-    imageUrls: ['https://img.example/run-42.jpg'],
+    imageUrls: ['https://img.example/run-42.jpg', '/images/demo/deportes.svg'],
     attributes: { talla: 42, color: 'rojo', impermeable: false, tags: ['running', 'asfalto'] },
     active: true,
     createdAt: product.createdAt,

@@ -32,7 +32,20 @@ const currency = z
   .string()
   .regex(/^[A-Z]{3}$/, { message: 'must be three upper-case letters' })
   .refine((code) => isoCurrencies.has(code), { message: 'is not an ISO 4217 currency' });
-const imageUrls = z.array(z.url({ protocol: /^https?$/ }).max(2048)).max(10);
+/**
+ * An image is an absolute http(s) URL (a CDN, the seller's site) or a path on the shop's own
+ * origin (`/images/...`, served with the storefront); never `//host` or another scheme.
+ */
+const imageUrl = z.union([
+  z.url({ protocol: /^https?$/ }).max(2048),
+  z
+    .string()
+    .max(2048)
+    .regex(/^\/(?!\/)[\w.~%/-]+$/, {
+      message: 'must be an http(s) URL or a path like /images/x.png',
+    }),
+]);
+const imageUrls = z.array(imageUrl).max(10);
 
 // Attributes are shown as a product's facts ("color": "rojo", "ram_gb": 16): flat, small, and
 // keyed by plain names (so no `__proto__`), with scalar or short-list values.
