@@ -17,6 +17,7 @@ import {
   type Caller,
 } from './auth.js';
 import type { GatewayConfig } from './config.js';
+import { createApiDocs } from './docs.js';
 import { createHealthHandler } from './health.js';
 import {
   compilePolicy,
@@ -140,8 +141,11 @@ export function buildGateway({
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     internalSecret: config.INTERNAL_SECRET,
   });
+  const docs = createApiDocs({ pools, log });
   const localHandlers = new Map<string, LocalHandler>([
     ['GET /api/health', createHealthHandler({ pools, agent: upstreamProxy.agent, isShuttingDown })],
+    ['GET /api/openapi.json', docs.document],
+    ['GET /api/docs', docs.page],
   ]);
   const bodyLimit = config.BODY_LIMIT_BYTES;
 
@@ -252,6 +256,7 @@ export function buildGateway({
       app.use(securityHeaders());
       if (corsHandler) app.use(corsHandler);
       if (limits.byIp) app.use(limits.byIp);
+      app.use('/api/docs/assets', docs.assets);
       app.use(admit);
     },
   });

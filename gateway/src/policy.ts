@@ -36,6 +36,8 @@ export const routeOwners: Readonly<Record<string, RouteOwner>> = {
   '/api/orders': 'orders',
   '/api/terminals': 'payments',
   '/api/health': 'gateway',
+  '/api/openapi.json': 'gateway',
+  '/api/docs': 'gateway',
 };
 
 /**
@@ -102,8 +104,10 @@ export const policy: readonly PolicyEntry[] = [
   { method: 'POST', path: '/api/terminals', access: adminOnly },
   { method: 'DELETE', path: '/api/terminals/:id', access: adminOnly },
 
-  // the gateway itself
+  // the gateway itself (the docs page's static files are served apart, under /api/docs/assets/)
   { method: 'GET', path: '/api/health', access: 'public' },
+  { method: 'GET', path: '/api/openapi.json', access: 'public' },
+  { method: 'GET', path: '/api/docs', access: 'public' },
 ];
 
 /** A policy entry prepared for matching. */

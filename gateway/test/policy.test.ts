@@ -58,13 +58,18 @@ t.test('the policy table has an entry for every route of the public API', async 
     ['POST', '/api/terminals'],
     ['DELETE', '/api/terminals/t-1'],
     ['GET', '/api/health'],
+    ['GET', '/api/docs'],
   ];
   const unmatched = publicApi.filter(([method, path]) => {
     const match = routes.match(method, path);
     return match === undefined || 'allow' in match;
   });
   t.same(unmatched, []);
-  t.equal(policy.length, publicApi.length + 3, 'plus category upkeep (POST, PATCH, DELETE)');
+  t.equal(
+    policy.length,
+    publicApi.length + 4,
+    'plus category upkeep (POST, PATCH, DELETE) and the document itself (/api/openapi.json)',
+  );
 });
 
 t.test('the policy decides who may call what', async (t) => {

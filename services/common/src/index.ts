@@ -58,3 +58,15 @@ export {
   type ServiceClientOptions,
   type ServiceResponse,
 } from './service-client.js';
+export {
+  ApiRouter,
+  openApiDocument,
+  toOpenApiPath,
+  type Access,
+  type DocumentedOperation,
+  type DocumentInfo,
+  type HttpMethod,
+  type OpenApiDocument,
+  type OperationSpec,
+  type ResponseSpec,
+} from './openapi.js';

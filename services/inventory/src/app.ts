@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import {
   buildHttpApp,
+  openApiDocument,
   createCursorCodec,
   identityFromGateway,
   pingDb,
@@ -8,7 +9,7 @@ import {
   type Logger,
   type Metrics,
 } from '@mercado/common';
-import { inventoryRoutes, reservationRoutes } from './api/routes.js';
+import { inventoryApi } from './api/routes.js';
 import { createProductCatalog } from './clients/products-client.js';
 import type { InventoryDeps, ProductCatalog } from './domain/deps.js';
 import type { InventoryConfig } from './config.js';
@@ -64,19 +65,20 @@ export function inventoryDeps({ config, log, db, catalog }: InventoryAppDeps): I
 /** Builds the inventory service's HTTP app (it does not listen, and starts no sweeper). */
 export function buildInventoryApp(deps: InventoryAppDeps): Express {
   const domain = inventoryDeps(deps);
+  const api = inventoryApi(domain);
   return buildHttpApp({
     name: 'inventory',
     log: deps.log,
     metrics: deps.metrics,
     bodyLimitBytes: deps.config.BODY_LIMIT_BYTES,
     readiness: { database: () => pingDb(deps.db) },
+    openapi: () => openApiDocument({ title: 'Mercado inventory', version: '1' }, api.operations),
     ...(deps.isShuttingDown ? { isShuttingDown: deps.isShuttingDown } : {}),
     routes(app) {
       const readIdentity = identityFromGateway(deps.config.INTERNAL_SECRET);
       app.use('/api', readIdentity);
-      app.use('/api/inventory', inventoryRoutes(domain));
       app.use('/internal', readIdentity);
-      app.use('/internal/reservations', reservationRoutes(domain));
+      for (const [basePath, router] of api.routers) app.use(basePath, router);
     },
   });
 }

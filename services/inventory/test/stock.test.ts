@@ -747,3 +747,84 @@ t.test('health, readiness and metrics', async (t) => {
   const metrics = (await inventory.call('GET', '/metrics')).body as string;
   t.match(metrics, /route="\/api\/inventory\/:productId",status="200"/);
 });
+
+t.test('the OpenAPI document describes exactly the public routes', async (t) => {
+  const inventory = await startInventory(t);
+  const response = await inventory.call('GET', '/openapi.json');
+  t.equal(response.status, 200);
+  t.match(response.headers.get('content-type'), /^application\/json/);
+  const document = response.body as {
+    openapi: string;
+    info: { title: string };
+    paths: Record<string, Record<string, Record<string, any>>>;
+  };
+  t.equal(document.openapi, '3.1.0');
+  t.equal(document.info.title, 'Mercado inventory');
+
+  const operations = Object.entries(document.paths)
+    .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method} ${path}`))
+    .sort();
+  t.same(operations, [
+    'get /api/inventory/low-stock',
+    'get /api/inventory/{productId}',
+    'put /api/inventory/{productId}/{region}',
+  ]);
+  t.notOk(
+    Object.keys(document.paths).some((path) => path.startsWith('/internal')),
+    'no internal path is documented',
+  );
+
+  const paths = document.paths;
+  t.same(paths['/api/inventory/{productId}']!.get!['x-mercado-access'], 'public');
+  t.notOk(paths['/api/inventory/{productId}']!.get!.security, 'reading stock needs no token');
+  t.same(paths['/api/inventory/low-stock']!.get!['x-mercado-access'], ['seller', 'admin']);
+  t.same(
+    (paths['/api/inventory/low-stock']!.get!.parameters as Array<{ name: string; in: string }>)
+      .map((parameter) => `${parameter.in}:${parameter.name}`)
+      .sort(),
+    ['query:cursor', 'query:limit', 'query:region'],
+  );
+
+  const put = paths['/api/inventory/{productId}/{region}']!.put!;
+  t.same(put['x-mercado-access'], ['seller', 'admin']);
+  t.same(put.security, [{ bearerAuth: [] }]);
+  t.same(
+    (put.parameters as Array<{ name: string; in: string; required: boolean }>).map((parameter) => [
+      parameter.in,
+      parameter.name,
+      parameter.required,
+    ]),
+    [
+      ['path', 'productId', true],
+      ['path', 'region', true],
+    ],
+  );
+  const body = put.requestBody.content['application/json'].schema;
+  t.equal(body.additionalProperties, false, 'unknown body fields are refused');
+  t.same(body.required, ['reason']);
+  t.same(Object.keys(body.properties).sort(), ['delta', 'lowStockThreshold', 'onHand', 'reason']);
+  t.match(put.responses['200'].content['application/json'].schema, {
+    type: 'object',
+    required: [
+      'region',
+      'onHand',
+      'reserved',
+      'available',
+      'productId',
+      'lowStockThreshold',
+      'updatedAt',
+    ],
+  });
+  t.match(paths['/api/inventory/{productId}']!.get!.responses['200'], {
+    content: {
+      'application/json': {
+        schema: { properties: { regions: { type: 'array', items: { type: 'object' } } } },
+      },
+    },
+  });
+  t.match(paths['/api/inventory/low-stock']!.get!.responses['200'], {
+    content: {
+      'application/json': { schema: { required: ['items', 'nextCursor'] } },
+    },
+  });
+});

@@ -2,6 +2,7 @@ import type { Express } from 'express';
 import {
   buildHttpApp,
   identityFromGateway,
+  openApiDocument,
   pingDb,
   type Knex,
   type Logger,
@@ -37,18 +38,19 @@ export function productsDeps({ config, log, db }: ProductsAppDeps): ProductsDeps
 /** Builds the products (catalog) service's HTTP app (it does not listen). */
 export function buildProductsApp(deps: ProductsAppDeps): Express {
   const domain = productsDeps(deps);
+  const apis = [productsRoutes(domain), categoriesRoutes(domain), internalRoutes(domain)];
+  const operations = apis.flatMap((api) => api.operations);
   return buildHttpApp({
     name: 'products',
     log: deps.log,
     metrics: deps.metrics,
     bodyLimitBytes: deps.config.BODY_LIMIT_BYTES,
     readiness: { database: () => pingDb(deps.db) },
+    openapi: () => openApiDocument({ title: 'Mercado products', version: '1' }, operations),
     ...(deps.isShuttingDown ? { isShuttingDown: deps.isShuttingDown } : {}),
     routes(app) {
       app.use(['/api', '/internal'], identityFromGateway(deps.config.INTERNAL_SECRET));
-      app.use('/api/products', productsRoutes(domain));
-      app.use('/api/categories', categoriesRoutes(domain));
-      app.use('/internal/products', internalRoutes(domain));
+      for (const api of apis) app.use(api.basePath, api.router);
     },
   });
 }

@@ -470,3 +470,96 @@ t.test('health, readiness and metrics', async (t) => {
     [503, { status: 'unavailable', checks: { database: 'failing' } }],
   );
 });
+
+t.test(
+  'GET /openapi.json documents exactly the public routes, from their zod schemas',
+  async (t) => {
+    const products = await startProducts(t);
+    const response = await fetch(`${products.url}/openapi.json`);
+    t.equal(response.status, 200);
+    t.match(response.headers.get('content-type'), /^application\/json/);
+    const document = (await response.json()) as {
+      openapi: string;
+      info: { title: string };
+      paths: Record<string, Record<string, any>>;
+    };
+    t.equal(document.openapi, '3.1.0');
+    t.equal(document.info.title, 'Mercado products');
+
+    const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    t.same(operations.toSorted(), [
+      'DELETE /api/categories/{id}',
+      'DELETE /api/products/{id}',
+      'GET /api/categories',
+      'GET /api/products',
+      'GET /api/products/{id}',
+      'PATCH /api/categories/{id}',
+      'PATCH /api/products/{id}',
+      'POST /api/categories',
+      'POST /api/products',
+    ]);
+    t.notOk(
+      Object.keys(document.paths).some((path) => path.startsWith('/internal')),
+      'the service-only lookup is left out',
+    );
+
+    const access = (method: string, path: string) =>
+      document.paths[path]?.[method]?.['x-mercado-access'];
+    t.equal(access('get', '/api/products'), 'public');
+    t.equal(access('get', '/api/products/{id}'), 'public');
+    t.same(access('post', '/api/products'), ['seller', 'admin']);
+    t.same(access('delete', '/api/products/{id}'), ['seller', 'admin']);
+    t.equal(access('get', '/api/categories'), 'public');
+    t.same(access('patch', '/api/categories/{id}'), ['admin']);
+    t.notOk(document.paths['/api/products']!.get.security, 'public reads need no token');
+    t.same(document.paths['/api/products']!.post.security, [{ bearerAuth: [] }]);
+
+    const create = document.paths['/api/products']!.post;
+    const body = create.requestBody.content['application/json'].schema;
+    t.equal(body.additionalProperties, false);
+    t.ok(body.required.includes('sku'));
+    t.notOk(body.required.includes('description'), 'a defaulted field is optional to send');
+    t.same(Object.keys(create.responses).toSorted(), ['201', '4XX', '5XX']);
+    const created = create.responses['201'].content['application/json'].schema;
+    t.ok(created.required.includes('attributes'));
+
+    const list = document.paths['/api/products']!.get;
+    t.ok(list.parameters.some((p: any) => p.in === 'query' && p.name === 'q' && !p.required));
+    t.ok(list.responses['304'], 'ETag revalidation is documented');
+    const page = list.responses['200'].content['application/json'].schema;
+    t.same(page.required.toSorted(), ['items', 'nextCursor']);
+    t.notOk('description' in page.properties.items.items.properties, 'a listing item is a summary');
+    const detail = document.paths['/api/products/{id}']!.get;
+    t.same(
+      detail.parameters.map((p: any) => [p.in, p.name, p.required]),
+      [['path', 'id', true]],
+    );
+    t.ok(document.paths['/api/products/{id}']!.delete.responses['204']);
+    const tree =
+      document.paths['/api/categories']!.get.responses['200'].content['application/json'];
+    t.ok(tree.schema.properties.items.items.properties.children);
+    t.notOk(JSON.stringify(document).includes('"$ref":"#/$defs'), 'no references into $defs');
+
+    // Every documented operation is really served: a bad id or an empty body reaches validation
+    // (400), an unregistered route would be 404 or 405.
+    for (const [path, methods] of Object.entries(document.paths)) {
+      for (const method of Object.keys(methods)) {
+        const served = await products.call(method.toUpperCase(), path.replace('{id}', 'x'), {
+          identity: admin(),
+          ...(method === 'post' || method === 'patch' ? { body: {} } : {}),
+        });
+        t.ok(
+          [200, 400].includes(served.status),
+          `${method.toUpperCase()} ${path} is served (${served.status})`,
+        );
+      }
+    }
+    const lookup = await products.call('POST', '/internal/products/lookup', {
+      identity: service('orders'),
+      body: {},
+    });
+    t.equal(lookup.status, 400, 'the undocumented lookup is still served');
+  },
+);

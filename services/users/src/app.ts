@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import {
   buildHttpApp,
+  openApiDocument,
   createCursorCodec,
   identityFromGateway,
   pingDb,
@@ -8,7 +9,7 @@ import {
   type Logger,
   type Metrics,
 } from '@mercado/common';
-import { authRoutes, usersRoutes } from './api/routes.js';
+import { usersApi } from './api/routes.js';
 import type { UsersDeps } from './domain/deps.js';
 import { loadSigningKeys, type SigningKeys } from './keys.js';
 import { createPasswordHasher, type PasswordHasher } from './passwords.js';
@@ -77,17 +78,18 @@ export async function usersCredentials(
 /** Builds the users service's HTTP app (it does not listen). */
 export function buildUsersApp(deps: UsersAppDeps): Express {
   const domain = usersDeps(deps);
+  const api = usersApi(domain);
   return buildHttpApp({
     name: 'users',
     log: deps.log,
     metrics: deps.metrics,
     bodyLimitBytes: deps.config.BODY_LIMIT_BYTES,
     readiness: { database: () => pingDb(deps.db) },
+    openapi: () => openApiDocument({ title: 'Mercado users', version: '1' }, api.operations),
     ...(deps.isShuttingDown ? { isShuttingDown: deps.isShuttingDown } : {}),
     routes(app) {
       app.use('/api', identityFromGateway(deps.config.INTERNAL_SECRET));
-      app.use('/api/auth', authRoutes(domain));
-      app.use('/api/users', usersRoutes(domain));
+      for (const [basePath, router] of api.routers) app.use(basePath, router);
     },
   });
 }

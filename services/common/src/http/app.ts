@@ -20,6 +20,8 @@ export interface HttpAppOptions {
   parseJson?: boolean;
   /** Set while shutting down, so the load balancer stops sending traffic here. */
   isShuttingDown?: () => boolean;
+  /** The service's OpenAPI document, served at `/openapi.json` (the gateway merges them). */
+  openapi?: () => unknown;
 }
 
 function routeLabel(req: express.Request): string {
@@ -113,6 +115,14 @@ export function buildHttpApp(options: HttpAppOptions): Express {
     );
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', checks });
   });
+  if (options.openapi) {
+    let document: string | undefined;
+    const describe = options.openapi;
+    app.get('/openapi.json', function openapi(_req, res) {
+      document ??= JSON.stringify(describe());
+      res.type('application/json').send(document);
+    });
+  }
   app.get('/metrics', async function exposeMetrics(_req, res) {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

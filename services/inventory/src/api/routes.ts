@@ -1,5 +1,12 @@
-import { Router } from 'express';
-import { AppError, requireRole, requireService, validate } from '@mercado/common';
+import type { Router } from 'express';
+import {
+  AppError,
+  ApiRouter,
+  requireRole,
+  requireService,
+  validate,
+  type DocumentedOperation,
+} from '@mercado/common';
 import type { InventoryDeps } from '../domain/deps.js';
 import { changeStock, findLowStock, getProductStock } from '../domain/stock.js';
 import {
@@ -10,11 +17,15 @@ import {
 } from '../domain/reservations.js';
 import {
   changeStockBody,
+  lowStockPage,
   lowStockQuery,
   orderParams,
   productParams,
+  productStockView,
+  reservationView,
   reserveBody,
   stockParams,
+  stockRowView,
 } from './schemas.js';
 
 /** The services allowed to call the internal reservation routes. */
@@ -25,69 +36,156 @@ function methodNotAllowed(): never {
 }
 
 /** Public routes, mounted at /api/inventory (the gateway decides who reaches them). */
-export function inventoryRoutes(deps: InventoryDeps): Router {
-  const router = Router();
+export function inventoryRoutes(deps: InventoryDeps): ApiRouter {
+  const api = new ApiRouter('/api/inventory', 'inventory')
+    // Before /:productId, which would otherwise take `low-stock` for a product id.
+    .route(
+      {
+        method: 'get',
+        path: '/low-stock',
+        summary: 'Stock rows whose available count is below their low-stock threshold',
+        description:
+          'A seller sees their own products, an admin everyone’s. Keyset pagination on (product, region).',
+        access: ['seller', 'admin'],
+        query: lowStockQuery,
+        responses: { 200: { description: 'A page of low-stock rows', schema: lowStockPage } },
+      },
+      requireRole('seller', 'admin'),
+      async function lowStockRoute(req, res) {
+        const query = validate(lowStockQuery, req.query, 'query');
+        res.json(await findLowStock(deps, req.identity, query));
+      },
+    )
+    .route(
+      {
+        method: 'get',
+        path: '/:productId',
+        summary: "A product's stock in every configured region",
+        description: 'A product never stocked shows zeros; the catalog is not consulted.',
+        access: 'public',
+        params: productParams,
+        responses: { 200: { description: 'The stock per region', schema: productStockView } },
+      },
+      async function stockRoute(req, res) {
+        const { productId } = validate(productParams, req.params, 'params');
+        res.json(await getProductStock(deps, productId));
+      },
+    )
+    .route(
+      {
+        method: 'put',
+        path: '/:productId/:region',
+        summary: 'Set (onHand) or adjust (delta) the stock on hand in one region, with a reason',
+        description:
+          'Give exactly one of onHand or delta. Only the product’s seller (asked of the catalog) or an admin; on hand cannot drop below what is reserved (409 negative_stock).',
+        access: ['seller', 'admin'],
+        params: stockParams,
+        body: changeStockBody,
+        responses: { 200: { description: 'The changed stock row', schema: stockRowView } },
+      },
+      requireRole('seller', 'admin'),
+      async function changeStockRoute(req, res) {
+        const { productId, region } = validate(stockParams, req.params, 'params');
+        const body = validate(changeStockBody, req.body);
+        const { onHand, delta, reason, lowStockThreshold } = body;
+        const change = onHand !== undefined ? { onHand } : { delta: delta! };
+        res.json(
+          await changeStock(deps, req.identity, {
+            productId,
+            region,
+            reason,
+            ...change,
+            ...(lowStockThreshold !== undefined ? { lowStockThreshold } : {}),
+          }),
+        );
+      },
+    );
 
-  router.get('/low-stock', requireRole('seller', 'admin'), async function lowStockRoute(req, res) {
-    const query = validate(lowStockQuery, req.query, 'query');
-    res.json(await findLowStock(deps, req.identity, query));
-  });
-
-  router.get('/:productId', async function stockRoute(req, res) {
-    const { productId } = validate(productParams, req.params, 'params');
-    res.json(await getProductStock(deps, productId));
-  });
-
-  router.put(
-    '/:productId/:region',
-    requireRole('seller', 'admin'),
-    async function changeStockRoute(req, res) {
-      const { productId, region } = validate(stockParams, req.params, 'params');
-      const body = validate(changeStockBody, req.body);
-      const { onHand, delta, reason, lowStockThreshold } = body;
-      const change = onHand !== undefined ? { onHand } : { delta: delta! };
-      res.json(
-        await changeStock(deps, req.identity, {
-          productId,
-          region,
-          reason,
-          ...change,
-          ...(lowStockThreshold !== undefined ? { lowStockThreshold } : {}),
-        }),
-      );
-    },
-  );
-
-  router.all(['/low-stock', '/:productId', '/:productId/:region'], methodNotAllowed);
-  return router;
+  api.router.all(['/low-stock', '/:productId', '/:productId/:region'], methodNotAllowed);
+  return api;
 }
 
 /** Internal routes, mounted at /internal/reservations: other services only, never the gateway. */
-export function reservationRoutes(deps: InventoryDeps): Router {
-  const router = Router();
-  router.use(requireService(...reservationCallers));
+export function reservationRoutes(deps: InventoryDeps): ApiRouter {
+  const api = new ApiRouter('/internal/reservations', 'reservations');
+  api.router.use(requireService(...reservationCallers));
 
-  router.post('/', async function reserveRoute(req, res) {
-    const body = validate(reserveBody, req.body);
-    const { created, reservation } = await reserveStock(deps, body);
-    res.status(created ? 201 : 200).json(reservation);
-  });
+  api
+    .route(
+      {
+        method: 'post',
+        path: '/',
+        summary: 'Hold stock for an order, all lines or none',
+        description: 'A repeat of the same request answers 200 with the existing reservation.',
+        access: 'service',
+        body: reserveBody,
+        responses: {
+          201: { description: 'The new reservation', schema: reservationView },
+          200: { description: 'The existing reservation (a repeat)', schema: reservationView },
+        },
+      },
+      async function reserveRoute(req, res) {
+        const body = validate(reserveBody, req.body);
+        const { created, reservation } = await reserveStock(deps, body);
+        res.status(created ? 201 : 200).json(reservation);
+      },
+    )
+    .route(
+      {
+        method: 'get',
+        path: '/:orderId',
+        summary: "An order's reservation",
+        access: 'service',
+        params: orderParams,
+        responses: { 200: { description: 'The reservation', schema: reservationView } },
+      },
+      async function reservationRoute(req, res) {
+        const { orderId } = validate(orderParams, req.params, 'params');
+        res.json(await getReservation(deps, orderId));
+      },
+    )
+    .route(
+      {
+        method: 'post',
+        path: '/:orderId/commit',
+        summary: 'The order was paid: the reserved units leave stock (idempotent)',
+        access: 'service',
+        params: orderParams,
+        responses: { 200: { description: 'The committed reservation', schema: reservationView } },
+      },
+      async function commitRoute(req, res) {
+        const { orderId } = validate(orderParams, req.params, 'params');
+        res.json(await commitReservation(deps, req.identity.service!, orderId));
+      },
+    )
+    .route(
+      {
+        method: 'post',
+        path: '/:orderId/release',
+        summary:
+          'The order was cancelled or declined: the held units become available (idempotent)',
+        access: 'service',
+        params: orderParams,
+        responses: { 200: { description: 'The released reservation', schema: reservationView } },
+      },
+      async function releaseRoute(req, res) {
+        const { orderId } = validate(orderParams, req.params, 'params');
+        res.json(await releaseReservation(deps, orderId));
+      },
+    );
 
-  router.get('/:orderId', async function reservationRoute(req, res) {
-    const { orderId } = validate(orderParams, req.params, 'params');
-    res.json(await getReservation(deps, orderId));
-  });
+  api.router.all(['/', '/:orderId', '/:orderId/commit', '/:orderId/release'], methodNotAllowed);
+  return api;
+}
 
-  router.post('/:orderId/commit', async function commitRoute(req, res) {
-    const { orderId } = validate(orderParams, req.params, 'params');
-    res.json(await commitReservation(deps, req.identity.service!, orderId));
-  });
-
-  router.post('/:orderId/release', async function releaseRoute(req, res) {
-    const { orderId } = validate(orderParams, req.params, 'params');
-    res.json(await releaseReservation(deps, orderId));
-  });
-
-  router.all(['/', '/:orderId', '/:orderId/commit', '/:orderId/release'], methodNotAllowed);
-  return router;
+/** Every route of the inventory service, mounted, with the operations that document them. */
+export function inventoryApi(deps: InventoryDeps): {
+  routers: Array<[string, Router]>;
+  operations: DocumentedOperation[];
+} {
+  const apis = [inventoryRoutes(deps), reservationRoutes(deps)];
+  return {
+    routers: apis.map((api) => [api.basePath, api.router]),
+    operations: apis.flatMap((api) => api.operations),
+  };
 }

@@ -75,3 +75,42 @@ export const reserveBody = z.strictObject({
 });
 
 export const orderParams = z.strictObject({ orderId });
+
+// Response bodies, for the OpenAPI document (see domain/views.ts).
+export const stockLevelView = z.object({
+  region: z.string(),
+  onHand: z.number().int(),
+  reserved: z.number().int(),
+  available: z.number().int(),
+});
+
+export const productStockView = z.object({
+  productId: z.uuid(),
+  lowStockThreshold: z.number().int(),
+  regions: z
+    .array(stockLevelView)
+    .describe('One entry per configured region, zeros where never stocked'),
+});
+
+export const stockRowView = stockLevelView.extend({
+  productId: z.uuid(),
+  lowStockThreshold: z.number().int(),
+  updatedAt: z.iso.datetime(),
+});
+
+export const lowStockPage = z.object({
+  items: z.array(stockRowView.extend({ sellerId: z.uuid() })),
+  nextCursor: z.string().nullable(),
+});
+
+export const reservationView = z.object({
+  orderId: z.string(),
+  region: z.string(),
+  status: z.enum(['active', 'committed', 'released', 'expired']),
+  expiresAt: z.iso.datetime(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  lines: z
+    .array(z.object({ productId: z.uuid(), quantity: z.number().int() }))
+    .describe('Sorted by product id'),
+});

@@ -1,25 +1,35 @@
-import { Router } from 'express';
-import { requireService, validate } from '@mercado/common';
+import { ApiRouter, requireService, validate } from '@mercado/common';
 import type { ProductsDeps } from '../domain/deps.js';
 import { lookupProducts } from '../domain/catalog.js';
 import { cachePolicy } from './http-cache.js';
 import { methodNotAllowed } from './method-not-allowed.js';
-import { lookupBody } from './schemas.js';
+import { lookupBody, productLookupResult } from './schemas.js';
 
 /**
  * Routes for other Mercado services only (a signed service identity). The gateway routes only
- * `/api/*`, so these are never reachable from outside.
+ * `/api/*`, so these are never reachable from outside (and the OpenAPI document leaves them out).
  */
-export function internalRoutes(deps: ProductsDeps): Router {
-  const router = Router();
+export function internalRoutes(deps: ProductsDeps): ApiRouter {
+  const api = new ApiRouter('/internal/products', 'internal').route(
+    {
+      method: 'post',
+      path: '/lookup',
+      summary: 'The current seller, name, SKU, price and state of products, by id',
+      description:
+        'Unknown ids are left out; the others, inactive ones included, come in the order asked.',
+      access: 'service',
+      body: lookupBody,
+      responses: { 200: { description: 'The products found', schema: productLookupResult } },
+    },
+    requireService(),
+    async function lookupRoute(req, res) {
+      const { ids } = validate(lookupBody, req.body);
+      res.setHeader('Cache-Control', cachePolicy.noStore);
+      res.json(await lookupProducts(deps, ids));
+    },
+  );
 
-  router.post('/lookup', requireService(), async function lookupRoute(req, res) {
-    const { ids } = validate(lookupBody, req.body);
-    res.setHeader('Cache-Control', cachePolicy.noStore);
-    res.json(await lookupProducts(deps, ids));
-  });
+  api.router.all('/lookup', methodNotAllowed(['POST']));
 
-  router.all('/lookup', methodNotAllowed(['POST']));
-
-  return router;
+  return api;
 }

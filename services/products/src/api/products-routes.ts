@@ -1,5 +1,4 @@
-import { Router } from 'express';
-import { requireRole, validate } from '@mercado/common';
+import { ApiRouter, requireRole, validate } from '@mercado/common';
 import type { ProductsDeps } from '../domain/deps.js';
 import {
   changeProduct,
@@ -15,63 +14,133 @@ import {
   createProductBody,
   listProductsQuery,
   productIdParams,
+  productPage,
+  productView,
   updateProductBody,
 } from './schemas.js';
 
-export function productsRoutes(deps: ProductsDeps): Router {
-  const router = Router();
+const notModified = { description: 'The copy named in If-None-Match is still current' };
 
-  router.get('/', async function listRoute(req, res) {
-    const query = validate(listProductsQuery, req.query, 'query');
-    const page = await listProducts(deps, {
-      ...(query.q !== undefined ? { q: query.q } : {}),
-      ...(query.category ? { category: query.category } : {}),
-      ...(query.seller ? { sellerId: query.seller } : {}),
-      ...(query.currency ? { currency: query.currency } : {}),
-      ...(query.minPrice !== undefined ? { minPrice: query.minPrice } : {}),
-      ...(query.maxPrice !== undefined ? { maxPrice: query.maxPrice } : {}),
-      ...(query.sort ? { sort: query.sort } : {}),
-      ...(query.cursor ? { cursor: query.cursor } : {}),
-      limit: query.limit,
-    });
-    sendCacheable(req, res, page, cachePolicy.publicCatalog);
-  });
-
-  router.get('/:id', async function detailRoute(req, res) {
-    const { id } = validate(productIdParams, req.params, 'params');
-    const { product, shared } = await getProduct(deps, id, actorOf(req.identity));
-    sendCacheable(
-      req,
-      res,
-      product,
-      shared ? cachePolicy.publicCatalog : cachePolicy.callerSpecific,
+export function productsRoutes(deps: ProductsDeps): ApiRouter {
+  const api = new ApiRouter('/api/products', 'products')
+    .route(
+      {
+        method: 'get',
+        path: '/',
+        summary: 'List and search active products, one keyset page at a time',
+        description:
+          '`q` matches each word as a prefix; sorted by relevance when searching, newest first ' +
+          'otherwise. Cacheable for 30 s, with an ETag.',
+        access: 'public',
+        query: listProductsQuery,
+        responses: {
+          200: { description: 'A page of products', schema: productPage },
+          304: notModified,
+        },
+      },
+      async function listRoute(req, res) {
+        const query = validate(listProductsQuery, req.query, 'query');
+        const page = await listProducts(deps, {
+          ...(query.q !== undefined ? { q: query.q } : {}),
+          ...(query.category ? { category: query.category } : {}),
+          ...(query.seller ? { sellerId: query.seller } : {}),
+          ...(query.currency ? { currency: query.currency } : {}),
+          ...(query.minPrice !== undefined ? { minPrice: query.minPrice } : {}),
+          ...(query.maxPrice !== undefined ? { maxPrice: query.maxPrice } : {}),
+          ...(query.sort ? { sort: query.sort } : {}),
+          ...(query.cursor ? { cursor: query.cursor } : {}),
+          limit: query.limit,
+        });
+        sendCacheable(req, res, page, cachePolicy.publicCatalog);
+      },
+    )
+    .route(
+      {
+        method: 'get',
+        path: '/:id',
+        summary: 'One product',
+        description:
+          'An inactive product is visible only to its seller and to admins (404 for anyone ' +
+          'else). Sent with an ETag.',
+        access: 'public',
+        params: productIdParams,
+        responses: {
+          200: { description: 'The product', schema: productView },
+          304: notModified,
+        },
+      },
+      async function detailRoute(req, res) {
+        const { id } = validate(productIdParams, req.params, 'params');
+        const { product, shared } = await getProduct(deps, id, actorOf(req.identity));
+        sendCacheable(
+          req,
+          res,
+          product,
+          shared ? cachePolicy.publicCatalog : cachePolicy.callerSpecific,
+        );
+      },
+    )
+    .route(
+      {
+        method: 'post',
+        path: '/',
+        summary: 'List a new product',
+        description: 'Sellers list for themselves; an admin may give `sellerId` to list for one.',
+        access: ['seller', 'admin'],
+        body: createProductBody,
+        responses: { 201: { description: 'The new product', schema: productView } },
+      },
+      requireRole('seller', 'admin'),
+      async function createRoute(req, res) {
+        const body = validate(createProductBody, req.body);
+        const product = await createProduct(deps, signedInActor(req.identity), body);
+        res.setHeader('Cache-Control', cachePolicy.noStore);
+        res.setHeader('Location', `/api/products/${product.id}`);
+        res.status(201).json(product);
+      },
+    )
+    .route(
+      {
+        method: 'patch',
+        path: '/:id',
+        summary: 'Change a product',
+        description: 'Only its seller or an admin may.',
+        access: ['seller', 'admin'],
+        params: productIdParams,
+        body: updateProductBody,
+        responses: { 200: { description: 'The updated product', schema: productView } },
+      },
+      requireRole('seller', 'admin'),
+      async function changeRoute(req, res) {
+        const { id } = validate(productIdParams, req.params, 'params');
+        const body = validate(updateProductBody, req.body);
+        const product = await changeProduct(deps, signedInActor(req.identity), id, body);
+        res.setHeader('Cache-Control', cachePolicy.noStore);
+        res.json(product);
+      },
+    )
+    .route(
+      {
+        method: 'delete',
+        path: '/:id',
+        summary: 'Take a product off the catalog',
+        description:
+          'The product is deactivated, never deleted (orders refer to it); doing it twice is ' +
+          'harmless. Only its seller or an admin may.',
+        access: ['seller', 'admin'],
+        params: productIdParams,
+        responses: { 204: { description: 'Deactivated' } },
+      },
+      requireRole('seller', 'admin'),
+      async function deactivateRoute(req, res) {
+        const { id } = validate(productIdParams, req.params, 'params');
+        await deactivateProduct(deps, signedInActor(req.identity), id);
+        res.status(204).end();
+      },
     );
-  });
 
-  router.post('/', requireRole('seller', 'admin'), async function createRoute(req, res) {
-    const body = validate(createProductBody, req.body);
-    const product = await createProduct(deps, signedInActor(req.identity), body);
-    res.setHeader('Cache-Control', cachePolicy.noStore);
-    res.setHeader('Location', `/api/products/${product.id}`);
-    res.status(201).json(product);
-  });
+  api.router.all('/', methodNotAllowed(['GET', 'HEAD', 'POST']));
+  api.router.all('/:id', methodNotAllowed(['GET', 'HEAD', 'PATCH', 'DELETE']));
 
-  router.patch('/:id', requireRole('seller', 'admin'), async function changeRoute(req, res) {
-    const { id } = validate(productIdParams, req.params, 'params');
-    const body = validate(updateProductBody, req.body);
-    const product = await changeProduct(deps, signedInActor(req.identity), id, body);
-    res.setHeader('Cache-Control', cachePolicy.noStore);
-    res.json(product);
-  });
-
-  router.delete('/:id', requireRole('seller', 'admin'), async function deactivateRoute(req, res) {
-    const { id } = validate(productIdParams, req.params, 'params');
-    await deactivateProduct(deps, signedInActor(req.identity), id);
-    res.status(204).end();
-  });
-
-  router.all('/', methodNotAllowed(['GET', 'HEAD', 'POST']));
-  router.all('/:id', methodNotAllowed(['GET', 'HEAD', 'PATCH', 'DELETE']));
-
-  return router;
+  return api;
 }

@@ -186,3 +186,67 @@ export const updateCategoryBody = z
 export const lookupBody = z.strictObject({
   ids: z.array(id).min(1).max(500),
 });
+
+// Response bodies, for the OpenAPI document.
+const timestamp = z.iso.datetime();
+const attributeView = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
+
+export const productView = z.object({
+  id: z.uuid(),
+  sellerId: z.uuid(),
+  sku: z.string(),
+  name: z.string(),
+  description: z.string(),
+  priceMinor: z.number().int().describe('The price in minor units of `currency` (cents)'),
+  currency: z.string().describe('ISO 4217 code'),
+  categoryId: z.uuid().nullable(),
+  imageUrls: z.array(z.string()),
+  attributes: z.record(z.string(), attributeView),
+  active: z.boolean(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+
+export const productSummary = productView.omit({ description: true, attributes: true });
+
+export const productPage = z.object({
+  items: z.array(productSummary),
+  nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null at the end'),
+});
+
+export const categoryView = z.object({
+  id: z.uuid(),
+  slug: z.string(),
+  name: z.string(),
+  parentId: z.uuid().nullable(),
+  createdAt: timestamp,
+});
+
+// The tree is recursive, but a recursive zod schema becomes `$ref: '#/$defs/...'`, which would
+// point into the OpenAPI document's root once embedded there: children are described, not typed.
+export const categoryTree = z.object({
+  items: z.array(
+    z.object({
+      id: z.uuid(),
+      slug: z.string(),
+      name: z.string(),
+      children: z
+        .array(z.looseObject({}))
+        .describe('Its subcategories, each shaped like this node, sorted by name'),
+    }),
+  ),
+});
+
+export const productLookupResult = z.object({
+  items: z.array(
+    z.object({
+      id: z.uuid(),
+      sellerId: z.uuid(),
+      name: z.string(),
+      sku: z.string(),
+      priceMinor: z.number().int(),
+      currency: z.string(),
+      active: z.boolean(),
+    }),
+  ),
+});

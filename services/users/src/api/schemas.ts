@@ -68,3 +68,38 @@ export const adminUpdateBody = z
     message: 'must change at least one field',
     when: onlyWhenValid,
   });
+
+// Response bodies, for the OpenAPI document.
+export const userView = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string(),
+  roles: z.array(z.enum(roles)),
+  disabled: z.boolean(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export const sessionView = z.object({
+  user: userView,
+  tokenType: z.literal('Bearer'),
+  accessToken: z.string(),
+  expiresIn: z.number().int(),
+  refreshToken: z.string(),
+  refreshTokenExpiresAt: z.iso.datetime(),
+});
+
+export const userPage = z.object({ items: z.array(userView), nextCursor: z.string().nullable() });
+
+export const jwksView = z.object({
+  keys: z.array(
+    z.object({
+      kty: z.string(),
+      crv: z.string(),
+      x: z.string(),
+      kid: z.string(),
+      alg: z.string(),
+      use: z.string(),
+    }),
+  ),
+});

@@ -1,0 +1,12 @@
+import { benchCatalog } from './bench/catalog.js';
+import { benchGateway } from './bench/gateway.js';
+import { startBenchSystem } from './bench/system.js';
+
+/** `npm run bench`: every benchmark, one system, one run (BENCH_SECONDS per measurement). */
+const system = await startBenchSystem({ catalog: true });
+try {
+  await benchGateway(system);
+  await benchCatalog(system);
+} finally {
+  await system.stop();
+}

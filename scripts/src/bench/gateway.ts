@@ -1,0 +1,55 @@
+import { signIdentity } from '@mercado/common';
+import { measureMax, printTable, type BenchSystem, type Figures } from './system.js';
+
+/**
+ * The same requests against the users service directly, behind a bare node:http proxy, and
+ * through the gateway: what the gateway's authentication, policy, limits and proxying cost.
+ */
+export async function benchGateway(system: BenchSystem): Promise<void> {
+  const session = await fetch(`${system.gatewayUrl}/api/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      email: 'load@example.com',
+      password: 'a long measuring passphrase',
+      name: 'Load',
+    }),
+  }).then(async (response) => {
+    const body = (await response.json()) as { accessToken: string; user: { id: string } };
+    if (!response.ok) throw new Error(`register: ${response.status} ${JSON.stringify(body)}`);
+    return body;
+  });
+  const bearer = () => ({ authorization: `Bearer ${session.accessToken}` });
+  // The bare proxy passes headers through untouched, so it gets the signed identity the gateway
+  // would add, rather than a token it could not verify.
+  const signed = () =>
+    signIdentity(
+      { userId: session.user.id, roles: ['customer'], ip: '127.0.0.1' },
+      system.internalSecret,
+    );
+  const routes = [
+    {
+      path: 'GET /api/auth/jwks.json',
+      url: '/api/auth/jwks.json',
+      direct: () => ({}),
+      gateway: () => ({}),
+    },
+    { path: 'GET /api/users/me', url: '/api/users/me', direct: signed, gateway: bearer },
+  ];
+  const rows: Array<Figures & { group: string; of?: number }> = [];
+  for (const route of routes) {
+    const direct = await measureMax('direct', `${system.usersUrl}${route.url}`, route.direct);
+    const bare = await measureMax(
+      'bare node:http proxy',
+      `${system.bareUrl}${route.url}`,
+      route.direct,
+    );
+    const gateway = await measureMax('gateway', `${system.gatewayUrl}${route.url}`, route.gateway);
+    rows.push(
+      { ...direct, group: route.path, of: direct.rps },
+      { ...bare, group: route.path, of: direct.rps },
+      { ...gateway, group: route.path, of: direct.rps },
+    );
+  }
+  printTable('Gateway benchmark (vs ref = share of calling the service directly)', rows);
+}

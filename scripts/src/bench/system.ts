@@ -1,0 +1,204 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { freePort } from '../free-port.js';
+import { databaseUrl, ensureDatabases, startPostgres } from '../postgres.js';
+import { generateSigningKey } from '../signing-keys.js';
+
+/**
+ * What every benchmark shares: a throwaway Postgres, the services as real child processes (built
+ * `dist/`, logs at warn), the gateway with rate limits off (one address sends everything), and
+ * autocannon in this process. Figures, never a pass/fail on speed.
+ */
+
+export const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10);
+export const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+
+export interface Figures {
+  label: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+type Headers = () => Record<string, string>;
+
+/** Throughput: as many requests as `connections` keep in flight, after a 2 s warm-up. */
+export async function measureMax(label: string, url: string, headers: Headers = () => ({})) {
+  await autocannon({ url, connections, duration: 2, headers: headers() });
+  const result = await autocannon({
+    url,
+    connections,
+    duration: durationSeconds,
+    headers: headers(),
+  });
+  return figures(label, result);
+}
+
+/** Latency at a fixed offered load (autocannon's overallRate), after a 2 s warm-up. */
+export async function measureAtRate(
+  label: string,
+  url: string,
+  rate: number,
+  headers: Headers = () => ({}),
+) {
+  await autocannon({ url, connections, duration: 2, headers: headers(), overallRate: rate });
+  const result = await autocannon({
+    url,
+    connections,
+    duration: durationSeconds,
+    headers: headers(),
+    overallRate: rate,
+  });
+  return figures(label, result);
+}
+
+function figures(label: string, result: autocannon.Result): Figures {
+  return {
+    label,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
+}
+
+export function printTable(title: string, rows: Array<Figures & { group: string; of?: number }>) {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const cpus = os.cpus();
+  out(
+    `\n${title}: ${connections} connections, ${durationSeconds}s per run, ` +
+      `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, node ${process.version}`,
+  );
+  out(
+    `${'route'.padEnd(34)}${'run'.padEnd(26)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}` +
+      `${'p99 ms'.padStart(9)}${'errors'.padStart(8)}${'vs ref'.padStart(9)}`,
+  );
+  for (const row of rows) {
+    const share = row.of ? `${((row.rps / row.of) * 100).toFixed(0)}%` : '';
+    out(
+      `${row.group.padEnd(34)}${row.label.padEnd(26)}${row.rps.toFixed(0).padStart(9)}` +
+        `${row.p50.toFixed(1).padStart(9)}${row.p99.toFixed(1).padStart(9)}` +
+        `${String(row.errors).padStart(8)}${share.padStart(9)}`,
+    );
+  }
+}
+
+export interface BenchSystem {
+  internalSecret: string;
+  usersUrl: string;
+  productsUrl?: string;
+  inventoryUrl?: string;
+  gatewayUrl: string;
+  /** A bare node:http proxy in front of the users service: the ceiling of any Node proxy here. */
+  bareUrl: string;
+  stop(): Promise<void>;
+}
+
+export async function startBenchSystem({ catalog }: { catalog: boolean }): Promise<BenchSystem> {
+  const internalSecret = randomBytes(48).toString('base64url');
+  const postgres = await startPostgres({
+    dataDir: path.join(os.tmpdir(), `mercado-bench-pg-${process.pid}`),
+    port: await freePort(),
+    password: randomBytes(18).toString('base64url'),
+    persistent: false,
+  });
+  const children: ChildProcess[] = [];
+  let stopping = false;
+  const stop = async () => {
+    stopping = true;
+    for (const child of children) child.kill('SIGTERM');
+    await Promise.all(
+      children.map((child) =>
+        child.exitCode !== null || child.signalCode !== null
+          ? undefined
+          : new Promise((resolve) => child.once('exit', resolve)),
+      ),
+    );
+    await postgres.stop();
+  };
+  process.once('SIGINT', () => void stop().finally(() => process.exit(130)));
+
+  async function start(name: string, entry: string, env: Record<string, string>) {
+    const port = await freePort();
+    const child = spawn(process.execPath, [entry], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', PORT: String(port), ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('exit', (code, signal) => {
+      if (!stopping) process.stderr.write(`${name} exited early (${code ?? signal})\n`);
+    });
+    children.push(child);
+    const url = `http://127.0.0.1:${port}`;
+    await waitReady(url);
+    return url;
+  }
+
+  try {
+    const databases = [
+      'mercado_users',
+      ...(catalog ? ['mercado_products', 'mercado_inventory'] : []),
+    ];
+    await ensureDatabases(postgres.url, databases);
+    const usersUrl = await start('users', 'services/users/dist/main.js', {
+      DATABASE_URL: databaseUrl(postgres.url, 'mercado_users'),
+      INTERNAL_SECRET: internalSecret,
+      JWT_SIGNING_KEYS: JSON.stringify([await generateSigningKey()]),
+      ADMIN_EMAIL: 'admin@bench.example',
+      ADMIN_PASSWORD: benchAdminPassword,
+    });
+    let productsUrl: string | undefined;
+    let inventoryUrl: string | undefined;
+    if (catalog) {
+      productsUrl = await start('products', 'services/products/dist/main.js', {
+        DATABASE_URL: databaseUrl(postgres.url, 'mercado_products'),
+        INTERNAL_SECRET: internalSecret,
+      });
+      inventoryUrl = await start('inventory', 'services/inventory/dist/main.js', {
+        DATABASE_URL: databaseUrl(postgres.url, 'mercado_inventory'),
+        INTERNAL_SECRET: internalSecret,
+        PRODUCTS_URLS: productsUrl,
+      });
+    }
+    const gatewayUrl = await start('gateway', 'gateway/dist/main.js', {
+      INTERNAL_SECRET: internalSecret,
+      USERS_URLS: usersUrl,
+      ...(productsUrl ? { PRODUCTS_URLS: productsUrl } : {}),
+      ...(inventoryUrl ? { INVENTORY_URLS: inventoryUrl } : {}),
+      RATE_LIMIT_PER_IP: '0',
+      RATE_LIMIT_PER_USER: '0',
+    });
+    const bareUrl = await start('bare proxy', 'scripts/dist/bare-proxy.js', {
+      TARGET_URL: usersUrl,
+    });
+    return {
+      internalSecret,
+      usersUrl,
+      ...(productsUrl ? { productsUrl } : {}),
+      ...(inventoryUrl ? { inventoryUrl } : {}),
+      gatewayUrl,
+      bareUrl,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+export const benchAdminPassword = 'a long benchmark admin passphrase';
+
+async function waitReady(url: string): Promise<void> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    try {
+      if ((await fetch(`${url}/health/ready`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} never became ready`);
+}
