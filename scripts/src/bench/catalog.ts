@@ -16,7 +16,7 @@ import {
 export async function benchCatalog(system: BenchSystem): Promise<void> {
   await loadDemoData({
     baseUrl: system.gatewayUrl,
-    admin: { email: 'admin@bench.example', password: benchAdminPassword },
+    admin: { email: 'root@bench.example', password: benchAdminPassword },
     demoPassword: 'a demo measuring passphrase',
     regions: ['north', 'south'],
   });

@@ -38,20 +38,25 @@ export async function measureMax(label: string, url: string, headers: Headers = 
   return figures(label, result);
 }
 
-/** Latency at a fixed offered load (autocannon's overallRate), after a 2 s warm-up. */
+/**
+ * Latency at a fixed offered load: every connection sends at `rate / connections` per second
+ * (autocannon's per-connection rate spreads requests evenly; its overall rate sends each second's
+ * quota in one burst, which measures the burst, not the load), after a 2 s warm-up.
+ */
 export async function measureAtRate(
   label: string,
   url: string,
   rate: number,
   headers: Headers = () => ({}),
 ) {
-  await autocannon({ url, connections, duration: 2, headers: headers(), overallRate: rate });
+  const connectionRate = Math.max(1, Math.round(rate / connections));
+  await autocannon({ url, connections, duration: 2, headers: headers(), connectionRate });
   const result = await autocannon({
     url,
     connections,
     duration: durationSeconds,
     headers: headers(),
-    overallRate: rate,
+    connectionRate,
   });
   return figures(label, result);
 }
@@ -133,7 +138,7 @@ export async function startBenchSystem({ catalog }: { catalog: boolean }): Promi
     });
     children.push(child);
     const url = `http://127.0.0.1:${port}`;
-    await waitReady(url);
+    await waitReady(url, () => child.exitCode !== null || child.signalCode !== null);
     return url;
   }
 
@@ -147,7 +152,7 @@ export async function startBenchSystem({ catalog }: { catalog: boolean }): Promi
       DATABASE_URL: databaseUrl(postgres.url, 'mercado_users'),
       INTERNAL_SECRET: internalSecret,
       JWT_SIGNING_KEYS: JSON.stringify([await generateSigningKey()]),
-      ADMIN_EMAIL: 'admin@bench.example',
+      ADMIN_EMAIL: 'root@bench.example',
       ADMIN_PASSWORD: benchAdminPassword,
     });
     let productsUrl: string | undefined;
@@ -191,8 +196,8 @@ export async function startBenchSystem({ catalog }: { catalog: boolean }): Promi
 
 export const benchAdminPassword = 'a long benchmark admin passphrase';
 
-async function waitReady(url: string): Promise<void> {
-  for (let attempt = 0; attempt < 300; attempt++) {
+async function waitReady(url: string, exited: () => boolean): Promise<void> {
+  for (let attempt = 0; attempt < 300 && !exited(); attempt++) {
     try {
       if ((await fetch(`${url}/health/ready`)).ok) return;
     } catch {
