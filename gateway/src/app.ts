@@ -27,6 +27,7 @@ import {
   type CompiledRoute,
   type ServiceName,
 } from './policy.js';
+import { MicroCache } from './micro-cache.js';
 import { createUpstreamProxy } from './proxy.js';
 import { createRateLimits } from './rate-limit.js';
 import { securityHeaders } from './security-headers.js';
@@ -136,7 +137,13 @@ export function buildGateway({
     log,
   });
   const routes = compilePolicy();
+  const cache = new MicroCache({
+    ttlMs: config.CACHE_TTL_MS,
+    maxEntries: config.CACHE_MAX_ENTRIES,
+    maxBodyBytes: config.CACHE_MAX_BODY_BYTES,
+  });
   const upstreamProxy = createUpstreamProxy({
+    cache,
     log,
     timeoutMs: config.UPSTREAM_TIMEOUT_MS,
     internalSecret: config.INTERNAL_SECRET,
@@ -169,7 +176,11 @@ export function buildGateway({
     const identity: Identity = caller
       ? { userId: caller.userId, roles: caller.roles, ip }
       : { roles: noRoles, ip };
-    upstreamProxy.forward(req, res, next, pool, identity);
+    // Anonymous public reads may be answered from (and kept in) the micro-cache.
+    const cacheKey =
+      caller === undefined && route.access === 'public' ? cache.keyOf(req) : undefined;
+    if (cacheKey !== undefined && cache.serve(cacheKey, req, res)) return;
+    upstreamProxy.forward(req, res, next, pool, identity, cacheKey);
   }
 
   function admitCaller(

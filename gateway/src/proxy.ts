@@ -4,6 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, Response } from 'express';
 import { createProxyMiddleware, type Options } from 'http-proxy-middleware';
 import { AppError, sendProblem, signIdentity, type Identity, type Logger } from '@mercado/common';
+import type { MicroCache } from './micro-cache.js';
 import type { Upstream, UpstreamPool } from './upstreams.js';
 
 /** Where one proxied request is going; kept on the request for the router and error handler. */
@@ -11,6 +12,8 @@ interface ProxyState {
   pool: UpstreamPool;
   upstream: Upstream;
   attempts: number;
+  /** Set when the answer may be kept by the micro-cache under this key. */
+  cacheKey: string | undefined;
 }
 
 const proxyState = Symbol('mercado.proxyState');
@@ -111,6 +114,8 @@ export interface UpstreamProxyOptions {
   timeoutMs: number;
   /** Signs the caller's identity onto every proxied request. */
   internalSecret: string;
+  /** Keeps cacheable public answers (see micro-cache.ts). */
+  cache: MicroCache;
 }
 
 export interface UpstreamProxy {
@@ -121,6 +126,7 @@ export interface UpstreamProxy {
     next: NextFunction,
     pool: UpstreamPool,
     identity: Identity,
+    cacheKey?: string,
   ): void;
   /** The keep-alive agent every upstream request goes through (health probes use it too). */
   readonly agent: http.Agent;
@@ -132,6 +138,7 @@ export function createUpstreamProxy({
   log,
   timeoutMs,
   internalSecret,
+  cache,
 }: UpstreamProxyOptions): UpstreamProxy {
   // One agent for all services: connections are reused across requests (TOOLCHAIN.md measured
   // ~1.8x the throughput of a fresh connection each time). maxSockets is per upstream host:port.
@@ -188,6 +195,7 @@ export function createUpstreamProxy({
       } else {
         state.pool.recordSuccess(state.upstream);
       }
+      if (state.cacheKey !== undefined) cache.capture(state.cacheKey, proxyRes);
     }
     const headers = proxyRes.headers;
     if (headers['keep-alive'] !== undefined) delete headers['keep-alive'];
@@ -290,7 +298,7 @@ export function createUpstreamProxy({
 
   return {
     agent,
-    forward(req, res, next, pool, identity) {
+    forward(req, res, next, pool, identity, cacheKey) {
       const headers = req.headers;
       const connection = headers.connection;
       if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
@@ -318,7 +326,7 @@ export function createUpstreamProxy({
           headers: { 'retry-after': String(pool.retryAfterSeconds()) },
         });
       }
-      (req as ProxiedRequest)[proxyState] = { pool, upstream, attempts: 1 };
+      (req as ProxiedRequest)[proxyState] = { pool, upstream, attempts: 1, cacheKey };
       void middleware(req, res, next);
     },
     close() {

@@ -10,6 +10,7 @@ import {
   expectProblem,
   newKey,
   rawRequest,
+  signToken,
   startEcho,
   startGateway,
   startHanging,
@@ -570,4 +571,81 @@ t.test('the built gateway serves, then stops cleanly on SIGTERM', async (t) => {
   t.match(byMessage.get('gateway listening'), { url, services: { users: 1 } });
   t.match(byMessage.get('request'), { path: '/api/auth/jwks.json', status: 200 });
   t.match(byMessage.get('shutting down'), { reason: 'SIGTERM' });
+});
+
+t.test('anonymous public reads are answered from a short-lived micro-cache', async (t) => {
+  let served = 0;
+  const server = http.createServer(function catalog(req, res) {
+    served++;
+    const isPrivate = req.url!.includes('private');
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'cache-control': isPrivate ? 'private, no-cache' : 'public, max-age=30',
+      etag: `"v-${req.url}"`,
+    });
+    res.end(JSON.stringify({ url: req.url, served }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise((resolve) => server.close(resolve)));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const key = await newKey('cache-key');
+  const jwks = await startJwks(t, [key]);
+  const gateway = await startGateway(t, {
+    USERS_URLS: url,
+    PRODUCTS_URLS: url,
+    JWKS_URL: jwks.url,
+    CACHE_TTL_MS: '300',
+  });
+
+  const first = await gateway.call('/api/products?limit=5');
+  const second = await gateway.call('/api/products?limit=5');
+  t.equal(served, 1, 'the service answered once');
+  t.same(second.body, first.body);
+  t.equal(first.headers.get('x-cache'), null);
+  t.equal(second.headers.get('x-cache'), 'HIT');
+  t.match(second.headers.get('age'), /^\d+$/);
+  t.equal(second.headers.get('cache-control'), 'public, max-age=30');
+  t.equal(second.headers.get('x-content-type-options'), 'nosniff', 'security headers on hits too');
+  t.not(second.headers.get('x-request-id'), first.headers.get('x-request-id'));
+
+  // node:http, not fetch: fetch adds Cache-Control: no-cache to conditional requests (Fetch
+  // standard, HTTP-network-or-cache fetch), which rightly bypasses the cache.
+  const revalidated = await rawRequest(`${gateway.url}/api/products?limit=5`, {
+    headers: { 'if-none-match': '"v-/api/products?limit=5"' },
+  });
+  t.equal(revalidated.status, 304);
+  t.equal(served, 1);
+
+  await gateway.call('/api/products?limit=6');
+  t.equal(served, 2, 'another query string is another entry');
+
+  const fresh = await gateway.call('/api/products?limit=5', {
+    headers: { 'cache-control': 'no-cache' },
+  });
+  t.equal(fresh.headers.get('x-cache'), null);
+  t.equal(served, 3, 'a client asking for a fresh answer reaches the service');
+
+  const signedIn = await gateway.call('/api/products?limit=5', {
+    headers: { authorization: `Bearer ${await signToken(key)}` },
+  });
+  t.equal(signedIn.status, 200);
+  t.equal(served, 4, 'a request with a token always reaches the service');
+
+  await gateway.call('/api/products/private-1');
+  await gateway.call('/api/products/private-1');
+  t.equal(served, 6, 'a private answer is never kept');
+
+  await new Promise((resolve) => setTimeout(resolve, 350));
+  await gateway.call('/api/products?limit=5');
+  t.equal(served, 7, 'entries expire after CACHE_TTL_MS');
+
+  const off = await startGateway(t, {
+    USERS_URLS: url,
+    PRODUCTS_URLS: url,
+    JWKS_URL: jwks.url,
+    CACHE_TTL_MS: '0',
+  });
+  await off.call('/api/products?limit=5');
+  await off.call('/api/products?limit=5');
+  t.equal(served, 9, 'CACHE_TTL_MS=0 turns the cache off');
 });
