@@ -24,9 +24,12 @@ export async function benchCatalog(system: BenchSystem): Promise<void> {
     items: Array<{ id: string }>;
   };
   const productId = sample.items[0]!.id;
+  const fresh = () => ({ 'cache-control': 'no-cache' });
+  // The ceiling is proxied for real: no-cache keeps the micro-cache out of it.
   const ceiling = await measureMax(
     'gateway → trivial upstream',
     `${system.gatewayUrl}/api/auth/jwks.json`,
+    fresh,
   );
   const rows: Array<Figures & { group: string; of?: number }> = [
     { ...ceiling, group: 'GET /api/auth/jwks.json (ceiling)' },
@@ -42,7 +45,6 @@ export async function benchCatalog(system: BenchSystem): Promise<void> {
   ];
   // Each read twice: as shoppers send it (the gateway's micro-cache answers repeats), and with
   // `Cache-Control: no-cache`, which always reaches products and Postgres.
-  const fresh = () => ({ 'cache-control': 'no-cache' });
   for (const [label, path] of routes) {
     const url = `${system.gatewayUrl}${path}`;
     rows.push(

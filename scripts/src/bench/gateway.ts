@@ -20,6 +20,8 @@ export async function benchGateway(system: BenchSystem): Promise<void> {
     return body;
   });
   const bearer = () => ({ authorization: `Bearer ${session.accessToken}` });
+  // no-cache: the gateway proxies every request (its micro-cache would answer the public JWKS).
+  const fresh = () => ({ 'cache-control': 'no-cache' });
   // The bare proxy passes headers through untouched, so it gets the signed identity the gateway
   // would add, rather than a token it could not verify.
   const signed = () =>
