@@ -34,7 +34,7 @@ export async function benchGateway(system: BenchSystem): Promise<void> {
       path: 'GET /api/auth/jwks.json',
       url: '/api/auth/jwks.json',
       direct: () => ({}),
-      gateway: () => ({}),
+      gateway: fresh,
     },
     { path: 'GET /api/users/me', url: '/api/users/me', direct: signed, gateway: bearer },
   ];
