@@ -129,7 +129,10 @@ export async function startBenchSystem({ catalog }: { catalog: boolean }): Promi
 
   async function start(name: string, entry: string, env: Record<string, string>) {
     const port = await freePort();
-    const child = spawn(process.execPath, [entry], {
+    // BENCH_PROFILE=products,gateway writes V8 CPU profiles of those processes to ./bench-profiles.
+    const profiled = (process.env.BENCH_PROFILE ?? '').split(',').includes(name);
+    const args = profiled ? ['--cpu-prof', '--cpu-prof-dir=bench-profiles', entry] : [entry];
+    const child = spawn(process.execPath, args, {
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', PORT: String(port), ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
