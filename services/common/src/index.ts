@@ -25,6 +25,7 @@ export {
   type TransactionOptions,
 } from './db.js';
 export { buildHttpApp, type HttpAppOptions, type ReadinessCheck } from './http/app.js';
+export { buildServiceApp, type ServiceAppOptions } from './http/service-app.js';
 export { errorHandler, notFoundHandler, sendProblem } from './http/error-handler.js';
 export { requestContext } from './http/request-context.js';
 export {

@@ -1,15 +1,12 @@
 import type { Express } from 'express';
 import {
-  buildHttpApp,
-  openApiDocument,
+  buildServiceApp,
   createCursorCodec,
-  identityFromGateway,
-  pingDb,
   type Knex,
   type Logger,
   type Metrics,
 } from '@mercado/common';
-import { inventoryApi } from './api/routes.js';
+import { inventoryRoutes, reservationRoutes } from './api/routes.js';
 import { createProductCatalog } from './clients/products-client.js';
 import type { InventoryDeps, ProductCatalog } from './domain/deps.js';
 import type { InventoryConfig } from './config.js';
@@ -65,20 +62,10 @@ export function inventoryDeps({ config, log, db, catalog }: InventoryAppDeps): I
 /** Builds the inventory service's HTTP app (it does not listen, and starts no sweeper). */
 export function buildInventoryApp(deps: InventoryAppDeps): Express {
   const domain = inventoryDeps(deps);
-  const api = inventoryApi(domain);
-  return buildHttpApp({
+  return buildServiceApp({
+    ...deps,
     name: 'inventory',
-    log: deps.log,
-    metrics: deps.metrics,
-    bodyLimitBytes: deps.config.BODY_LIMIT_BYTES,
-    readiness: { database: () => pingDb(deps.db) },
-    openapi: () => openApiDocument({ title: 'Mercado inventory', version: '1' }, api.operations),
-    ...(deps.isShuttingDown ? { isShuttingDown: deps.isShuttingDown } : {}),
-    routes(app) {
-      const readIdentity = identityFromGateway(deps.config.INTERNAL_SECRET);
-      app.use('/api', readIdentity);
-      app.use('/internal', readIdentity);
-      for (const [basePath, router] of api.routers) app.use(basePath, router);
-    },
+    title: 'Mercado inventory',
+    apis: [inventoryRoutes(domain), reservationRoutes(domain)],
   });
 }

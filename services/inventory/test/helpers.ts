@@ -1,22 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import {
-  createDb,
-  createMetrics,
-  listen,
-  migrate,
-  verifyIdentity,
-  type Identity,
-  type Knex,
-} from '@mercado/common';
+import { verifyIdentity, type Identity, type Knex } from '@mercado/common';
 import {
   callService as callKitService,
-  captureLogs,
-  createTestDatabase,
+  type captureLogs,
   type CallOptions,
   type CallResult,
+  startTestService,
 } from '@mercado/common/testing';
 import {
   buildInventoryApp,
@@ -151,29 +142,18 @@ export async function startInventory(
   env: Record<string, string> = {},
 ): Promise<InventoryHarness> {
   const products = await startProductsStandIn(t);
-  const databaseUrl = await createTestDatabase(t, 'inventory');
-  const config = loadInventoryConfig({
-    DATABASE_URL: databaseUrl,
-    INTERNAL_SECRET: internalSecret,
-    PRODUCTS_URLS: products.url,
-    ...env,
+  const service = await startTestService(t, {
+    name: 'inventory',
+    loadConfig: loadInventoryConfig,
+    env: { INTERNAL_SECRET: internalSecret, PRODUCTS_URLS: products.url, ...env },
+    migrationsDir: inventoryMigrationsDir,
+    build: (runtime) => ({ app: buildInventoryApp(runtime), extra: {} }),
   });
-  const logs = captureLogs('inventory');
-  const metrics = createMetrics('inventory');
-  const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
-  await migrate(db, fileURLToPath(inventoryMigrationsDir));
-  const server = await listen(buildInventoryApp({ config, log: logs.log, metrics, db }));
-  t.teardown(async () => {
-    await server.close(1000);
-    await db.destroy();
-  });
+  const { config, db, logs } = service;
   return {
-    url: server.url,
-    db,
-    config,
-    logs,
+    ...service,
     products,
-    call: (method, path, options) => callService(server.url, method, path, options),
+    call: (method, path, options) => callService(service.url, method, path, options),
     sweep: (batchSize = config.SWEEP_BATCH_SIZE) =>
       sweepExpiredReservations({ db, log: logs.log, batchSize }),
   };

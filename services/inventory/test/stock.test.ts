@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
+import { expectProblemAnswer } from '@mercado/common/testing';
 import { as, ledgerDrift, rowCounts, startInventory, type InventoryHarness } from './helpers.js';
 
 const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -715,24 +716,7 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
       ...(c.rawBody !== undefined ? { rawBody: c.rawBody } : {}),
       ...(c.headers ? { headers: c.headers } : {}),
     });
-    t.equal(response.status, c.status, `${c.name}: status`);
-    t.match(
-      response.headers.get('content-type'),
-      /^application\/problem\+json/,
-      `${c.name}: problem+json`,
-    );
-    t.match(
-      response.body,
-      { code: c.code, status: c.status, type: `urn:mercado:problem:${c.code}`, title: String },
-      `${c.name}: body`,
-    );
-    if (c.paths) {
-      t.same(
-        [...new Set((response.body.errors as Array<{ path: string }>).map((error) => error.path))],
-        c.paths,
-        `${c.name}: field paths`,
-      );
-    }
+    expectProblemAnswer(t, response, c);
   }
   t.same(await rowCounts(inventory.db), before, 'nothing was written by any bad request');
   t.equal((await inventory.db('stock').first()).on_hand, 5);

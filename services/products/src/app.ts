@@ -1,13 +1,5 @@
 import type { Express } from 'express';
-import {
-  buildHttpApp,
-  identityFromGateway,
-  openApiDocument,
-  pingDb,
-  type Knex,
-  type Logger,
-  type Metrics,
-} from '@mercado/common';
+import { buildServiceApp, type Knex, type Logger, type Metrics } from '@mercado/common';
 import { categoriesRoutes } from './api/categories-routes.js';
 import { internalRoutes } from './api/internal-routes.js';
 import { productsRoutes } from './api/products-routes.js';
@@ -38,19 +30,10 @@ export function productsDeps({ config, log, db }: ProductsAppDeps): ProductsDeps
 /** Builds the products (catalog) service's HTTP app (it does not listen). */
 export function buildProductsApp(deps: ProductsAppDeps): Express {
   const domain = productsDeps(deps);
-  const apis = [productsRoutes(domain), categoriesRoutes(domain), internalRoutes(domain)];
-  const operations = apis.flatMap((api) => api.operations);
-  return buildHttpApp({
+  return buildServiceApp({
+    ...deps,
     name: 'products',
-    log: deps.log,
-    metrics: deps.metrics,
-    bodyLimitBytes: deps.config.BODY_LIMIT_BYTES,
-    readiness: { database: () => pingDb(deps.db) },
-    openapi: () => openApiDocument({ title: 'Mercado products', version: '1' }, operations),
-    ...(deps.isShuttingDown ? { isShuttingDown: deps.isShuttingDown } : {}),
-    routes(app) {
-      app.use(['/api', '/internal'], identityFromGateway(deps.config.INTERNAL_SECRET));
-      for (const api of apis) app.use(api.basePath, api.router);
-    },
+    title: 'Mercado products',
+    apis: [productsRoutes(domain), categoriesRoutes(domain), internalRoutes(domain)],
   });
 }

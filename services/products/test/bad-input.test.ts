@@ -1,4 +1,5 @@
 import t from 'tap';
+import { expectProblemAnswer } from '@mercado/common/testing';
 import type { Identity } from '@mercado/common';
 import {
   admin,
@@ -457,25 +458,7 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
       ...(c.headers ? { headers: c.headers } : {}),
       ...(c.identity ? { identity: c.identity } : {}),
     });
-    t.equal(response.status, c.status, `${c.name}: status`);
-    t.match(
-      response.headers.get('content-type'),
-      /^application\/problem\+json/,
-      `${c.name}: problem+json`,
-    );
-    t.match(
-      response.body,
-      { code: c.code, status: c.status, type: `urn:mercado:problem:${c.code}`, title: String },
-      `${c.name}: body`,
-    );
-    t.notOk(JSON.stringify(response.body).includes('    at '), `${c.name}: no stack trace`);
-    if (c.paths) {
-      t.same(
-        [...new Set((response.body.errors as Array<{ path: string }>).map((error) => error.path))],
-        c.paths,
-        `${c.name}: field paths`,
-      );
-    }
+    expectProblemAnswer(t, response, c);
   }
 
   t.same(await counts(products), before, 'nothing was written by any bad request');

@@ -1,14 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import {
-  createDb,
-  createMetrics,
-  listen,
-  migrate,
-  type Identity,
-  type Knex,
-} from '@mercado/common';
-import { callService, captureLogs, createTestDatabase } from '@mercado/common/testing';
+import { type Identity, type Knex } from '@mercado/common';
+import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
 import {
   buildProductsApp,
   loadProductsConfig,
@@ -50,28 +42,17 @@ export async function startProducts(
   t: TestContext,
   env: Record<string, string> = {},
 ): Promise<ProductsHarness> {
-  const databaseUrl = await createTestDatabase(t, 'products');
-  const config = loadProductsConfig({
-    DATABASE_URL: databaseUrl,
-    INTERNAL_SECRET: internalSecret,
-    ...env,
-  });
-  const logs = captureLogs('products');
-  const metrics = createMetrics('products');
-  const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
-  await migrate(db, fileURLToPath(productsMigrationsDir));
-  const server = await listen(buildProductsApp({ config, log: logs.log, metrics, db }));
-  t.teardown(async () => {
-    await server.close(1000);
-    await db.destroy();
+  const service = await startTestService(t, {
+    name: 'products',
+    loadConfig: loadProductsConfig,
+    env: { INTERNAL_SECRET: internalSecret, ...env },
+    migrationsDir: productsMigrationsDir,
+    build: (runtime) => ({ app: buildProductsApp(runtime), extra: {} }),
   });
   return {
-    url: server.url,
-    db,
-    config,
-    logs,
+    ...service,
     call: (method, path, options = {}) =>
-      callService(server.url, internalSecret, method, path, {
+      callService(service.url, internalSecret, method, path, {
         ...options,
         identity: options.identity ?? { roles: [], ip: '203.0.113.7' },
       }),

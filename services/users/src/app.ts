@@ -1,15 +1,12 @@
 import type { Express } from 'express';
 import {
-  buildHttpApp,
-  openApiDocument,
+  buildServiceApp,
   createCursorCodec,
-  identityFromGateway,
-  pingDb,
   type Knex,
   type Logger,
   type Metrics,
 } from '@mercado/common';
-import { usersApi } from './api/routes.js';
+import { authRoutes, usersRoutes } from './api/routes.js';
 import type { UsersDeps } from './domain/deps.js';
 import { loadSigningKeys, type SigningKeys } from './keys.js';
 import { createPasswordHasher, type PasswordHasher } from './passwords.js';
@@ -78,18 +75,10 @@ export async function usersCredentials(
 /** Builds the users service's HTTP app (it does not listen). */
 export function buildUsersApp(deps: UsersAppDeps): Express {
   const domain = usersDeps(deps);
-  const api = usersApi(domain);
-  return buildHttpApp({
+  return buildServiceApp({
+    ...deps,
     name: 'users',
-    log: deps.log,
-    metrics: deps.metrics,
-    bodyLimitBytes: deps.config.BODY_LIMIT_BYTES,
-    readiness: { database: () => pingDb(deps.db) },
-    openapi: () => openApiDocument({ title: 'Mercado users', version: '1' }, api.operations),
-    ...(deps.isShuttingDown ? { isShuttingDown: deps.isShuttingDown } : {}),
-    routes(app) {
-      app.use('/api', identityFromGateway(deps.config.INTERNAL_SECRET));
-      for (const [basePath, router] of api.routers) app.use(basePath, router);
-    },
+    title: 'Mercado users',
+    apis: [authRoutes(domain), usersRoutes(domain)],
   });
 }

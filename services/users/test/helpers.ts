@@ -1,14 +1,6 @@
-import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair } from 'jose';
-import {
-  createDb,
-  createMetrics,
-  listen,
-  migrate,
-  type Identity,
-  type Knex,
-} from '@mercado/common';
-import { callService, captureLogs, createTestDatabase } from '@mercado/common/testing';
+import { type Identity, type Knex } from '@mercado/common';
+import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
 import {
   buildUsersApp,
   loadUsersConfig,
@@ -54,35 +46,30 @@ export async function startUsers(
   env: Record<string, string> = {},
   signingKeys?: Array<Record<string, unknown>>,
 ): Promise<UsersHarness> {
-  const databaseUrl = await createTestDatabase(t, 'users');
   const keys = signingKeys ?? [await newSigningKey('key-1')];
-  const config = loadUsersConfig({
-    DATABASE_URL: databaseUrl,
-    INTERNAL_SECRET: internalSecret,
-    JWT_SIGNING_KEYS: JSON.stringify(keys),
-    PASSWORD_HASH_MEMORY_KIB: '1024',
-    PASSWORD_HASH_ITERATIONS: '1',
-    ...env,
-  });
-  const logs = captureLogs('users');
-  const metrics = createMetrics('users');
-  const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
-  await migrate(db, fileURLToPath(usersMigrationsDir));
-  const { keys: signing, hasher } = await usersCredentials(config);
-  const app = buildUsersApp({ config, log: logs.log, metrics, db, keys: signing, hasher });
-  const server = await listen(app);
-  t.teardown(async () => {
-    await server.close(1000);
-    await db.destroy();
+  const service = await startTestService(t, {
+    name: 'users',
+    loadConfig: loadUsersConfig,
+    env: {
+      INTERNAL_SECRET: internalSecret,
+      JWT_SIGNING_KEYS: JSON.stringify(keys),
+      PASSWORD_HASH_MEMORY_KIB: '1024',
+      PASSWORD_HASH_ITERATIONS: '1',
+      ...env,
+    },
+    migrationsDir: usersMigrationsDir,
+    async build(runtime) {
+      const credentials = await usersCredentials(runtime.config);
+      return {
+        app: buildUsersApp({ ...runtime, ...credentials }),
+        extra: { keys: credentials.keys },
+      };
+    },
   });
   return {
-    url: server.url,
-    db,
-    keys: signing,
-    config,
-    logs,
+    ...service,
     call: (method, path, options = {}) =>
-      callService(server.url, internalSecret, method, path, {
+      callService(service.url, internalSecret, method, path, {
         ...options,
         identity: options.identity ?? { roles: [], ip: '203.0.113.7' },
       }),

@@ -1,8 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import knexFactory from 'knex';
+import type { RequestListener } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import knexFactory, { type Knex } from 'knex';
 import { createLogger, type Logger } from '../logger.js';
 import { signIdentity, type Identity } from '../identity.js';
+import { createDb, migrate } from '../db.js';
+import { listen } from '../http/server.js';
+import { createMetrics, type Metrics } from '../metrics.js';
 
 /** Set by the test runner (scripts/src/test.ts), which starts one throwaway Postgres per run. */
 export const testServerUrlVariable = 'MERCADO_TEST_DATABASE_URL';
@@ -99,4 +104,84 @@ export async function callService(
     // not JSON: keep the text
   }
   return { status: response.status, headers: response.headers, body: parsed };
+}
+
+export interface TestServiceOptions<C extends { DATABASE_URL: string }, A> {
+  name: string;
+  /** Builds the config from the test's environment (DATABASE_URL filled in). */
+  loadConfig: (env: Record<string, string>) => C;
+  env: Record<string, string>;
+  migrationsDir: URL;
+  /** Builds the app; `extra` is handed back to the test (keys, clients, ...). */
+  build: (runtime: {
+    config: C;
+    log: Logger;
+    metrics: Metrics;
+    db: Knex;
+  }) => Promise<{ app: RequestListener; extra: A }> | { app: RequestListener; extra: A };
+}
+
+export interface TestService<C> {
+  url: string;
+  db: Knex;
+  config: C;
+  logs: ReturnType<typeof captureLogs>;
+}
+
+/**
+ * A service as its main would run it, for a test: a fresh migrated database, captured logs, its
+ * own metrics, a free port; all closed when the test ends.
+ */
+export async function startTestService<C extends { DATABASE_URL: string }, A>(
+  t: Teardown,
+  options: TestServiceOptions<C, A>,
+): Promise<TestService<C> & A> {
+  const databaseUrl = await createTestDatabase(t, options.name);
+  const config = options.loadConfig({ ...options.env, DATABASE_URL: databaseUrl });
+  const logs = captureLogs(options.name);
+  const metrics = createMetrics(options.name);
+  const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
+  await migrate(db, fileURLToPath(options.migrationsDir));
+  const { app, extra } = await options.build({ config, log: logs.log, metrics, db });
+  const server = await listen(app);
+  t.teardown(async function stopTestService() {
+    await server.close(1000);
+    await db.destroy();
+  });
+  return { ...extra, url: server.url, db, config, logs };
+}
+
+interface Asserts {
+  equal(found: unknown, wanted: unknown, message: string): unknown;
+  match(found: unknown, pattern: unknown, message: string): unknown;
+  same(found: unknown, wanted: unknown, message: string): unknown;
+  notOk(value: unknown, message: string): unknown;
+}
+
+/**
+ * Asserts a refusal: the status, problem+json with the catalogued code, no stack trace, and (when
+ * given) exactly these field paths in `errors`.
+ */
+export function expectProblemAnswer(
+  t: Asserts,
+  response: CallResult,
+  wanted: { name: string; status: number; code: string; paths?: string[] | undefined },
+): void {
+  const { name, status, code, paths } = wanted;
+  t.equal(response.status, status, `${name}: status`);
+  t.match(
+    response.headers.get('content-type'),
+    /^application\/problem\+json/,
+    `${name}: problem+json`,
+  );
+  t.match(
+    response.body,
+    { code, status, type: `urn:mercado:problem:${code}`, title: String },
+    `${name}: body`,
+  );
+  t.notOk(JSON.stringify(response.body).includes('    at '), `${name}: no stack trace`);
+  if (paths) {
+    const found = (response.body.errors as Array<{ path: string }> | undefined) ?? [];
+    t.same([...new Set(found.map((error) => error.path))], paths, `${name}: field paths`);
+  }
 }

@@ -1,12 +1,4 @@
-import type { Router } from 'express';
-import {
-  AppError,
-  ApiRouter,
-  requireRole,
-  requireService,
-  validate,
-  type DocumentedOperation,
-} from '@mercado/common';
+import { AppError, ApiRouter, requireRole, requireService, validate } from '@mercado/common';
 import type { InventoryDeps } from '../domain/deps.js';
 import { changeStock, findLowStock, getProductStock } from '../domain/stock.js';
 import {
@@ -176,16 +168,4 @@ export function reservationRoutes(deps: InventoryDeps): ApiRouter {
 
   api.router.all(['/', '/:orderId', '/:orderId/commit', '/:orderId/release'], methodNotAllowed);
   return api;
-}
-
-/** Every route of the inventory service, mounted, with the operations that document them. */
-export function inventoryApi(deps: InventoryDeps): {
-  routers: Array<[string, Router]>;
-  operations: DocumentedOperation[];
-} {
-  const apis = [inventoryRoutes(deps), reservationRoutes(deps)];
-  return {
-    routers: apis.map((api) => [api.basePath, api.router]),
-    operations: apis.flatMap((api) => api.operations),
-  };
 }

@@ -1,11 +1,4 @@
-import {
-  AppError,
-  ApiRouter,
-  requireRole,
-  validate,
-  type DocumentedOperation,
-} from '@mercado/common';
-import type { Router } from 'express';
+import { AppError, ApiRouter, requireRole, validate } from '@mercado/common';
 import type { UsersDeps } from '../domain/deps.js';
 import { getProfile, register, updateProfile } from '../domain/accounts.js';
 import { login, logout, refresh } from '../domain/sessions.js';
@@ -180,16 +173,4 @@ export function usersRoutes(deps: UsersDeps): ApiRouter {
     throw new AppError('method_not_allowed');
   });
   return api;
-}
-
-/** Every route of the users service, mounted, with the operations that document them. */
-export function usersApi(deps: UsersDeps): {
-  routers: Array<[string, Router]>;
-  operations: DocumentedOperation[];
-} {
-  const apis = [authRoutes(deps), usersRoutes(deps)];
-  return {
-    routers: apis.map((api) => [api.basePath, api.router]),
-    operations: apis.flatMap((api) => api.operations),
-  };
 }
