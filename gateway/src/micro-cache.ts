@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
+import { matchesIfNoneMatch } from '@mercado/common';
 
 export interface MicroCacheSettings {
   /** How long a response is reused at most (the service's max-age caps it further); 0 = off. */
@@ -34,13 +35,6 @@ function maxAgeMs(cacheControl: string): number | undefined {
   if (/no-store|no-cache|private/.test(directives)) return undefined;
   const match = /(?:^|,)\s*(?:s-maxage|max-age)=(\d+)/.exec(directives);
   return match ? Number(match[1]) * 1000 : undefined;
-}
-
-function sameEtag(ifNoneMatch: string, etag: string): boolean {
-  const bare = (tag: string) => tag.trim().replace(/^W\//, '');
-  return (
-    ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => bare(tag) === bare(etag))
-  );
 }
 
 /**
@@ -85,12 +79,7 @@ export class MicroCache {
     for (const [name, value] of Object.entries(entry.headers)) res.setHeader(name, value);
     res.setHeader('Age', String(Math.floor((now - entry.storedAt) / 1000)));
     res.setHeader('X-Cache', 'HIT');
-    const ifNoneMatch = req.headers['if-none-match'];
-    if (
-      ifNoneMatch !== undefined &&
-      entry.etag !== undefined &&
-      sameEtag(ifNoneMatch, entry.etag)
-    ) {
+    if (entry.etag !== undefined && matchesIfNoneMatch(req.headers['if-none-match'], entry.etag)) {
       res.removeHeader('content-length');
       res.removeHeader('content-type');
       res.status(304).end();

@@ -1,7 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { freePort } from '../free-port.js';
 import { databaseUrl, ensureDatabases, startPostgres } from '../postgres.js';
@@ -12,6 +14,8 @@ import { generateSigningKey } from '../signing-keys.js';
  * `dist/`, logs at warn), the gateway with rate limits off (one address sends everything), and
  * autocannon in this process. Figures, never a pass/fail on speed.
  */
+
+const execFileAsync = promisify(execFile);
 
 export const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10);
 export const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -39,24 +43,64 @@ export async function measureMax(label: string, url: string, headers: Headers = 
 }
 
 /**
- * Latency at a fixed offered load: every connection sends at `rate / connections` per second
- * (autocannon's per-connection rate spreads requests evenly; its overall rate sends each second's
- * quota in one burst, which measures the burst, not the load), after a 2 s warm-up.
+ * Latency at a fixed offered load, from an open-loop generator in its own process (see
+ * open-loop.ts: each request timed from when it was due, so stalls are not hidden), after a 2 s
+ * warm-up at the same rate.
  */
 export async function measureAtRate(
   label: string,
   url: string,
   rate: number,
   headers: Headers = () => ({}),
-) {
-  const connectionRate = Math.max(1, Math.round(rate / connections));
-  await autocannon({ url, connections, duration: 2, headers: headers(), connectionRate });
-  const result = await autocannon({
+): Promise<Figures> {
+  await openLoop(url, rate, 2, headers());
+  const result = await openLoop(url, rate, durationSeconds, headers());
+  return { label, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors };
+}
+
+async function openLoop(
+  url: string,
+  rate: number,
+  seconds: number,
+  headers: Record<string, string>,
+): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  const generator = fileURLToPath(new URL('./open-loop.js', import.meta.url));
+  const { stdout } = await execFileAsync(process.execPath, [
+    generator,
     url,
+    String(rate),
+    String(seconds),
+    ...Object.entries(headers).map(([name, value]) => `${name}:${value}`),
+  ]);
+  return JSON.parse(stdout) as { rps: number; p50: number; p99: number; errors: number };
+}
+
+/**
+ * Throughput over many different URLs, each connection taking the next one in turn: with more
+ * URLs than any cache holds, every request is computed.
+ */
+export async function measureMaxOver(
+  label: string,
+  baseUrl: string,
+  paths: string[],
+  headers: Headers = () => ({}),
+) {
+  let next = 0;
+  const requests = [
+    {
+      setupRequest(request: { path: string }) {
+        request.path = paths[next++ % paths.length]!;
+        return request;
+      },
+    },
+  ] as unknown as autocannon.Request[];
+  await autocannon({ url: baseUrl, connections, duration: 2, requests, headers: headers() });
+  const result = await autocannon({
+    url: baseUrl,
     connections,
     duration: durationSeconds,
+    requests,
     headers: headers(),
-    connectionRate,
   });
   return figures(label, result);
 }

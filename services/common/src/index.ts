@@ -24,6 +24,14 @@ export {
   type DbOptions,
   type TransactionOptions,
 } from './db.js';
+export { listenForChanges, type ChangeFeed, type ChangeFeedOptions } from './change-feed.js';
+export {
+  AnswerCache,
+  answerFromCache,
+  sendCacheableJson,
+  type AnswerCacheOptions,
+} from './http/answer-cache.js';
+export { entityTag, matchesIfNoneMatch } from './http/conditional.js';
 export { buildHttpApp, type HttpAppOptions, type ReadinessCheck } from './http/app.js';
 export { buildServiceApp, type ServiceAppOptions } from './http/service-app.js';
 export { errorHandler, notFoundHandler, sendProblem } from './http/error-handler.js';

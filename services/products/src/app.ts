@@ -1,5 +1,13 @@
 import type { Express } from 'express';
-import { buildServiceApp, type Knex, type Logger, type Metrics } from '@mercado/common';
+import {
+  AnswerCache,
+  buildServiceApp,
+  listenForChanges,
+  type ChangeFeed,
+  type Knex,
+  type Logger,
+  type Metrics,
+} from '@mercado/common';
 import { categoriesRoutes } from './api/categories-routes.js';
 import { internalRoutes } from './api/internal-routes.js';
 import { productsRoutes } from './api/products-routes.js';
@@ -20,11 +28,45 @@ export interface ProductsAppDeps {
   log: Logger;
   metrics: Metrics;
   db: Knex;
+  /** Catalog changes from the database; without it, nothing is kept between reads. */
+  changes?: ChangeFeed;
   isShuttingDown?: () => boolean;
 }
 
-export function productsDeps({ config, log, db }: ProductsAppDeps): ProductsDeps {
-  return { db, log, cursorKey: deriveCursorKey(config.INTERNAL_SECRET) };
+/** The channel sql/products' triggers notify on every committed catalog change. */
+export const catalogChangesChannel = 'catalog_changed';
+
+/** Listens for catalog changes, when the answer cache is on (stop it with `close()`). */
+export function listenForCatalogChanges({
+  config,
+  log,
+}: Pick<ProductsAppDeps, 'config' | 'log'>): ChangeFeed | undefined {
+  if (config.ANSWER_CACHE_ENTRIES === 0) return undefined;
+  return listenForChanges({
+    url: config.DATABASE_URL,
+    channel: catalogChangesChannel,
+    log,
+    name: 'mercado-products-changes',
+  });
+}
+
+export function productsDeps({ config, log, db, metrics, changes }: ProductsAppDeps): ProductsDeps {
+  const answers =
+    changes && config.ANSWER_CACHE_ENTRIES > 0
+      ? new AnswerCache({
+          feed: changes,
+          maxEntries: config.ANSWER_CACHE_ENTRIES,
+          maxBytes: config.ANSWER_CACHE_MAX_BYTES,
+          registry: metrics.registry,
+        })
+      : undefined;
+  return {
+    db,
+    log,
+    cursorKey: deriveCursorKey(config.INTERNAL_SECRET),
+    ...(answers ? { answers } : {}),
+    catalogChanged: () => changes?.changed(),
+  };
 }
 
 /** Builds the products (catalog) service's HTTP app (it does not listen). */

@@ -3,6 +3,7 @@ import { type Identity, type Knex } from '@mercado/common';
 import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
 import {
   buildProductsApp,
+  listenForCatalogChanges,
   loadProductsConfig,
   productsMigrationsDir,
   type ProductsConfig,
@@ -37,17 +38,31 @@ export interface ProductsHarness {
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
 }
 
-/** A products service on a fresh, migrated database and a free port. */
+/**
+ * A products service on a fresh, migrated database and a free port; given `databaseUrl`, another
+ * replica on that database.
+ */
 export async function startProducts(
   t: TestContext,
   env: Record<string, string> = {},
+  databaseUrl?: string,
 ): Promise<ProductsHarness> {
   const service = await startTestService(t, {
     name: 'products',
+    ...(databaseUrl ? { databaseUrl } : {}),
     loadConfig: loadProductsConfig,
     env: { INTERNAL_SECRET: internalSecret, ...env },
     migrationsDir: productsMigrationsDir,
-    build: (runtime) => ({ app: buildProductsApp(runtime), extra: {} }),
+    // As in production: rendered public reads are kept until the catalog changes, so every test
+    // here also checks that a kept answer never outlives a write.
+    async build(runtime) {
+      const changes = listenForCatalogChanges(runtime);
+      if (changes) {
+        t.teardown(() => changes.close());
+        await changes.ready;
+      }
+      return { app: buildProductsApp({ ...runtime, ...(changes ? { changes } : {}) }), extra: {} };
+    },
   });
   return {
     ...service,

@@ -112,6 +112,8 @@ export interface TestServiceOptions<C extends { DATABASE_URL: string }, A> {
   loadConfig: (env: Record<string, string>) => C;
   env: Record<string, string>;
   migrationsDir: URL;
+  /** Another replica: share this database instead of creating a fresh one. */
+  databaseUrl?: string;
   /** Builds the app; `extra` is handed back to the test (keys, clients, ...). */
   build: (runtime: {
     config: C;
@@ -136,7 +138,7 @@ export async function startTestService<C extends { DATABASE_URL: string }, A>(
   t: Teardown,
   options: TestServiceOptions<C, A>,
 ): Promise<TestService<C> & A> {
-  const databaseUrl = await createTestDatabase(t, options.name);
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase(t, options.name));
   const config = options.loadConfig({ ...options.env, DATABASE_URL: databaseUrl });
   const logs = captureLogs(options.name);
   const metrics = createMetrics(options.name);

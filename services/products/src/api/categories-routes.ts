@@ -1,4 +1,10 @@
-import { ApiRouter, requireRole, validate } from '@mercado/common';
+import {
+  ApiRouter,
+  answerFromCache,
+  requireRole,
+  sendCacheableJson,
+  validate,
+} from '@mercado/common';
 import type { ProductsDeps } from '../domain/deps.js';
 import {
   changeCategory,
@@ -6,7 +12,7 @@ import {
   getCategoryTree,
   removeCategory,
 } from '../domain/categories.js';
-import { cachePolicy, sendCacheable } from './http-cache.js';
+import { cachePolicy } from './http-cache.js';
 import { methodNotAllowed } from './method-not-allowed.js';
 import {
   categoryIdParams,
@@ -18,6 +24,7 @@ import {
 
 /** The category tree: anyone reads it; only admins shape it (it shapes the whole shop). */
 export function categoriesRoutes(deps: ProductsDeps): ApiRouter {
+  const cached = deps.answers ? [answerFromCache(deps.answers)] : [];
   const api = new ApiRouter('/api/categories', 'categories')
     .route(
       {
@@ -31,8 +38,9 @@ export function categoriesRoutes(deps: ProductsDeps): ApiRouter {
           304: { description: 'The copy named in If-None-Match is still current' },
         },
       },
+      ...cached,
       async function treeRoute(req, res) {
-        sendCacheable(req, res, await getCategoryTree(deps), cachePolicy.publicCategories);
+        sendCacheableJson(req, res, await getCategoryTree(deps), cachePolicy.publicCategories);
       },
     )
     .route(

@@ -1,6 +1,3 @@
-import { createHash } from 'node:crypto';
-import type { Request, Response } from 'express';
-
 /**
  * Cache policies for catalog reads. A shop wants a busy listing to be served from caches, yet a
  * price change to show within seconds: caches may reuse a listing or detail for 30 s, and for
@@ -18,36 +15,3 @@ export const cachePolicy = {
   /** Writes, and the internal lookup. */
   noStore: 'no-store',
 } as const;
-
-/** A weak validator: the same JSON gives the same tag, whatever served it (RFC 9110 §8.8.3). */
-function entityTag(json: string): string {
-  return `W/"${createHash('sha256').update(json).digest('base64url').slice(0, 27)}"`;
-}
-
-/** If-None-Match compares weakly, and `*` matches any current representation (RFC 9110 §13.1.2). */
-function matchesIfNoneMatch(header: string | undefined, tag: string): boolean {
-  if (header === undefined) return false;
-  if (header.trim() === '*') return true;
-  const opaque = tag.slice(2);
-  return header.split(',').some((candidate) => {
-    const trimmed = candidate.trim();
-    return (trimmed.startsWith('W/') ? trimmed.slice(2) : trimmed) === opaque;
-  });
-}
-
-/**
- * Sends a JSON body with an ETag and the given Cache-Control; answers 304 without a body when the
- * client already holds it (RFC 9110 §15.4.5).
- */
-export function sendCacheable(req: Request, res: Response, body: unknown, cacheControl: string) {
-  const json = JSON.stringify(body);
-  const tag = entityTag(json);
-  res.setHeader('ETag', tag);
-  res.setHeader('Cache-Control', cacheControl);
-  if (matchesIfNoneMatch(req.headers['if-none-match'], tag)) {
-    res.status(304).end();
-    return;
-  }
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.send(json);
-}

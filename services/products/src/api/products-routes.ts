@@ -1,4 +1,10 @@
-import { ApiRouter, requireRole, validate } from '@mercado/common';
+import {
+  ApiRouter,
+  answerFromCache,
+  requireRole,
+  sendCacheableJson,
+  validate,
+} from '@mercado/common';
 import type { ProductsDeps } from '../domain/deps.js';
 import {
   changeProduct,
@@ -8,7 +14,7 @@ import {
   listProducts,
 } from '../domain/catalog.js';
 import { actorOf, signedInActor } from './actor.js';
-import { cachePolicy, sendCacheable } from './http-cache.js';
+import { cachePolicy } from './http-cache.js';
 import { methodNotAllowed } from './method-not-allowed.js';
 import {
   createProductBody,
@@ -22,6 +28,7 @@ import {
 const notModified = { description: 'The copy named in If-None-Match is still current' };
 
 export function productsRoutes(deps: ProductsDeps): ApiRouter {
+  const cached = deps.answers ? [answerFromCache(deps.answers)] : [];
   const api = new ApiRouter('/api/products', 'products')
     .route(
       {
@@ -38,6 +45,7 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
           304: notModified,
         },
       },
+      ...cached,
       async function listRoute(req, res) {
         const query = validate(listProductsQuery, req.query, 'query');
         const page = await listProducts(deps, {
@@ -51,7 +59,7 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
           ...(query.cursor ? { cursor: query.cursor } : {}),
           limit: query.limit,
         });
-        sendCacheable(req, res, page, cachePolicy.publicCatalog);
+        sendCacheableJson(req, res, page, cachePolicy.publicCatalog);
       },
     )
     .route(
@@ -69,10 +77,11 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
           304: notModified,
         },
       },
+      ...cached,
       async function detailRoute(req, res) {
         const { id } = validate(productIdParams, req.params, 'params');
         const { product, shared } = await getProduct(deps, id, actorOf(req.identity));
-        sendCacheable(
+        sendCacheableJson(
           req,
           res,
           product,

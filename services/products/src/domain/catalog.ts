@@ -172,6 +172,9 @@ export async function createProduct(
     row = await insertProduct(deps.db, product);
   } catch (error) {
     throw translateWriteError(error);
+  } finally {
+    // Also after a failure: a commit whose answer was lost may still have happened.
+    deps.catalogChanged();
   }
   deps.log.info(
     { productId: row.id, sellerId, actorId: actor.userId, outcome: 'created' },
@@ -212,6 +215,8 @@ export async function changeProduct(
     });
   } catch (error) {
     throw translateWriteError(error);
+  } finally {
+    deps.catalogChanged();
   }
   if (!row) throw new AppError('not_found');
   deps.log.info(
@@ -230,12 +235,17 @@ export async function deactivateProduct(
   actor: Actor,
   id: string,
 ): Promise<void> {
-  const changed = await withTransaction(deps.db, async function deactivate(trx) {
-    const current = await lockOwnProduct(trx, actor, id);
-    if (!current.active) return false;
-    await updateProduct(trx, id, { active: false });
-    return true;
-  });
+  let changed: boolean;
+  try {
+    changed = await withTransaction(deps.db, async function deactivate(trx) {
+      const current = await lockOwnProduct(trx, actor, id);
+      if (!current.active) return false;
+      await updateProduct(trx, id, { active: false });
+      return true;
+    });
+  } finally {
+    deps.catalogChanged();
+  }
   if (changed) {
     deps.log.info(
       { productId: id, actorId: actor.userId, outcome: 'deactivated' },

@@ -84,6 +84,9 @@ export async function createCategory(
     row = await insertCategory(deps.db, input);
   } catch (error) {
     throw translateCategoryError(error);
+  } finally {
+    // Also after a failure: a commit whose answer was lost may still have happened.
+    deps.catalogChanged();
   }
   deps.log.info({ categoryId: row.id, outcome: 'created' }, 'category created');
   return toCategoryView(row);
@@ -119,6 +122,8 @@ export async function changeCategory(
     });
   } catch (error) {
     throw translateCategoryError(error);
+  } finally {
+    deps.catalogChanged();
   }
   if (!row) throw new AppError('not_found');
   deps.log.info(
@@ -148,6 +153,8 @@ export async function removeCategory(deps: ProductsDeps, id: string): Promise<vo
       throw new AppError('category_in_use');
     }
     throw error;
+  } finally {
+    deps.catalogChanged();
   }
   deps.log.info({ categoryId: id, outcome: 'deleted' }, 'category deleted');
 }

@@ -1,4 +1,4 @@
-import type { Knex, Logger } from '@mercado/common';
+import type { AnswerCache, Knex, Logger } from '@mercado/common';
 
 /** What the catalog use cases need, passed in (never imported as singletons). */
 export interface ProductsDeps {
@@ -6,6 +6,10 @@ export interface ProductsDeps {
   log: Logger;
   /** Signs list cursors, so a tampered one is told apart from one we issued. */
   cursorKey: Buffer;
+  /** Rendered public reads, kept until the catalog changes; absent when turned off. */
+  answers?: AnswerCache;
+  /** Called once a write has committed: this replica's kept answers must not outlive it. */
+  catalogChanged(): void;
 }
 
 /** The signed-in caller of a write: who they are and whether they are an admin. */

@@ -1,0 +1,73 @@
+import http from 'node:http';
+import { build } from 'hdr-histogram-js';
+
+/**
+ * An open-loop load generator, run as its own process by measureAtRate: it sends requests at a
+ * fixed rate whatever the answers do, and times each one from the moment it was due, not from
+ * when it went out. A closed-loop tool (a connection waits for its answer before sending the
+ * next) hides every stall behind the requests it did not send — coordinated omission — and, with
+ * per-connection timers, adds its own scheduling jitter; this is what wrk2 does, in Node.
+ *
+ * argv: url rate seconds [header:value ...]; prints one JSON line of figures.
+ */
+const [url, rateArgument, secondsArgument, ...headerArguments] = process.argv.slice(2);
+if (!url || !rateArgument || !secondsArgument) {
+  process.stderr.write('usage: open-loop URL RATE SECONDS [name:value ...]\n');
+  process.exit(2);
+}
+const rate = Number(rateArgument);
+const total = Math.round(rate * Number(secondsArgument));
+const headers = Object.fromEntries(
+  headerArguments.map((pair) => [
+    pair.slice(0, pair.indexOf(':')),
+    pair.slice(pair.indexOf(':') + 1),
+  ]),
+);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const latencies = build({
+  lowestDiscernibleValue: 1,
+  highestTrackableValue: 60_000_000,
+  numberOfSignificantValueDigits: 3,
+});
+const intervalNs = 1e9 / rate;
+let sent = 0;
+let settled = 0;
+let errors = 0;
+const start = process.hrtime.bigint();
+const dueAt = (index: number) => start + BigInt(Math.round(index * intervalNs));
+
+await new Promise<void>(function run(resolve) {
+  const finish = (due: bigint, ok: boolean) => {
+    latencies.recordValue(Math.max(1, Number((process.hrtime.bigint() - due) / 1000n)));
+    if (!ok) errors++;
+    if (++settled === total) resolve();
+  };
+  const send = (due: bigint) => {
+    const request = http.get(url, { agent, headers }, function onResponse(response) {
+      response.resume();
+      response.once('end', () => finish(due, response.statusCode === 200));
+    });
+    request.once('error', () => finish(due, false));
+  };
+  // A busy loop on setImmediate keeps to the schedule within tens of microseconds; requests that
+  // fell due while the loop was away are sent at once and keep their due time.
+  const tick = () => {
+    const now = process.hrtime.bigint();
+    while (sent < total && dueAt(sent) <= now) send(dueAt(sent++));
+    if (sent < total) setImmediate(tick);
+  };
+  tick();
+});
+agent.destroy();
+const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
+const ms = (percentile: number) => latencies.getValueAtPercentile(percentile) / 1000;
+process.stdout.write(
+  `${JSON.stringify({
+    rps: total / elapsedS,
+    p50: ms(50),
+    p99: ms(99),
+    p999: ms(99.9),
+    max: latencies.maxValue / 1000,
+    errors,
+  })}\n`,
+);

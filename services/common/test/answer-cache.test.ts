@@ -1,0 +1,147 @@
+import t from 'tap';
+import knexFactory from 'knex';
+import { AnswerCache, listenForChanges, type ChangeFeed } from '../src/index.js';
+import { captureLogs, createTestDatabase } from '../src/testing/index.js';
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let attempt = 0; attempt < 200 && !condition(); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  if (!condition()) throw new Error(`never happened: ${what}`);
+}
+
+async function startFeed(t: { teardown(fn: () => unknown): void }) {
+  const url = await createTestDatabase(t, 'feed');
+  const logs = captureLogs('feed');
+  const feed = listenForChanges({
+    url,
+    channel: 'things_changed',
+    log: logs.log,
+    name: 'feed-under-test',
+    retryMs: 20,
+  });
+  t.teardown(() => feed.close());
+  await feed.ready;
+  const sql = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 2 } });
+  t.teardown(() => sql.destroy());
+  return { feed, sql, logs };
+}
+
+const answer = (text: string) => ({
+  body: Buffer.from(text),
+  etag: `W/"${text}"`,
+  cacheControl: 'public, max-age=30',
+});
+
+/** A feed the test moves by hand. */
+function manualFeed(): { -readonly [K in keyof ChangeFeed]: ChangeFeed[K] } {
+  return {
+    generation: 1,
+    live: true,
+    changed() {
+      this.generation++;
+    },
+    ready: Promise.resolve(),
+    async close() {},
+  };
+}
+
+t.test('a notification from any connection moves the generation', async (t) => {
+  const { feed, sql } = await startFeed(t);
+  t.ok(feed.live, 'listening');
+  const before = feed.generation;
+  await sql.raw(`select pg_notify('things_changed', 'x')`);
+  await until(() => feed.generation > before, 'notified');
+  t.pass('the generation moved after a notification');
+
+  // Notifications are sent on commit only: a rolled back change says nothing.
+  const settled = feed.generation;
+  await sql
+    .transaction(async (trx) => {
+      await trx.raw(`select pg_notify('things_changed', 'y')`);
+      throw new Error('roll back');
+    })
+    .catch(() => undefined);
+  await sql.raw(`select pg_notify('other_channel', 'z')`);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(feed.generation, settled, 'rolled back and foreign notifications are ignored');
+});
+
+t.test('a lost connection pauses caching until it listens again', async (t) => {
+  const { feed, sql, logs } = await startFeed(t);
+  const cache = new AnswerCache({ feed });
+  cache.set('/a', cache.begin()!, answer('a'));
+  t.ok(cache.get('/a'), 'kept while listening');
+
+  await sql.raw(
+    `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'feed-under-test'`,
+  );
+  await until(() => !feed.live, 'the loss noticed');
+  t.equal(cache.begin(), undefined, 'no read may be kept while not listening');
+  t.equal(cache.get('/a'), undefined, 'nothing kept is served while not listening');
+  await until(() => feed.live, 'listening again');
+  t.equal(cache.get('/a'), undefined, 'what was kept before the loss is gone for good');
+  t.match(logs.text(), /change feed lost its connection/, 'the loss is logged');
+
+  const generation = feed.generation;
+  await sql.raw(`select pg_notify('things_changed', '')`);
+  await until(() => feed.generation > generation, 'notified after the reconnect');
+  t.pass('notifications flow again after the reconnect');
+});
+
+t.test('a read that raced a change is never kept', (t) => {
+  const feed = manualFeed();
+  const cache = new AnswerCache({ feed });
+  const started = cache.begin()!;
+  feed.changed(); // a write commits while the read runs
+  cache.set('/list', started, answer('old'));
+  t.equal(cache.get('/list'), undefined, 'the possibly stale answer was dropped');
+
+  const next = cache.begin()!;
+  cache.set('/list', next, answer('new'));
+  t.equal(cache.get('/list')?.body.toString(), 'new');
+  feed.changed();
+  t.equal(cache.get('/list'), undefined, 'a change retires every kept answer');
+  t.equal(cache.size, 0, 'and frees it');
+  t.end();
+});
+
+t.test('the least recently used answers go first past the limits', (t) => {
+  const feed = manualFeed();
+  const cache = new AnswerCache({ feed, maxEntries: 2, maxBytes: 10 });
+  const g = cache.begin()!;
+  cache.set('/a', g, answer('aaa'));
+  cache.set('/b', g, answer('bbb'));
+  cache.get('/a');
+  cache.set('/c', g, answer('ccc'));
+  t.same(
+    ['/a', '/b', '/c'].map((key) => cache.get(key) !== undefined),
+    [true, false, true],
+    'the entry limit evicts the least recently used',
+  );
+  cache.set('/d', g, answer('dddddddd'));
+  t.same(
+    ['/a', '/c', '/d'].map((key) => cache.get(key) !== undefined),
+    [false, false, true],
+    'the byte limit too',
+  );
+  cache.set('/huge', g, answer('x'.repeat(11)));
+  t.equal(cache.get('/huge'), undefined, 'an answer over the byte limit is never kept');
+  t.equal(cache.size, 1);
+
+  feed.live = false;
+  t.equal(cache.begin(), undefined);
+  cache.set('/e', g, answer('e'));
+  feed.live = true;
+  t.equal(cache.get('/e'), undefined, 'nothing is stored while not listening');
+  t.end();
+});
+
+t.test('a channel name is an identifier, never SQL', (t) => {
+  const { log } = captureLogs('feed');
+  t.throws(
+    () => listenForChanges({ url: 'postgres://127.0.0.1:1/x', channel: 'x; drop table y', log }),
+    /not a channel name/,
+  );
+  t.end();
+});
