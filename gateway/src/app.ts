@@ -1,5 +1,6 @@
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import cors from 'cors';
+import { Counter } from 'prom-client';
 import type { JWTVerifyGetKey } from 'jose';
 import {
   AppError,
@@ -30,6 +31,11 @@ import {
 import { MicroCache } from './micro-cache.js';
 import { createUpstreamProxy } from './proxy.js';
 import { createRateLimits } from './rate-limit.js';
+import {
+  connectRateLimitRedis,
+  rateLimitRedisReady,
+  RedisRateLimitStore,
+} from './rate-limit-store.js';
 import { securityHeaders } from './security-headers.js';
 import { UpstreamPool } from './upstreams.js';
 
@@ -61,6 +67,11 @@ export interface GatewayDeps {
 export interface Gateway {
   /** The express app; it does not listen. */
   app: Express;
+  /**
+   * Resolves once what the gateway needs before taking traffic is connected (the shared
+   * rate-limit store), or after `timeoutMs` with false; the gateway works either way.
+   */
+  ready(timeoutMs?: number): Promise<boolean>;
   /** Releases upstream connections; call after the HTTP server has closed. */
   close(): Promise<void>;
 }
@@ -250,10 +261,22 @@ export function buildGateway({
   }
 
   const corsHandler = corsPolicy(config.CORS_ORIGINS);
+  const limitsRedis = config.RATE_LIMIT_REDIS_URL
+    ? connectRateLimitRedis(config.RATE_LIMIT_REDIS_URL, log)
+    : undefined;
+  const limitStoreErrors = new Counter({
+    name: 'rate_limit_store_errors_total',
+    help: 'Requests let through because the shared rate-limit store did not answer',
+    registers: [metrics.registry],
+  });
   const limits = createRateLimits({
     windowMs: config.RATE_LIMIT_WINDOW_MS,
     perIp: config.RATE_LIMIT_PER_IP,
     perUser: config.RATE_LIMIT_PER_USER,
+    store: limitsRedis
+      ? (name) => new RedisRateLimitStore(limitsRedis, `mercado:rate-limit:${name}:`)
+      : undefined,
+    onStoreError: () => limitStoreErrors.inc(),
   });
   const app = buildHttpApp({
     name: 'gateway',
@@ -274,8 +297,12 @@ export function buildGateway({
 
   return {
     app,
+    async ready(timeoutMs = 5_000) {
+      return limitsRedis ? rateLimitRedisReady(limitsRedis, timeoutMs) : true;
+    },
     async close() {
       upstreamProxy.close();
+      if (limitsRedis) await limitsRedis.quit().catch(() => limitsRedis.disconnect());
     },
   };
 }

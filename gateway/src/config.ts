@@ -107,6 +107,8 @@ export const gatewaySettings = {
   RATE_LIMIT_WINDOW_MS: setting.int(60_000, 1_000, 3_600_000),
   RATE_LIMIT_PER_IP: setting.int(1_200, 0, 10_000_000),
   RATE_LIMIT_PER_USER: setting.int(600, 0, 10_000_000),
+  /** A Redis shared by every gateway replica, so they count limits together (else each its own). */
+  RATE_LIMIT_REDIS_URL: setting.url().optional(),
   /** Micro-cache for anonymous public reads: the longest a response is reused (0 = off). */
   CACHE_TTL_MS: setting.int(1_000, 0, 60_000),
   CACHE_MAX_ENTRIES: setting.int(1_000, 1, 1_000_000),

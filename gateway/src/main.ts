@@ -8,6 +8,7 @@ runMain(async function main() {
   const metrics = createMetrics('gateway');
   let shuttingDown = (): boolean => false;
   const gateway = buildGateway({ config, log, metrics, isShuttingDown: () => shuttingDown() });
+  if (!(await gateway.ready())) log.warn('starting before the rate-limit store answered');
   const server = await listen(gateway.app, { host: config.HOST, port: config.PORT });
   const shutdown = handleShutdown({
     log,

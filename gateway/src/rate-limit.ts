@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type Options, type Store } from 'express-rate-limit';
 import { AppError } from '@mercado/common';
 
 export interface RateLimitSettings {
@@ -8,6 +8,13 @@ export interface RateLimitSettings {
   perIp: number;
   /** Requests per window from one signed-in user, whatever their address; 0 turns it off. */
   perUser: number;
+  /**
+   * Where counts are kept: this process's memory when absent, else the store this returns for a
+   * limit's name (Redis, shared by every replica). A failing store lets requests through.
+   */
+  store?: ((name: string) => Store) | undefined;
+  /** Called when the shared store fails a request's count (the request goes through). */
+  onStoreError?: ((error: unknown) => void) | undefined;
 }
 
 const callerKey = Symbol('mercado.rateLimitCaller');
@@ -23,11 +30,25 @@ function limited(req: Request, _res: Response, next: NextFunction): void {
   next(new AppError('rate_limited', { headers: { 'retry-after': String(seconds) } }));
 }
 
-function limiter(name: string, limit: number, windowMs: number, key: Options['keyGenerator']) {
+function limiter(
+  name: string,
+  limit: number,
+  key: Options['keyGenerator'],
+  { windowMs, store, onStoreError = () => undefined }: RateLimitSettings,
+) {
   return rateLimit({
     windowMs,
     limit,
     identifier: name,
+    // A shop stays open when its limiter's store does not answer: limits protect, they are not
+    // what keeps data correct. The outage itself is logged once by the store's connection.
+    ...(store
+      ? {
+          store: store(name),
+          passOnStoreError: true,
+          logger: { error: onStoreError, warn: onStoreError },
+        }
+      : {}),
     standardHeaders: 'draft-6',
     legacyHeaders: false,
     keyGenerator: key,
@@ -45,19 +66,20 @@ export interface RateLimits {
 }
 
 /**
- * Limits are counted in this gateway process's memory. Behind N gateway replicas balanced round
- * robin, a client spreads over all of them, so the effective limit is about N times the
- * configured one; divide by N, or (once Redis is part of the deployment) give express-rate-limit
- * a shared store so that every replica counts together. See gateway/README.md.
+ * Without a store, limits are counted in this gateway process's memory: behind N replicas balanced
+ * round robin a client spreads over all of them, so the effective limit is about N times the
+ * configured one. With a shared store (RATE_LIMIT_REDIS_URL) every replica counts together. See
+ * gateway/README.md.
  */
-export function createRateLimits({ windowMs, perIp, perUser }: RateLimitSettings): RateLimits {
+export function createRateLimits(settings: RateLimitSettings): RateLimits {
+  const { perIp, perUser } = settings;
   const byIp =
     perIp > 0
-      ? limiter('ip', perIp, windowMs, (req) => ipKeyGenerator(req.ip ?? 'unknown'))
+      ? limiter('ip', perIp, (req) => ipKeyGenerator(req.ip ?? 'unknown'), settings)
       : undefined;
   const userLimiter =
     perUser > 0
-      ? limiter('user', perUser, windowMs, (req) => (req as KeyedRequest)[callerKey] ?? '')
+      ? limiter('user', perUser, (req) => (req as KeyedRequest)[callerKey] ?? '', settings)
       : undefined;
   return {
     byIp,

@@ -170,6 +170,7 @@ export async function startGateway(
     await server.close(100);
     await gateway.close();
   });
+  await gateway.ready();
   return {
     url: server.url,
     config,

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { SignJWT, base64url } from 'jose';
 import { ConfigError, signIdentity, verifyIdentity } from '@mercado/common';
+import { startTestRedis } from '@mercado/common/testing';
 import { compilePolicy, loadGatewayConfig, policy } from '../src/app.js';
 import type { CompiledRoute, RouteMatch } from '../src/policy.js';
 import {
@@ -599,6 +600,80 @@ t.test('each signed-in user gets a budget of their own, wherever they call from'
     'anonymous calls are not per-user limited',
   );
 });
+
+t.test(
+  'replicas sharing a Redis spend one budget; while Redis is down requests go through',
+  async (t) => {
+    const redis = await startTestRedis(t);
+    const key = await newKey('key-1');
+    const jwks = await startJwks(t, [key]);
+    const users = await startEcho(t, 'users');
+    const env = {
+      USERS_URLS: users.url,
+      JWKS_URL: jwks.url,
+      RATE_LIMIT_PER_IP: '4',
+      RATE_LIMIT_PER_USER: '2',
+      RATE_LIMIT_REDIS_URL: redis.url,
+    };
+    const one = await startGateway(t, env);
+    const two = await startGateway(t, env);
+    const from = (ip: string, extra: Record<string, string> = {}) => ({
+      headers: { 'x-forwarded-for': ip, ...extra },
+    });
+
+    const answers = [];
+    for (const gateway of [one, two, one, two, one, two]) {
+      answers.push(await gateway.call('/api/auth/jwks.json', from('198.51.100.9')));
+    }
+    t.same(
+      answers.map((answer) => [answer.status, answer.headers.get('ratelimit-remaining')]),
+      [
+        [200, '3'],
+        [200, '2'],
+        [200, '1'],
+        [200, '0'],
+        [429, '0'],
+        [429, '0'],
+      ],
+      'one address, one budget across both replicas',
+    );
+    t.ok(Number(answers[5]!.headers.get('retry-after')) >= 1);
+
+    const ana = bearer(await signToken(key, { userId: 'ana' }));
+    const userStatuses = [];
+    for (const [gateway, ip] of [
+      [one, '192.0.2.11'],
+      [two, '192.0.2.12'],
+      [one, '192.0.2.13'],
+    ] as const) {
+      userStatuses.push((await gateway.call('/api/users/me', from(ip, ana))).status);
+    }
+    t.same(userStatuses, [200, 200, 429], 'one user, one budget across both replicas');
+
+    await redis.stop();
+    const during = [];
+    for (let i = 0; i < 6; i++) {
+      during.push((await one.call('/api/auth/jwks.json', from('198.51.100.10'))).status);
+    }
+    t.same(during, [200, 200, 200, 200, 200, 200], 'the shop stays open without its limiter');
+    const metrics = (await one.call('/metrics')).body as string;
+    t.match(
+      metrics,
+      /^rate_limit_store_errors_total\{[^}]*\} [1-9]/m,
+      'skipped counts are counted',
+    );
+    t.match(one.logs.text(), /rate-limit store unavailable/, 'the outage is logged');
+
+    await redis.start();
+    let limited = false;
+    for (let attempt = 0; attempt < 100 && !limited; attempt++) {
+      const answer = await one.call('/api/auth/jwks.json', from('198.51.100.11'));
+      limited = answer.status === 429;
+      if (!limited) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    t.ok(limited, 'limits apply again once Redis is back');
+  },
+);
 
 t.test('limits set to 0 are off', async (t) => {
   const { gateway } = await setup(t, { RATE_LIMIT_PER_IP: '0', RATE_LIMIT_PER_USER: '0' });

@@ -17,6 +17,12 @@ export const systemPrograms: SystemProgram[] = [
     debianPackage: 'docker-compose',
     neededBy: 'scripts/test/compose.test.ts validates docker-compose.yml',
   },
+  {
+    command: 'redis-server',
+    probe: ['--version'],
+    debianPackage: 'redis-server',
+    neededBy: "the gateway's shared rate limits (and the broker cluster) run against a real Redis",
+  },
 ];
 
 function present(program: SystemProgram): boolean {

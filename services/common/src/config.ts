@@ -54,7 +54,7 @@ export const setting = {
   /** A secret: required, never defaulted, at least `minLength` characters. */
   secret: (minLength = 32) =>
     z.string().min(minLength, { message: `must be at least ${minLength} characters` }),
-  url: () => z.url({ protocol: /^(https?|postgres(ql)?|mqtts?|wss?)$/ }),
+  url: () => z.url({ protocol: /^(https?|postgres(ql)?|mqtts?|wss?|rediss?)$/ }),
   /** A comma-separated list of URLs. */
   urls: () =>
     z

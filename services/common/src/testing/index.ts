@@ -9,6 +9,8 @@ import { createDb, migrate } from '../db.js';
 import { listen } from '../http/server.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 
+export { startTestRedis, type TestRedis } from './redis.js';
+
 /** Set by the test runner (scripts/src/test.ts), which starts one throwaway Postgres per run. */
 export const testServerUrlVariable = 'MERCADO_TEST_DATABASE_URL';
 
