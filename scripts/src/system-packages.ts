@@ -5,6 +5,8 @@ export interface SystemProgram {
   command: string;
   /** Arguments that make the program print something harmless and exit 0. */
   probe: string[];
+  /** The program exits non-zero even for its probe (mosquitto's clients do): found is enough. */
+  probeExitsNonZero?: boolean;
   debianPackage: string;
   neededBy: string;
 }
@@ -23,11 +25,18 @@ export const systemPrograms: SystemProgram[] = [
     debianPackage: 'redis-server',
     neededBy: "the gateway's shared rate limits (and the broker cluster) run against a real Redis",
   },
+  {
+    command: 'mosquitto_sub',
+    probe: ['--help'],
+    probeExitsNonZero: true,
+    debianPackage: 'mosquitto-clients',
+    neededBy: 'broker tests use mosquitto_pub/mosquitto_sub as a foreign MQTT client',
+  },
 ];
 
 function present(program: SystemProgram): boolean {
   const result = spawnSync(program.command, program.probe, { stdio: 'ignore' });
-  return !result.error && result.status === 0;
+  return !result.error && (result.status === 0 || program.probeExitsNonZero === true);
 }
 
 /**

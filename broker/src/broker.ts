@@ -1,0 +1,315 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AedesOptions, type Client } from 'aedes';
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { Counter, Gauge } from 'prom-client';
+import {
+  isServiceMqttPassword,
+  mayPublish,
+  maySubscribe,
+  mqttServices,
+  parsePayload,
+  type Logger,
+  type Metrics,
+  type MqttServiceName,
+  type Principal,
+} from '@mercado/common';
+import type { BrokerConfig } from './config.js';
+import { guardPacketSize } from './packet-guard.js';
+import { createConnectionRateLimit } from './connection-rate.js';
+
+export { loadBrokerConfig, brokerSettings, type BrokerConfig } from './config.js';
+
+/** Checks a payment terminal's id and secret (the users service's registry). */
+export type TerminalVerifier = (terminalId: string, secret: Buffer) => Promise<boolean>;
+
+export interface BrokerDeps {
+  config: BrokerConfig;
+  log: Logger;
+  metrics: Metrics;
+  /** Resolves the key of a browser's access token; defaults to JWKS_URL, fetched and cached. */
+  keySet?: JWTVerifyGetKey;
+  /** Without one, no terminal can connect. */
+  verifyTerminal?: TerminalVerifier;
+  /** More aedes options (persistence, mq, id) — the clustering issue's Redis goes here. */
+  aedes?: Partial<AedesOptions>;
+}
+
+export interface MercadoBroker {
+  aedes: Aedes;
+  /** Hands a TCP/TLS socket or a WebSocket stream to the broker, behind the packet-size guard. */
+  handle(stream: Duplex, request?: IncomingMessage): void;
+  principalOf(client: Client): Principal | undefined;
+  close(): Promise<void>;
+}
+
+type Kind = Principal['kind'];
+
+/** CONNACK return codes of MQTT 3.1.1 (§3.2.2.3). */
+const badCredentials = 4;
+const notAuthorized = 5;
+const identifierRejected = 2;
+
+function refusal(message: string, returnCode: number) {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+/**
+ * Client ids are namespaced by principal: aedes drops the older connection when a new one comes
+ * with the same client id (MQTT-3.1.4-2), so a free choice of id would let anyone kick a terminal
+ * or a service off, or take over its persistent session.
+ */
+function clientIdAllowed(principal: Principal, clientId: string): boolean {
+  switch (principal.kind) {
+    case 'service':
+      return clientId.startsWith(`${principal.service}-`);
+    case 'terminal':
+      return clientId === `terminal-${principal.terminalId}`;
+    case 'browser':
+      return clientId.startsWith(`web-${principal.userId}-`);
+  }
+}
+
+function describe(principal: Principal): Record<string, string> {
+  switch (principal.kind) {
+    case 'service':
+      return { kind: 'service', service: principal.service };
+    case 'terminal':
+      return { kind: 'terminal', terminalId: principal.terminalId };
+    case 'browser':
+      return { kind: 'browser', userId: principal.userId };
+  }
+}
+
+/**
+ * Mercado's broker: aedes with authentication (services, browsers, terminals), the topic
+ * contract's authorization on every publish and subscribe, payload validation, a packet-size
+ * guard and a connection rate per address. It does not listen: see listeners.ts.
+ */
+export async function createMercadoBroker({
+  config,
+  log,
+  metrics,
+  keySet = createRemoteJWKSet(new URL(config.JWKS_URL), { cooldownDuration: 30_000 }),
+  verifyTerminal,
+  aedes: aedesOptions = {},
+}: BrokerDeps): Promise<MercadoBroker> {
+  const registers = [metrics.registry];
+  const connected = new Gauge({
+    name: 'mqtt_connected_clients',
+    help: 'Connected MQTT clients by kind',
+    labelNames: ['kind'],
+    registers,
+  });
+  const messagesIn = new Counter({
+    name: 'mqtt_messages_in_total',
+    help: 'PUBLISH packets accepted from clients',
+    labelNames: ['kind'],
+    registers,
+  });
+  const messagesOut = new Counter({
+    name: 'mqtt_messages_out_total',
+    help: 'PUBLISH packets delivered to clients',
+    registers,
+  });
+  const denied = new Counter({
+    name: 'mqtt_denied_total',
+    help: 'Refused connects, publishes and subscribes',
+    labelNames: ['action', 'kind'],
+    registers,
+  });
+  const invalid = new Counter({
+    name: 'mqtt_invalid_payloads_total',
+    help: 'Published payloads dropped for not matching the topic contract',
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const kind of ['service', 'browser', 'terminal'] satisfies Kind[])
+    connected.set({ kind }, 0);
+
+  const principals = new WeakMap<Client, Principal>();
+  const allowConnection = createConnectionRateLimit(config.CONNECTIONS_PER_IP_PER_MINUTE);
+  const addresses = new WeakMap<Client, string>();
+
+  async function authenticateBrowser(token: string): Promise<Principal> {
+    const { payload } = await jwtVerify(token, keySet, {
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      requiredClaims: ['sub', 'exp'],
+      clockTolerance: 5,
+    });
+    return { kind: 'browser', userId: payload.sub! };
+  }
+
+  async function identify(
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<Principal | undefined> {
+    if (username === undefined || password === undefined) return undefined;
+    if (username.startsWith('service:')) {
+      const service = username.slice('service:'.length) as MqttServiceName;
+      if (!mqttServices.includes(service)) return undefined;
+      return isServiceMqttPassword(config.INTERNAL_SECRET, service, password)
+        ? { kind: 'service', service }
+        : undefined;
+    }
+    if (username.startsWith('terminal:')) {
+      const terminalId = username.slice('terminal:'.length);
+      if (!verifyTerminal || terminalId.length === 0 || terminalId.length > 64) return undefined;
+      return (await verifyTerminal(terminalId, password))
+        ? { kind: 'terminal', terminalId }
+        : undefined;
+    }
+    if (username === 'browser') {
+      try {
+        return await authenticateBrowser(password.toString('utf8'));
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  const aedes = await Aedes.createBroker({
+    ...aedesOptions,
+    connectTimeout: config.CONNECT_TIMEOUT_MS,
+    keepaliveLimit: config.MAX_KEEPALIVE_SECONDS,
+    queueLimit: config.MAX_QUEUED_PER_CLIENT,
+    maxClientsIdLength: 128,
+    maxTopicLevels: 16,
+
+    preConnect(client, _packet, done) {
+      const address = addresses.get(client) ?? 'unknown';
+      if (allowConnection(address)) {
+        done(null, true);
+        return;
+      }
+      denied.inc({ action: 'connect', kind: 'rate' });
+      log.warn({ address }, 'mqtt connection rate exceeded');
+      done(null, false);
+    },
+
+    authenticate(client, username, password, done) {
+      identify(username, password).then(
+        function identified(principal) {
+          if (!principal) {
+            denied.inc({ action: 'connect', kind: 'unknown' });
+            log.warn(
+              { clientId: client.id, username: username?.split(':')[0] },
+              'mqtt connect refused',
+            );
+            done(refusal('bad credentials', username ? badCredentials : notAuthorized), false);
+            return;
+          }
+          if (!clientIdAllowed(principal, client.id)) {
+            denied.inc({ action: 'connect', kind: principal.kind });
+            log.warn({ clientId: client.id, ...describe(principal) }, 'mqtt client id refused');
+            done(refusal('client id outside its namespace', identifierRejected), false);
+            return;
+          }
+          principals.set(client, principal);
+          done(null, true);
+        },
+        function failed(error: unknown) {
+          log.error({ err: error }, 'mqtt authentication failed');
+          done(refusal('authentication unavailable', 3), false);
+        },
+      );
+    },
+
+    authorizePublish(client, packet, done) {
+      // A null client is the broker's own publish (a will is published with its client).
+      const principal = client ? principals.get(client) : undefined;
+      if (!client) {
+        done(null);
+        return;
+      }
+      if (!principal || !mayPublish(principal, packet.topic, { retain: packet.retain })) {
+        denied.inc({ action: 'publish', kind: principal?.kind ?? 'unknown' });
+        log.warn(
+          { clientId: client.id, topic: packet.topic, ...(principal ? describe(principal) : {}) },
+          'mqtt publish denied; client disconnected',
+        );
+        done(new Error('publish not allowed'));
+        return;
+      }
+      const checked = parsePayload(packet.topic, packet.payload as Buffer);
+      if (!checked.ok) {
+        // Dropped, not refused: the sender's connection stays (it may be a service mid-batch);
+        // the message goes to a topic no one may subscribe, unretained. Never log the payload.
+        invalid.inc({ reason: checked.reason.split(':')[0]! });
+        log.warn(
+          {
+            clientId: client.id,
+            topic: packet.topic,
+            reason: checked.reason,
+            ...describe(principal),
+          },
+          'mqtt payload dropped: not as the contract says',
+        );
+        packet.topic = '$mercado/dropped';
+        packet.retain = false;
+        done(null);
+        return;
+      }
+      messagesIn.inc({ kind: principal.kind });
+      done(null);
+    },
+
+    authorizeSubscribe(client, subscription, done) {
+      const principal = principals.get(client);
+      if (!principal || !maySubscribe(principal, subscription.topic)) {
+        denied.inc({ action: 'subscribe', kind: principal?.kind ?? 'unknown' });
+        log.warn(
+          {
+            clientId: client.id,
+            filter: subscription.topic,
+            ...(principal ? describe(principal) : {}),
+          },
+          'mqtt subscribe denied',
+        );
+        // SUBACK 0x80 for this filter (MQTT-3.9.3); the connection stays.
+        done(null, null);
+        return;
+      }
+      done(null, subscription);
+    },
+  });
+
+  aedes.on('clientReady', function onClientReady(client) {
+    const principal = principals.get(client);
+    if (principal) connected.inc({ kind: principal.kind });
+  });
+  aedes.on('clientDisconnect', function onClientDisconnect(client) {
+    const principal = principals.get(client);
+    if (principal) connected.dec({ kind: principal.kind });
+  });
+  // Counted where each delivery is decided, last, after every other forwarding rule.
+  const forward = aedes.authorizeForward.bind(aedes);
+  aedes.authorizeForward = function countForward(client, packet) {
+    const delivered = forward(client, packet);
+    if (delivered) messagesOut.inc();
+    return delivered;
+  };
+  aedes.on('clientError', function onClientError(client, error) {
+    log.debug({ clientId: client.id, err: { message: error.message } }, 'mqtt client error');
+  });
+
+  return {
+    aedes,
+    handle(stream, request) {
+      const address =
+        request?.socket.remoteAddress ??
+        (stream as { remoteAddress?: string }).remoteAddress ??
+        'unknown';
+      guardPacketSize(stream, config.MAX_PACKET_BYTES, () => {
+        denied.inc({ action: 'packet', kind: 'oversize' });
+        log.warn({ address }, 'mqtt packet over MAX_PACKET_BYTES; connection closed');
+      });
+      const client = aedes.handle(stream, request);
+      addresses.set(client, address);
+    },
+    principalOf: (client) => principals.get(client),
+    close: () => new Promise<void>((resolve) => aedes.close(() => resolve())),
+  };
+}

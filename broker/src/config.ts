@@ -1,0 +1,34 @@
+import { baseServiceSettings, loadConfig, setting } from '@mercado/common';
+
+export const brokerSettings = {
+  /** HOST, PORT (the HTTP port: /health, /metrics and MQTT over WebSocket at /mqtt), LOG_LEVEL… */
+  ...baseServiceSettings,
+  /** MQTT over TCP; 0 picks a free port. */
+  MQTT_PORT: setting.port(1883),
+  /** MQTT over TLS, when both files are given. */
+  MQTTS_PORT: setting.port(8883),
+  TLS_CERT_FILE: setting.string(''),
+  TLS_KEY_FILE: setting.string(''),
+  /** Derives each service's broker password (see serviceMqttCredentials); no default. */
+  INTERNAL_SECRET: setting.secret(32),
+  /** Where browsers' access tokens are checked (the users service's key set, cached). */
+  JWKS_URL: setting.url(),
+  JWT_ISSUER: setting.string('mercado'),
+  JWT_AUDIENCE: setting.string('mercado-api'),
+  /** The largest MQTT packet a client may send; larger ones end its connection. */
+  MAX_PACKET_BYTES: setting.int(64 * 1024, 1024, 16 * 1024 * 1024),
+  /** New connections per client address per minute (a burst of a quarter of it is allowed). */
+  CONNECTIONS_PER_IP_PER_MINUTE: setting.int(600, 1, 1_000_000),
+  /** Messages queued per client before the broker drops it (aedes queueLimit). */
+  MAX_QUEUED_PER_CLIENT: setting.int(1_000, 10, 1_000_000),
+  /** Longest keep-alive a client may ask for, seconds (aedes keepaliveLimit); 0 is refused. */
+  MAX_KEEPALIVE_SECONDS: setting.int(300, 10, 65_535),
+  /** A connection must send CONNECT within this many milliseconds. */
+  CONNECT_TIMEOUT_MS: setting.int(10_000, 100, 120_000),
+};
+
+export type BrokerConfig = ReturnType<typeof loadBrokerConfig>;
+
+export function loadBrokerConfig(env: Record<string, string | undefined> = process.env) {
+  return loadConfig(brokerSettings, env);
+}

@@ -1,0 +1,266 @@
+import net from 'node:net';
+import t from 'tap';
+import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
+import type mqtt from 'mqtt';
+import {
+  connectMqtt,
+  createMetrics,
+  serviceMqttCredentials,
+  type MqttClient,
+} from '@mercado/common';
+import { captureLogs } from '@mercado/common/testing';
+import { createMercadoBroker, loadBrokerConfig } from '../src/broker.js';
+import { startListeners } from '../src/listeners.js';
+
+const internalSecret = 'broker-test-internal-secret-long-enough-0123456789';
+
+async function startBroker(
+  t: { teardown(fn: () => unknown): void },
+  env: Record<string, string> = {},
+) {
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' };
+  const config = loadBrokerConfig({
+    INTERNAL_SECRET: internalSecret,
+    JWKS_URL: 'http://127.0.0.1:1/jwks.json',
+    MQTT_PORT: '0',
+    PORT: '0',
+    ...env,
+  });
+  const logs = captureLogs('broker');
+  const metrics = createMetrics('broker');
+  const broker = await createMercadoBroker({
+    config,
+    log: logs.log,
+    metrics,
+    keySet: createLocalJWKSet({ keys: [jwk] }),
+  });
+  const listeners = await startListeners(broker, { config, log: logs.log, metrics });
+  t.teardown(async () => {
+    await broker.close();
+    await listeners.close();
+  });
+  const token = (userId: string, expiresIn = '5m') =>
+    new SignJWT({ roles: ['customer'] })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
+      .setSubject(userId)
+      .setIssuer('mercado')
+      .setAudience('mercado-api')
+      .setIssuedAt()
+      .setExpirationTime(expiresIn)
+      .sign(privateKey);
+  const clients: MqttClient[] = [];
+  t.teardown(() => Promise.all(clients.map((client) => client.endAsync(true))));
+  const connect = async (url: string, options: mqtt.IClientOptions) => {
+    const client = await connectMqtt(url, { reconnectPeriod: 0, ...options });
+    clients.push(client);
+    return client;
+  };
+  const service = (name: string) =>
+    connect(listeners.mqttUrl, {
+      clientId: `${name}-${Math.random().toString(36).slice(2)}`,
+      ...serviceMqttCredentials(internalSecret, name),
+    });
+  const browser = async (userId: string, url = listeners.mqttUrl) =>
+    connect(url, {
+      clientId: `web-${userId}-${Math.random().toString(36).slice(2)}`,
+      username: 'browser',
+      password: await token(userId),
+    });
+  const metricsText = async () => (await fetch(`${listeners.httpUrl}/metrics`)).text();
+  return { listeners, logs, token, connect, service, browser, metricsText };
+}
+
+/** The CONNACK refusal a connect attempt ends with (mqtt.js puts the return code on the error). */
+async function refusedWith(url: string, options: mqtt.IClientOptions): Promise<number | string> {
+  try {
+    const client = await connectMqtt(url, { reconnectPeriod: 0, ...options });
+    await client.endAsync(true);
+    return 'connected';
+  } catch (error) {
+    return (error as { code?: number }).code ?? String(error);
+  }
+}
+
+const orderStatus = (orderId: string) =>
+  JSON.stringify({
+    type: 'order.status_changed',
+    id: '7a0c1f8e-2f7e-4a4e-9a53-0f3c7a7c9b10',
+    orderId,
+    status: 'paid',
+    at: '2026-11-23T10:00:00.000Z',
+  });
+
+function nextMessage(client: MqttClient, timeoutMs = 3_000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.off('message', onMessage);
+      resolve(undefined);
+    }, timeoutMs);
+    function onMessage(topic: string) {
+      clearTimeout(timer);
+      client.off('message', onMessage);
+      resolve(topic);
+    }
+    client.on('message', onMessage);
+  });
+}
+
+t.test('who may connect: services, browsers with a valid token, nobody else', async (t) => {
+  const { listeners, token, service, browser } = await startBroker(t);
+  const url = listeners.mqttUrl;
+  t.ok((await service('orders')).connected, 'a service with its derived password');
+  t.ok((await browser('3f0d7f4e-0000-4000-8000-000000000001')).connected, 'a browser with a token');
+
+  const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
+  t.equal(await refusedWith(url, { clientId: 'anon-1' }), 5, 'anonymous: not authorized');
+  t.equal(
+    await refusedWith(url, { clientId: 'orders-x', username, password: `${password}x` }),
+    4,
+    'a wrong service password',
+  );
+  t.equal(
+    await refusedWith(url, {
+      clientId: 'orders-x',
+      username: 'service:billing',
+      password,
+    }),
+    4,
+    'a service the contract does not know',
+  );
+  t.equal(
+    await refusedWith(url, {
+      clientId: 'web-u1-1',
+      username: 'browser',
+      password: await token('u1', '-1m'),
+    }),
+    4,
+    'an expired token',
+  );
+  t.equal(
+    await refusedWith(url, { clientId: 'web-u1-1', username: 'browser', password: 'not.a.jwt' }),
+    4,
+    'a malformed token',
+  );
+  t.equal(
+    await refusedWith(url, { clientId: 'payments-1', username, password }),
+    2,
+    "a client id in another principal's namespace",
+  );
+  t.equal(
+    await refusedWith(url, {
+      clientId: 'terminal-t1',
+      username: 'terminal:t1',
+      password: 'anything',
+    }),
+    4,
+    'no terminal registry configured: no terminal',
+  );
+});
+
+t.test('the contract decides every publish and subscribe', async (t) => {
+  const { service, browser, metricsText, logs } = await startBroker(t);
+  const userId = '3f0d7f4e-0000-4000-8000-000000000002';
+  const shopper = await browser(userId);
+  // The SUBACK itself: mqtt.js reports a refusal as an error, without the per-filter codes.
+  const granted = await new Promise<number[]>((resolve) => {
+    shopper.on('packetreceive', function onPacket(packet) {
+      if (packet.cmd === 'suback') resolve(packet.granted as number[]);
+    });
+    shopper.subscribe(
+      [`orders/${userId}/+/status`, 'orders/+/#', '$SYS/#', '#', 'payments/requests'],
+      { qos: 0 },
+      () => undefined,
+    );
+  });
+  t.same(granted, [0, 128, 128, 128, 128], 'own order status only');
+
+  const orders = await service('orders');
+  const delivered = nextMessage(shopper);
+  await orders.publishAsync(
+    `orders/${userId}/5b1d3c2a-0000-4000-8000-0000000000a1/status`,
+    orderStatus('5b1d3c2a-0000-4000-8000-0000000000a1'),
+    { qos: 1 },
+  );
+  t.equal(
+    await delivered,
+    `orders/${userId}/5b1d3c2a-0000-4000-8000-0000000000a1/status`,
+    'the shopper gets its order status',
+  );
+
+  const closed = new Promise((resolve) => shopper.stream.once('close', resolve));
+  shopper.publish(
+    `orders/${userId}/5b1d3c2a-0000-4000-8000-0000000000a1/status`,
+    orderStatus('5b1d3c2a-0000-4000-8000-0000000000a1'),
+    { qos: 0 },
+  );
+  await closed;
+  t.pass('a denied publish ends the connection');
+  const metrics = await metricsText();
+  t.match(metrics, /mqtt_denied_total\{action="publish",kind="browser"[^}]*\} 1/);
+  t.match(metrics, /mqtt_denied_total\{action="subscribe",kind="browser"[^}]*\} 4/);
+  t.match(logs.text(), /mqtt publish denied/);
+});
+
+t.test('an invalid payload is dropped and counted; the sender stays connected', async (t) => {
+  const { service, metricsText, logs } = await startBroker(t);
+  const products = await service('products');
+  await products.subscribeAsync('inventory/low-stock', { qos: 1 });
+  const inventory = await service('inventory');
+  const card = '4111111111111111';
+  const dropped = nextMessage(products, 500);
+  await inventory.publishAsync('inventory/low-stock', `{"type":"x","card":"${card}"}`, {
+    qos: 1,
+  });
+  await inventory.publishAsync('inventory/low-stock', 'not json', { qos: 1 });
+  t.equal(await dropped, undefined, 'nobody received them');
+  t.ok(inventory.connected, 'the sender is still connected');
+  const metrics = await metricsText();
+  t.match(metrics, /mqtt_invalid_payloads_total\{reason="invalid_payload"[^}]*\} 1/);
+  t.match(metrics, /mqtt_invalid_payloads_total\{reason="not_json"[^}]*\} 1/);
+  t.notMatch(logs.text(), new RegExp(card), 'payloads never reach the log');
+});
+
+t.test('an oversized packet ends only that connection', async (t) => {
+  const { listeners, service, metricsText } = await startBroker(t, { MAX_PACKET_BYTES: '2048' });
+  const bystander = await service('products');
+  const port = Number(new URL(listeners.mqttUrl).port);
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  // A PUBLISH header declaring 1 MiB (Remaining Length 0x80 0x80 0x40), then a trickle of body.
+  socket.write(Buffer.from([0x30, 0x80, 0x80, 0x40]));
+  socket.write(Buffer.alloc(512));
+  await new Promise((resolve) => socket.once('close', resolve));
+  t.pass('the connection was closed before its body arrived');
+  t.ok(bystander.connected, 'everyone else is served');
+  t.match(await metricsText(), /mqtt_denied_total\{action="packet",kind="oversize"[^}]*\} 1/);
+});
+
+t.test('browsers connect over WebSocket at /mqtt', async (t) => {
+  const { listeners, browser, service } = await startBroker(t);
+  const userId = '3f0d7f4e-0000-4000-8000-000000000003';
+  const shopper = await browser(userId, listeners.wsUrl);
+  await shopper.subscribeAsync(`orders/${userId}/#`, { qos: 1 });
+  const orders = await service('orders');
+  const delivered = nextMessage(shopper);
+  await orders.publishAsync(
+    `orders/${userId}/5b1d3c2a-0000-4000-8000-0000000000a2/status`,
+    orderStatus('5b1d3c2a-0000-4000-8000-0000000000a2'),
+    { qos: 1 },
+  );
+  t.equal(await delivered, `orders/${userId}/5b1d3c2a-0000-4000-8000-0000000000a2/status`);
+  const health = await fetch(`${listeners.httpUrl}/health/ready`);
+  t.equal(health.status, 200);
+});
+
+t.test('a storm of connects from one address is cut off', async (t) => {
+  const { listeners } = await startBroker(t, { CONNECTIONS_PER_IP_PER_MINUTE: '40' });
+  const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
+  const outcomes = await Promise.all(
+    Array.from({ length: 30 }, (_, index) =>
+      refusedWith(listeners.mqttUrl, { clientId: `orders-storm-${index}`, username, password }),
+    ),
+  );
+  const connected = outcomes.filter((outcome) => outcome === 'connected').length;
+  t.equal(connected, 10, 'the burst (a quarter of the minute) connects, the rest does not');
+});

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+
+/**
+ * The payload of every Mercado MQTT topic. Objects are strict: a field a publisher adds without
+ * changing the contract is refused, so a consumer never acts on data nobody agreed to carry.
+ */
+
+const id = z.uuid();
+
+/** The key that makes processing idempotent: an HTTP Idempotency-Key, a terminal's own counter. */
+const requestId = z.string().min(1).max(100);
+
+/** Integer minor units, never floats; the ceiling keeps sums far inside Number.MAX_SAFE_INTEGER. */
+const amountMinor = z.int().positive().max(100_000_000_000);
+
+/** ISO 4217 alphabetic code. */
+const currency = z.string().regex(/^[A-Z]{3}$/);
+
+/** ISO 8601 with `Z` or an offset, as `Date.prototype.toISOString` and Postgres write them. */
+const timestamp = z.iso.datetime({ offset: true });
+
+const reason = z.string().min(1).max(200);
+
+/**
+ * A card as a shopper or terminal hands it over. Only its shape is checked here; whether it is
+ * accepted (Luhn, expiry against today, test cards) is the payments service's decision, answered
+ * as a declined result rather than a dropped message.
+ */
+export const cardSchema = z.strictObject({
+  number: z.string().regex(/^\d{12,19}$/),
+  expMonth: z.int().min(1).max(12),
+  expYear: z.int().min(2000).max(2100),
+  cvc: z.string().regex(/^\d{3,4}$/),
+  holder: z.string().max(100).optional(),
+});
+
+/** orders → payments: this order owes this amount until `expiresAt`; never a client's figure. */
+export const paymentIntentSchema = z.strictObject({
+  type: z.literal('payment.intent_created'),
+  id,
+  orderId: id,
+  userId: id,
+  amountMinor,
+  currency,
+  expiresAt: timestamp,
+});
+
+/** gateway → payments: charge this order with this card; `requestId` is the idempotency key. */
+export const paymentRequestSchema = z.strictObject({
+  type: z.literal('payment.requested'),
+  requestId,
+  orderId: id,
+  userId: id,
+  card: cardSchema,
+});
+
+/** payments → orders and the gateway: one request's outcome; of the card, brand and last 4. */
+export const paymentResultSchema = z.strictObject({
+  type: z.enum(['payment.approved', 'payment.declined']),
+  id,
+  requestId,
+  orderId: id,
+  amountMinor,
+  currency,
+  transactionId: z.string().min(1).max(100).optional(),
+  reason: reason.optional(),
+  cardBrand: z.string().min(1).max(40).optional(),
+  cardLast4: z
+    .string()
+    .regex(/^\d{4}$/)
+    .optional(),
+  at: timestamp,
+});
+
+/** terminal → payments: a card-present payment; the terminal's id is the topic's, not here. */
+export const terminalPaymentRequestSchema = z.strictObject({
+  type: z.literal('terminal.payment_requested'),
+  requestId,
+  amountMinor,
+  currency,
+  orderCode: z.string().min(1).max(64).optional(),
+  card: cardSchema,
+});
+
+/** payments → one terminal: the outcome of one of its requests. */
+export const terminalPaymentResultSchema = z.strictObject({
+  type: z.enum(['terminal.payment_approved', 'terminal.payment_declined']),
+  requestId,
+  transactionId: z.string().min(1).max(100).optional(),
+  reason: reason.optional(),
+  at: timestamp,
+});
+
+/** A terminal's presence: published retained on connect, and as its last will. */
+export const terminalStatusSchema = z.strictObject({
+  type: z.literal('terminal.status'),
+  status: z.enum(['online', 'offline']),
+  at: timestamp.optional(),
+});
+
+/** orders → the owner's browser and the gateway: an order moved to a new status. */
+export const orderStatusChangedSchema = z.strictObject({
+  type: z.literal('order.status_changed'),
+  id,
+  orderId: id,
+  status: z.string().min(1).max(40),
+  at: timestamp,
+});
+
+/**
+ * inventory → products, orders, gateway: a product's available stock in one region fell below its
+ * threshold. Exactly what services/inventory writes; `region` has the format its stock table
+ * enforces, and both counts come from non-negative integer columns.
+ */
+export const lowStockReachedSchema = z.strictObject({
+  type: z.literal('inventory.low_stock_reached'),
+  id,
+  productId: id,
+  sellerId: id,
+  region: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+  available: z.int().min(0),
+  threshold: z.int().min(0),
+  at: timestamp,
+});
+
+export type Card = z.infer<typeof cardSchema>;
+export type PaymentIntentCreated = z.infer<typeof paymentIntentSchema>;
+export type PaymentRequested = z.infer<typeof paymentRequestSchema>;
+export type PaymentResult = z.infer<typeof paymentResultSchema>;
+export type TerminalPaymentRequested = z.infer<typeof terminalPaymentRequestSchema>;
+export type TerminalPaymentResult = z.infer<typeof terminalPaymentResultSchema>;
+export type TerminalStatus = z.infer<typeof terminalStatusSchema>;
+export type OrderStatusChanged = z.infer<typeof orderStatusChangedSchema>;
+export type LowStockReached = z.infer<typeof lowStockReachedSchema>;

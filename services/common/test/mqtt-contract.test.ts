@@ -1,0 +1,580 @@
+import t from 'tap';
+import { lowStockMessages } from '../../inventory/src/domain/low-stock.js';
+import { lowStockTopic } from '../../inventory/src/domain/events.js';
+import {
+  checkTopicFilter,
+  checkTopicName,
+  matchTopic,
+  mayPublish,
+  maySubscribe,
+  parsePayload,
+  parseSharedFilter,
+  topics,
+  type Principal,
+  type TopicKey,
+} from '../src/index.js';
+
+const principals = {
+  browser: { kind: 'browser', userId: 'u1' },
+  terminal: { kind: 'terminal', terminalId: 't1' },
+  users: { kind: 'service', service: 'users' },
+  products: { kind: 'service', service: 'products' },
+  inventory: { kind: 'service', service: 'inventory' },
+  orders: { kind: 'service', service: 'orders' },
+  payments: { kind: 'service', service: 'payments' },
+  gateway: { kind: 'service', service: 'gateway' },
+} satisfies Record<string, Principal>;
+type PrincipalName = keyof typeof principals;
+const columns = Object.keys(principals) as PrincipalName[];
+const everyone = Object.values(principals);
+
+/**
+ * Who may publish (P) and subscribe (S) each concrete topic, written out by hand from the contract
+ * table: the browser is user u1, the terminal is t1; t2 and u2 are someone else.
+ */
+// prettier-ignore
+const matrix: [topic: string, ...cells: string[]][] = [
+  //                        browser terminal users products inventory orders payments gateway
+  ['payments/intents',        '-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
+  ['payments/requests',       '-',   '-',     '-',  '-',     '-',      '-',   'S',     'P'],
+  ['payments/results/o1',     '-',   '-',     '-',  '-',     '-',      'S',   'P',     'S'],
+  ['terminals/t1/requests',   '-',   'P',     '-',  '-',     '-',      '-',   'S',     '-'],
+  ['terminals/t2/requests',   '-',   '-',     '-',  '-',     '-',      '-',   'S',     '-'],
+  ['terminals/t1/results',    '-',   'S',     '-',  '-',     '-',      '-',   'P',     '-'],
+  ['terminals/t2/results',    '-',   '-',     '-',  '-',     '-',      '-',   'P',     '-'],
+  ['terminals/t1/status',     '-',   'P',     '-',  '-',     '-',      '-',   'S',     'S'],
+  ['terminals/t2/status',     '-',   '-',     '-',  '-',     '-',      '-',   'S',     'S'],
+  ['orders/u1/o1/status',     'S',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
+  ['orders/u2/o1/status',     '-',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
+  ['inventory/low-stock',     '-',   '-',     '-',  'S',     'P',      'S',   '-',     'S'],
+];
+
+t.test('the authorization matrix covers every contract topic', async (t) => {
+  const covered = new Set(matrix.map(([topic]) => matchTopic(topic)?.name));
+  t.strictSame([...covered].sort(), Object.keys(topics).sort());
+});
+
+t.test('each principal may publish and subscribe exactly the cells of the matrix', async (t) => {
+  for (const [topic, ...cells] of matrix) {
+    for (const [index, name] of columns.entries()) {
+      const cell = cells[index] ?? '';
+      const principal = principals[name];
+      t.equal(mayPublish(principal, topic), cell.includes('P'), `${name} publishes ${topic}`);
+      t.equal(maySubscribe(principal, topic), cell.includes('S'), `${name} subscribes ${topic}`);
+    }
+  }
+});
+
+t.test('a retained publish is allowed only on the retained terminal status topic', async (t) => {
+  t.ok(mayPublish(principals.terminal, 'terminals/t1/status', { retain: true }));
+  t.ok(mayPublish(principals.terminal, 'terminals/t1/status', { retain: false }));
+  t.notOk(
+    mayPublish(principals.gateway, 'payments/requests', { retain: true }),
+    'no card stays on the broker',
+  );
+  t.notOk(mayPublish(principals.orders, 'payments/intents', { retain: true }));
+  t.notOk(mayPublish(principals.terminal, 'terminals/t1/requests', { retain: true }));
+  t.ok(mayPublish(principals.gateway, 'payments/requests', { retain: false }));
+});
+
+t.test('every topic publishes at QoS 1 and only terminal status is retained', async (t) => {
+  const shape = Object.fromEntries(
+    Object.entries(topics).map(([key, spec]) => [
+      key,
+      [spec.name, spec.pattern, spec.qos, spec.retain],
+    ]),
+  );
+  t.strictSame(shape, {
+    paymentIntents: ['paymentIntents', 'payments/intents', 1, false],
+    paymentRequests: ['paymentRequests', 'payments/requests', 1, false],
+    paymentResults: ['paymentResults', 'payments/results/{orderId}', 1, false],
+    terminalRequests: ['terminalRequests', 'terminals/{terminalId}/requests', 1, false],
+    terminalResults: ['terminalResults', 'terminals/{terminalId}/results', 1, false],
+    terminalStatus: ['terminalStatus', 'terminals/{terminalId}/status', 1, true],
+    orderStatus: ['orderStatus', 'orders/{userId}/{orderId}/status', 1, false],
+    lowStock: ['lowStock', 'inventory/low-stock', 1, false],
+  });
+});
+
+t.test(
+  'publishing is refused outside the contract, on $ topics and on malformed names',
+  async (t) => {
+    for (const principal of everyone) {
+      for (const topic of ['$SYS/broker/uptime', '$share/g/payments/intents', 'foo/bar', '', '#']) {
+        t.notOk(mayPublish(principal, topic), `${JSON.stringify(principal)} publishes ${topic}`);
+      }
+    }
+    t.notOk(mayPublish(principals.orders, 'orders/u1/+/status'), 'a wildcard is no topic name');
+    t.notOk(mayPublish(principals.orders, 'orders/u1/o1/status/extra'));
+    t.notOk(mayPublish(principals.orders, '/payments/intents'));
+    t.notOk(mayPublish(principals.orders, 'payments/intents/'));
+    t.notOk(mayPublish(principals.payments, 'payments/results/'), 'an empty level is no order id');
+    t.notOk(mayPublish(principals.payments, 'payments/results/o1\u0000'));
+    t.notOk(mayPublish(principals.terminal, 'Terminals/t1/requests'), 'topics are case-sensitive');
+  },
+);
+
+t.test('an own-id rule is about the principal kind, not only the id', async (t) => {
+  const browserNamedT1: Principal = { kind: 'browser', userId: 't1' };
+  const terminalNamedU1: Principal = { kind: 'terminal', terminalId: 'u1' };
+  t.notOk(mayPublish(browserNamedT1, 'terminals/t1/requests'));
+  t.notOk(maySubscribe(browserNamedT1, 'terminals/t1/results'));
+  t.notOk(maySubscribe(terminalNamedU1, 'orders/u1/+/status'));
+  t.notOk(maySubscribe(terminalNamedU1, 'orders/u1/o1/status'));
+});
+
+t.test('a principal whose id is a wildcard or empty gets nothing by it', async (t) => {
+  for (const userId of ['+', '#', '']) {
+    const browser: Principal = { kind: 'browser', userId };
+    for (const filter of ['orders/+/+/status', 'orders/#', 'orders//o1/status', '#']) {
+      t.notOk(maySubscribe(browser, filter), `user ${JSON.stringify(userId)} subscribes ${filter}`);
+    }
+  }
+  for (const terminalId of ['+', '']) {
+    const terminal: Principal = { kind: 'terminal', terminalId };
+    t.notOk(maySubscribe(terminal, 'terminals/+/results'));
+    t.notOk(mayPublish(terminal, 'terminals//requests'));
+  }
+});
+
+/** Subscription filters with wildcards: principal → filter → allowed. */
+// prettier-ignore
+const wildcardCases: [PrincipalName, string, boolean][] = [
+  ['browser', 'orders/u1/+/status', true],
+  ['browser', 'orders/u1/#', true],
+  ['browser', 'orders/u1/o9/status', true],
+  // `#` also matches its parent level (MQTT-4.7.1-2): this reaches orders/u1/o9/status only.
+  ['browser', 'orders/u1/o9/status/#', true],
+  // Among contract topics only orders/{userId}/{orderId}/status has four levels.
+  ['browser', '+/u1/+/status', true],
+  ['browser', '$share/g/orders/u1/#', true],
+  ['browser', 'orders/+/#', false],
+  ['browser', 'orders/u2/#', false],
+  ['browser', 'orders/+/+/status', false],
+  ['browser', 'orders/#', false],
+  ['browser', '+/+/+/status', false],
+  ['browser', '$share/g/orders/u2/#', false],
+  ['browser', 'orders/u1', false],
+  ['browser', 'orders/u1/+', false],
+  ['browser', 'orders//o9/status', false],
+  ['terminal', 'terminals/t1/results', true],
+  // Reaches terminals/t1/results and nothing else.
+  ['terminal', '+/t1/results', true],
+  ['terminal', 'terminals/t1/#', false],
+  ['terminal', 'terminals/t1/+', false],
+  ['terminal', 'terminals/+/results', false],
+  ['terminal', 'terminals/t2/results', false],
+  ['terminal', 'terminals/t1/status', false],
+  ['payments', 'payments/requests', true],
+  ['payments', 'payments/intents', true],
+  ['payments', 'payments/+', true],
+  ['payments', 'terminals/+/requests', true],
+  ['payments', 'terminals/+/status', true],
+  ['payments', '$share/payments/payments/requests', true],
+  ['payments', '$share/payments-1/terminals/+/requests', true],
+  ['payments', 'payments/#', false],
+  ['payments', 'terminals/#', false],
+  ['payments', 'terminals/+/+', false],
+  ['payments', 'terminals/+/results', false],
+  ['orders', 'payments/results/+', true],
+  ['orders', 'payments/results/#', true],
+  ['orders', 'inventory/low-stock', true],
+  ['orders', 'payments/requests', false],
+  ['orders', 'payments/+', false],
+  ['orders', 'payments/#', false],
+  ['orders', 'orders/+/+/status', false],
+  ['orders', '$share/orders/payments/requests', false],
+  ['gateway', 'orders/+/+/status', true],
+  ['gateway', 'orders/#', true],
+  ['gateway', 'payments/results/+', true],
+  ['gateway', 'terminals/+/status', true],
+  ['gateway', 'inventory/#', true],
+  ['gateway', 'terminals/+/results', false],
+  ['gateway', 'payments/requests', false],
+  ['gateway', 'foo/bar', false],
+  ['gateway', 'foo/#', false],
+  ['gateway', 'orders/#/status', false],
+  ['products', 'inventory/low-stock', true],
+  ['users', 'inventory/low-stock', false],
+  ['users', 'inventory/#', false],
+];
+
+t.test(
+  'wildcard filters are allowed only when every topic they reach admits the subscriber',
+  async (t) => {
+    for (const [name, filter, allowed] of wildcardCases) {
+      t.equal(maySubscribe(principals[name], filter), allowed, `${name} subscribes ${filter}`);
+    }
+  },
+);
+
+t.test('nobody may subscribe to everything, to $ topics or to malformed filters', async (t) => {
+  const filters = [
+    '#',
+    '+/#',
+    '+',
+    '+/+',
+    '+/+/+',
+    '$SYS/#',
+    '$SYS/broker/uptime',
+    '$share/g/#',
+    '$share/g/$SYS/#',
+    '$share/g/$share/h/payments/requests',
+    '$share//x',
+    '$share/g/',
+    '$share/g+/x',
+    '$share',
+    '',
+    'a/#/b',
+    'a/b#',
+    'a+/b',
+    'orders/u1/\u0000/status',
+  ];
+  for (const [name, principal] of Object.entries(principals)) {
+    for (const filter of filters) {
+      t.notOk(maySubscribe(principal, filter), `${name} subscribes ${JSON.stringify(filter)}`);
+    }
+  }
+});
+
+t.test('topic names and filters are checked against MQTT and Mercado limits', async (t) => {
+  const level128 = 'a'.repeat(128);
+  // prettier-ignore
+  const cases: [topic: string, asName: string | undefined, asFilter: string | undefined][] = [
+    ['payments/intents', undefined, undefined],
+    ['/', undefined, undefined],
+    ['', 'empty', 'empty'],
+    ['a/\u0000b', 'null_character', 'null_character'],
+    ['a/b\nc', 'control_character', 'control_character'],
+    ['a/\u009b', 'control_character', 'control_character'],
+    ['a/\ud800', 'malformed_utf8', 'malformed_utf8'],
+    ['a/\u{1F600}', undefined, undefined],
+    [level128, undefined, undefined],
+    ['a'.repeat(129), 'level_too_long', 'level_too_long'],
+    // 43 characters, 129 bytes: limits count UTF-8 bytes (MQTT-1.5.3).
+    [`x/${'€'.repeat(43)}`, 'level_too_long', 'level_too_long'],
+    [`${'a'.repeat(127)}/${level128}`, undefined, undefined],
+    [`${level128}/${level128}`, 'too_long', 'too_long'],
+    ['#', 'wildcard_in_name', undefined],
+    ['+', 'wildcard_in_name', undefined],
+    ['a/+/b/#', 'wildcard_in_name', undefined],
+    ['a/#/b', 'wildcard_in_name', 'misplaced_multi_level_wildcard'],
+    ['#/', 'wildcard_in_name', 'misplaced_multi_level_wildcard'],
+    ['a/b#', 'wildcard_in_name', 'misplaced_multi_level_wildcard'],
+    ['a+/b', 'wildcard_in_name', 'misplaced_single_level_wildcard'],
+    ['a/+b', 'wildcard_in_name', 'misplaced_single_level_wildcard'],
+    ['a/++', 'wildcard_in_name', 'misplaced_single_level_wildcard'],
+  ];
+  for (const [topic, asName, asFilter] of cases) {
+    t.equal(checkTopicName(topic), asName, `name ${JSON.stringify(topic.slice(0, 20))}`);
+    t.equal(checkTopicFilter(topic), asFilter, `filter ${JSON.stringify(topic.slice(0, 20))}`);
+  }
+});
+
+t.test(
+  'shared subscriptions are split into group and filter, or refused with a reason',
+  async (t) => {
+    t.equal(parseSharedFilter('orders/#'), undefined);
+    t.equal(parseSharedFilter('$share'), undefined);
+    t.equal(parseSharedFilter('$SHARE/g/x'), undefined, 'the prefix is case-sensitive');
+    t.strictSame(parseSharedFilter('$share/g/orders/u1/#'), {
+      ok: true,
+      group: 'g',
+      filter: 'orders/u1/#',
+    });
+    t.strictSame(parseSharedFilter('$share/payments_1-a/payments/requests'), {
+      ok: true,
+      group: 'payments_1-a',
+      filter: 'payments/requests',
+    });
+    t.strictSame(parseSharedFilter('$share//x'), { ok: false, reason: 'invalid_share_group' });
+    t.strictSame(parseSharedFilter('$share/g+/x'), { ok: false, reason: 'invalid_share_group' });
+    t.strictSame(parseSharedFilter('$share/#/x'), { ok: false, reason: 'invalid_share_group' });
+    t.strictSame(parseSharedFilter(`$share/${'g'.repeat(65)}/x`), {
+      ok: false,
+      reason: 'invalid_share_group',
+    });
+    t.strictSame(parseSharedFilter('$share/g/'), { ok: false, reason: 'missing_share_filter' });
+    t.strictSame(parseSharedFilter('$share/g'), { ok: false, reason: 'missing_share_filter' });
+    t.strictSame(parseSharedFilter('$share/g/a/#/b'), {
+      ok: false,
+      reason: 'misplaced_multi_level_wildcard',
+    });
+  },
+);
+
+t.test('build() gives concrete topics that match back to their parameters', async (t) => {
+  t.equal(topics.paymentIntents.build(), 'payments/intents');
+  t.equal(topics.lowStock.build(), lowStockTopic, 'the topic inventory already publishes to');
+  t.equal(topics.paymentResults.build({ orderId: 'o1' }), 'payments/results/o1');
+  t.equal(topics.terminalStatus.build({ terminalId: 't1' }), 'terminals/t1/status');
+  const topic = topics.orderStatus.build({ userId: 'u1', orderId: 'o1' });
+  t.equal(topic, 'orders/u1/o1/status');
+  t.strictSame(matchTopic(topic), { name: 'orderStatus', params: { userId: 'u1', orderId: 'o1' } });
+  t.strictSame(matchTopic('terminals/t1/requests'), {
+    name: 'terminalRequests',
+    params: { terminalId: 't1' },
+  });
+  t.strictSame(matchTopic('inventory/low-stock'), { name: 'lowStock', params: {} });
+  t.equal(matchTopic('orders/u1/+/status'), undefined);
+  t.equal(matchTopic('orders/u1/o1'), undefined);
+});
+
+t.test('build() refuses a parameter that is not exactly one topic level', async (t) => {
+  for (const orderId of ['', 'a/b', '+', '#', 'a+', 'b#', 'a\u0000', 'a\nb', 'x'.repeat(129)]) {
+    t.throws(
+      () => topics.paymentResults.build({ orderId }),
+      { name: 'TypeError', message: /^topic paymentResults: / },
+      `orderId ${JSON.stringify(orderId.slice(0, 10))}`,
+    );
+  }
+  t.throws(() => topics.orderStatus.build({ userId: 'u1' } as never), {
+    name: 'TypeError',
+    message: 'topic orderStatus: parameter orderId is missing',
+  });
+});
+
+const uuid = {
+  event: '0f4b7f0e-8a3c-4a51-9d3e-2f6b1c9a7e01',
+  order: '5c2d9a34-1b7e-4f0a-8c61-3e9d2b7a4f12',
+  otherOrder: '9a1e6c2b-7d4f-4e83-a0b5-6c3f8d2e1a23',
+  user: 'c3a8e5f1-2b6d-4c97-8e14-7f2a9b3d6c34',
+  product: '7e9c1a3b-5d2f-4b68-9a07-1c4e8f6b2d45',
+  seller: '2b5f8d1c-9e3a-4c76-b2d9-8a1f4e7c3b56',
+};
+const at = '2025-03-01T12:00:00.000Z';
+const cardNumber = '4111111111111111';
+const card = { number: cardNumber, expMonth: 12, expYear: 2030, cvc: '123', holder: 'Ana Pérez' };
+
+const validPayloads: { [K in TopicKey]: [topic: string, payload: Record<string, unknown>] } = {
+  paymentIntents: [
+    'payments/intents',
+    {
+      type: 'payment.intent_created',
+      id: uuid.event,
+      orderId: uuid.order,
+      userId: uuid.user,
+      amountMinor: 12_345,
+      currency: 'EUR',
+      expiresAt: '2025-03-01T12:15:00.000+01:00',
+    },
+  ],
+  paymentRequests: [
+    'payments/requests',
+    {
+      type: 'payment.requested',
+      requestId: 'idem-1',
+      orderId: uuid.order,
+      userId: uuid.user,
+      card,
+    },
+  ],
+  paymentResults: [
+    `payments/results/${uuid.order}`,
+    {
+      type: 'payment.approved',
+      id: uuid.event,
+      requestId: 'idem-1',
+      orderId: uuid.order,
+      amountMinor: 12_345,
+      currency: 'EUR',
+      transactionId: 'tx-1',
+      cardBrand: 'visa',
+      cardLast4: '1111',
+      at,
+    },
+  ],
+  terminalRequests: [
+    'terminals/t1/requests',
+    {
+      type: 'terminal.payment_requested',
+      requestId: 't1-42',
+      amountMinor: 100_000_000_000,
+      currency: 'USD',
+      orderCode: 'A-7',
+      card: { number: '5555555555554444', expMonth: 1, expYear: 2000, cvc: '1234' },
+    },
+  ],
+  terminalResults: [
+    'terminals/t1/results',
+    { type: 'terminal.payment_declined', requestId: 't1-42', reason: 'insufficient_funds', at },
+  ],
+  terminalStatus: ['terminals/t1/status', { type: 'terminal.status', status: 'offline' }],
+  orderStatus: [
+    `orders/${uuid.user}/${uuid.order}/status`,
+    { type: 'order.status_changed', id: uuid.event, orderId: uuid.order, status: 'paid', at },
+  ],
+  lowStock: [
+    'inventory/low-stock',
+    {
+      type: 'inventory.low_stock_reached',
+      id: uuid.event,
+      productId: uuid.product,
+      sellerId: uuid.seller,
+      region: 'eu-west',
+      available: 0,
+      threshold: 5,
+      at,
+    },
+  ],
+};
+
+t.test('a valid payload parses by topic key and by concrete topic', async (t) => {
+  for (const [name, [topic, payload]] of Object.entries(validPayloads)) {
+    const json = JSON.stringify(payload);
+    t.strictSame(parsePayload(name, json), { ok: true, name, value: payload }, `${name} by key`);
+    t.strictSame(
+      parsePayload(topic, Buffer.from(json)),
+      { ok: true, name, params: matchTopic(topic)?.params, value: payload },
+      `${name} by topic`,
+    );
+  }
+});
+
+t.test('what inventory publishes on low stock is a valid low-stock payload', async (t) => {
+  const messages = lowStockMessages(
+    [
+      {
+        productId: uuid.product,
+        sellerId: uuid.seller,
+        region: 'eu-west',
+        availableBefore: 5,
+        thresholdBefore: 5,
+        availableAfter: 4,
+        thresholdAfter: 5,
+      },
+    ],
+    new Date(at),
+  );
+  t.equal(messages.length, 1);
+  for (const message of messages) {
+    t.equal(message.topic, topics.lowStock.build());
+    const result = parsePayload(message.topic, JSON.stringify(message.payload));
+    t.strictSame(result, { ok: true, name: 'lowStock', params: {}, value: message.payload });
+  }
+});
+
+t.test(
+  'a payload that is not JSON, too large or for no topic is refused with a reason',
+  async (t) => {
+    t.strictSame(parsePayload('paymentIntents', '{'), { ok: false, reason: 'not_json' });
+    t.strictSame(parsePayload('paymentIntents', ''), { ok: false, reason: 'not_json' });
+    t.strictSame(parsePayload('paymentIntents', Buffer.from([0x7b, 0xff, 0x7d])), {
+      ok: false,
+      reason: 'not_json',
+    });
+    t.strictSame(parsePayload('foo/bar', '{}'), { ok: false, reason: 'unknown_topic' });
+    t.strictSame(parsePayload('orders/+/+/status', '{}'), { ok: false, reason: 'unknown_topic' });
+
+    const [, payload] = validPayloads.paymentIntents;
+    const json = JSON.stringify(payload);
+    const padded = (bytes: number) => ' '.repeat(bytes - json.length) + json;
+    t.strictSame(parsePayload('paymentIntents', padded(64 * 1024)), {
+      ok: true,
+      name: 'paymentIntents',
+      value: payload,
+    });
+    t.strictSame(parsePayload('paymentIntents', padded(64 * 1024 + 1)), {
+      ok: false,
+      reason: 'too_large',
+    });
+    t.strictSame(parsePayload('paymentIntents', Buffer.from(padded(64 * 1024 + 1))), {
+      ok: false,
+      reason: 'too_large',
+    });
+  },
+);
+
+t.test('a payload that breaks its schema is refused naming the fields', async (t) => {
+  const [, intent] = validPayloads.paymentIntents;
+  const refuse = (name: TopicKey, payload: unknown) => parsePayload(name, JSON.stringify(payload));
+  t.strictSame(refuse('paymentIntents', { ...intent, note: 'hi' }), {
+    ok: false,
+    reason: 'invalid_payload: (root) unknown_field',
+  });
+  t.strictSame(refuse('paymentIntents', { ...intent, amountMinor: '12345', currency: 'eur' }), {
+    ok: false,
+    reason: 'invalid_payload: amountMinor invalid_type, currency invalid_format',
+  });
+  t.strictSame(refuse('paymentIntents', { ...intent, amountMinor: 1.5 }), {
+    ok: false,
+    reason: 'invalid_payload: amountMinor invalid_type',
+  });
+  t.strictSame(refuse('paymentIntents', { ...intent, amountMinor: 0 }), {
+    ok: false,
+    reason: 'invalid_payload: amountMinor too_small',
+  });
+  t.strictSame(refuse('paymentIntents', { ...intent, amountMinor: 100_000_000_001 }), {
+    ok: false,
+    reason: 'invalid_payload: amountMinor too_big',
+  });
+  t.strictSame(refuse('paymentIntents', { ...intent, type: 'payment.requested', id: 'x' }), {
+    ok: false,
+    reason: 'invalid_payload: type invalid_value, id invalid_format',
+  });
+  t.strictSame(refuse('paymentIntents', [intent]), {
+    ok: false,
+    reason: 'invalid_payload: (root) invalid_type',
+  });
+  t.strictSame(refuse('paymentIntents', null), {
+    ok: false,
+    reason: 'invalid_payload: (root) invalid_type',
+  });
+  const [, lowStock] = validPayloads.lowStock;
+  t.strictSame(refuse('lowStock', { ...lowStock, available: -1, region: 'EU' }), {
+    ok: false,
+    reason: 'invalid_payload: region invalid_format, available too_small',
+  });
+  const [, status] = validPayloads.terminalStatus;
+  t.strictSame(refuse('terminalStatus', { ...status, status: 'busy' }), {
+    ok: false,
+    reason: 'invalid_payload: status invalid_value',
+  });
+});
+
+t.test('a payload whose id differs from its topic is refused', async (t) => {
+  const [, result] = validPayloads.paymentResults;
+  t.strictSame(parsePayload(`payments/results/${uuid.otherOrder}`, JSON.stringify(result)), {
+    ok: false,
+    reason: 'topic_mismatch: orderId',
+  });
+  const [, status] = validPayloads.orderStatus;
+  t.strictSame(
+    parsePayload(`orders/${uuid.user}/${uuid.otherOrder}/status`, JSON.stringify(status)),
+    { ok: false, reason: 'topic_mismatch: orderId' },
+  );
+});
+
+t.test('a refused card payload never names the card number', async (t) => {
+  const [, request] = validPayloads.paymentRequests;
+  const attempts = [
+    { ...request, card: { ...card, cvc: 'abc' } },
+    { ...request, card: { ...card, number: `${cardNumber}2222` } },
+    { ...request, card: { ...card, number: `${cardNumber} ` } },
+    { ...request, card: { ...card, number: Number(cardNumber) } },
+    { ...request, card: cardNumber },
+    { ...request, card: { ...card, [cardNumber]: true } },
+    { ...request, [cardNumber]: card },
+    { ...request, card: { ...card, holder: cardNumber.repeat(10) } },
+  ];
+  const reasons = attempts.map((attempt) => {
+    const result = parsePayload('paymentRequests', JSON.stringify(attempt));
+    return result.ok ? 'accepted' : result.reason;
+  });
+  t.strictSame(reasons, [
+    'invalid_payload: card.cvc invalid_format',
+    'invalid_payload: card.number invalid_format',
+    'invalid_payload: card.number invalid_format',
+    'invalid_payload: card.number invalid_type',
+    'invalid_payload: card invalid_type',
+    'invalid_payload: card unknown_field',
+    'invalid_payload: (root) unknown_field',
+    'invalid_payload: card.holder too_big',
+  ]);
+  for (const reason of reasons) t.notMatch(reason, /4111/);
+  const terminal = parsePayload(
+    'terminals/t1/requests',
+    JSON.stringify({ ...validPayloads.terminalRequests[1], card: { ...card, expMonth: 13 } }),
+  );
+  t.strictSame(terminal, { ok: false, reason: 'invalid_payload: card.expMonth too_big' });
+});
