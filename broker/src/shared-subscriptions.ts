@@ -1,4 +1,5 @@
 import type { Aedes, AedesPublishPacket, Client, Subscription } from 'aedes';
+import { parseSharedFilter } from '@mercado/common';
 
 /**
  * MQTT shared subscriptions (`$share/{group}/{filter}`, MQTT 5 §4.8.2) for aedes 1.x, which has
@@ -57,15 +58,9 @@ import type { Aedes, AedesPublishPacket, Client, Subscription } from 'aedes';
  */
 
 const SHARE_PREFIX = '$share/';
-const GROUP_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_MAX_PENDING_PER_GROUP = 10_000;
 
 type QoS = AedesPublishPacket['qos'];
-
-export interface SharedFilter {
-  readonly group: string;
-  readonly filter: string;
-}
 
 export interface SharedSubscriptionsOptions {
   log?: { warn(obj: object, msg: string): void };
@@ -92,37 +87,6 @@ export interface SharedSubscriptions {
 /** True when a SUBSCRIBE/UNSUBSCRIBE filter asks for a shared subscription. */
 export function isSharedTopic(topic: string): boolean {
   return topic === '$share' || topic.startsWith(SHARE_PREFIX);
-}
-
-/**
- * Splits `$share/{group}/{filter}`; null when it is not a valid shared subscription. The group
- * name is restricted to 1–64 of [A-Za-z0-9_-] (MQTT 5 allows more; this keeps it log and metric
- * safe).
- */
-export function parseSharedFilter(topic: string): SharedFilter | null {
-  if (!topic.startsWith(SHARE_PREFIX)) return null;
-  const slash = topic.indexOf('/', SHARE_PREFIX.length);
-  if (slash === -1) return null;
-  const group = topic.slice(SHARE_PREFIX.length, slash);
-  const filter = topic.slice(slash + 1);
-  if (!GROUP_NAME.test(group) || !isValidFilter(filter)) return null;
-  return { group, filter };
-}
-
-/** MQTT topic filter rules, MQTT 3.1.1 §4.7. */
-export function isValidFilter(filter: string): boolean {
-  // [MQTT-4.7.3-1] at least one character; [MQTT-4.7.3-2] no U+0000
-  if (filter.length === 0 || filter.includes('\u0000')) return false;
-  const levels = filter.split('/');
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i]!;
-    if (level === '#') {
-      if (i !== levels.length - 1) return false; // [MQTT-4.7.1-2]
-    } else if (level !== '+' && (level.includes('+') || level.includes('#'))) {
-      return false; // [MQTT-4.7.1-2], [MQTT-4.7.1-3]: wildcards occupy a whole level
-    }
-  }
-  return true;
 }
 
 interface Member {
@@ -226,8 +190,9 @@ export function installSharedSubscriptions(
       previousSubscribe.call(broker, client, sub, callback);
       return;
     }
+    // The contract's parser: group 1–64 of [A-Za-z0-9_-] (safe in logs and metrics), a valid filter.
     const shared = parseSharedFilter(sub.topic);
-    if (!shared) {
+    if (!shared?.ok) {
       callback(null, null); // SUBACK 0x80, MQTT 3.1.1 §3.9.3
       return;
     }

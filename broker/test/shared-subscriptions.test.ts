@@ -7,9 +7,9 @@ import { performance } from 'node:perf_hooks';
 import { Aedes, type AedesOptions } from 'aedes';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import t from 'tap';
+import { parseSharedFilter } from '@mercado/common';
 import {
   installSharedSubscriptions,
-  parseSharedFilter,
   type SharedSubscriptions,
 } from '../src/shared-subscriptions.js';
 
@@ -431,13 +431,21 @@ t.test('invalid shared filters are refused', async (t) => {
       { message: /Invalid topic/ },
       `${filter}: mqtt.js will not send it`,
     );
-    t.equal(parseSharedFilter(filter), null, `${filter}: not a valid shared filter either`);
+    t.equal(parseSharedFilter(filter)?.ok, false, `${filter}: not a valid shared filter either`);
   }
   t.equal(shared.members(), 0, 'no membership from a refused filter');
   t.ok(member.client.connected, 'a refused share does not disconnect the client');
 
-  t.same(parseSharedFilter('$share/pay_ments-2/a/+/#'), { group: 'pay_ments-2', filter: 'a/+/#' });
-  t.equal(parseSharedFilter(`$share/${'g'.repeat(65)}/x`), null, 'group name over 64 characters');
+  t.same(parseSharedFilter('$share/pay_ments-2/a/+/#'), {
+    ok: true,
+    group: 'pay_ments-2',
+    filter: 'a/+/#',
+  });
+  t.equal(
+    parseSharedFilter(`$share/${'g'.repeat(65)}/x`)?.ok,
+    false,
+    'group name over 64 characters',
+  );
 });
 
 function findProgram(name: string): string | undefined {
