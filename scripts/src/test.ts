@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './free-port.js';
+import { freePort } from '@mercado/common';
 import { startPostgres } from './postgres.js';
 import { ensureSystemPrograms } from './system-packages.js';
 

@@ -55,6 +55,7 @@ export {
   type Identity,
 } from './identity.js';
 export { runMain } from './main.js';
+export { freePort } from './free-port.js';
 export {
   runDatabaseService,
   type DatabaseServiceConfig,
