@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AedesOptions, type Client } from 'aedes';
@@ -17,6 +18,8 @@ import {
 import type { BrokerConfig } from './config.js';
 import { guardPacketSize } from './packet-guard.js';
 import { createConnectionRateLimit } from './connection-rate.js';
+import { createRedisCluster, type RedisCluster } from './cluster.js';
+import { installSharedSubscriptions, type SharedSubscriptions } from './shared-subscriptions.js';
 
 export { loadBrokerConfig, brokerSettings, type BrokerConfig } from './config.js';
 
@@ -31,7 +34,7 @@ export interface BrokerDeps {
   keySet?: JWTVerifyGetKey;
   /** Without one, no terminal can connect. */
   verifyTerminal?: TerminalVerifier;
-  /** More aedes options (persistence, mq, id) — the clustering issue's Redis goes here. */
+  /** More aedes options (e.g. a fixed id); REDIS_URL sets persistence and mq. */
   aedes?: Partial<AedesOptions>;
 }
 
@@ -40,6 +43,7 @@ export interface MercadoBroker {
   /** Hands a TCP/TLS socket or a WebSocket stream to the broker, behind the packet-size guard. */
   handle(stream: Duplex, request?: IncomingMessage): void;
   principalOf(client: Client): Principal | undefined;
+  shared: SharedSubscriptions;
   close(): Promise<void>;
 }
 
@@ -170,8 +174,16 @@ export async function createMercadoBroker({
     return undefined;
   }
 
+  // Each node its own id (aedes' default is random too): claims and wills are kept per node.
+  const nodeId = aedesOptions.id ?? randomUUID();
+  const cluster: RedisCluster | undefined = config.REDIS_URL
+    ? createRedisCluster(config.REDIS_URL, nodeId, log)
+    : undefined;
+
   const aedes = await Aedes.createBroker({
+    ...cluster?.aedes,
     ...aedesOptions,
+    id: nodeId,
     connectTimeout: config.CONNECT_TIMEOUT_MS,
     keepaliveLimit: config.MAX_KEEPALIVE_SECONDS,
     queueLimit: config.MAX_QUEUED_PER_CLIENT,
@@ -295,6 +307,52 @@ export async function createMercadoBroker({
     log.debug({ clientId: client.id, err: { message: error.message } }, 'mqtt client error');
   });
 
+  // Last: the shared subscriptions wrap the hooks above, so those judge `$share/…` filters first
+  // (by their inner filter) and every delivery to a member.
+  const shared = installSharedSubscriptions(aedes, {
+    log,
+    maxPendingPerGroup: config.SHARED_PENDING_PER_GROUP,
+    ...(cluster
+      ? { claim: cluster.claim, acquire: cluster.acquire, release: cluster.release }
+      : {}),
+  });
+  const sharedGauges = {
+    mqtt_shared_groups: ['Shared subscriptions with members or waiting messages', shared.groups],
+    mqtt_shared_members: ['Members of shared subscriptions, online or not', shared.members],
+    mqtt_shared_inflight: ['Shared QoS 1 messages not yet acknowledged', shared.inflight],
+    mqtt_shared_pending: ['Shared messages waiting for a connected member', shared.pending],
+  } as const;
+  for (const [name, [help, read]] of Object.entries(sharedGauges)) {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+  const sharedCounters = {
+    mqtt_shared_redelivered_total: [
+      'Shared messages taken back from a departed member',
+      shared.redelivered,
+    ],
+    mqtt_shared_dropped_total: ['Shared messages dropped (queue full, or refused)', shared.dropped],
+  } as const;
+  for (const [name, [help, read]] of Object.entries(sharedCounters)) {
+    let reported = 0;
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const total = read();
+        if (total > reported) this.inc(total - reported);
+        reported = total;
+      },
+    });
+  }
+
   return {
     aedes,
     handle(stream, request) {
@@ -310,6 +368,10 @@ export async function createMercadoBroker({
       addresses.set(client, address);
     },
     principalOf: (client) => principals.get(client),
-    close: () => new Promise<void>((resolve) => aedes.close(() => resolve())),
+    shared,
+    async close() {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await cluster?.close();
+    },
   };
 }

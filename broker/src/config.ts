@@ -23,6 +23,13 @@ export const brokerSettings = {
   MAX_QUEUED_PER_CLIENT: setting.int(1_000, 10, 1_000_000),
   /** Longest keep-alive a client may ask for, seconds (aedes keepaliveLimit); 0 is refused. */
   MAX_KEEPALIVE_SECONDS: setting.int(300, 10, 65_535),
+  /**
+   * Redis for sessions, retained and queued messages (they survive a restart) and for the cluster:
+   * every broker node given the same Redis is one broker. Unset: in memory, one node.
+   */
+  REDIS_URL: setting.url().optional(),
+  /** Shared-subscription messages kept per group while none of its members is connected. */
+  SHARED_PENDING_PER_GROUP: setting.int(10_000, 1, 1_000_000),
   /** A connection must send CONNECT within this many milliseconds. */
   CONNECT_TIMEOUT_MS: setting.int(10_000, 100, 120_000),
 };

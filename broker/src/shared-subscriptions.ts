@@ -53,8 +53,12 @@ import { parseSharedFilter } from '@mercado/common';
  * Order across members is not kept, and a message taken back from a member may be received twice
  * (once by the member that did not acknowledge it): consumers must be idempotent.
  *
- * Single broker node only: membership, choice and queues live in this process. Across nodes
- * (mqemitter-redis) each node would pick its own member for the same message.
+ * Several broker nodes: membership, choice and queues live in each node's process, and every node
+ * with members of a group sees every message of its filter. The `claim` option settles which
+ * node takes each message (cluster.ts: one Redis script call per node and message; round robin
+ * over the nodes with a connected member), `release` tells it when this node has none left.
+ * Round robin then holds per node too; a message waiting in one node's queue goes to that node's
+ * members only.
  */
 
 const SHARE_PREFIX = '$share/';
@@ -66,7 +70,25 @@ export interface SharedSubscriptionsOptions {
   log?: { warn(obj: object, msg: string): void };
   /** Messages kept per group while none of its members is connected (oldest dropped first). */
   maxPendingPerGroup?: number;
+  /**
+   * Several broker nodes on one emitter (mqemitter-redis): every node with members of a group sees
+   * each message, and exactly one of them must take it. Resolves true on the one node that won
+   * it; `hasLiveMember` tells whether this node could deliver it now. Without it (one node), every
+   * message is taken.
+   */
+  claim?: ShareClaim;
+  /** Called when a member of this node's group connects (the node may now be chosen). */
+  acquire?: (groupKey: string) => void;
+  /** Called when this node's group has no connected member left (it should not be chosen). */
+  release?: (groupKey: string) => void;
 }
+
+/** Decides, across broker nodes, which node's group takes a message (see cluster.ts). */
+export type ShareClaim = (
+  groupKey: string,
+  message: AedesPublishPacket,
+  hasLiveMember: boolean,
+) => Promise<boolean>;
 
 /** Gauges and counters for metrics. */
 export interface SharedSubscriptions {
@@ -158,6 +180,9 @@ export function installSharedSubscriptions(
   options: SharedSubscriptionsOptions = {},
 ): SharedSubscriptions {
   const log = options.log ?? { warn: noop };
+  const claim = options.claim;
+  const release = options.release ?? noop;
+  const acquire = options.acquire ?? noop;
   const maxPending = options.maxPendingPerGroup ?? DEFAULT_MAX_PENDING_PER_GROUP;
   if (!Number.isInteger(maxPending) || maxPending < 1) {
     throw new Error(`maxPendingPerGroup must be a positive integer, got ${maxPending}`);
@@ -242,7 +267,10 @@ export function installSharedSubscriptions(
 
   broker.on('clientReady', function resumeShares(client) {
     forEachShare(client.id, (topic, group, member) => {
-      if (member.client === client) flush(group);
+      if (member.client === client) {
+        acquire(group.key);
+        flush(group);
+      }
       // the resumed session no longer holds this share (e.g. the ACL now refuses it)
       else if (member.client === null) removeMember(group, member, topic);
     });
@@ -253,6 +281,7 @@ export function installSharedSubscriptions(
       if (member.client !== client) return;
       if (client.clean) removeMember(group, member, topic);
       else member.client = null;
+      if (!group.members.some(isLiveMember)) release(group.key);
     });
     const session = sessions.get(client);
     if (!session) return;
@@ -284,6 +313,7 @@ export function installSharedSubscriptions(
       shares.set(client.id, subscribed);
     }
     subscribed.set(topic, group);
+    acquire(key);
     if (group.pending.length > 0) setImmediate(flush, group);
   }
 
@@ -302,7 +332,25 @@ export function installSharedSubscriptions(
           done();
           return;
         }
-        dispatch(group, toMessage(packet), done);
+        if (!claim) {
+          dispatch(group, toMessage(packet), done);
+          return;
+        }
+        const message = toMessage(packet);
+        claim(group.key, message, group.members.some(isLiveMember)).then(
+          function claimed(won) {
+            if (won) dispatch(currentGroup(group), message);
+          },
+          function claimFailed(error: unknown) {
+            // Taken here rather than by no one: a duplicate is safer than a loss (at least once).
+            log.warn(
+              { group: group.name, filter: group.filter, err: { message: String(error) } },
+              'shared subscription claim failed; message taken by this node',
+            );
+            dispatch(currentGroup(group), message);
+          },
+        );
+        done();
       },
     };
     groups.set(key, group);
@@ -333,6 +381,7 @@ export function installSharedSubscriptions(
       if (index < group.cursor) group.cursor--;
       if (group.cursor >= group.members.length) group.cursor = 0;
     }
+    if (!group.members.some(isLiveMember)) release(group.key);
     const subscribed = shares.get(member.clientId);
     if (subscribed?.get(topic) === group) {
       subscribed.delete(topic);
