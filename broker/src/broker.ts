@@ -132,8 +132,11 @@ export async function createMercadoBroker({
     connected.set({ kind }, 0);
 
   const principals = new WeakMap<Client, Principal>();
+  /** Connected terminals' secrets, in memory only, to check them again (see recheckTerminals). */
+  const terminalSecrets = new Map<Client, Buffer>();
   const allowConnection = createConnectionRateLimit(config.CONNECTIONS_PER_IP_PER_MINUTE);
   const addresses = new WeakMap<Client, string>();
+  let rateRefusals = 0;
 
   async function authenticateBrowser(token: string): Promise<Principal> {
     const { payload } = await jwtVerify(token, keySet, {
@@ -197,8 +200,14 @@ export async function createMercadoBroker({
         return;
       }
       denied.inc({ action: 'connect', kind: 'rate' });
-      log.warn({ address }, 'mqtt connection rate exceeded');
-      done(null, false);
+      // A storm would otherwise write one line per refused connection.
+      rateRefusals++;
+      if (rateRefusals === 1 || rateRefusals % 1_000 === 0) {
+        log.warn({ address, refusedTotal: rateRefusals }, 'mqtt connection rate exceeded');
+      }
+      // An error, not `done(null, false)`: aedes 1.2 leaves the socket open on a plain `false`
+      // (no CONNACK, no close), which would keep every refused connection of a storm alive.
+      done(new Error('connection rate exceeded'), false);
     },
 
     authenticate(client, username, password, done) {
@@ -220,6 +229,7 @@ export async function createMercadoBroker({
             return;
           }
           principals.set(client, principal);
+          if (principal.kind === 'terminal' && password) terminalSecrets.set(client, password);
           done(null, true);
         },
         function failed(error: unknown) {
@@ -295,7 +305,37 @@ export async function createMercadoBroker({
   aedes.on('clientDisconnect', function onClientDisconnect(client) {
     const principal = principals.get(client);
     if (principal) connected.dec({ kind: principal.kind });
+    terminalSecrets.delete(client);
   });
+
+  /**
+   * A terminal deleted from the registry, or whose secret was rotated, is disconnected at the next
+   * check (its reconnect is then refused). When the registry cannot answer, terminals stay.
+   */
+  function recheckTerminals(): void {
+    if (!verifyTerminal) return;
+    for (const [client, secret] of terminalSecrets) {
+      const principal = principals.get(client);
+      if (principal?.kind !== 'terminal') continue;
+      verifyTerminal(principal.terminalId, secret).then(
+        function rechecked(valid) {
+          if (valid || !terminalSecrets.has(client)) return;
+          terminalSecrets.delete(client);
+          denied.inc({ action: 'recheck', kind: 'terminal' });
+          log.warn(
+            { terminalId: principal.terminalId },
+            'terminal no longer registered; disconnected',
+          );
+          client.close();
+        },
+        function recheckFailed(error: unknown) {
+          log.warn({ err: { message: String(error) } }, 'terminal recheck unavailable');
+        },
+      );
+    }
+  }
+  const terminalRecheck = setInterval(recheckTerminals, config.TERMINAL_CHECK_TTL_MS);
+  terminalRecheck.unref();
   // Counted where each delivery is decided, last, after every other forwarding rule.
   const forward = aedes.authorizeForward.bind(aedes);
   aedes.authorizeForward = function countForward(client, packet) {
@@ -370,6 +410,7 @@ export async function createMercadoBroker({
     principalOf: (client) => principals.get(client),
     shared,
     async close() {
+      clearInterval(terminalRecheck);
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await cluster?.close();
     },

@@ -13,6 +13,16 @@ export const brokerSettings = {
   INTERNAL_SECRET: setting.secret(32),
   /** Where browsers' access tokens are checked (the users service's key set, cached). */
   JWKS_URL: setting.url(),
+  /**
+   * The users service, which holds the terminal registry (id + hashed secret). Unset: no terminal
+   * can connect.
+   */
+  USERS_URL: setting.url().optional(),
+  /**
+   * How long a terminal check is reused; connected terminals are checked again this often, so a
+   * deleted terminal or a rotated secret is cut off within it.
+   */
+  TERMINAL_CHECK_TTL_MS: setting.int(30_000, 1_000, 3_600_000),
   JWT_ISSUER: setting.string('mercado'),
   JWT_AUDIENCE: setting.string('mercado-api'),
   /** The largest MQTT packet a client may send; larger ones end its connection. */

@@ -1,12 +1,26 @@
 import { createLogger, createMetrics, handleShutdown, runMain } from '@mercado/common';
 import { createMercadoBroker, loadBrokerConfig } from './broker.js';
 import { startListeners } from './listeners.js';
+import { createTerminalVerifier } from './terminal-verifier.js';
 
 runMain(async function main() {
   const config = loadBrokerConfig();
   const log = createLogger({ name: 'broker', level: config.LOG_LEVEL });
   const metrics = createMetrics('broker');
-  const broker = await createMercadoBroker({ config, log, metrics });
+  const verifyTerminal = config.USERS_URL
+    ? createTerminalVerifier({
+        usersUrl: config.USERS_URL,
+        internalSecret: config.INTERNAL_SECRET,
+        cacheTtlMs: config.TERMINAL_CHECK_TTL_MS,
+      })
+    : undefined;
+  if (!verifyTerminal) log.warn('USERS_URL is not set: no payment terminal can connect');
+  const broker = await createMercadoBroker({
+    config,
+    log,
+    metrics,
+    ...(verifyTerminal ? { verifyTerminal } : {}),
+  });
   const listeners = await startListeners(broker, { config, log, metrics });
   handleShutdown({
     log,

@@ -1,113 +1,14 @@
 import net from 'node:net';
 import t from 'tap';
-import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
-import type mqtt from 'mqtt';
-import {
-  connectMqtt,
-  createMetrics,
-  serviceMqttCredentials,
-  type MqttClient,
-} from '@mercado/common';
-import { captureLogs } from '@mercado/common/testing';
-import { createMercadoBroker, loadBrokerConfig } from '../src/broker.js';
-import { startListeners } from '../src/listeners.js';
-
-const internalSecret = 'broker-test-internal-secret-long-enough-0123456789';
-
-async function startBroker(
-  t: { teardown(fn: () => unknown): void },
-  env: Record<string, string> = {},
-) {
-  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' };
-  const config = loadBrokerConfig({
-    INTERNAL_SECRET: internalSecret,
-    JWKS_URL: 'http://127.0.0.1:1/jwks.json',
-    MQTT_PORT: '0',
-    PORT: '0',
-    ...env,
-  });
-  const logs = captureLogs('broker');
-  const metrics = createMetrics('broker');
-  const broker = await createMercadoBroker({
-    config,
-    log: logs.log,
-    metrics,
-    keySet: createLocalJWKSet({ keys: [jwk] }),
-  });
-  const listeners = await startListeners(broker, { config, log: logs.log, metrics });
-  t.teardown(async () => {
-    await broker.close();
-    await listeners.close();
-  });
-  const token = (userId: string, expiresIn = '5m') =>
-    new SignJWT({ roles: ['customer'] })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
-      .setSubject(userId)
-      .setIssuer('mercado')
-      .setAudience('mercado-api')
-      .setIssuedAt()
-      .setExpirationTime(expiresIn)
-      .sign(privateKey);
-  const clients: MqttClient[] = [];
-  t.teardown(() => Promise.all(clients.map((client) => client.endAsync(true))));
-  const connect = async (url: string, options: mqtt.IClientOptions) => {
-    const client = await connectMqtt(url, { reconnectPeriod: 0, ...options });
-    clients.push(client);
-    return client;
-  };
-  const service = (name: string) =>
-    connect(listeners.mqttUrl, {
-      clientId: `${name}-${Math.random().toString(36).slice(2)}`,
-      ...serviceMqttCredentials(internalSecret, name),
-    });
-  const browser = async (userId: string, url = listeners.mqttUrl) =>
-    connect(url, {
-      clientId: `web-${userId}-${Math.random().toString(36).slice(2)}`,
-      username: 'browser',
-      password: await token(userId),
-    });
-  const metricsText = async () => (await fetch(`${listeners.httpUrl}/metrics`)).text();
-  return { listeners, logs, token, connect, service, browser, metricsText };
-}
-
-/** The CONNACK refusal a connect attempt ends with (mqtt.js puts the return code on the error). */
-async function refusedWith(url: string, options: mqtt.IClientOptions): Promise<number | string> {
-  try {
-    const client = await connectMqtt(url, { reconnectPeriod: 0, ...options });
-    await client.endAsync(true);
-    return 'connected';
-  } catch (error) {
-    return (error as { code?: number }).code ?? String(error);
-  }
-}
-
-const orderStatus = (orderId: string) =>
-  JSON.stringify({
-    type: 'order.status_changed',
-    id: '7a0c1f8e-2f7e-4a4e-9a53-0f3c7a7c9b10',
-    orderId,
-    status: 'paid',
-    at: '2026-11-23T10:00:00.000Z',
-  });
-
-function nextMessage(client: MqttClient, timeoutMs = 3_000): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      client.off('message', onMessage);
-      resolve(undefined);
-    }, timeoutMs);
-    function onMessage(topic: string) {
-      clearTimeout(timer);
-      client.off('message', onMessage);
-      resolve(topic);
-    }
-    client.on('message', onMessage);
-  });
-}
+import { serviceMqttCredentials } from '@mercado/common';
+import { internalSecret, nextMessage, orderStatus, refusedWith, startBroker } from './helpers.js';
 
 t.test('who may connect: services, browsers with a valid token, nobody else', async (t) => {
-  const { listeners, token, service, browser } = await startBroker(t);
+  const { listeners, token, service, browser } = await startBroker(
+    t,
+    {},
+    { terminalRegistry: false },
+  );
   const url = listeners.mqttUrl;
   t.ok((await service('orders')).connected, 'a service with its derived password');
   t.ok((await browser('3f0d7f4e-0000-4000-8000-000000000001')).connected, 'a browser with a token');

@@ -34,7 +34,9 @@ export const routeOwners: Readonly<Record<string, RouteOwner>> = {
   '/api/inventory': 'inventory',
   '/api/cart': 'orders',
   '/api/orders': 'orders',
-  '/api/terminals': 'payments',
+  // The terminal registry is identity (the users service owns the `terminal` role); payments only
+  // hears terminals over MQTT.
+  '/api/terminals': 'users',
   '/api/health': 'gateway',
   '/api/openapi.json': 'gateway',
   '/api/docs': 'gateway',
@@ -68,6 +70,11 @@ export const policy: readonly PolicyEntry[] = [
   { method: 'PATCH', path: '/api/users/me', access: 'authenticated' },
   { method: 'GET', path: '/api/users', access: adminOnly },
   { method: 'PATCH', path: '/api/users/:id', access: adminOnly },
+  // users: the payment-terminal registry and presence.
+  { method: 'GET', path: '/api/terminals', access: adminOnly },
+  { method: 'POST', path: '/api/terminals', access: adminOnly },
+  { method: 'DELETE', path: '/api/terminals/:id', access: adminOnly },
+  { method: 'POST', path: '/api/terminals/:id/secret', access: adminOnly },
 
   // products: the catalog. Category upkeep shapes the whole shop, so it is the admins'.
   { method: 'GET', path: '/api/products', access: 'public' },
@@ -98,11 +105,6 @@ export const policy: readonly PolicyEntry[] = [
   { method: 'POST', path: '/api/orders/:id/deliver', access: sellerOrAdmin },
   { method: 'POST', path: '/api/orders/:id/refund', access: sellerOrAdmin },
   { method: 'POST', path: '/api/orders/:id/payments', access: 'authenticated' },
-
-  // payments: terminal registry and presence.
-  { method: 'GET', path: '/api/terminals', access: adminOnly },
-  { method: 'POST', path: '/api/terminals', access: adminOnly },
-  { method: 'DELETE', path: '/api/terminals/:id', access: adminOnly },
 
   // the gateway itself (the docs page's static files are served apart, under /api/docs/assets/)
   { method: 'GET', path: '/api/health', access: 'public' },

@@ -68,8 +68,8 @@ t.test('the policy table has an entry for every route of the public API', async 
   t.same(unmatched, []);
   t.equal(
     policy.length,
-    publicApi.length + 4,
-    'plus category upkeep (POST, PATCH, DELETE) and the document itself (/api/openapi.json)',
+    publicApi.length + 5,
+    'plus category upkeep (POST, PATCH, DELETE), terminal secret rotation and the document itself (/api/openapi.json)',
   );
 });
 
@@ -86,6 +86,8 @@ t.test('the policy decides who may call what', async (t) => {
   t.equal(access(routes.match('POST', '/api/orders/o-1/cancel')), 'authenticated');
   t.same(access(routes.match('POST', '/api/orders/o-1/refund')), ['seller', 'admin']);
   t.same(access(routes.match('DELETE', '/api/terminals/t-1')), ['admin']);
+  t.same(access(routes.match('POST', '/api/terminals/t-1/secret')), ['admin']);
+  t.equal((routes.match('GET', '/api/terminals') as CompiledRoute).owner, 'users');
 });
 
 t.test(

@@ -1,3 +1,4 @@
+import { benchBroker } from './bench/broker.js';
 import { benchCatalog } from './bench/catalog.js';
 import { benchGateway } from './bench/gateway.js';
 import { startBenchSystem } from './bench/system.js';
@@ -10,3 +11,5 @@ try {
 } finally {
   await system.stop();
 }
+// The broker needs none of the system: it runs once the services are gone, on a quiet machine.
+await benchBroker();

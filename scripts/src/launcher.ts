@@ -130,6 +130,15 @@ async function main(): Promise<void> {
       );
     }
     const publicUrl = `http://${internalHost}:${publicPort}`;
+    // Terminals and services reach the broker on a known port, so it is not a free one.
+    const mqttPort = parsePort(env.MQTT_PORT ?? '1883', 'MQTT_PORT');
+    if (!(await isPortFree(mqttPort, internalHost))) {
+      throw new Error(
+        `port ${mqttPort} on ${internalHost} (MQTT) is already in use: stop what holds it ` +
+          `(another broker?), or pick another port, e.g. MQTT_PORT=${mqttPort === 1883 ? 1884 : 1883} npm start`,
+      );
+    }
+    const mqttUrl = `mqtt://${internalHost}:${mqttPort}`;
 
     const secretsFile = path.join(dataDir, secretsFileName);
     if (
@@ -169,6 +178,7 @@ async function main(): Promise<void> {
         secrets,
         databaseUrl: entry.database ? databaseUrl(server.url, entry.database) : '',
         publicUrl,
+        mqttUrl,
         urlOf(name) {
           const found = urls.get(name);
           if (!found) throw new Error(`${entry.name} needs ${name}, which is not listed before it`);
@@ -224,6 +234,7 @@ async function main(): Promise<void> {
         );
       }
     }
+    say(`MQTT broker: ${mqttUrl} (payment terminals; browsers use ${urls.get('broker')}/mqtt)`);
     const headline = `Mercado is running at ${publicUrl}  (health: ${publicUrl}/api/health; Ctrl-C stops it)`;
     process.stdout.write(color ? `\u001b[1m${headline}\u001b[0m\n` : `${headline}\n`);
   } catch (error) {

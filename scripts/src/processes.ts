@@ -9,6 +9,8 @@ export interface LaunchContext {
   urlOf(name: string): string;
   /** The URL people open: the gateway's. */
   publicUrl: string;
+  /** Where the broker takes MQTT over TCP (MQTT_PORT, 1883 by default); it may not be up yet. */
+  mqttUrl: string;
 }
 
 /** The regions the local shop keeps stock in: REGIONS, or two demo regions. */
@@ -48,13 +50,26 @@ export const processes: readonly ProcessEntry[] = [
     entry: 'services/users/dist/main.js',
     database: 'mercado_users',
     readyPath: '/health/ready',
-    env: ({ secrets, databaseUrl }) => ({
+    env: ({ secrets, databaseUrl, mqttUrl }) => ({
       DATABASE_URL: databaseUrl,
       INTERNAL_SECRET: secrets.internalSecret,
       JWT_SIGNING_KEYS: JSON.stringify(secrets.jwtSigningKeys),
       JWT_ACTIVE_KID: secrets.jwtActiveKid,
       ADMIN_EMAIL: secrets.adminEmail,
       ADMIN_PASSWORD: secrets.adminPassword,
+      // Terminals' presence; the users client reconnects until the broker (next) is up.
+      MQTT_URL: mqttUrl,
+    }),
+  },
+  {
+    name: 'broker',
+    entry: 'broker/dist/main.js',
+    readyPath: '/health/ready',
+    env: ({ secrets, urlOf, mqttUrl }) => ({
+      MQTT_PORT: new URL(mqttUrl).port,
+      INTERNAL_SECRET: secrets.internalSecret,
+      JWKS_URL: `${urlOf('users')}/api/auth/jwks.json`,
+      USERS_URL: urlOf('users'),
     }),
   },
   {
@@ -72,11 +87,12 @@ export const processes: readonly ProcessEntry[] = [
     entry: 'services/inventory/dist/main.js',
     database: 'mercado_inventory',
     readyPath: '/health/ready',
-    env: ({ secrets, databaseUrl, urlOf }) => ({
+    env: ({ secrets, databaseUrl, urlOf, mqttUrl }) => ({
       DATABASE_URL: databaseUrl,
       INTERNAL_SECRET: secrets.internalSecret,
       PRODUCTS_URLS: urlOf('products'),
       REGIONS: localRegions().join(','),
+      MQTT_URL: mqttUrl,
     }),
   },
   {

@@ -32,6 +32,13 @@ export const systemPrograms: SystemProgram[] = [
     debianPackage: 'mosquitto-clients',
     neededBy: 'broker tests use mosquitto_pub/mosquitto_sub as a foreign MQTT client',
   },
+  {
+    command: 'openssl',
+    probe: ['version'],
+    debianPackage: 'openssl',
+    neededBy:
+      "broker/test/tls.test.ts makes a self-signed certificate for the broker's TLS listener",
+  },
 ];
 
 function present(program: SystemProgram): boolean {

@@ -67,17 +67,31 @@ t.test('each secret is required: no defaults, and the error names the variable',
   }
 });
 
-t.test('every service can be replicated, and only the gateway publishes a port', async (t) => {
-  const text = readFileSync(composeFile, 'utf8');
-  t.notMatch(text, /^\s*container_name:/m, 'no fixed container names');
-  t.equal(text.match(/^\s*ports:/gm)?.length, 1, 'one ports section');
-  const result = await config(t, required);
-  t.match(
-    result.stdout,
-    /gateway:[\s\S]*ports:\n\s*- target: 8080\n(?!\s*published)/,
-    'no fixed host port',
-  );
-});
+t.test(
+  'every service can be replicated; only the gateway and the broker publish ports',
+  async (t) => {
+    const text = readFileSync(composeFile, 'utf8');
+    t.notMatch(text, /^\s*container_name:/m, 'no fixed container names');
+    t.equal(text.match(/^\s*ports:/gm)?.length, 2, 'two ports sections');
+    const result = await config(t, required);
+    t.match(
+      result.stdout,
+      /\n {2}gateway:[\s\S]*?ports:\n\s*- target: 8080\n(?!\s*published)/,
+      'the gateway: no fixed host port',
+    );
+    t.match(
+      result.stdout,
+      /\n {2}broker:[\s\S]*?ports:\n\s*- target: 1883\n\s*- target: 8883\n(?!\s*published)/,
+      'the broker: MQTT and MQTT over TLS, no fixed host port',
+    );
+    t.match(
+      result.stdout,
+      /\n {2}broker:[\s\S]*?REDIS_URL: redis:\/\/redis:6379\/1/,
+      'the broker nodes share Redis: one cluster when scaled',
+    );
+    t.notMatch(result.stdout, /published/, 'no host port anywhere');
+  },
+);
 
 t.test('the .env that `npm run compose:env` prints satisfies the compose file', async (t) => {
   const { stdout: generated } = await promisify(execFile)(process.execPath, [
@@ -91,3 +105,22 @@ t.test('the .env that `npm run compose:env` prints satisfies the compose file', 
   ]);
   t.match(generated, /^INTERNAL_SECRET=[\w-]{64}$/m);
 });
+
+t.test(
+  'the one Dockerfile copies every workspace manifest, so `npm ci` matches the lockfile',
+  async (t) => {
+    const dockerfile = readFileSync(path.join(repoRoot, 'services/Dockerfile'), 'utf8');
+    const { workspaces } = JSON.parse(
+      readFileSync(path.join(repoRoot, 'package.json'), 'utf8'),
+    ) as {
+      workspaces: string[];
+    };
+    for (const workspace of workspaces) {
+      t.match(dockerfile, `COPY ${workspace}/package.json ${workspace}/\n`, workspace);
+    }
+    const result = await config(t, required);
+    for (const [, dir] of result.stdout.matchAll(/PACKAGE_DIR: (\S+)/g)) {
+      t.ok(workspaces.includes(dir!), `${dir} is a workspace`);
+    }
+  },
+);

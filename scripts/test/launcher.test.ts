@@ -256,6 +256,19 @@ t.test(
     t.equal(await launcher.exited, 1);
     t.match(launcher.text(), `cannot start: port ${port} on 127.0.0.1 is already in use`);
     t.notMatch(launcher.text(), /users started/);
+
+    // The broker's MQTT port is a fixed one too (terminals are configured with it).
+    const mqttLauncher = run(t, 'start.js', {
+      MERCADO_DATA_DIR: await tempDir(t, 'busy-mqtt'),
+      PORT: String(await freePort()),
+      MQTT_PORT: String(port),
+    });
+    t.equal(await mqttLauncher.exited, 1);
+    t.match(
+      mqttLauncher.text(),
+      `cannot start: port ${port} on 127.0.0.1 (MQTT) is already in use`,
+    );
+    t.notMatch(mqttLauncher.text(), /users started/);
   },
 );
 
@@ -264,7 +277,8 @@ t.test(
   async (t) => {
     const dataDir = await tempDir(t, 'start');
     const port = await freePort();
-    const env = { MERCADO_DATA_DIR: dataDir, PORT: String(port) };
+    const mqttPort = await freePort();
+    const env = { MERCADO_DATA_DIR: dataDir, PORT: String(port), MQTT_PORT: String(mqttPort) };
     const url = `http://127.0.0.1:${port}`;
 
     const first = run(t, 'start.js', env);
@@ -289,6 +303,12 @@ t.test(
       'service lines are prefixed and stay JSON',
     );
     t.ok(first.lines.some((line) => line.startsWith(`${tag('gateway')} {`)));
+    t.ok(
+      first.lines.some((line) =>
+        line.startsWith(`${tag('mercado')} MQTT broker: mqtt://127.0.0.1:${mqttPort} `),
+      ),
+      'the broker runs too, on MQTT_PORT',
+    );
     t.equal((await fetch(`${url}/api/health`)).status, 200);
     t.equal(
       await login(url, 'admin@mercado.local', String(secrets.adminPassword)),
@@ -425,6 +445,7 @@ t.test(
 
     const pids = [
       ...second.pids('users'),
+      ...second.pids('broker'),
       ...second.pids('gateway'),
       await postgresPid(dataDir),
       await lockPid(dataDir),
@@ -451,6 +472,7 @@ t.test('with DATABASE_URL, migrate and start use that server', async (t) => {
   const launcher = run(t, 'start.js', {
     MERCADO_DATA_DIR: dataDir,
     PORT: String(port),
+    MQTT_PORT: String(await freePort()),
     DATABASE_URL: serverUrl,
   });
   await launcher.waitFor(/^Mercado is running at /, 60_000);
@@ -475,6 +497,7 @@ t.test(
     const launcher = run(t, 'start.js', {
       MERCADO_DATA_DIR: await tempDir(t, 'config'),
       PORT: String(await freePort()),
+      MQTT_PORT: String(await freePort()),
       DATABASE_URL: serverUrl,
       // Reaches the users service unchanged, like any setting given to `npm start`; below its minimum.
       ACCESS_TOKEN_TTL_SECONDS: '1',

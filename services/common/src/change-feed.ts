@@ -33,6 +33,11 @@ export interface ChangeFeedOptions {
   name?: string;
   /** First reconnect delay; it doubles up to 5 s. */
   retryMs?: number;
+  /**
+   * Called on every notification, and each time LISTEN is (re)established, since notifications
+   * sent while not listening are lost: for work that is woken by changes rather than caching.
+   */
+  onChange?: () => void;
 }
 
 const channelPattern = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -45,6 +50,7 @@ export function listenForChanges({
   log,
   name,
   retryMs = 100,
+  onChange,
 }: ChangeFeedOptions): ChangeFeed {
   if (!channelPattern.test(channel)) throw new Error(`not a channel name: ${channel}`);
   let generation = 0;
@@ -86,8 +92,9 @@ export function listenForChanges({
     current.on('end', function onChangeFeedEnd() {
       lost(current);
     });
-    current.on('notification', function onChange() {
+    current.on('notification', function onNotification() {
       generation++;
+      onChange?.();
     });
     try {
       await current.connect();
@@ -102,6 +109,7 @@ export function listenForChanges({
     live = true;
     delay = retryMs;
     resolveReady();
+    onChange?.();
   }
 
   void connect();

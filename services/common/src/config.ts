@@ -55,6 +55,8 @@ export const setting = {
   secret: (minLength = 32) =>
     z.string().min(minLength, { message: `must be at least ${minLength} characters` }),
   url: () => z.url({ protocol: /^(https?|postgres(ql)?|mqtts?|wss?|rediss?)$/ }),
+  /** A broker URL: MQTT over TCP or TLS, or over a WebSocket. */
+  mqttUrl: () => z.url({ protocol: /^(mqtts?|wss?)$/ }),
   /** A comma-separated list of URLs. */
   urls: () =>
     z
@@ -98,4 +100,14 @@ export const databaseSettings = {
   DATABASE_URL: setting.url(),
   DATABASE_POOL_MAX: setting.int(10, 1, 200),
   MIGRATE_ON_START: setting.bool(true),
+};
+
+/** Settings of a service that relays its outbox to the broker (see mqtt/outbox-relay.ts). */
+export const outboxRelaySettings = {
+  /** Rows claimed and published per transaction. */
+  OUTBOX_BATCH_SIZE: setting.int(100, 1, 10_000),
+  /** How often each replica looks for unsent rows when no notification woke it. */
+  OUTBOX_POLL_INTERVAL_MS: setting.int(5_000, 50, 3_600_000),
+  /** How long a publish may wait for the broker's PUBACK before the batch is retried. */
+  OUTBOX_PUBLISH_TIMEOUT_MS: setting.int(5_000, 100, 120_000),
 };

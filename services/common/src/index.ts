@@ -4,6 +4,7 @@ export {
   setting,
   baseServiceSettings,
   databaseSettings,
+  outboxRelaySettings,
 } from './config.js';
 export { runWithContext, currentContext, type RequestContext } from './context.js';
 export { createLogger, redactPaths, type Logger, type LoggerOptions } from './logger.js';
@@ -128,4 +129,10 @@ export {
   type LowStockReached,
 } from './mqtt/contract.js';
 export { serviceMqttCredentials, isServiceMqttPassword } from './mqtt/credentials.js';
-export { connectMqtt, publishWithin, type MqttClient } from './mqtt/client.js';
+export { connectMqtt, createMqttClient, publishWithin, type MqttClient } from './mqtt/client.js';
+export {
+  startOutboxRelay,
+  type OutboxRelay,
+  type OutboxRelayOptions,
+  type OutboxRelayStats,
+} from './mqtt/outbox-relay.js';

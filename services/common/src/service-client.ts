@@ -9,6 +9,8 @@ export interface ServiceClientOptions {
   baseUrls: readonly string[];
   internalSecret: string;
   timeoutMs?: number;
+  /** The fetch to call with (the global one by default; tests count requests through their own). */
+  fetch?: typeof fetch;
 }
 
 export interface ServiceResponse<T> {
@@ -31,6 +33,7 @@ export function createServiceClient({
   baseUrls,
   internalSecret,
   timeoutMs = 5000,
+  fetch: send = fetch,
 }: ServiceClientOptions): ServiceClient {
   if (baseUrls.length === 0) throw new Error(`${caller}: a service client needs at least one URL`);
   let next = 0;
@@ -49,7 +52,7 @@ export function createServiceClient({
       for (let attempt = 0; attempt < baseUrls.length; attempt++) {
         const baseUrl = baseUrls[next++ % baseUrls.length]!;
         try {
-          const response = await fetch(`${baseUrl}${path}`, {
+          const response = await send(`${baseUrl}${path}`, {
             method,
             headers,
             signal,

@@ -41,8 +41,8 @@ const matrix: [topic: string, ...cells: string[]][] = [
   ['terminals/t2/requests',   '-',   '-',     '-',  '-',     '-',      '-',   'S',     '-'],
   ['terminals/t1/results',    '-',   'S',     '-',  '-',     '-',      '-',   'P',     '-'],
   ['terminals/t2/results',    '-',   '-',     '-',  '-',     '-',      '-',   'P',     '-'],
-  ['terminals/t1/status',     '-',   'P',     '-',  '-',     '-',      '-',   'S',     'S'],
-  ['terminals/t2/status',     '-',   '-',     '-',  '-',     '-',      '-',   'S',     'S'],
+  ['terminals/t1/status',     '-',   'P',     'S',  '-',     '-',      '-',   'S',     'S'],
+  ['terminals/t2/status',     '-',   '-',     'S',  '-',     '-',      '-',   'S',     'S'],
   ['orders/u1/o1/status',     'S',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
   ['orders/u2/o1/status',     '-',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
   ['inventory/low-stock',     '-',   '-',     '-',  'S',     'P',      'S',   '-',     'S'],
@@ -196,6 +196,9 @@ const wildcardCases: [PrincipalName, string, boolean][] = [
   ['products', 'inventory/low-stock', true],
   ['users', 'inventory/low-stock', false],
   ['users', 'inventory/#', false],
+  ['users', 'terminals/+/status', true],
+  ['users', 'terminals/+/requests', false],
+  ['users', 'terminals/+/+', false],
 ];
 
 t.test(

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { baseServiceSettings, databaseSettings, loadConfig, setting } from '@mercado/common';
+import {
+  baseServiceSettings,
+  databaseSettings,
+  loadConfig,
+  outboxRelaySettings,
+  setting,
+} from '@mercado/common';
 
 /** A region name as it appears in paths and rows: short, lower case, URL-safe. */
 export const regionPattern = /^[a-z][a-z0-9-]{0,31}$/;
@@ -24,6 +30,9 @@ export const inventorySettings = {
   SWEEP_BATCH_SIZE: setting.int(100, 1, 10_000),
   /** A reservation's lifetime when the caller does not give one. */
   RESERVATION_TTL_SECONDS: setting.int(900, 60, 3600),
+  /** The broker the outbox is relayed to; without it, events stay in the outbox unsent. */
+  MQTT_URL: setting.mqttUrl().optional(),
+  ...outboxRelaySettings,
 };
 
 export type InventoryConfig = ReturnType<typeof loadInventoryConfig>;

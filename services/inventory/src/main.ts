@@ -4,6 +4,7 @@ import {
   createReservationSweeper,
   inventoryMigrationsDir,
   loadInventoryConfig,
+  startInventoryOutbox,
 } from './app.js';
 
 runDatabaseService({
@@ -20,10 +21,12 @@ runDatabaseService({
       intervalMs: config.SWEEP_INTERVAL_MS,
     });
     sweeper.start();
+    // Every replica relays too, sharing the rows the same way; none without MQTT_URL.
+    const outbox = startInventoryOutbox(runtime);
     return {
       app: buildInventoryApp(runtime),
-      background: [{ name: 'sweeper', stop: () => sweeper.stop() }],
-      describe: { regions: config.REGIONS },
+      background: [{ name: 'sweeper', stop: () => sweeper.stop() }, ...(outbox?.stopSteps ?? [])],
+      describe: { regions: config.REGIONS, outboxRelayed: outbox !== undefined },
     };
   },
 });

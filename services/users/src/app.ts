@@ -7,7 +7,9 @@ import {
   type Metrics,
 } from '@mercado/common';
 import { authRoutes, usersRoutes } from './api/routes.js';
+import { internalTerminalsRoutes, terminalsRoutes } from './api/terminals-routes.js';
 import type { UsersDeps } from './domain/deps.js';
+import { presenceUnknown, type TerminalPresence } from './domain/terminal-view.js';
 import { loadSigningKeys, type SigningKeys } from './keys.js';
 import { createPasswordHasher, type PasswordHasher } from './passwords.js';
 import type { UsersConfig } from './config.js';
@@ -17,6 +19,12 @@ export { loadSigningKeys, type SigningKeys } from './keys.js';
 export { createPasswordHasher, type PasswordHasher } from './passwords.js';
 export { ensureAdmin } from './domain/accounts.js';
 export type { UsersDeps } from './domain/deps.js';
+export type { Presence, TerminalPresence } from './domain/terminal-view.js';
+export {
+  startTerminalPresence,
+  type TerminalPresenceOptions,
+  type TerminalPresenceTracker,
+} from './terminal-presence.js';
 
 export const usersMigrationsDir = new URL('../../../sql/users', import.meta.url);
 
@@ -27,16 +35,27 @@ export interface UsersAppDeps {
   db: Knex;
   keys: SigningKeys;
   hasher: PasswordHasher;
+  /** Terminals' presence (startTerminalPresence when MQTT_URL is set); unknown without it. */
+  presence?: TerminalPresence;
   isShuttingDown?: () => boolean;
 }
 
-export function usersDeps({ config, log, db, keys, hasher }: UsersAppDeps): UsersDeps {
+export function usersDeps({
+  config,
+  log,
+  db,
+  keys,
+  hasher,
+  presence = presenceUnknown,
+}: UsersAppDeps): UsersDeps {
   return {
     db,
     log,
     keys,
     hasher,
     cursors: createCursorCodec(config.INTERNAL_SECRET, 'users/list'),
+    terminalCursors: createCursorCodec(config.INTERNAL_SECRET, 'terminals/list'),
+    presence,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     throttle: {
@@ -79,6 +98,11 @@ export function buildUsersApp(deps: UsersAppDeps): Express {
     ...deps,
     name: 'users',
     title: 'Mercado users',
-    apis: [authRoutes(domain), usersRoutes(domain)],
+    apis: [
+      authRoutes(domain),
+      usersRoutes(domain),
+      terminalsRoutes(domain),
+      internalTerminalsRoutes(domain),
+    ],
   });
 }

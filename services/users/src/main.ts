@@ -7,6 +7,7 @@ import {
   usersDeps,
   usersMigrationsDir,
 } from './app.js';
+import { startTerminalPresence } from './terminal-presence.js';
 
 runDatabaseService({
   name: 'users',
@@ -14,7 +15,14 @@ runDatabaseService({
   migrationsDir: usersMigrationsDir,
   async start(runtime) {
     const { config, log } = runtime;
-    const deps = { ...runtime, ...(await usersCredentials(config)) };
+    const presence = config.MQTT_URL
+      ? startTerminalPresence({
+          url: config.MQTT_URL,
+          internalSecret: config.INTERNAL_SECRET,
+          log,
+        })
+      : undefined;
+    const deps = { ...runtime, ...(await usersCredentials(config)), presence };
     if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
       const admin = await ensureAdmin(usersDeps(deps), {
         email: config.ADMIN_EMAIL,
@@ -22,6 +30,10 @@ runDatabaseService({
       });
       log.info({ userId: admin.userId, created: admin.created }, 'first admin ensured');
     }
-    return { app: buildUsersApp(deps), describe: { kid: deps.keys.activeKid } };
+    return {
+      app: buildUsersApp(deps),
+      background: presence ? [{ name: 'terminal presence', stop: () => presence.close() }] : [],
+      describe: { kid: deps.keys.activeKid, terminalPresence: presence ? 'mqtt' : 'off' },
+    };
   },
 });

@@ -4,6 +4,7 @@ import { callService, type captureLogs, startTestService } from '@mercado/common
 import {
   buildUsersApp,
   loadUsersConfig,
+  startTerminalPresence,
   usersCredentials,
   usersMigrationsDir,
   type SigningKeys,
@@ -60,8 +61,17 @@ export async function startUsers(
     migrationsDir: usersMigrationsDir,
     async build(runtime) {
       const credentials = await usersCredentials(runtime.config);
+      const { MQTT_URL, INTERNAL_SECRET } = runtime.config;
+      const presence = MQTT_URL
+        ? startTerminalPresence({
+            url: MQTT_URL,
+            internalSecret: INTERNAL_SECRET,
+            log: runtime.log,
+          })
+        : undefined;
+      if (presence) t.teardown(() => presence.close());
       return {
-        app: buildUsersApp({ ...runtime, ...credentials }),
+        app: buildUsersApp({ ...runtime, ...credentials, presence }),
         extra: { keys: credentials.keys },
       };
     },
@@ -77,3 +87,22 @@ export async function startUsers(
 }
 
 export const strongPassword = 'correct horse battery staple';
+
+/**
+ * An admin the way the first one comes to be: an account, then the role. Returns the identity the
+ * gateway would sign for them.
+ */
+export async function signUpAdmin(
+  users: UsersHarness,
+  email = 'admin@mercado.test',
+): Promise<{ userId: string; roles: ['admin']; ip: string }> {
+  const response = await users.call('POST', '/api/auth/register', {
+    body: { email, password: strongPassword, name: 'Admin' },
+  });
+  const userId = (response.body as { user: { id: string } }).user.id;
+  await users
+    .db('users')
+    .where({ id: userId })
+    .update({ roles: ['admin'] });
+  return { userId, roles: ['admin'], ip: '203.0.113.20' };
+}

@@ -38,6 +38,11 @@ export const errorCatalogue = {
   },
   login_throttled: { status: 429, title: 'Too many failed logins; retry later' },
   cannot_modify_self: { status: 409, title: 'Admins cannot disable or demote themselves' },
+  terminal_not_found: { status: 404, title: 'No terminal with this id is registered' },
+  terminal_id_taken: {
+    status: 409,
+    title: 'This terminal id is taken (the ids of deleted terminals are never reused)',
+  },
   // Products service
   sku_taken: { status: 409, title: 'This seller already has a product with this SKU' },
   unknown_category: { status: 422, title: 'The category does not exist' },

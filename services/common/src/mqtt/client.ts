@@ -1,17 +1,54 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from '../logger.js';
 
 export type { MqttClient } from 'mqtt';
 
 /**
- * Connects a Mercado MQTT client and waits for CONNACK. TCP sockets get TCP_NODELAY: with Nagle and
- * delayed ACKs a QoS 1 request/response takes ~88 ms, without them well under 1 ms (TOOLCHAIN.md).
+ * Creates a Mercado MQTT client that connects in the background and keeps reconnecting, without
+ * waiting for anything: for a process that must start (and keep serving) while the broker is
+ * down, such as one relaying an outbox. TCP sockets get TCP_NODELAY: with Nagle and delayed ACKs
+ * a QoS 1 request/response takes ~88 ms, without them well under 1 ms (TOOLCHAIN.md). With `log`,
+ * it reports connecting and losing the connection once per change, not once per attempt.
  */
-export async function connectMqtt(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+export function createMqttClient(
+  url: string,
+  options: IClientOptions = {},
+  log?: Logger,
+): MqttClient {
   const client = mqtt.connect(url, { reconnectPeriod: 1_000, connectTimeout: 10_000, ...options });
   client.on('connect', function setNoDelay() {
     const stream = client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined;
     stream?.setNoDelay?.(true);
   });
+  if (log) {
+    const clientId = client.options.clientId;
+    let troubled = false;
+    client.on('connect', function logConnected() {
+      troubled = false;
+      log.info({ clientId }, 'mqtt connected');
+    });
+    client.on('offline', function logOffline() {
+      if (troubled) return;
+      troubled = true;
+      log.warn({ clientId }, 'mqtt connection lost; reconnecting');
+    });
+    // Never the error object: a CONNACK refusal is about credentials, whose text stays out.
+    client.on('error', function logError(error: Error & { code?: string | number }) {
+      const entry = { clientId, err: { message: error.message, code: error.code } };
+      if (troubled) log.debug(entry, 'mqtt connection error');
+      else log.warn(entry, 'mqtt connection error');
+      troubled = true;
+    });
+  }
+  return client;
+}
+
+/**
+ * Connects a Mercado MQTT client and waits for CONNACK (rejecting, and ending the client, when the
+ * first attempt fails). See createMqttClient for a client that starts while the broker is down.
+ */
+export async function connectMqtt(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+  const client = createMqttClient(url, options);
   await new Promise<void>((resolve, reject) => {
     const settle = () => {
       client.off('connect', onConnect);

@@ -210,7 +210,8 @@ export const topics = Object.freeze({
     // the terminal's last will publishes `offline` here when its connection drops (MQTT-3.1.2-8).
     retain: true,
     publish: [{ kind: 'terminal', idParam: 'terminalId' }],
-    subscribe: [service('payments', 'gateway')],
+    // users keeps the terminal registry and shows each terminal's presence in the admin's list.
+    subscribe: [service('payments', 'gateway', 'users')],
   }),
   orderStatus: defineTopic('orderStatus', {
     pattern: 'orders/{userId}/{orderId}/status',

@@ -69,6 +69,38 @@ export const adminUpdateBody = z
     when: onlyWhenValid,
   });
 
+/**
+ * A terminal id an admin may choose: lower-case letters, digits and hyphens, 3 to 64 characters
+ * (sql/users/0003_terminals.sql says why).
+ */
+export const terminalIdPattern = /^[a-z0-9][a-z0-9-]{2,63}$/;
+const terminalId = z.string().regex(terminalIdPattern, {
+  message: 'must be 3 to 64 lower-case letters, digits or hyphens, not starting with a hyphen',
+});
+
+export const createTerminalBody = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  id: terminalId.optional(),
+  location: z.string().trim().min(1).max(200).optional(),
+});
+
+export const terminalIdParams = z.strictObject({ id: terminalId });
+
+export const listTerminalsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  cursor: z.string().min(1).max(200).optional(),
+});
+
+/**
+ * The broker's question. Any id and secret the broker could be handed fit (its terminal ids are at
+ * most 64 characters; broker/src/terminal-verifier.ts answers longer secrets itself), so a
+ * well-formed question is never refused, only answered.
+ */
+export const verifyTerminalBody = z.strictObject({
+  terminalId: z.string().min(1).max(64),
+  secret: z.string().min(1).max(256),
+});
+
 // Response bodies, for the OpenAPI document.
 export const userView = z.object({
   id: z.uuid(),
@@ -103,3 +135,34 @@ export const jwksView = z.object({
     }),
   ),
 });
+
+export const terminalView = z.object({
+  id: z.string(),
+  name: z.string(),
+  location: z.string().nullable(),
+  mqtt: z.object({
+    username: z.string().describe('`terminal:{id}`'),
+    clientId: z.string().describe('`terminal-{id}`'),
+  }),
+  presence: z.object({
+    status: z.enum(['online', 'offline', 'unknown']),
+    since: z.iso.datetime({ offset: true }).nullable(),
+  }),
+  createdAt: z.iso.datetime(),
+  createdBy: z.uuid(),
+  secretRotatedAt: z.iso.datetime(),
+});
+
+export const terminalCredentialsView = z.object({
+  terminal: terminalView,
+  secret: z
+    .string()
+    .describe("The terminal's MQTT password. Shown this once; only a hash is kept."),
+});
+
+export const terminalPage = z.object({
+  items: z.array(terminalView),
+  nextCursor: z.string().nullable(),
+});
+
+export const terminalVerdict = z.object({ valid: z.boolean() });

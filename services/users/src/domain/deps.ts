@@ -2,6 +2,7 @@ import type { CursorCodec, Knex, Logger } from '@mercado/common';
 import type { SigningKeys } from '../keys.js';
 import type { PasswordHasher } from '../passwords.js';
 import type { ThrottlePolicy } from '../data/throttle-repository.js';
+import type { TerminalPresence } from './terminal-view.js';
 
 /** What the users use cases need, passed in (never imported as singletons). */
 export interface UsersDeps {
@@ -11,6 +12,10 @@ export interface UsersDeps {
   hasher: PasswordHasher;
   /** Signs the admin listing's keyset cursors. */
   cursors: CursorCodec;
+  /** Signs the terminal listing's keyset cursors. */
+  terminalCursors: CursorCodec;
+  /** Each terminal's presence, heard from the broker. */
+  presence: TerminalPresence;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   throttle: {

@@ -1,0 +1,697 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import net from 'node:net';
+import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
+import type mqtt from 'mqtt';
+import {
+  connectMqtt,
+  createMetrics,
+  matchTopic,
+  serviceMqttCredentials,
+  type MqttClient,
+} from '@mercado/common';
+import { captureLogs } from '@mercado/common/testing';
+import { createMercadoBroker, loadBrokerConfig, type TerminalVerifier } from '../src/broker.js';
+import { startListeners } from '../src/listeners.js';
+
+/**
+ * What the broker's test files share: a real broker on free ports (TCP, WebSocket, optionally
+ * TLS), principals that connect to it as they would in production, message collectors, valid
+ * payloads for every contract topic, and a tiny MQTT 3.1.1 encoder for bytes no client library
+ * would send.
+ */
+
+export const internalSecret = 'broker-test-internal-secret-long-enough-0123456789';
+
+export interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export interface StartOptions {
+  /**
+   * Whether the broker gets a terminal registry (default true): a stub backed by the `terminals`
+   * map, standing in for the users service's registry, which is a separate service.
+   */
+  terminalRegistry?: boolean;
+}
+
+export type TestBroker = Awaited<ReturnType<typeof startBroker>>;
+
+/**
+ * Starts a broker with its listeners on free ports and tears it down with the test. `env` is
+ * merged over the defaults (e.g. TLS_CERT_FILE, MQTTS_PORT, CONNECTIONS_PER_IP_PER_MINUTE).
+ */
+export async function startBroker(
+  t: Teardown,
+  env: Record<string, string> = {},
+  { terminalRegistry = true }: StartOptions = {},
+) {
+  const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  // A key the broker has never seen, under the same kid: a token signed with it is forged.
+  const { privateKey: foreignKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' };
+  const config = loadBrokerConfig({
+    INTERNAL_SECRET: internalSecret,
+    JWKS_URL: 'http://127.0.0.1:1/jwks.json',
+    MQTT_PORT: '0',
+    PORT: '0',
+    ...env,
+  });
+  const logs = captureLogs('broker');
+  const metrics = createMetrics('broker');
+  const terminals = new Map<string, Buffer>();
+  const verifyTerminal: TerminalVerifier = async (terminalId, secret) => {
+    const known = terminals.get(terminalId);
+    return known !== undefined && known.length === secret.length && timingSafeEqual(known, secret);
+  };
+  const broker = await createMercadoBroker({
+    config,
+    log: logs.log,
+    metrics,
+    keySet: createLocalJWKSet({ keys: [jwk] }),
+    ...(terminalRegistry ? { verifyTerminal } : {}),
+  });
+  const listeners = await startListeners(broker, { config, log: logs.log, metrics });
+  const clients: MqttClient[] = [];
+  t.teardown(async () => {
+    await Promise.all(clients.map((client) => client.endAsync(true)));
+    await broker.close();
+    await listeners.close();
+  });
+  const sign = (key: Parameters<SignJWT['sign']>[0], userId: string, expiresIn: string) =>
+    new SignJWT({ roles: ['customer'] })
+      .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
+      .setSubject(userId)
+      .setIssuer('mercado')
+      .setAudience('mercado-api')
+      .setIssuedAt()
+      .setExpirationTime(expiresIn)
+      .sign(key);
+  const token = (userId: string, expiresIn = '5m') => sign(privateKey, userId, expiresIn);
+  const foreignToken = (userId: string, expiresIn = '5m') => sign(foreignKey, userId, expiresIn);
+  const port = Number(new URL(listeners.mqttUrl).port);
+
+  const connect = async (url: string, options: mqtt.IClientOptions) => {
+    const client = await connectMqtt(url, { reconnectPeriod: 0, ...options });
+    clients.push(client);
+    return client;
+  };
+  const serviceOptions = (name: string): mqtt.IClientOptions => ({
+    clientId: `${name}-${Math.random().toString(36).slice(2)}`,
+    ...serviceMqttCredentials(internalSecret, name),
+  });
+  const service = (name: string, url = listeners.mqttUrl, options: mqtt.IClientOptions = {}) =>
+    connect(url, { ...serviceOptions(name), ...options });
+  const browserOptions = async (userId: string): Promise<mqtt.IClientOptions> => ({
+    clientId: `web-${userId}-${Math.random().toString(36).slice(2)}`,
+    username: 'browser',
+    password: await token(userId),
+  });
+  const browser = async (userId: string, url = listeners.mqttUrl) =>
+    connect(url, await browserOptions(userId));
+
+  /** Registers a terminal in the stub registry; returns its secret. */
+  const registerTerminal = (terminalId: string, secret = randomBytes(24).toString('base64url')) => {
+    terminals.set(terminalId, Buffer.from(secret));
+    return secret;
+  };
+  const terminalOptions = (terminalId: string): mqtt.IClientOptions => {
+    const secret = terminals.get(terminalId);
+    if (!secret) throw new Error(`terminal ${terminalId} is not registered`);
+    return {
+      clientId: `terminal-${terminalId}`,
+      username: `terminal:${terminalId}`,
+      password: Buffer.from(secret),
+    };
+  };
+  const terminal = (terminalId: string, url = listeners.mqttUrl) =>
+    connect(url, terminalOptions(terminalId));
+
+  const metricsText = async () => (await fetch(`${listeners.httpUrl}/metrics`)).text();
+  /** The sum of a metric's samples whose labels include `labels`; 0 when there is none. */
+  const metric = async (name: string, labels: Record<string, string> = {}) =>
+    metricValue(await metricsText(), name, labels);
+  const readiness = async () => (await fetch(`${listeners.httpUrl}/health/ready`)).status;
+
+  return {
+    broker,
+    config,
+    listeners,
+    port,
+    logs,
+    terminals,
+    token,
+    foreignToken,
+    connect,
+    service,
+    serviceOptions,
+    browser,
+    browserOptions,
+    registerTerminal,
+    terminal,
+    terminalOptions,
+    metricsText,
+    metric,
+    readiness,
+  };
+}
+
+/** Sums the samples of `name` in a Prometheus text exposition whose labels include `labels`. */
+export function metricValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const present = new Map(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (Object.entries(labels).every(([key, value]) => present.get(key) === value)) {
+      sum += Number(match[3]);
+    }
+  }
+  return sum;
+}
+
+/** The CONNACK refusal a connect attempt ends with (mqtt.js puts the return code on the error). */
+export async function refusedWith(
+  url: string,
+  options: mqtt.IClientOptions,
+): Promise<number | string> {
+  try {
+    const client = await connectMqtt(url, { reconnectPeriod: 0, ...options });
+    await client.endAsync(true);
+    return 'connected';
+  } catch (error) {
+    return (error as { code?: number }).code ?? String(error);
+  }
+}
+
+/** The topic of the next message `client` receives, or undefined after `timeoutMs`. */
+export function nextMessage(client: MqttClient, timeoutMs = 3_000): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      client.off('message', onMessage);
+      resolve(undefined);
+    }, timeoutMs);
+    function onMessage(topic: string) {
+      clearTimeout(timer);
+      client.off('message', onMessage);
+      resolve(topic);
+    }
+    client.on('message', onMessage);
+  });
+}
+
+/**
+ * The granted QoS or failure (0x80) of each filter of one SUBSCRIBE, as the broker's SUBACK says.
+ * mqtt.js rejects `subscribeAsync` when any code is 0x80; the SUBACK is on its error.
+ */
+export function subscribeCodes(
+  client: MqttClient,
+  filters: string[],
+  qos: 0 | 1 = 1,
+  timeoutMs = 3_000,
+): Promise<number[] | 'closed' | 'timeout'> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => settle('timeout'), timeoutMs);
+    const onClose = () => settle('closed');
+    function settle(result: number[] | 'closed' | 'timeout') {
+      clearTimeout(timer);
+      client.off('close', onClose);
+      resolve(result);
+    }
+    client.once('close', onClose);
+    client.subscribe(filters, { qos }, (error, _granted, packet) => {
+      const granted = (packet as { granted?: number[] } | undefined)?.granted;
+      if (granted) settle(granted);
+      else if (error) settle(client.connected ? 'timeout' : 'closed');
+    });
+  });
+}
+
+/**
+ * Publishes at QoS 1 and reports what the broker did: `acked` (its PUBACK) or `closed` (it ended
+ * the connection: a refusal); `timeout` when neither happened.
+ */
+export async function publishOutcome(
+  client: MqttClient,
+  topic: string,
+  payload: string | Buffer,
+  { retain = false }: { retain?: boolean } = {},
+  timeoutMs = 3_000,
+): Promise<'acked' | 'closed' | 'timeout'> {
+  if (!client.connected) return 'closed';
+  return new Promise((resolve) => {
+    let settled = false;
+    const timer = setTimeout(() => settle('timeout'), timeoutMs);
+    const onClose = () => settle('closed');
+    function settle(result: 'acked' | 'closed' | 'timeout') {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      client.off('close', onClose);
+      resolve(result);
+    }
+    client.once('close', onClose);
+    client.publish(topic, payload, { qos: 1, retain }, (error) => {
+      if (!error) settle('acked');
+    });
+  });
+}
+
+export interface Received {
+  topic: string;
+  payload: string;
+  retain: boolean;
+}
+
+/** Everything a client receives, from now on, with waits on what arrives. */
+export class Inbox {
+  readonly messages: Received[] = [];
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly client: MqttClient) {
+    client.on('message', (topic, payload, packet) => {
+      this.messages.push({ topic, payload: payload.toString('utf8'), retain: packet.retain });
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  find(predicate: (message: Received) => boolean): Received | undefined {
+    return this.messages.find(predicate);
+  }
+
+  /** Whether a message whose payload contains `marker` arrived. */
+  has(marker: string): boolean {
+    return this.messages.some((message) => message.payload.includes(marker));
+  }
+
+  /** The first message (already here or still to come) matching `predicate`, or undefined. */
+  async waitFor(
+    predicate: (message: Received) => boolean,
+    timeoutMs = 3_000,
+  ): Promise<Received | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.find(predicate);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  waitForMarker(marker: string, timeoutMs = 3_000): Promise<Received | undefined> {
+    return this.waitFor((message) => message.payload.includes(marker), timeoutMs);
+  }
+}
+
+export const orderStatus = (orderId: string) =>
+  JSON.stringify({
+    type: 'order.status_changed',
+    id: '7a0c1f8e-2f7e-4a4e-9a53-0f3c7a7c9b10',
+    orderId,
+    status: 'paid',
+    at: '2026-11-23T10:00:00.000Z',
+  });
+
+let stamp = 0;
+/** A timestamp no other message of this process carries: the marker of payloads without ids. */
+function uniqueTime(): string {
+  stamp += 1;
+  return new Date(Date.UTC(2026, 0, 1) + stamp * 1_000).toISOString();
+}
+
+const card = { number: '4111111111111111', expMonth: 12, expYear: 2030, cvc: '123' };
+
+/**
+ * A payload the contract accepts on `topic` (a concrete contract topic), carrying a marker no
+ * other message has, so a test can tell exactly which publish reached whom.
+ */
+export function validMessage(topic: string): { payload: string; marker: string } {
+  const match = matchTopic(topic);
+  if (!match) throw new Error(`not a contract topic: ${topic}`);
+  const marker = randomUUID();
+  const at = uniqueTime();
+  const payloads = {
+    paymentIntents: () => ({
+      type: 'payment.intent_created',
+      id: marker,
+      orderId: randomUUID(),
+      userId: randomUUID(),
+      amountMinor: 1_999,
+      currency: 'EUR',
+      expiresAt: at,
+    }),
+    paymentRequests: () => ({
+      type: 'payment.requested',
+      requestId: marker,
+      orderId: randomUUID(),
+      userId: randomUUID(),
+      card,
+    }),
+    paymentResults: (params: Record<string, string>) => ({
+      type: 'payment.approved',
+      id: marker,
+      requestId: 'idem-1',
+      orderId: params.orderId,
+      amountMinor: 1_999,
+      currency: 'EUR',
+      at,
+    }),
+    terminalRequests: () => ({
+      type: 'terminal.payment_requested',
+      requestId: marker,
+      amountMinor: 1_999,
+      currency: 'EUR',
+      card,
+    }),
+    terminalResults: () => ({ type: 'terminal.payment_approved', requestId: marker, at }),
+    // No free field to carry a uuid: the timestamp is the marker.
+    terminalStatus: () => ({ type: 'terminal.status', status: 'online', at }),
+    orderStatus: (params: Record<string, string>) => ({
+      type: 'order.status_changed',
+      id: marker,
+      orderId: params.orderId,
+      status: 'paid',
+      at,
+    }),
+    lowStock: () => ({
+      type: 'inventory.low_stock_reached',
+      id: marker,
+      productId: randomUUID(),
+      sellerId: randomUUID(),
+      region: 'eu-west',
+      available: 1,
+      threshold: 5,
+      at,
+    }),
+  } satisfies Record<string, (params: Record<string, string>) => object>;
+  const payload = JSON.stringify(payloads[match.name](match.params));
+  return { payload, marker: match.name === 'terminalStatus' ? at : marker };
+}
+
+/** Waits until `predicate` holds, polling; false if it still does not after `timeoutMs`. */
+export async function eventually(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 3_000,
+  everyMs = 10,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface Run {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+/** Spawns a mosquitto client; killed (by its pid) in teardown if it is still running. */
+export function run(t: Teardown, command: 'mosquitto_pub' | 'mosquitto_sub', args: string[]): Run {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    // 'close', not 'exit': by then its output has been read to the end.
+    child.once('close', (code) => {
+      exitCode = code;
+      resolve(code);
+    }),
+  );
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  t.teardown(async () => {
+    if (exitCode === undefined && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGTERM');
+      await exited;
+    }
+  });
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+  };
+}
+
+/** Resolves with the exit code, or 'running' if the process has not exited within `timeoutMs`. */
+export async function exitWithin(
+  process: Run,
+  timeoutMs = 5_000,
+): Promise<number | null | 'running'> {
+  let timer: NodeJS.Timeout | undefined;
+  const running = new Promise<'running'>((resolve) => {
+    timer = setTimeout(() => resolve('running'), timeoutMs);
+  });
+  try {
+    return await Promise.race([process.exited, running]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// A minimal MQTT 3.1.1 encoder and decoder (§2, §3), for bytes mqtt.js would refuse to send or
+// would send differently, and for thousands of cheap connections.
+
+function remainingLength(length: number): Buffer {
+  const bytes: number[] = [];
+  do {
+    let byte = length % 128;
+    length = Math.floor(length / 128);
+    if (length > 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (length > 0);
+  return Buffer.from(bytes);
+}
+
+/** A UTF-8 string with its two-byte length prefix (§1.5.3); NUL and all, as given. */
+function utf8String(value: string | Buffer): Buffer {
+  const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8');
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(bytes.length);
+  return Buffer.concat([length, bytes]);
+}
+
+function packet(firstByte: number, ...parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([Buffer.from([firstByte]), remainingLength(body.length), body]);
+}
+
+function uint16(value: number): Buffer {
+  const bytes = Buffer.alloc(2);
+  bytes.writeUInt16BE(value);
+  return bytes;
+}
+
+export const encode = {
+  connect({
+    clientId,
+    username,
+    password,
+    keepalive = 30,
+  }: {
+    clientId: string;
+    username?: string;
+    password?: string | Buffer;
+    keepalive?: number;
+  }): Buffer {
+    const flags = (username !== undefined ? 0x80 : 0) | (password !== undefined ? 0x40 : 0) | 0x02;
+    return packet(
+      0x10,
+      utf8String('MQTT'),
+      Buffer.from([4, flags]),
+      uint16(keepalive),
+      utf8String(clientId),
+      ...(username !== undefined ? [utf8String(username)] : []),
+      ...(password !== undefined ? [utf8String(password)] : []),
+    );
+  },
+  subscribe(messageId: number, filters: Array<string | Buffer>, qos: 0 | 1 = 1): Buffer {
+    return packet(
+      0x82,
+      uint16(messageId),
+      ...filters.flatMap((filter) => [utf8String(filter), Buffer.from([qos])]),
+    );
+  },
+  publish({
+    topic,
+    payload,
+    qos = 0,
+    retain = false,
+    messageId = 1,
+  }: {
+    topic: string | Buffer;
+    payload: string | Buffer;
+    qos?: 0 | 1;
+    retain?: boolean;
+    messageId?: number;
+  }): Buffer {
+    return packet(
+      0x30 | (qos << 1) | (retain ? 1 : 0),
+      utf8String(topic),
+      ...(qos > 0 ? [uint16(messageId)] : []),
+      Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8'),
+    );
+  },
+  pingreq: () => Buffer.from([0xc0, 0x00]),
+  disconnect: () => Buffer.from([0xe0, 0x00]),
+};
+
+export interface RawPacket {
+  /** The packet type (§2.2.1): 2 CONNACK, 3 PUBLISH, 4 PUBACK, 9 SUBACK, 13 PINGRESP. */
+  type: number;
+  flags: number;
+  body: Buffer;
+}
+
+/** One TCP connection speaking raw MQTT bytes, reading whole packets back. */
+export class RawMqtt {
+  private buffered = Buffer.alloc(0);
+  private packets: RawPacket[] = [];
+  private waiters: Array<() => void> = [];
+  isClosed = false;
+  readonly closed: Promise<void>;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, chunk]);
+      this.parse();
+      this.wake();
+    });
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.isClosed = true;
+        this.wake();
+        resolve();
+      }),
+    );
+  }
+
+  static open(port: number, options: { host?: string; localAddress?: string } = {}) {
+    const { host = '127.0.0.1', localAddress } = options;
+    return new Promise<RawMqtt>((resolve, reject) => {
+      const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(new RawMqtt(socket));
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  private wake() {
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  private parse() {
+    for (;;) {
+      if (this.buffered.length < 2) return;
+      let length = 0;
+      let multiplier = 1;
+      let offset = 1;
+      for (;;) {
+        if (offset >= this.buffered.length) return;
+        const byte = this.buffered[offset++]!;
+        length += (byte & 0x7f) * multiplier;
+        multiplier *= 128;
+        if ((byte & 0x80) === 0) break;
+      }
+      if (this.buffered.length < offset + length) return;
+      const first = this.buffered[0]!;
+      this.packets.push({
+        type: first >> 4,
+        flags: first & 0x0f,
+        body: this.buffered.subarray(offset, offset + length),
+      });
+      this.buffered = this.buffered.subarray(offset + length);
+    }
+  }
+
+  send(bytes: Buffer): void {
+    if (!this.isClosed) this.socket.write(bytes);
+  }
+
+  /** The next packet of `type` (others before it are skipped), 'closed', or 'timeout'. */
+  async next(type: number, timeoutMs = 3_000): Promise<RawPacket | 'closed' | 'timeout'> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.packets.findIndex((p) => p.type === type);
+      if (index !== -1) return this.packets.splice(index, 1)[0]!;
+      if (this.isClosed) return 'closed';
+      const left = deadline - Date.now();
+      if (left <= 0) return 'timeout';
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends CONNECT; the CONNACK return code, or 'closed' when the broker hung up without one. */
+  async connect(
+    options: Parameters<typeof encode.connect>[0],
+    timeoutMs = 3_000,
+  ): Promise<number | 'closed' | 'timeout'> {
+    this.send(encode.connect(options));
+    const connack = await this.next(2, timeoutMs);
+    return typeof connack === 'string' ? connack : connack.body[1]!;
+  }
+
+  /** Sends SUBSCRIBE; the SUBACK's codes, or 'closed' / 'timeout'. */
+  async subscribe(
+    filters: Array<string | Buffer>,
+    messageId = 1,
+    timeoutMs = 3_000,
+  ): Promise<number[] | 'closed' | 'timeout'> {
+    this.send(encode.subscribe(messageId, filters));
+    const suback = await this.next(9, timeoutMs);
+    return typeof suback === 'string' ? suback : [...suback.body.subarray(2)];
+  }
+
+  /** Sends a QoS 1 PUBLISH: 'acked', or 'closed' / 'timeout'. */
+  async publish(
+    topic: string | Buffer,
+    payload: string | Buffer,
+    options: { retain?: boolean; messageId?: number; timeoutMs?: number } = {},
+  ): Promise<'acked' | 'closed' | 'timeout'> {
+    const { retain = false, messageId = 1, timeoutMs = 3_000 } = options;
+    this.send(encode.publish({ topic, payload, qos: 1, retain, messageId }));
+    const puback = await this.next(4, timeoutMs);
+    return typeof puback === 'string' ? puback : 'acked';
+  }
+
+  /** Whether the broker still answers: a PINGREQ gets its PINGRESP. */
+  async alive(timeoutMs = 3_000): Promise<boolean> {
+    this.send(encode.pingreq());
+    return typeof (await this.next(13, timeoutMs)) !== 'string';
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}

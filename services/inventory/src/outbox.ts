@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createMqttClient,
+  serviceMqttCredentials,
+  startOutboxRelay,
+  type Knex,
+  type Logger,
+  type Metrics,
+  type MqttClient,
+  type OutboxRelay,
+} from '@mercado/common';
+import type { InventoryConfig } from './config.js';
+
+/** The channel sql/inventory's outbox trigger notifies. */
+export const outboxChannel = 'outbox_inserted';
+
+export interface InventoryOutbox {
+  mqtt: MqttClient;
+  relay: OutboxRelay;
+  /** Shutdown steps, in order: the relay (its batch in flight), then the MQTT connection. */
+  stopSteps: Array<{ name: string; stop: () => Promise<unknown> }>;
+}
+
+export interface InventoryOutboxDeps {
+  config: InventoryConfig;
+  db: Knex;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * Relays the outbox to the broker as service `inventory`, on every replica (claims are SKIP
+ * LOCKED, so replicas share the rows); undefined, after saying so once, without MQTT_URL. The
+ * client connects in the background: the service starts, and keeps taking stock changes, while
+ * the broker is down; their events wait in the outbox.
+ */
+export function startInventoryOutbox({
+  config,
+  db,
+  log,
+  metrics,
+}: InventoryOutboxDeps): InventoryOutbox | undefined {
+  if (!config.MQTT_URL) {
+    log.warn(
+      { table: 'outbox' },
+      'MQTT_URL is not set: the outbox is not relayed, events stay unsent until a replica with MQTT_URL runs',
+    );
+    return undefined;
+  }
+  const mqtt = createMqttClient(
+    config.MQTT_URL,
+    {
+      // The broker requires a service's client ids to start with its name; one per replica
+      // (a second connection with the same id would take the first one's place).
+      clientId: `inventory-${randomUUID()}`,
+      ...serviceMqttCredentials(config.INTERNAL_SECRET, 'inventory'),
+      // A refusal may be a broker restarting with a rotated secret: keep trying, and logging.
+      reconnectOnConnackError: true,
+    },
+    log,
+  );
+  const relay = startOutboxRelay({
+    db,
+    mqtt,
+    log,
+    metrics,
+    service: 'inventory',
+    table: 'outbox',
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+    publishTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
+    notifications: {
+      url: config.DATABASE_URL,
+      channel: outboxChannel,
+      name: 'mercado-inventory-outbox',
+    },
+  });
+  return {
+    mqtt,
+    relay,
+    stopSteps: [
+      { name: 'outbox relay', stop: () => relay.stop() },
+      // Nothing the relay counts on is in flight any more: rows it did not mark are resent.
+      { name: 'mqtt', stop: () => mqtt.endAsync(true) },
+    ],
+  };
+}

@@ -1,0 +1,141 @@
+import { AppError, ApiRouter, requireRole, requireService, validate } from '@mercado/common';
+import type { UsersDeps } from '../domain/deps.js';
+import {
+  deleteTerminal,
+  listTerminals,
+  registerTerminal,
+  rotateTerminalSecret,
+  verifyTerminalSecret,
+} from '../domain/terminals.js';
+import {
+  createTerminalBody,
+  listTerminalsQuery,
+  terminalCredentialsView,
+  terminalIdParams,
+  terminalPage,
+  terminalVerdict,
+  verifyTerminalBody,
+} from './schemas.js';
+
+/** The services that may ask whether a terminal's secret is right: the broker, when one connects. */
+export const terminalVerifyCallers = ['broker'];
+
+/** A secret is shown once: nothing between here and the admin may keep a copy (RFC 9111 §5.2.2.5). */
+function noStore(res: { setHeader(name: string, value: string): unknown }): void {
+  res.setHeader('Cache-Control', 'no-store');
+}
+
+function methodNotAllowed(): never {
+  throw new AppError('method_not_allowed');
+}
+
+/** The payment-terminal registry, for admins. */
+export function terminalsRoutes(deps: UsersDeps): ApiRouter {
+  const api = new ApiRouter('/api/terminals', 'terminals')
+    .route(
+      {
+        method: 'post',
+        path: '/',
+        summary: 'Register a payment terminal; its secret is shown this once',
+        description:
+          'Without `id`, one is generated (`term-` and 16 hex digits). The terminal connects to ' +
+          'the MQTT broker as `mqtt.username` with client id `mqtt.clientId` and the secret as ' +
+          'password. An id ever used, by a deleted terminal too, is 409 `terminal_id_taken`.',
+        access: ['admin'],
+        body: createTerminalBody,
+        responses: {
+          201: { description: 'The terminal and its secret', schema: terminalCredentialsView },
+        },
+      },
+      requireRole('admin'),
+      async function createTerminalRoute(req, res) {
+        const body = validate(createTerminalBody, req.body);
+        const created = await registerTerminal(deps, req.identity.userId!, body);
+        noStore(res);
+        res.status(201).json(created);
+      },
+    )
+    .route(
+      {
+        method: 'get',
+        path: '/',
+        summary: 'List the registered terminals with their presence, in id order',
+        description:
+          'Presence is what each terminal last published, retained, on `terminals/{id}/status` ' +
+          '(its last will says `offline`); `unknown` when it never did or when this service ' +
+          'does not hear the broker.',
+        access: ['admin'],
+        query: listTerminalsQuery,
+        responses: { 200: { description: 'A page of terminals', schema: terminalPage } },
+      },
+      requireRole('admin'),
+      async function listTerminalsRoute(req, res) {
+        const query = validate(listTerminalsQuery, req.query, 'query');
+        noStore(res);
+        res.json(await listTerminals(deps, query));
+      },
+    )
+    .route(
+      {
+        method: 'post',
+        path: '/:id/secret',
+        summary: "Replace a terminal's secret; the new one is shown this once",
+        description:
+          'The old secret stops verifying at once; the broker may still accept it for its ' +
+          'verification cache (30 s by default), and a connection made with it lasts until it ends.',
+        access: ['admin'],
+        params: terminalIdParams,
+        responses: {
+          200: { description: 'The terminal and its new secret', schema: terminalCredentialsView },
+        },
+      },
+      requireRole('admin'),
+      async function rotateSecretRoute(req, res) {
+        const { id } = validate(terminalIdParams, req.params, 'params');
+        const rotated = await rotateTerminalSecret(deps, req.identity.userId!, id);
+        noStore(res);
+        res.json(rotated);
+      },
+    )
+    .route(
+      {
+        method: 'delete',
+        path: '/:id',
+        summary: 'Delete a terminal; its id is never used again',
+        access: ['admin'],
+        params: terminalIdParams,
+        responses: { 204: { description: 'Deleted' } },
+      },
+      requireRole('admin'),
+      async function deleteTerminalRoute(req, res) {
+        const { id } = validate(terminalIdParams, req.params, 'params');
+        await deleteTerminal(deps, req.identity.userId!, id);
+        res.status(204).end();
+      },
+    );
+  api.router.all(['/', '/:id', '/:id/secret'], methodNotAllowed);
+  return api;
+}
+
+/** Routes for the broker only, never reachable through the gateway (which routes `/api/*`). */
+export function internalTerminalsRoutes(deps: UsersDeps): ApiRouter {
+  const api = new ApiRouter('/internal/terminals', 'internal').route(
+    {
+      method: 'post',
+      path: '/verify',
+      summary: "Whether a secret is a live terminal's",
+      description: 'An unknown or deleted terminal is `{ valid: false }`, as is a wrong secret.',
+      access: 'service',
+      body: verifyTerminalBody,
+      responses: { 200: { description: 'The verdict', schema: terminalVerdict } },
+    },
+    requireService(...terminalVerifyCallers),
+    async function verifyTerminalRoute(req, res) {
+      const { terminalId, secret } = validate(verifyTerminalBody, req.body);
+      noStore(res);
+      res.json({ valid: await verifyTerminalSecret(deps, terminalId, secret) });
+    },
+  );
+  api.router.all('/verify', methodNotAllowed);
+  return api;
+}
