@@ -5,11 +5,10 @@ import { Aedes, type AedesOptions, type Client } from 'aedes';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { Counter, Gauge } from 'prom-client';
 import {
+  checkPublish,
   isServiceMqttPassword,
-  mayPublish,
   maySubscribe,
   mqttServices,
-  parsePayload,
   type Logger,
   type Metrics,
   type MqttServiceName,
@@ -130,6 +129,13 @@ export async function createMercadoBroker({
   });
   for (const kind of ['service', 'browser', 'terminal'] satisfies Kind[])
     connected.set({ kind }, 0);
+  // Bound once: a labelled inc() looks its child up on every message.
+  const messagesInBy = {
+    service: messagesIn.labels({ kind: 'service' }),
+    browser: messagesIn.labels({ kind: 'browser' }),
+    terminal: messagesIn.labels({ kind: 'terminal' }),
+  } satisfies Record<Kind, unknown>;
+  const validateAll = config.VALIDATE_PAYLOADS_FROM === 'all';
 
   const principals = new WeakMap<Client, Principal>();
   /** Connected terminals' secrets, in memory only, to check them again (see recheckTerminals). */
@@ -241,12 +247,18 @@ export async function createMercadoBroker({
 
     authorizePublish(client, packet, done) {
       // A null client is the broker's own publish (a will is published with its client).
-      const principal = client ? principals.get(client) : undefined;
       if (!client) {
         done(null);
         return;
       }
-      if (!principal || !mayPublish(principal, packet.topic, { retain: packet.retain })) {
+      const principal = principals.get(client);
+      const checked = principal
+        ? checkPublish(principal, packet.topic, packet.payload as Buffer, {
+            retain: packet.retain,
+            validate: validateAll || principal.kind !== 'service',
+          })
+        : undefined;
+      if (!principal || !checked || (!checked.ok && checked.denied)) {
         denied.inc({ action: 'publish', kind: principal?.kind ?? 'unknown' });
         log.warn(
           { clientId: client.id, topic: packet.topic, ...(principal ? describe(principal) : {}) },
@@ -255,7 +267,6 @@ export async function createMercadoBroker({
         done(new Error('publish not allowed'));
         return;
       }
-      const checked = parsePayload(packet.topic, packet.payload as Buffer);
       if (!checked.ok) {
         // Dropped, not refused: the sender's connection stays (it may be a service mid-batch);
         // the message goes to a topic no one may subscribe, unretained. Never log the payload.
@@ -274,7 +285,7 @@ export async function createMercadoBroker({
         done(null);
         return;
       }
-      messagesIn.inc({ kind: principal.kind });
+      messagesInBy[principal.kind].inc();
       done(null);
     },
 

@@ -90,6 +90,9 @@ async function setUp(t: Teardown, env: Record<string, string> = {}) {
     // Room for a payload over the contract's 64 KiB, so both limits can be hit separately.
     MAX_PACKET_BYTES: '100000',
     CONNECTIONS_PER_IP_PER_MINUTE: '1000000',
+    // Services' payloads too (by default only terminals' and browsers' are checked by the broker):
+    // this file drives the broker's validation through every topic.
+    VALIDATE_PAYLOADS_FROM: 'all',
     ...env,
   });
   broker.registerTerminal(T1);

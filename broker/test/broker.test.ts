@@ -103,24 +103,51 @@ t.test('the contract decides every publish and subscribe', async (t) => {
   t.match(logs.text(), /mqtt publish denied/);
 });
 
-t.test('an invalid payload is dropped and counted; the sender stays connected', async (t) => {
-  const { service, metricsText, logs } = await startBroker(t);
-  const products = await service('products');
-  await products.subscribeAsync('inventory/low-stock', { qos: 1 });
-  const inventory = await service('inventory');
-  const card = '4111111111111111';
-  const dropped = nextMessage(products, 500);
-  await inventory.publishAsync('inventory/low-stock', `{"type":"x","card":"${card}"}`, {
-    qos: 1,
-  });
-  await inventory.publishAsync('inventory/low-stock', 'not json', { qos: 1 });
-  t.equal(await dropped, undefined, 'nobody received them');
-  t.ok(inventory.connected, 'the sender is still connected');
-  const metrics = await metricsText();
-  t.match(metrics, /mqtt_invalid_payloads_total\{reason="invalid_payload"[^}]*\} 1/);
-  t.match(metrics, /mqtt_invalid_payloads_total\{reason="not_json"[^}]*\} 1/);
-  t.notMatch(logs.text(), new RegExp(card), 'payloads never reach the log');
-});
+t.test(
+  'an invalid payload from a terminal is dropped and counted; it stays connected',
+  async (t) => {
+    const { service, terminal, registerTerminal, metricsText, logs } = await startBroker(t);
+    const payments = await service('payments');
+    await payments.subscribeAsync('terminals/+/requests', { qos: 1 });
+    registerTerminal('shop-1');
+    const device = await terminal('shop-1');
+    const card = '4111111111111111';
+    const dropped = nextMessage(payments, 500);
+    await device.publishAsync('terminals/shop-1/requests', `{"type":"x","card":"${card}"}`, {
+      qos: 1,
+    });
+    await device.publishAsync('terminals/shop-1/requests', 'not json', { qos: 1 });
+    t.equal(await dropped, undefined, 'nobody received them');
+    t.ok(device.connected, 'the sender is still connected');
+    const metrics = await metricsText();
+    t.match(metrics, /mqtt_invalid_payloads_total\{reason="invalid_payload"[^}]*\} 1/);
+    t.match(metrics, /mqtt_invalid_payloads_total\{reason="not_json"[^}]*\} 1/);
+    t.notMatch(logs.text(), new RegExp(card), 'payloads never reach the log');
+  },
+);
+
+t.test(
+  'services’ payloads are checked by their receivers, or by the broker too with VALIDATE_PAYLOADS_FROM=all',
+  async (t) => {
+    for (const [setting, expected] of [
+      ['untrusted', 'inventory/low-stock'],
+      ['all', undefined],
+    ] as const) {
+      const { service, metric } = await startBroker(t, { VALIDATE_PAYLOADS_FROM: setting });
+      const products = await service('products');
+      await products.subscribeAsync('inventory/low-stock', { qos: 1 });
+      const inventory = await service('inventory');
+      const received = nextMessage(products, 500);
+      await inventory.publishAsync('inventory/low-stock', '{"type":"x"}', { qos: 1 });
+      t.equal(await received, expected, `${setting}: ${expected ? 'delivered' : 'dropped'}`);
+      t.ok(inventory.connected);
+      t.equal(
+        await metric('mqtt_invalid_payloads_total', { reason: 'invalid_payload' }),
+        expected ? 0 : 1,
+      );
+    }
+  },
+);
 
 t.test('an oversized packet ends only that connection', async (t) => {
   const { listeners, service, metricsText } = await startBroker(t, { MAX_PACKET_BYTES: '2048' });

@@ -83,6 +83,9 @@ export const setting = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'])
       .transform((value) => value === 'true' || value === '1' || value === 'yes')
       .default(fallback),
+  /** One of the given words. */
+  oneOf: <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
+    z.enum(values).default(fallback as never),
   logLevel: () =>
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };

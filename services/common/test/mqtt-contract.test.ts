@@ -1,6 +1,7 @@
 import t from 'tap';
 import { lowStockMessages } from '../../inventory/src/domain/low-stock.js';
 import {
+  checkPublish,
   checkTopicFilter,
   checkTopicName,
   matchTopic,
@@ -250,6 +251,9 @@ t.test('topic names and filters are checked against MQTT and Mercado limits', as
     ['a/b\nc', 'control_character', 'control_character'],
     ['a/\u009b', 'control_character', 'control_character'],
     ['a/\ud800', 'malformed_utf8', 'malformed_utf8'],
+    ['a/\udc00b', 'malformed_utf8', 'malformed_utf8'],
+    ['a/\ud83d\ude00', undefined, undefined],
+    ['a/\ud83d\ude00\ud800', 'malformed_utf8', 'malformed_utf8'],
     ['a/\u{1F600}', undefined, undefined],
     [level128, undefined, undefined],
     ['a'.repeat(129), 'level_too_long', 'level_too_long'],
@@ -579,4 +583,40 @@ t.test('a refused card payload never names the card number', async (t) => {
     JSON.stringify({ ...validPayloads.terminalRequests[1], card: { ...card, expMonth: 13 } }),
   );
   t.strictSame(terminal, { ok: false, reason: 'invalid_payload: card.expMonth too_big' });
+});
+
+t.test('checkPublish: the ACL and, when asked, the payload, from one topic match', async (t) => {
+  const inventory = { kind: 'service', service: 'inventory' } as const;
+  const products = { kind: 'service', service: 'products' } as const;
+  const valid = JSON.stringify({
+    type: 'inventory.low_stock_reached',
+    id: '7a0c1f8e-2f7e-4a4e-9a53-0f3c7a7c9b10',
+    productId: '7a0c1f8e-2f7e-4a4e-9a53-0f3c7a7c9b11',
+    sellerId: '7a0c1f8e-2f7e-4a4e-9a53-0f3c7a7c9b12',
+    region: 'north',
+    available: 1,
+    threshold: 5,
+    at: '2026-11-23T10:00:00.000Z',
+  });
+  t.same(checkPublish(inventory, 'inventory/low-stock', valid), { ok: true, name: 'lowStock' });
+  t.same(checkPublish(products, 'inventory/low-stock', valid), { ok: false, denied: true });
+  t.same(checkPublish(inventory, 'inventory/low-stock', valid, { retain: true }), {
+    ok: false,
+    denied: true,
+  });
+  t.same(checkPublish(inventory, '$SYS/x', valid), { ok: false, denied: true });
+  const failure = parsePayload('inventory/low-stock', '{"type":"x"}');
+  t.match(failure, { ok: false, reason: /^invalid_payload: type invalid_value, id / });
+  t.same(checkPublish(inventory, 'inventory/low-stock', '{"type":"x"}'), {
+    ...failure,
+    denied: false,
+  });
+  t.same(checkPublish(inventory, 'inventory/low-stock', 'nope', { validate: false }), {
+    ok: true,
+    name: 'lowStock',
+  });
+  t.same(checkPublish(products, 'inventory/low-stock', 'nope', { validate: false }), {
+    ok: false,
+    denied: true,
+  });
 });

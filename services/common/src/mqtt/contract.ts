@@ -245,21 +245,26 @@ export function isTopicKey(value: string): value is TopicKey {
   return Object.hasOwn(topics, value);
 }
 
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
+const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
  * Why a string cannot be a topic name or filter at all, whatever its wildcards; undefined when it
  * can.
  */
 function checkTopicText(topic: string): string | undefined {
   if (topic.length === 0) return 'empty'; // MQTT-4.7.3-1
-  for (const character of topic) {
-    const code = character.codePointAt(0) as number;
-    if (code === 0) return 'null_character'; // MQTT-4.7.3-2
-    // A lone surrogate has no UTF-8 encoding (MQTT-1.5.3-1).
-    if (code >= 0xd800 && code <= 0xdfff) return 'malformed_utf8';
-    // MQTT 3.1.1 §1.5.3: control characters SHOULD NOT appear; in a topic they would only ever
-    // serve to forge log lines.
-    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return 'control_character';
+  // MQTT 3.1.1 §1.5.3: control characters SHOULD NOT appear; in a topic they would only ever
+  // serve to forge log lines. NUL is forbidden outright (MQTT-4.7.3-2).
+  if (controlCharacter.test(topic)) {
+    return topic.includes('\0') ? 'null_character' : 'control_character';
   }
+  // A lone surrogate has no UTF-8 encoding (MQTT-1.5.3-1).
+  if (loneSurrogate.test(topic)) return 'malformed_utf8';
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short topics need no counting (every publish passes
+  // here, so this is the broker's hot path).
+  if (topic.length * 3 <= maxTopicLevelBytes) return undefined;
   if (Buffer.byteLength(topic, 'utf8') > maxTopicBytes) return 'too_long';
   for (const level of topic.split('/')) {
     if (Buffer.byteLength(level, 'utf8') > maxTopicLevelBytes) return 'level_too_long';
@@ -392,13 +397,47 @@ export function mayPublish(
   topic: string,
   options: PublishOptions = {},
 ): boolean {
-  if (topic.startsWith('$')) return false;
+  return publishedTopic(principal, topic, options) !== undefined;
+}
+
+/** The contract topic `principal` may publish `topic` as, or undefined (see mayPublish). */
+function publishedTopic(
+  principal: Principal,
+  topic: string,
+  options: PublishOptions,
+): TopicMatch | undefined {
+  if (topic.startsWith('$')) return undefined;
   const match = matchTopic(topic);
-  if (match === undefined) return false;
+  if (match === undefined) return undefined;
   const spec: AnyTopicSpec = topics[match.name];
-  if (options.retain === true && !spec.retain) return false;
+  if (options.retain === true && !spec.retain) return undefined;
   const params: Partial<Record<string, string>> = match.params;
-  return admits(spec.publish, principal, (param) => params[param]);
+  return admits(spec.publish, principal, (param) => params[param]) ? match : undefined;
+}
+
+export type PublishCheck =
+  | { ok: true; name: TopicKey }
+  | { ok: false; denied: true }
+  | { ok: false; denied: false; reason: string };
+
+/**
+ * What the broker asks of each PUBLISH, matching the topic once: may `principal` publish it
+ * (mayPublish), and, with `validate`, is the payload what the contract says (parsePayload's
+ * reasons)?
+ */
+export function checkPublish(
+  principal: Principal,
+  topic: string,
+  payload: Uint8Array | string,
+  options: PublishOptions & { validate?: boolean } = {},
+): PublishCheck {
+  const match = publishedTopic(principal, topic, options);
+  if (match === undefined) return { ok: false, denied: true };
+  if (options.validate === false) return { ok: true, name: match.name };
+  const parsed = parseMatched(match.name, match, payload);
+  return parsed.ok
+    ? { ok: true, name: match.name }
+    : { ok: false, denied: false, reason: parsed.reason };
 }
 
 export type SharedFilter =
@@ -493,6 +532,14 @@ export function parsePayload(
   const match = isTopicKey(nameOrTopic) ? undefined : matchTopic(nameOrTopic);
   const name = isTopicKey(nameOrTopic) ? nameOrTopic : match?.name;
   if (name === undefined) return { ok: false, reason: 'unknown_topic' };
+  return parseMatched(name, match, payload);
+}
+
+function parseMatched(
+  name: TopicKey,
+  match: TopicMatch | undefined,
+  payload: Uint8Array | string,
+): ParsedPayload | ParsedMessage | PayloadFailure {
   const size =
     typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.byteLength;
   if (size > maxPayloadBytes) return { ok: false, reason: 'too_large' };
