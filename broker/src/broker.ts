@@ -104,16 +104,34 @@ export async function createMercadoBroker({
     labelNames: ['kind'],
     registers,
   });
-  const messagesIn = new Counter({
+  // Per message, a plain number: prom-client's inc() validates its argument and labels on every
+  // call, a cost worth avoiding at 100k+ messages a second. Scrapes read the numbers.
+  const counted = {
+    in: { service: 0, browser: 0, terminal: 0 } satisfies Record<Kind, number>,
+    out: 0,
+  };
+  const reportedIn = { service: 0, browser: 0, terminal: 0 };
+  new Counter({
     name: 'mqtt_messages_in_total',
     help: 'PUBLISH packets accepted from clients',
     labelNames: ['kind'],
     registers,
+    collect() {
+      for (const kind of ['service', 'browser', 'terminal'] as const) {
+        this.inc({ kind }, counted.in[kind] - reportedIn[kind]);
+        reportedIn[kind] = counted.in[kind];
+      }
+    },
   });
-  const messagesOut = new Counter({
+  let reportedOut = 0;
+  new Counter({
     name: 'mqtt_messages_out_total',
     help: 'PUBLISH packets delivered to clients',
     registers,
+    collect() {
+      this.inc(counted.out - reportedOut);
+      reportedOut = counted.out;
+    },
   });
   const denied = new Counter({
     name: 'mqtt_denied_total',
@@ -129,12 +147,6 @@ export async function createMercadoBroker({
   });
   for (const kind of ['service', 'browser', 'terminal'] satisfies Kind[])
     connected.set({ kind }, 0);
-  // Bound once: a labelled inc() looks its child up on every message.
-  const messagesInBy = {
-    service: messagesIn.labels({ kind: 'service' }),
-    browser: messagesIn.labels({ kind: 'browser' }),
-    terminal: messagesIn.labels({ kind: 'terminal' }),
-  } satisfies Record<Kind, unknown>;
   const validateAll = config.VALIDATE_PAYLOADS_FROM === 'all';
 
   const principals = new WeakMap<Client, Principal>();
@@ -285,7 +297,7 @@ export async function createMercadoBroker({
         done(null);
         return;
       }
-      messagesInBy[principal.kind].inc();
+      counted.in[principal.kind]++;
       done(null);
     },
 
@@ -351,7 +363,7 @@ export async function createMercadoBroker({
   const forward = aedes.authorizeForward.bind(aedes);
   aedes.authorizeForward = function countForward(client, packet) {
     const delivered = forward(client, packet);
-    if (delivered) messagesOut.inc();
+    if (delivered) counted.out++;
     return delivered;
   };
   aedes.on('clientError', function onClientError(client, error) {

@@ -130,13 +130,65 @@ async function setUp(t: Teardown) {
   return { broker, connectAs };
 }
 
+type Denials = Record<Kind, number>;
+const noDenials = (): Denials => ({ browser: 0, terminal: 0, service: 0 });
+
+type Asserts = Pick<typeof t, 'ok' | 'equal'>;
+
 /** mqtt_denied_total by kind, for one action. */
-async function deniedByKind(broker: TestBroker, action: string) {
-  const counts: Record<Kind, number> = { browser: 0, terminal: 0, service: 0 };
+async function deniedByKind(broker: TestBroker, action: 'subscribe' | 'publish') {
+  const counts = noDenials();
   for (const kind of Object.keys(counts) as Kind[]) {
     counts[kind] = await broker.metric('mqtt_denied_total', { action, kind });
   }
   return counts;
+}
+
+/** Asserts that mqtt_denied_total for `action` rose by `expected` for each kind since `before`. */
+async function expectDenied(
+  t: Asserts,
+  broker: TestBroker,
+  action: 'subscribe' | 'publish',
+  before: Denials,
+  expected: Denials,
+) {
+  const after = await deniedByKind(broker, action);
+  const actions = action === 'subscribe' ? 'subscribes' : 'publishes';
+  for (const kind of Object.keys(after) as Kind[]) {
+    t.equal(after[kind] - before[kind], expected[kind], `denied ${actions} of ${kind}s`);
+  }
+}
+
+/**
+ * Connects as every column (with `connect`) and subscribes it to all the filters of `rows` in one
+ * SUBSCRIBE: the SUBACK has one code per filter (MQTT-3.9.3), 1 where the row's cell for the
+ * column says S, 0x80 elsewhere. The client stays connected, and the refusals are counted by kind.
+ */
+async function expectSubscribeMatrix(
+  t: Asserts,
+  broker: TestBroker,
+  rows: Array<[filter: string, ...cells: string[]]>,
+  connect: Connector,
+) {
+  const before = await deniedByKind(broker, 'subscribe');
+  const expectedDenied = noDenials();
+  const filters = rows.map(([filter]) => filter);
+  for (const column of columns) {
+    const client = await connect(column);
+    const codes = await subscribeCodes(client, filters);
+    t.ok(Array.isArray(codes), `${column} got a SUBACK`);
+    for (const [index, [filter, ...cells]] of rows.entries()) {
+      const allowed = cell(cells, column).includes('S');
+      if (!allowed) expectedDenied[kindOf(column)] += 1;
+      t.equal(
+        Array.isArray(codes) ? codes[index] : codes,
+        allowed ? 1 : 0x80,
+        `${column} subscribes ${filter}: ${allowed ? 'granted' : 'refused'}`,
+      );
+    }
+    t.ok(client.connected, `${column} is still connected after its refused filters`);
+  }
+  await expectDenied(t, broker, 'subscribe', before, expectedDenied);
 }
 
 t.test('the matrix covers every contract topic, with own and other ids', async (t) => {
@@ -245,29 +297,7 @@ t.test('every principal × every contract topic × publish and subscribe', async
   };
 
   await t.test('subscribe: SUBACK 1 where the contract says S, 0x80 elsewhere', async (t) => {
-    const before = await deniedByKind(broker, 'subscribe');
-    const expectedDenied: Record<Kind, number> = { browser: 0, terminal: 0, service: 0 };
-    const topics = matrix.map(([topic]) => topic);
-    for (const column of columns) {
-      const client = await subscriber(column);
-      // One SUBSCRIBE with every topic: the SUBACK has one code per filter (MQTT-3.9.3).
-      const codes = await subscribeCodes(client, topics);
-      t.ok(Array.isArray(codes), `${column} got a SUBACK`);
-      for (const [index, [topic, ...cells]] of matrix.entries()) {
-        const allowed = cell(cells, column).includes('S');
-        if (!allowed) expectedDenied[kindOf(column)] += 1;
-        t.equal(
-          Array.isArray(codes) ? codes[index] : codes,
-          allowed ? 1 : 0x80,
-          `${column} subscribes ${topic}: ${allowed ? 'granted' : 'refused'}`,
-        );
-      }
-      t.ok(client.connected, `${column} is still connected after its refused filters`);
-    }
-    const after = await deniedByKind(broker, 'subscribe');
-    for (const kind of Object.keys(after) as Kind[]) {
-      t.equal(after[kind] - before[kind], expectedDenied[kind], `denied subscribes of ${kind}s`);
-    }
+    await expectSubscribeMatrix(t, broker, matrix, subscriber);
   });
 
   await t.test('publish allowed: PUBACK, and exactly the S principals receive it', async (t) => {
@@ -300,7 +330,7 @@ t.test('every principal × every contract topic × publish and subscribe', async
 
   await t.test('publish refused: the connection ends and nobody receives it', async (t) => {
     const before = await deniedByKind(broker, 'publish');
-    const expectedDenied: Record<Kind, number> = { browser: 0, terminal: 0, service: 0 };
+    const expectedDenied = noDenials();
     const refusedMarkers: Array<[string, string]> = [];
     const attempt = async (column: Column, topic: string) => {
       const { payload, marker } = validMessage(topic);
@@ -340,10 +370,7 @@ t.test('every principal × every contract topic × publish and subscribe', async
       const leaked = refusedMarkers.filter(([, marker]) => inbox.has(marker)).map(([name]) => name);
       t.strictSame(leaked, [], `${column} received no refused publish`);
     }
-    const after = await deniedByKind(broker, 'publish');
-    for (const kind of Object.keys(after) as Kind[]) {
-      t.equal(after[kind] - before[kind], expectedDenied[kind], `denied publishes of ${kind}s`);
-    }
+    await expectDenied(t, broker, 'publish', before, expectedDenied);
     t.equal(expectedDenied.browser + expectedDenied.terminal + expectedDenied.service, 108);
   });
 
@@ -357,28 +384,7 @@ t.test('every principal × every contract topic × publish and subscribe', async
 
 t.test('wildcards, $SYS and $share: the filter matrix', async (t) => {
   const { broker, connectAs } = await setUp(t);
-  const before = await deniedByKind(broker, 'subscribe');
-  const expectedDenied: Record<Kind, number> = { browser: 0, terminal: 0, service: 0 };
-  const filters = filterMatrix.map(([filter]) => filter);
-  for (const column of columns) {
-    const client = await connectAs(column);
-    const codes = await subscribeCodes(client, filters);
-    t.ok(Array.isArray(codes), `${column} got a SUBACK`);
-    for (const [index, [filter, ...cells]] of filterMatrix.entries()) {
-      const allowed = cell(cells, column).includes('S');
-      if (!allowed) expectedDenied[kindOf(column)] += 1;
-      t.equal(
-        Array.isArray(codes) ? codes[index] : codes,
-        allowed ? 1 : 0x80,
-        `${column} subscribes ${filter}: ${allowed ? 'granted' : 'refused'}`,
-      );
-    }
-    t.ok(client.connected, `${column} is still connected`);
-  }
-  const after = await deniedByKind(broker, 'subscribe');
-  for (const kind of Object.keys(after) as Kind[]) {
-    t.equal(after[kind] - before[kind], expectedDenied[kind], `denied subscribes of ${kind}s`);
-  }
+  await expectSubscribeMatrix(t, broker, filterMatrix, connectAs);
 });
 
 t.test('nobody publishes to $SYS or outside the contract', async (t) => {
@@ -404,19 +410,18 @@ t.test('nobody publishes to $SYS or outside the contract', async (t) => {
 
 t.test('retained only where the contract retains: terminal status', async (t) => {
   const { broker, connectAs } = await setUp(t);
-  const live = new Inbox(await broker.service('gateway'));
-  await subscribeCodes(live.client, [
+  // What the gateway and payments subscribe to: live now, and again later.
+  const gatewayFilters = [
     'terminals/+/status',
     'orders/#',
     'payments/results/+',
     'inventory/low-stock',
-  ]);
+  ];
+  const paymentsFilters = ['payments/requests', 'payments/intents', 'terminals/+/requests'];
+  const live = new Inbox(await broker.service('gateway'));
+  await subscribeCodes(live.client, gatewayFilters);
   const livePayments = new Inbox(await broker.service('payments'));
-  await subscribeCodes(livePayments.client, [
-    'payments/requests',
-    'payments/intents',
-    'terminals/+/requests',
-  ]);
+  await subscribeCodes(livePayments.client, paymentsFilters);
 
   // T1's own status, retained: accepted, and kept for whoever subscribes later.
   const status = validMessage(`terminals/${T1}/status`);
@@ -467,17 +472,8 @@ t.test('retained only where the contract retains: terminal status', async (t) =>
   // A subscriber arriving now gets T1's retained status, and nothing retained from the refusals.
   const late = new Inbox(await broker.service('gateway'));
   const latePayments = new Inbox(await broker.service('payments'));
-  await subscribeCodes(late.client, [
-    'terminals/+/status',
-    'orders/#',
-    'payments/results/+',
-    'inventory/low-stock',
-  ]);
-  await subscribeCodes(latePayments.client, [
-    'payments/requests',
-    'payments/intents',
-    'terminals/+/requests',
-  ]);
+  await subscribeCodes(late.client, gatewayFilters);
+  await subscribeCodes(latePayments.client, paymentsFilters);
   const kept = await late.waitForMarker(status.marker);
   t.equal(kept?.retain, true, "a late subscriber gets T1's status as a retained message");
   await sleep(200);

@@ -411,7 +411,7 @@ t.test('a storm of connections from one address', async (t) => {
   const before = await broker.metric('mqtt_denied_total', { action: 'connect', kind: 'rate' });
   const credentials = serviceMqttCredentials(internalSecret, 'users');
   const storm = 3_000;
-  const wave = 500;
+  const wave = 250;
   const outcomes: Array<number | 'closed' | 'timeout' | 'error'> = [];
   const started = Date.now();
   for (let first = 0; first < storm; first += wave) {
@@ -422,7 +422,8 @@ t.test('a storm of connections from one address', async (t) => {
           // A refusal is immediate: the broker closes the socket without a CONNACK.
           const code = await raw.connect(
             { clientId: `users-storm-${first + index}`, ...credentials },
-            1_000,
+            // Generous: on a loaded machine a close can take a while to arrive; a CONNACK never should.
+            10_000,
           );
           raw.destroy();
           return code;
@@ -437,7 +438,9 @@ t.test('a storm of connections from one address', async (t) => {
   const accepted = outcomes.filter((outcome) => outcome === 0).length;
   const refused = outcomes.filter((outcome) => outcome === 'closed').length;
   t.equal(outcomes.length, storm);
-  t.ok(accepted <= 1, `at most one refill connected (${accepted})`);
+  // One connection refills every 7.5 s: however long the storm took, no more got through.
+  const refills = 1 + Math.floor(stormMs / 7_500);
+  t.ok(accepted <= refills, `at most ${refills} refill(s) connected (${accepted})`);
   const tally: Record<string, number> = {};
   for (const outcome of outcomes) tally[String(outcome)] = (tally[String(outcome)] ?? 0) + 1;
   t.equal(
@@ -445,7 +448,6 @@ t.test('a storm of connections from one address', async (t) => {
     storm - accepted,
     `every other connect was closed without CONNACK (${JSON.stringify(tally)})`,
   );
-  t.ok(stormMs < 7_000, `the storm took ${stormMs} ms, less than one refill`);
   const after = await broker.metric('mqtt_denied_total', { action: 'connect', kind: 'rate' });
   t.equal(after - before, storm - accepted, 'every refusal counted');
 

@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import net from 'node:net';
 import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
 import type mqtt from 'mqtt';
 import {
@@ -17,9 +16,13 @@ import { startListeners } from '../src/listeners.js';
 /**
  * What the broker's test files share: a real broker on free ports (TCP, WebSocket, optionally
  * TLS), principals that connect to it as they would in production, message collectors, valid
- * payloads for every contract topic, and a tiny MQTT 3.1.1 encoder for bytes no client library
- * would send.
+ * payloads for every contract topic, and (from the kit) a tiny MQTT 3.1.1 encoder for bytes no
+ * client library would send.
  */
+
+// The raw MQTT 3.1.1 encoder and decoder (§2, §3), for bytes mqtt.js would refuse to send or would
+// send differently, and for thousands of cheap connections: the kit's, re-exported here.
+export { encode, RawMqtt, type RawPacket } from '@mercado/common/testing';
 
 export const internalSecret = 'broker-test-internal-secret-long-enough-0123456789';
 
@@ -33,6 +36,8 @@ export interface StartOptions {
    * map, standing in for the users service's registry, which is a separate service.
    */
   terminalRegistry?: boolean;
+  /** The terminal registry itself, in place of the stub (e.g. one that cannot answer). */
+  verifyTerminal?: TerminalVerifier;
 }
 
 export type TestBroker = Awaited<ReturnType<typeof startBroker>>;
@@ -44,7 +49,7 @@ export type TestBroker = Awaited<ReturnType<typeof startBroker>>;
 export async function startBroker(
   t: Teardown,
   env: Record<string, string> = {},
-  { terminalRegistry = true }: StartOptions = {},
+  { terminalRegistry = true, verifyTerminal }: StartOptions = {},
 ) {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
   // A key the broker has never seen, under the same kid: a token signed with it is forged.
@@ -60,7 +65,7 @@ export async function startBroker(
   const logs = captureLogs('broker');
   const metrics = createMetrics('broker');
   const terminals = new Map<string, Buffer>();
-  const verifyTerminal: TerminalVerifier = async (terminalId, secret) => {
+  const stubRegistry: TerminalVerifier = async (terminalId, secret) => {
     const known = terminals.get(terminalId);
     return known !== undefined && known.length === secret.length && timingSafeEqual(known, secret);
   };
@@ -69,7 +74,7 @@ export async function startBroker(
     log: logs.log,
     metrics,
     keySet: createLocalJWKSet({ keys: [jwk] }),
-    ...(terminalRegistry ? { verifyTerminal } : {}),
+    ...(terminalRegistry ? { verifyTerminal: verifyTerminal ?? stubRegistry } : {}),
   });
   const listeners = await startListeners(broker, { config, log: logs.log, metrics });
   const clients: MqttClient[] = [];
@@ -467,231 +472,5 @@ export async function exitWithin(
     return await Promise.race([process.exited, running]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-// A minimal MQTT 3.1.1 encoder and decoder (§2, §3), for bytes mqtt.js would refuse to send or
-// would send differently, and for thousands of cheap connections.
-
-function remainingLength(length: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = length % 128;
-    length = Math.floor(length / 128);
-    if (length > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (length > 0);
-  return Buffer.from(bytes);
-}
-
-/** A UTF-8 string with its two-byte length prefix (§1.5.3); NUL and all, as given. */
-function utf8String(value: string | Buffer): Buffer {
-  const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value, 'utf8');
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(bytes.length);
-  return Buffer.concat([length, bytes]);
-}
-
-function packet(firstByte: number, ...parts: Buffer[]): Buffer {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([Buffer.from([firstByte]), remainingLength(body.length), body]);
-}
-
-function uint16(value: number): Buffer {
-  const bytes = Buffer.alloc(2);
-  bytes.writeUInt16BE(value);
-  return bytes;
-}
-
-export const encode = {
-  connect({
-    clientId,
-    username,
-    password,
-    keepalive = 30,
-  }: {
-    clientId: string;
-    username?: string;
-    password?: string | Buffer;
-    keepalive?: number;
-  }): Buffer {
-    const flags = (username !== undefined ? 0x80 : 0) | (password !== undefined ? 0x40 : 0) | 0x02;
-    return packet(
-      0x10,
-      utf8String('MQTT'),
-      Buffer.from([4, flags]),
-      uint16(keepalive),
-      utf8String(clientId),
-      ...(username !== undefined ? [utf8String(username)] : []),
-      ...(password !== undefined ? [utf8String(password)] : []),
-    );
-  },
-  subscribe(messageId: number, filters: Array<string | Buffer>, qos: 0 | 1 = 1): Buffer {
-    return packet(
-      0x82,
-      uint16(messageId),
-      ...filters.flatMap((filter) => [utf8String(filter), Buffer.from([qos])]),
-    );
-  },
-  publish({
-    topic,
-    payload,
-    qos = 0,
-    retain = false,
-    messageId = 1,
-  }: {
-    topic: string | Buffer;
-    payload: string | Buffer;
-    qos?: 0 | 1;
-    retain?: boolean;
-    messageId?: number;
-  }): Buffer {
-    return packet(
-      0x30 | (qos << 1) | (retain ? 1 : 0),
-      utf8String(topic),
-      ...(qos > 0 ? [uint16(messageId)] : []),
-      Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8'),
-    );
-  },
-  pingreq: () => Buffer.from([0xc0, 0x00]),
-  disconnect: () => Buffer.from([0xe0, 0x00]),
-};
-
-export interface RawPacket {
-  /** The packet type (§2.2.1): 2 CONNACK, 3 PUBLISH, 4 PUBACK, 9 SUBACK, 13 PINGRESP. */
-  type: number;
-  flags: number;
-  body: Buffer;
-}
-
-/** One TCP connection speaking raw MQTT bytes, reading whole packets back. */
-export class RawMqtt {
-  private buffered = Buffer.alloc(0);
-  private packets: RawPacket[] = [];
-  private waiters: Array<() => void> = [];
-  isClosed = false;
-  readonly closed: Promise<void>;
-
-  private constructor(readonly socket: net.Socket) {
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, chunk]);
-      this.parse();
-      this.wake();
-    });
-    socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.isClosed = true;
-        this.wake();
-        resolve();
-      }),
-    );
-  }
-
-  static open(port: number, options: { host?: string; localAddress?: string } = {}) {
-    const { host = '127.0.0.1', localAddress } = options;
-    return new Promise<RawMqtt>((resolve, reject) => {
-      const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
-      socket.once('connect', () => {
-        socket.off('error', reject);
-        resolve(new RawMqtt(socket));
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  private wake() {
-    for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  private parse() {
-    for (;;) {
-      if (this.buffered.length < 2) return;
-      let length = 0;
-      let multiplier = 1;
-      let offset = 1;
-      for (;;) {
-        if (offset >= this.buffered.length) return;
-        const byte = this.buffered[offset++]!;
-        length += (byte & 0x7f) * multiplier;
-        multiplier *= 128;
-        if ((byte & 0x80) === 0) break;
-      }
-      if (this.buffered.length < offset + length) return;
-      const first = this.buffered[0]!;
-      this.packets.push({
-        type: first >> 4,
-        flags: first & 0x0f,
-        body: this.buffered.subarray(offset, offset + length),
-      });
-      this.buffered = this.buffered.subarray(offset + length);
-    }
-  }
-
-  send(bytes: Buffer): void {
-    if (!this.isClosed) this.socket.write(bytes);
-  }
-
-  /** The next packet of `type` (others before it are skipped), 'closed', or 'timeout'. */
-  async next(type: number, timeoutMs = 3_000): Promise<RawPacket | 'closed' | 'timeout'> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const index = this.packets.findIndex((p) => p.type === type);
-      if (index !== -1) return this.packets.splice(index, 1)[0]!;
-      if (this.isClosed) return 'closed';
-      const left = deadline - Date.now();
-      if (left <= 0) return 'timeout';
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** Sends CONNECT; the CONNACK return code, or 'closed' when the broker hung up without one. */
-  async connect(
-    options: Parameters<typeof encode.connect>[0],
-    timeoutMs = 3_000,
-  ): Promise<number | 'closed' | 'timeout'> {
-    this.send(encode.connect(options));
-    const connack = await this.next(2, timeoutMs);
-    return typeof connack === 'string' ? connack : connack.body[1]!;
-  }
-
-  /** Sends SUBSCRIBE; the SUBACK's codes, or 'closed' / 'timeout'. */
-  async subscribe(
-    filters: Array<string | Buffer>,
-    messageId = 1,
-    timeoutMs = 3_000,
-  ): Promise<number[] | 'closed' | 'timeout'> {
-    this.send(encode.subscribe(messageId, filters));
-    const suback = await this.next(9, timeoutMs);
-    return typeof suback === 'string' ? suback : [...suback.body.subarray(2)];
-  }
-
-  /** Sends a QoS 1 PUBLISH: 'acked', or 'closed' / 'timeout'. */
-  async publish(
-    topic: string | Buffer,
-    payload: string | Buffer,
-    options: { retain?: boolean; messageId?: number; timeoutMs?: number } = {},
-  ): Promise<'acked' | 'closed' | 'timeout'> {
-    const { retain = false, messageId = 1, timeoutMs = 3_000 } = options;
-    this.send(encode.publish({ topic, payload, qos: 1, retain, messageId }));
-    const puback = await this.next(4, timeoutMs);
-    return typeof puback === 'string' ? puback : 'acked';
-  }
-
-  /** Whether the broker still answers: a PINGREQ gets its PINGRESP. */
-  async alive(timeoutMs = 3_000): Promise<boolean> {
-    this.send(encode.pingreq());
-    return typeof (await this.next(13, timeoutMs)) !== 'string';
-  }
-
-  destroy(): void {
-    this.socket.destroy();
   }
 }

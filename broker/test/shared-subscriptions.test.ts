@@ -8,6 +8,7 @@ import { Aedes, type AedesOptions } from 'aedes';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import t from 'tap';
 import { parseSharedFilter } from '@mercado/common';
+import { RawMqtt } from '@mercado/common/testing';
 import {
   installSharedSubscriptions,
   type SharedSubscriptions,
@@ -344,67 +345,22 @@ t.test('a member that unsubscribes gets nothing more, the others carry on', asyn
   t.equal(shared.groups(), 0, 'the group goes with its last member');
 });
 
-/** Minimal MQTT 3.1.1 encoder, to send filters mqtt.js refuses to send. */
-function remainingLength(length: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = length % 128;
-    length = Math.floor(length / 128);
-    if (length > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (length > 0);
-  return Buffer.from(bytes);
-}
-
-function utf8(text: string): Buffer {
-  const body = Buffer.from(text, 'utf8');
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(body.length);
-  return Buffer.concat([length, body]);
-}
-
-function packet(firstByte: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([firstByte]), remainingLength(body.length), body]);
-}
-
-/** SUBACK return codes for one filter, or 'closed' when the broker drops the connection. */
+/**
+ * SUBACK return codes for one filter, sent as raw bytes (mqtt.js refuses to send some of these
+ * filters), or 'closed' when the broker drops the connection.
+ */
 async function rawSubscribe(port: number, filter: string): Promise<number[] | 'closed'> {
-  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
-  socket.on('error', () => {});
-  const connect = packet(
-    0x10,
-    Buffer.concat([utf8('MQTT'), Buffer.from([4, 0x02, 0, 30]), utf8('raw-subscriber')]),
-  );
-  const subscribe = packet(
-    0x82,
-    Buffer.concat([Buffer.from([0, 1]), utf8(filter), Buffer.from([1])]),
-  );
+  const raw = await RawMqtt.open(port);
   try {
-    return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer to SUBSCRIBE ${filter}`)), 30_000);
-      let received = Buffer.alloc(0);
-      socket.on('data', (chunk: Buffer) => {
-        received = Buffer.concat([received, chunk]);
-        // CONNACK and SUBACK are short: one length byte
-        while (received.length >= 2 && received.length >= 2 + received[1]!) {
-          const type = received[0]! >> 4;
-          const body = received.subarray(2, 2 + received[1]!);
-          received = received.subarray(2 + received[1]!);
-          if (type === 2) socket.write(subscribe);
-          if (type === 9) {
-            clearTimeout(timer);
-            resolve([...body.subarray(2)]);
-          }
-        }
-      });
-      socket.on('close', () => {
-        clearTimeout(timer);
-        resolve('closed');
-      });
-      socket.write(connect);
-    });
+    // Whatever the CONNACK says, SUBSCRIBE follows it.
+    const connack = await raw.connect({ clientId: 'raw-subscriber' }, 30_000);
+    if (connack === 'timeout') throw new Error(`no answer to CONNECT before SUBSCRIBE ${filter}`);
+    if (connack === 'closed') return 'closed';
+    const suback = await raw.subscribe([filter], 1, 30_000);
+    if (suback === 'timeout') throw new Error(`no answer to SUBSCRIBE ${filter}`);
+    return suback;
   } finally {
-    socket.destroy();
+    raw.destroy();
   }
 }
 

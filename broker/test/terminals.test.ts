@@ -1,9 +1,6 @@
 import t from 'tap';
-import { connectMqtt, createMetrics } from '@mercado/common';
-import { captureLogs } from '@mercado/common/testing';
-import { createMercadoBroker, loadBrokerConfig } from '../src/broker.js';
-import { startListeners } from '../src/listeners.js';
-import { eventually, internalSecret, refusedWith, startBroker } from './helpers.js';
+import { connectMqtt } from '@mercado/common';
+import { eventually, refusedWith, startBroker } from './helpers.js';
 
 t.test('a terminal removed from the registry is disconnected at the next check', async (t) => {
   const { registerTerminal, terminal, terminals, terminalOptions, listeners, metric } =
@@ -25,25 +22,11 @@ t.test('a terminal removed from the registry is disconnected at the next check',
 });
 
 t.test('a registry that cannot answer refuses terminals as "server unavailable"', async (t) => {
-  const config = loadBrokerConfig({
-    INTERNAL_SECRET: internalSecret,
-    JWKS_URL: 'http://127.0.0.1:1/jwks.json',
-    MQTT_PORT: '0',
-    PORT: '0',
-  });
-  const { log } = captureLogs('broker');
-  const metrics = createMetrics('broker');
-  const broker = await createMercadoBroker({
-    config,
-    log,
-    metrics,
-    verifyTerminal: () => Promise.reject(new Error('users service unreachable')),
-  });
-  const listeners = await startListeners(broker, { config, log, metrics });
-  t.teardown(async () => {
-    await broker.close();
-    await listeners.close();
-  });
+  const { listeners } = await startBroker(
+    t,
+    {},
+    { verifyTerminal: () => Promise.reject(new Error('users service unreachable')) },
+  );
   t.equal(
     await refusedWith(listeners.mqttUrl, {
       clientId: 'terminal-shop-1',

@@ -1,12 +1,13 @@
 import net from 'node:net';
+import { decodePacket, encode } from '@mercado/common/testing';
 
 /**
  * Opens many idle, authenticated MQTT connections, for bench/broker.ts, in a process of its own
  * (its own file-descriptor limit, raised by the parent's `ulimit` wrapper, and its own memory).
  * Each one is a raw TCP socket with TCP_NODELAY that writes a hand-built MQTT 3.1.1 CONNECT
- * (clean session, keep-alive BENCH_IDLE_KEEPALIVE seconds, the given credentials) and waits for
- * CONNACK `20 02 00 00`: an mqtt.js client per connection would cost this process far more memory
- * than the broker spends on it.
+ * (clean session, keep-alive BENCH_IDLE_KEEPALIVE seconds, the given credentials; built by the
+ * kit's raw encoder in `@mercado/common/testing`) and waits for CONNACK `20 02 00 00`: an mqtt.js
+ * client per connection would cost this process far more memory than the broker spends on it.
  *
  * argv: port count concurrency; env: BENCH_IDLE_USERNAME, BENCH_IDLE_PASSWORD,
  * BENCH_IDLE_CLIENT_PREFIX (the client id is the prefix and the connection's number).
@@ -44,46 +45,14 @@ const connackTimeoutMs = 15_000;
 
 const send = (message: IdleMessage) => process.send!(message);
 
-/** MQTT's Remaining Length: 7 bits a byte, low first, the high bit saying more follow (§2.2.3). */
-function remainingLength(length: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = length % 128;
-    length = Math.floor(length / 128);
-    if (length > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (length > 0);
-  return Buffer.from(bytes);
-}
-
-/** A length-prefixed UTF-8 string (§1.5.3). */
-function mqttString(value: string): Buffer {
-  const bytes = Buffer.from(value, 'utf8');
-  const out = Buffer.alloc(2 + bytes.length);
-  out.writeUInt16BE(bytes.length, 0);
-  bytes.copy(out, 2);
-  return out;
-}
-
 /** CONNECT, MQTT 3.1.1 (§3.1): protocol `MQTT` level 4, user name + password + clean session. */
 function connectPacket(clientId: string): Buffer {
-  const flags = (username ? 0x80 : 0) | (password ? 0x40 : 0) | 0x02;
-  const variableHeader = Buffer.from([
-    0x00,
-    0x04,
-    ...Buffer.from('MQTT'),
-    0x04,
-    flags,
-    keepaliveSeconds >> 8,
-    keepaliveSeconds & 0xff,
-  ]);
-  const body = Buffer.concat([
-    variableHeader,
-    mqttString(clientId),
-    ...(username ? [mqttString(username)] : []),
-    ...(password ? [mqttString(password)] : []),
-  ]);
-  return Buffer.concat([Buffer.from([0x10]), remainingLength(body.length), body]);
+  return encode.connect({
+    clientId,
+    keepalive: keepaliveSeconds,
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+  });
 }
 
 const sockets: net.Socket[] = [];
@@ -116,11 +85,14 @@ function openOne(index: number): Promise<Outcome> {
     );
     function onData(chunk: Buffer) {
       received = Buffer.concat([received, chunk]);
-      if (received.length < 4) return;
-      if (received[0] === 0x20 && received[1] === 0x02 && received[3] === 0x00) {
+      const first = decodePacket(received);
+      if (!first) return;
+      // CONNACK (§3.2): the session-present flag, then the return code.
+      const returnCode = first.type === 2 ? first.body[1] : undefined;
+      if (returnCode === 0) {
         settle({ ok: true });
-      } else if (received[0] === 0x20) {
-        settle({ ok: false, refused: true, problem: `CONNACK return code ${received[3]}` });
+      } else if (first.type === 2) {
+        settle({ ok: false, refused: true, problem: `CONNACK return code ${returnCode}` });
       } else {
         settle({
           ok: false,

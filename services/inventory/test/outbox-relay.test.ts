@@ -96,6 +96,18 @@ function startRelay(t: TestContext, inventory: InventoryHarness) {
   return { ...outbox, metrics };
 }
 
+/**
+ * A broker with a service subscribed to low-stock events, and an inventory service (`env` over
+ * its defaults) whose MQTT_URL is that broker; its relay is for the test to start.
+ */
+async function startWithSubscriber(t: TestContext, env: Record<string, string> = {}) {
+  const broker = await startBroker(t);
+  const url = await broker.open();
+  const received = await subscribeLowStock(t, url);
+  const inventory = await startInventory(t, { MQTT_URL: url, ...env });
+  return { received, inventory };
+}
+
 async function eventually<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
@@ -156,9 +168,9 @@ async function putStock(
   return response.status;
 }
 
-/** Low-stock events queued straight into the outbox, as a stock change's transaction does. */
-async function queueLowStock(db: Knex, count: number): Promise<OutboxMessage[]> {
-  const messages = lowStockMessages(
+/** Low-stock events of `count` new products, each one's stock falling from 10 to 2 (threshold 5). */
+function lowStockEvents(count: number): OutboxMessage[] {
+  return lowStockMessages(
     Array.from({ length: count }, () => ({
       productId: randomUUID(),
       sellerId: randomUUID(),
@@ -169,6 +181,11 @@ async function queueLowStock(db: Knex, count: number): Promise<OutboxMessage[]> 
       thresholdAfter: 5,
     })),
   );
+}
+
+/** Low-stock events queued straight into the outbox, as a stock change's transaction does. */
+async function queueLowStock(db: Knex, count: number): Promise<OutboxMessage[]> {
+  const messages = lowStockEvents(count);
   await db.transaction((trx) => insertOutboxMessages(trx, messages));
   return messages;
 }
@@ -176,12 +193,8 @@ async function queueLowStock(db: Knex, count: number): Promise<OutboxMessage[]> 
 t.test(
   'a stock change that makes stock low is published once to subscribing services and marked sent',
   async (t) => {
-    const broker = await startBroker(t);
-    const url = await broker.open();
-    const received = await subscribeLowStock(t, url);
     // Polling once an hour: the outbox trigger's notification is what wakes the relay.
-    const inventory = await startInventory(t, {
-      MQTT_URL: url,
+    const { received, inventory } = await startWithSubscriber(t, {
       OUTBOX_POLL_INTERVAL_MS: '3600000',
     });
     const { relay, mqtt, metrics } = startRelay(t, inventory);
@@ -326,11 +339,7 @@ function byId(a: Record<string, unknown>, b: Record<string, unknown>): number {
 }
 
 t.test('two relays on one database publish each event once', async (t) => {
-  const broker = await startBroker(t);
-  const url = await broker.open();
-  const received = await subscribeLowStock(t, url);
-  const inventory = await startInventory(t, {
-    MQTT_URL: url,
+  const { received, inventory } = await startWithSubscriber(t, {
     OUTBOX_BATCH_SIZE: '10',
     OUTBOX_POLL_INTERVAL_MS: '50',
   });
@@ -362,21 +371,8 @@ t.test('two relays on one database publish each event once', async (t) => {
 t.test(
   'rows that can never be published are set aside with a reason and do not hold back later rows',
   async (t) => {
-    const broker = await startBroker(t);
-    const url = await broker.open();
-    const received = await subscribeLowStock(t, url);
-    const inventory = await startInventory(t, { MQTT_URL: url });
-    const [first, last] = lowStockMessages(
-      [1, 2].map(() => ({
-        productId: randomUUID(),
-        sellerId: randomUUID(),
-        region: 'north',
-        availableBefore: 10,
-        thresholdBefore: 5,
-        availableAfter: 2,
-        thresholdAfter: 5,
-      })),
-    ) as [OutboxMessage, OutboxMessage];
+    const { received, inventory } = await startWithSubscriber(t);
+    const [first, last] = lowStockEvents(2) as [OutboxMessage, OutboxMessage];
     const valid = first.payload as Record<string, unknown>;
     const marker = 'do-not-log-this-0f7c';
     await inventory.db.transaction((trx) =>

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { expectProblemAnswer } from '@mercado/common/testing';
+import { expectRefusals, type RefusalCase } from '@mercado/common/testing';
 import { as, ledgerDrift, rowCounts, startInventory, type InventoryHarness } from './helpers.js';
 
 const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -526,17 +526,8 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
   const before = await rowCounts(inventory.db);
   const path = `/api/inventory/${productId}/north`;
 
-  const cases: Array<{
-    name: string;
-    method?: string;
-    path?: string;
-    body?: unknown;
-    rawBody?: string;
-    headers?: Record<string, string>;
-    status: number;
-    code: string;
-    paths?: string[];
-  }> = [
+  // A PUT of the stock above unless the case says otherwise.
+  const cases: Array<Omit<RefusalCase, 'method' | 'path'> & { method?: string; path?: string }> = [
     { name: 'malformed JSON', rawBody: '{"onHand": 3,', status: 400, code: 'invalid_json' },
     {
       name: 'not JSON',
@@ -709,15 +700,16 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
     },
   ];
 
-  for (const c of cases) {
-    const response = await inventory.call(c.method ?? 'PUT', c.path ?? path, {
+  await expectRefusals(
+    t,
+    inventory.call,
+    cases.map((c) => ({
+      ...c,
+      method: c.method ?? 'PUT',
+      path: c.path ?? path,
       identity: as.seller(sellerId),
-      ...(c.body !== undefined ? { body: c.body } : {}),
-      ...(c.rawBody !== undefined ? { rawBody: c.rawBody } : {}),
-      ...(c.headers ? { headers: c.headers } : {}),
-    });
-    expectProblemAnswer(t, response, c);
-  }
+    })),
+  );
   t.same(await rowCounts(inventory.db), before, 'nothing was written by any bad request');
   t.equal((await inventory.db('stock').first()).on_hand, 5);
 });

@@ -1,6 +1,5 @@
 import t from 'tap';
-import { expectProblemAnswer } from '@mercado/common/testing';
-import type { Identity } from '@mercado/common';
+import { expectRefusals, type RefusalCase } from '@mercado/common/testing';
 import {
   admin,
   counts,
@@ -10,19 +9,6 @@ import {
   service,
   startProducts,
 } from './helpers.js';
-
-interface BadCase {
-  name: string;
-  method: string;
-  path: string;
-  body?: unknown;
-  rawBody?: string;
-  headers?: Record<string, string>;
-  identity?: Identity;
-  status: number;
-  code: string;
-  paths?: string[];
-}
 
 t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) => {
   const products = await startProducts(t);
@@ -48,7 +34,7 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
     paths: string[],
     status = 400,
     code = 'validation_failed',
-  ): BadCase => ({
+  ): RefusalCase => ({
     name,
     method: 'POST',
     path: '/api/products',
@@ -58,7 +44,7 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
     code,
     paths,
   });
-  const cases: BadCase[] = [
+  const cases: RefusalCase[] = [
     create('negative price', { ...valid, priceMinor: -100 }, ['body.priceMinor']),
     create('zero price', { ...valid, priceMinor: 0 }, ['body.priceMinor']),
     create('absurd price', { ...valid, priceMinor: 100_000_000_001 }, ['body.priceMinor']),
@@ -321,7 +307,7 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
         ['unknown parameter', 'page=2', ['query.page']],
         ['malformed cursor', 'cursor=%27%3B--', ['query.cursor']],
       ] as Array<[string, string, string[]]>
-    ).map(([name, query, paths]): BadCase => ({
+    ).map(([name, query, paths]): RefusalCase => ({
       name,
       method: 'GET',
       path: `/api/products?${query}`,
@@ -451,15 +437,7 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
     },
   ];
 
-  for (const c of cases) {
-    const response = await products.call(c.method, c.path, {
-      ...(c.body !== undefined ? { body: c.body } : {}),
-      ...(c.rawBody !== undefined ? { rawBody: c.rawBody } : {}),
-      ...(c.headers ? { headers: c.headers } : {}),
-      ...(c.identity ? { identity: c.identity } : {}),
-    });
-    expectProblemAnswer(t, response, c);
-  }
+  await expectRefusals(t, products.call, cases);
 
   t.same(await counts(products), before, 'nothing was written by any bad request');
   t.same(await products.db('products').where({ id: own.id }).first(), ownBefore);

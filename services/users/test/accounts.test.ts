@@ -1,5 +1,5 @@
 import t from 'tap';
-import { expectProblemAnswer } from '@mercado/common/testing';
+import { expectRefusals, type RefusalCase } from '@mercado/common/testing';
 import { createPasswordHasher, ensureAdmin, usersDeps } from '../src/app.js';
 import { startUsers, strongPassword, type UsersHarness } from './helpers.js';
 
@@ -234,17 +234,7 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
     .update({ roles: ['customer', 'admin'] });
   const before = await counts(users);
 
-  const cases: Array<{
-    name: string;
-    method: string;
-    path: string;
-    body?: unknown;
-    rawBody?: string;
-    headers?: Record<string, string>;
-    status: number;
-    code: string;
-    paths?: string[];
-  }> = [
+  const cases: RefusalCase[] = [
     {
       name: 'malformed JSON',
       method: 'POST',
@@ -510,16 +500,12 @@ t.test('bad input gets a 4xx with a stable code and writes nothing', async (t) =
     },
   ];
 
-  for (const c of cases) {
-    const identity = c.path.startsWith('/api/users') ? admin : undefined;
-    const response = await users.call(c.method, c.path, {
-      ...(c.body !== undefined ? { body: c.body } : {}),
-      ...(c.rawBody !== undefined ? { rawBody: c.rawBody } : {}),
-      ...(c.headers ? { headers: c.headers } : {}),
-      ...(identity ? { identity } : {}),
-    });
-    expectProblemAnswer(t, response, c);
-  }
+  // The admin calls the users API; the auth routes are called anonymously.
+  await expectRefusals(
+    t,
+    users.call,
+    cases.map((c) => (c.path.startsWith('/api/users') ? { ...c, identity: admin } : c)),
+  );
   t.same(await counts(users), before, 'nothing was written by any bad request');
   const unchanged = await users.db('users').where({ id: existing.user.id }).first();
   t.same(unchanged.roles, ['customer', 'admin']);

@@ -8,7 +8,12 @@ import {
   type Identity,
   type MqttClient,
 } from '@mercado/common';
-import { captureLogs, expectProblemAnswer } from '@mercado/common/testing';
+import {
+  captureLogs,
+  expectProblemAnswer,
+  expectRefusals,
+  type RefusalCase,
+} from '@mercado/common/testing';
 import {
   createMercadoBroker,
   loadBrokerConfig,
@@ -281,18 +286,7 @@ t.test('bad input gets a 4xx with a stable code and changes nothing', async (t) 
   });
   const before = await terminalRows(users);
 
-  const cases: Array<{
-    name: string;
-    method: string;
-    path: string;
-    body?: unknown;
-    rawBody?: string;
-    headers?: Record<string, string>;
-    identity?: Identity;
-    status: number;
-    code: string;
-    paths?: string[];
-  }> = [
+  const cases: RefusalCase[] = [
     {
       name: 'malformed JSON',
       method: 'POST',
@@ -481,15 +475,12 @@ t.test('bad input gets a 4xx with a stable code and changes nothing', async (t) 
       paths: ['body.terminalId', 'body.secret'],
     },
   ];
-  for (const c of cases) {
-    const response = await users.call(c.method, c.path, {
-      identity: c.identity ?? admin,
-      ...(c.body !== undefined ? { body: c.body } : {}),
-      ...(c.rawBody !== undefined ? { rawBody: c.rawBody } : {}),
-      ...(c.headers ? { headers: c.headers } : {}),
-    });
-    expectProblemAnswer(t, response, c);
-  }
+  // The admin calls, unless the case says who does.
+  await expectRefusals(
+    t,
+    users.call,
+    cases.map((c) => ({ ...c, identity: c.identity ?? admin })),
+  );
   t.same(await terminalRows(users), before, 'nothing was written by any bad request');
 });
 

@@ -241,6 +241,18 @@ export type TopicMatch = { [K in TopicKey]: { name: K; params: TopicParams<K> } 
 
 const topicList: readonly AnyTopicSpec[] = Object.values(topics);
 
+/**
+ * The contract topics by level count and first level: every PUBLISH is matched, so a topic is
+ * compared with the one or two specs that can match it rather than with all of them.
+ */
+const topicsByShape = new Map<string, AnyTopicSpec[]>();
+for (const spec of topicList) {
+  const first = spec.levels[0];
+  if (first?.kind !== 'literal') throw new Error(`${spec.name}: a pattern starts with a literal`);
+  const shape = `${spec.levels.length}/${first.value}`;
+  topicsByShape.set(shape, [...(topicsByShape.get(shape) ?? []), spec]);
+}
+
 export function isTopicKey(value: string): value is TopicKey {
   return Object.hasOwn(topics, value);
 }
@@ -319,8 +331,9 @@ function matchLevels(
 ): Record<string, string> | undefined {
   if (levels.length !== spec.levels.length) return undefined;
   const params: Record<string, string> = {};
-  for (const [index, level] of spec.levels.entries()) {
-    const value = levels[index] as string;
+  for (let index = 0; index < levels.length; index++) {
+    const level = spec.levels[index]!;
+    const value = levels[index]!;
     if (level.kind === 'literal') {
       if (value !== level.value) return undefined;
     } else {
@@ -332,13 +345,33 @@ function matchLevels(
   return params;
 }
 
-/** The contract topic a concrete topic name is an instance of, with its parameters. */
+/**
+ * Recent answers of matchTopic (a pure function): most messages go to a few fixed topics, and the
+ * broker asks for every one. Emptied when full rather than kept in LRU order: cheap, and bounded.
+ */
+const recentMatches = new Map<string, TopicMatch | null>();
+const maxRecentMatches = 4_096;
+
+/** The contract topic a concrete topic name is an instance of, with its parameters (frozen). */
 export function matchTopic(topic: string): TopicMatch | undefined {
+  const recent = recentMatches.get(topic);
+  if (recent !== undefined) return recent ?? undefined;
+  const match = findTopic(topic);
+  if (recentMatches.size >= maxRecentMatches) recentMatches.clear();
+  recentMatches.set(topic, match ?? null);
+  return match;
+}
+
+function findTopic(topic: string): TopicMatch | undefined {
   if (checkTopicName(topic) !== undefined) return undefined;
   const levels = topic.split('/');
-  for (const spec of topicList) {
+  const candidates = topicsByShape.get(`${levels.length}/${levels[0]}`);
+  if (candidates === undefined) return undefined;
+  for (const spec of candidates) {
     const params = matchLevels(spec, levels);
-    if (params !== undefined) return { name: spec.name, params } as TopicMatch;
+    if (params !== undefined) {
+      return Object.freeze({ name: spec.name, params: Object.freeze(params) }) as TopicMatch;
+    }
   }
   return undefined;
 }

@@ -10,6 +10,7 @@ import { listen } from '../http/server.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 
 export { startTestRedis, type TestRedis } from './redis.js';
+export { decodePacket, encode, RawMqtt, type RawPacket } from './mqtt-wire.js';
 
 /** Set by the test runner (scripts/src/test.ts), which starts one throwaway Postgres per run. */
 export const testServerUrlVariable = 'MERCADO_TEST_DATABASE_URL';
@@ -187,5 +188,27 @@ export function expectProblemAnswer(
   if (paths) {
     const found = (response.body.errors as Array<{ path: string }> | undefined) ?? [];
     t.same([...new Set(found.map((error) => error.path))], paths, `${name}: field paths`);
+  }
+}
+
+/** A request a service must refuse, and the refusal it must get (see expectProblemAnswer). */
+export interface RefusalCase extends CallOptions {
+  name: string;
+  method: string;
+  path: string;
+  status: number;
+  code: string;
+  /** The field paths `errors` must name, exactly; unchecked when absent. */
+  paths?: string[];
+}
+
+/** Sends every case with `call`, one after the other, and asserts each one's refusal. */
+export async function expectRefusals(
+  t: Asserts,
+  call: (method: string, path: string, options: CallOptions) => Promise<CallResult>,
+  cases: RefusalCase[],
+): Promise<void> {
+  for (const { name, method, path, status, code, paths, ...options } of cases) {
+    expectProblemAnswer(t, await call(method, path, options), { name, status, code, paths });
   }
 }
