@@ -332,6 +332,48 @@ export async function createMercadoBroker({
   });
 
   /**
+   * QoS 1 messages in flight per client: counted from the client's packet identifier sequence
+   * (aedes takes one per QoS 1 delivery: `client._nextId`, 1..65535, wrapping) against its
+   * PUBACKs. Messages a resumed session gets again keep their identifiers and are not counted, so
+   * the figure may run a little low after a resume, never high.
+   */
+  const inflight = new Map<Client, { lastId: number; sent: number; acked: number }>();
+  const nextIdOf = (client: Client) => (client as unknown as { _nextId: number })._nextId;
+  aedes.on('clientReady', function trackInflight(client) {
+    inflight.set(client, { lastId: nextIdOf(client), sent: 0, acked: 0 });
+  });
+  aedes.on('ack', function countAck(_packet, client) {
+    const state = inflight.get(client);
+    if (state) state.acked++;
+  });
+  aedes.on('clientDisconnect', function untrackInflight(client) {
+    inflight.delete(client);
+  });
+  function checkInflight(): void {
+    for (const [client, state] of inflight) {
+      const id = nextIdOf(client);
+      state.sent += (id - state.lastId + 65_535) % 65_535;
+      state.lastId = id;
+      state.acked = Math.min(state.acked, state.sent);
+      if (state.sent - state.acked <= config.MAX_INFLIGHT_PER_CLIENT) continue;
+      inflight.delete(client);
+      const principal = principals.get(client);
+      denied.inc({ action: 'inflight', kind: principal?.kind ?? 'unknown' });
+      log.warn(
+        {
+          clientId: client.id,
+          inflight: state.sent - state.acked,
+          ...(principal ? describe(principal) : {}),
+        },
+        'mqtt client stopped acknowledging (MAX_INFLIGHT_PER_CLIENT); disconnected',
+      );
+      client.close();
+    }
+  }
+  const inflightCheck = setInterval(checkInflight, 1_000);
+  inflightCheck.unref();
+
+  /**
    * A terminal deleted from the registry, or whose secret was rotated, is disconnected at the next
    * check (its reconnect is then refused). When the registry cannot answer, terminals stay.
    */
@@ -434,6 +476,7 @@ export async function createMercadoBroker({
     shared,
     async close() {
       clearInterval(terminalRecheck);
+      clearInterval(inflightCheck);
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await cluster?.close();
     },

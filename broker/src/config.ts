@@ -29,8 +29,17 @@ export const brokerSettings = {
   MAX_PACKET_BYTES: setting.int(64 * 1024, 1024, 16 * 1024 * 1024),
   /** New connections per client address per minute (a burst of a quarter of it is allowed). */
   CONNECTIONS_PER_IP_PER_MINUTE: setting.int(600, 1, 1_000_000),
-  /** Messages queued per client before the broker drops it (aedes queueLimit). */
+  /**
+   * Packets a client may send before its CONNECT has been answered (aedes queueLimit: they wait
+   * while the credentials are checked); more end the connection.
+   */
   MAX_QUEUED_PER_CLIENT: setting.int(1_000, 10, 1_000_000),
+  /**
+   * QoS 1 messages sent to one client and not yet acknowledged; a client past it is disconnected
+   * (checked every second), so a consumer that stops acknowledging cannot grow the broker's
+   * memory. A shared-subscription member's unacknowledged messages then go to another member.
+   */
+  MAX_INFLIGHT_PER_CLIENT: setting.int(2_000, 10, 1_000_000),
   /** Longest keep-alive a client may ask for, seconds (aedes keepaliveLimit); 0 is refused. */
   MAX_KEEPALIVE_SECONDS: setting.int(300, 10, 65_535),
   /**

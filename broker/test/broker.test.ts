@@ -1,7 +1,15 @@
 import net from 'node:net';
 import t from 'tap';
 import { serviceMqttCredentials } from '@mercado/common';
-import { internalSecret, nextMessage, orderStatus, refusedWith, startBroker } from './helpers.js';
+import {
+  eventually,
+  internalSecret,
+  nextMessage,
+  orderStatus,
+  refusedWith,
+  startBroker,
+  validMessage,
+} from './helpers.js';
 
 t.test('who may connect: services, browsers with a valid token, nobody else', async (t) => {
   const { listeners, token, service, browser } = await startBroker(
@@ -191,4 +199,39 @@ t.test('a storm of connects from one address is cut off', async (t) => {
   );
   const connected = outcomes.filter((outcome) => outcome === 'connected').length;
   t.equal(connected, 10, 'the burst (a quarter of the minute) connects, the rest does not');
+});
+
+t.test('a client that stops acknowledging is disconnected; the others carry on', async (t) => {
+  const { service, metric } = await startBroker(t, { MAX_INFLIGHT_PER_CLIENT: '50' });
+  const stuck = await service('products');
+  // mqtt.js sends PUBACK only when handleMessage calls back: this one never does.
+  stuck.handleMessage = function neverAcknowledge() {};
+  stuck.on('error', () => {});
+  const healthy = await service('orders');
+  await stuck.subscribeAsync('inventory/low-stock', { qos: 1 });
+  await healthy.subscribeAsync('inventory/low-stock', { qos: 1 });
+  let received = 0;
+  healthy.on('message', () => received++);
+
+  const inventory = await service('inventory');
+  for (let i = 0; i < 200; i++) {
+    await inventory.publishAsync(
+      'inventory/low-stock',
+      validMessage('inventory/low-stock').payload,
+      {
+        qos: 1,
+      },
+    );
+  }
+  // Judged at the broker: the stuck client reads nothing more, so it would not notice the close.
+  t.ok(
+    await eventually(
+      async () => (await metric('mqtt_connected_clients', { kind: 'service' })) === 2,
+      5_000,
+    ),
+    'the client with more than 50 unacknowledged messages was disconnected',
+  );
+  t.ok(await eventually(() => received === 200), 'the one that acknowledges got all 200');
+  t.ok(healthy.connected && inventory.connected, 'and nobody else was disconnected');
+  t.equal(await metric('mqtt_denied_total', { action: 'inflight', kind: 'service' }), 1);
 });
