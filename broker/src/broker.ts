@@ -21,6 +21,7 @@ import { createRedisCluster, type RedisCluster } from './cluster.js';
 import { installSharedSubscriptions, type SharedSubscriptions } from './shared-subscriptions.js';
 
 export { loadBrokerConfig, brokerSettings, type BrokerConfig } from './config.js';
+export { startListeners, type BrokerListeners } from './listeners.js';
 
 /** Checks a payment terminal's id and secret (the users service's registry). */
 export type TerminalVerifier = (terminalId: string, secret: Buffer) => Promise<boolean>;

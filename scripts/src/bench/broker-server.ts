@@ -1,9 +1,7 @@
 import net from 'node:net';
 import { Aedes } from 'aedes';
 import { createLogger, createMetrics } from '@mercado/common';
-import { createMercadoBroker, loadBrokerConfig } from '@mercado/broker';
-// Not (yet) exported by @mercado/broker: the built file, as broker/dist holds it after `tsc -b`.
-import { startListeners } from '../../../broker/dist/listeners.js';
+import { createMercadoBroker, loadBrokerConfig, startListeners } from '@mercado/broker';
 
 /**
  * The broker under test, in a process of its own so that the load generator never shares its
