@@ -622,7 +622,6 @@ t.test('presence is heard once the broker is up, and unknown while it is away', 
     internalSecret,
     log: logs.log,
     retryMs: 20,
-    maxRetryMs: 100,
   });
   t.teardown(() => tracker.close());
   t.same(tracker.presenceOf('lugo-1'), { status: 'unknown', since: null }, 'no broker yet');
