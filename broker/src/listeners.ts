@@ -35,7 +35,9 @@ export async function startListeners(
   broker: MercadoBroker,
   { config, log, metrics }: { config: BrokerConfig; log: Logger; metrics: Metrics },
 ): Promise<BrokerListeners> {
-  const tcp = net.createServer({ noDelay: true }, function onMqttConnection(socket) {
+  // Each listener sets TCP_NODELAY the same way, on the accepted socket.
+  const tcp = net.createServer(function onMqttConnection(socket) {
+    socket.setNoDelay(true);
     broker.handle(socket);
   });
   const mqttPort = await listening(tcp, config.HOST, config.MQTT_PORT);
