@@ -6,14 +6,14 @@ import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { Counter, Gauge } from 'prom-client';
 import {
   checkPublish,
-  isServiceMqttPassword,
   maySubscribe,
   mqttServices,
-  type Logger,
-  type Metrics,
   type MqttServiceName,
   type Principal,
-} from '@mercado/common';
+} from '@mercado/common/contract';
+import { isServiceMqttPassword } from '@mercado/common/mqtt';
+import { type Logger } from '@mercado/common/log';
+import { type Metrics } from '@mercado/common/metrics';
 import type { BrokerConfig } from './config.js';
 import { guardPacketSize } from './packet-guard.js';
 import { createConnectionRateLimit } from './connection-rate.js';

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AedesOptions } from 'aedes';
 import { Redis } from 'ioredis';
-import type { Logger } from '@mercado/common';
+import type { Logger } from '@mercado/common/log';
 import type { ShareClaim } from './shared-subscriptions.js';
 
 const require = createRequire(import.meta.url);

@@ -1,4 +1,4 @@
-import { baseServiceSettings, loadConfig, setting } from '@mercado/common';
+import { baseServiceSettings, loadConfig, setting } from '@mercado/common/config';
 
 export const brokerSettings = {
   /** HOST, PORT (the HTTP port: /health, /metrics and MQTT over WebSocket at /mqtt), LOG_LEVEL… */

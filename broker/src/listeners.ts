@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { buildHttpApp, listen, type Logger, type Metrics } from '@mercado/common';
+import { buildHttpApp, listen } from '@mercado/common/http';
+import { type Logger } from '@mercado/common/log';
+import { type Metrics } from '@mercado/common/metrics';
 import type { MercadoBroker } from './broker.js';
 import type { BrokerConfig } from './config.js';
 

@@ -1,4 +1,7 @@
-import { createLogger, createMetrics, handleShutdown, runMain } from '@mercado/common';
+import { createLogger } from '@mercado/common/log';
+import { createMetrics } from '@mercado/common/metrics';
+import { handleShutdown } from '@mercado/common/http';
+import { runMain } from '@mercado/common/main';
 import { createMercadoBroker, loadBrokerConfig } from './broker.js';
 import { startListeners } from './listeners.js';
 import { createTerminalVerifier } from './terminal-verifier.js';

@@ -1,5 +1,5 @@
 import type { Aedes, AedesPublishPacket, Client, Subscription } from 'aedes';
-import { parseSharedFilter } from '@mercado/common';
+import { parseSharedFilter } from '@mercado/common/contract';
 
 /**
  * MQTT shared subscriptions (`$share/{group}/{filter}`, MQTT 5 §4.8.2) for aedes 1.x, which has

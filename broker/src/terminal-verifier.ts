@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { createServiceClient } from '@mercado/common';
+import { createServiceClient } from '@mercado/common/http';
 import type { TerminalVerifier } from './broker.js';
 
 /** The users service's internal route that checks a terminal's secret. */

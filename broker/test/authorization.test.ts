@@ -1,6 +1,7 @@
 import type mqtt from 'mqtt';
 import t from 'tap';
-import { matchTopic, serviceMqttCredentials, topics, type MqttClient } from '@mercado/common';
+import { matchTopic, topics } from '@mercado/common/contract';
+import { serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
 import {
   Inbox,
   eventually,

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { serviceMqttCredentials, type MqttClient } from '@mercado/common';
+import { serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
 import {
   Inbox,
   RawMqtt,

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import t from 'tap';
-import { serviceMqttCredentials } from '@mercado/common';
+import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
   eventually,
   internalSecret,

@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import {
-  connectMqtt,
-  createMetrics,
-  freePort,
-  serviceMqttCredentials,
-  type MqttClient,
-} from '@mercado/common';
+import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { createMetrics } from '@mercado/common/metrics';
+import { freePort } from '@mercado/common/testing';
 import { captureLogs, startTestRedis } from '@mercado/common/testing';
 import type mqtt from 'mqtt';
 import { createMercadoBroker, loadBrokerConfig, type MercadoBroker } from '../src/broker.js';

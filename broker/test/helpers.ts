@@ -2,13 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
 import type mqtt from 'mqtt';
-import {
-  connectMqtt,
-  createMetrics,
-  matchTopic,
-  serviceMqttCredentials,
-  type MqttClient,
-} from '@mercado/common';
+import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { createMetrics } from '@mercado/common/metrics';
+import { matchTopic } from '@mercado/common/contract';
 import { captureLogs } from '@mercado/common/testing';
 import { createMercadoBroker, loadBrokerConfig, type TerminalVerifier } from '../src/broker.js';
 import { startListeners } from '../src/listeners.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { serviceMqttCredentials } from '@mercado/common';
+import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
   Inbox,
   exitWithin,

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { Aedes, type AedesOptions } from 'aedes';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import t from 'tap';
-import { parseSharedFilter } from '@mercado/common';
+import { parseSharedFilter } from '@mercado/common/contract';
 import { RawMqtt } from '@mercado/common/testing';
 import {
   installSharedSubscriptions,

@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { MqttClient } from '@mercado/common';
+import type { MqttClient } from '@mercado/common/mqtt';
 import { eventually, metricValue, startBroker, validMessage } from './helpers.js';
 
 const group = '$share/payments/payments/requests';

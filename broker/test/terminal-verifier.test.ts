@@ -1,5 +1,5 @@
 import t from 'tap';
-import { freePort } from '@mercado/common';
+import { freePort } from '@mercado/common/testing';
 import {
   internalSecret,
   signUpAdmin,

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { connectMqtt } from '@mercado/common';
+import { connectMqtt } from '@mercado/common/mqtt';
 import { eventually, refusedWith, startBroker } from './helpers.js';
 
 t.test('a terminal removed from the registry is disconnected at the next check', async (t) => {

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { serviceMqttCredentials } from '@mercado/common';
+import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
   Inbox,
   exitWithin,

@@ -2,14 +2,11 @@ import type { Express, NextFunction, Request, RequestHandler, Response } from 'e
 import cors from 'cors';
 import { Counter } from 'prom-client';
 import type { JWTVerifyGetKey } from 'jose';
-import {
-  AppError,
-  buildHttpApp,
-  type Identity,
-  type Logger,
-  type Metrics,
-  type Role,
-} from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
+import { buildHttpApp } from '@mercado/common/http';
+import { type Identity, type Role } from '@mercado/common/identity';
+import { type Logger } from '@mercado/common/log';
+import { type Metrics } from '@mercado/common/metrics';
 import {
   createRemoteKeySet,
   createTokenVerifier,

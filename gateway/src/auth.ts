@@ -6,7 +6,9 @@ import {
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
 } from 'jose';
-import { AppError, roles as knownRoles, type Logger, type Role } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
+import { roles as knownRoles, type Role } from '@mercado/common/identity';
+import { type Logger } from '@mercado/common/log';
 import type { UpstreamPool } from './upstreams.js';
 
 /** Who a valid access token says the caller is. */

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { baseServiceSettings, loadConfig, setting } from '@mercado/common';
+import { baseServiceSettings, loadConfig, setting } from '@mercado/common/config';
 import type { ServiceName } from './policy.js';
 
 /**

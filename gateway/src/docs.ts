@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import type { Logger } from '@mercado/common';
+import type { Logger } from '@mercado/common/log';
 import { serviceNames, type ServiceName } from './policy.js';
 import type { UpstreamPool } from './upstreams.js';
 

@@ -1,4 +1,7 @@
-import { createLogger, createMetrics, handleShutdown, listen, runMain } from '@mercado/common';
+import { createLogger } from '@mercado/common/log';
+import { createMetrics } from '@mercado/common/metrics';
+import { handleShutdown, listen } from '@mercado/common/http';
+import { runMain } from '@mercado/common/main';
 import { buildGateway } from './app.js';
 import { loadGatewayConfig } from './config.js';
 

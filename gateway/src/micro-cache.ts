@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
-import { matchesIfNoneMatch } from '@mercado/common';
+import { matchesIfNoneMatch } from '@mercado/common/http';
 
 export interface MicroCacheSettings {
   /** How long a response is reused at most (the service's max-age caps it further); 0 = off. */

@@ -1,4 +1,4 @@
-import type { Role } from '@mercado/common';
+import type { Role } from '@mercado/common/identity';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -3,7 +3,10 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, Response } from 'express';
 import { createProxyMiddleware, type Options } from 'http-proxy-middleware';
-import { AppError, sendProblem, signIdentity, type Identity, type Logger } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
+import { sendProblem } from '@mercado/common/http';
+import { signIdentity, type Identity } from '@mercado/common/identity';
+import { type Logger } from '@mercado/common/log';
 import type { MicroCache } from './micro-cache.js';
 import type { Upstream, UpstreamPool } from './upstreams.js';
 

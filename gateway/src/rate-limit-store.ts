@@ -1,6 +1,6 @@
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import { Redis } from 'ioredis';
-import type { Logger } from '@mercado/common';
+import type { Logger } from '@mercado/common/log';
 
 /**
  * One fixed window per key, counted atomically in Redis: the first hit creates the key with the

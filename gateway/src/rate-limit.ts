@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Options, type Store } from 'express-rate-limit';
-import { AppError } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
 
 export interface RateLimitSettings {
   windowMs: number;

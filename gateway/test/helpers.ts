@@ -3,7 +3,8 @@ import type { Test } from 'tap';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
-import { createMetrics, listen } from '@mercado/common';
+import { createMetrics } from '@mercado/common/metrics';
+import { listen } from '@mercado/common/http';
 import { captureLogs } from '@mercado/common/testing';
 import { buildGateway, loadGatewayConfig, type GatewayConfig } from '../src/app.js';
 

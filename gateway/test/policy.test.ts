@@ -1,6 +1,7 @@
 import t from 'tap';
 import { SignJWT, base64url } from 'jose';
-import { ConfigError, signIdentity, verifyIdentity } from '@mercado/common';
+import { ConfigError } from '@mercado/common/config';
+import { signIdentity, verifyIdentity } from '@mercado/common/identity';
 import { startTestRedis } from '@mercado/common/testing';
 import { compilePolicy, loadGatewayConfig, policy } from '../src/app.js';
 import type { CompiledRoute, RouteMatch } from '../src/policy.js';

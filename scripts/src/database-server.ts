@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort } from '@mercado/common';
+import { freePort } from '@mercado/common/testing';
 import { isAlive, readState, runningLauncher, waitForExit, writeState } from './local-state.js';
 import { startPostgres } from './postgres.js';
 

@@ -6,7 +6,7 @@ import {
   postgresDirectoryName,
   type DatabaseServer,
 } from './database-server.js';
-import { freePort } from '@mercado/common';
+import { freePort } from '@mercado/common/testing';
 import { loadOrCreateSecrets, secretsFileName } from './local-secrets.js';
 import { acquireLauncherLock, dataDirectory, displayPath, repoRoot } from './local-state.js';
 import { databaseUrl, ensureDatabases } from './postgres.js';

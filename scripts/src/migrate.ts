@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { createDb, createLogger, migrate } from '@mercado/common';
+import { createDb, migrate } from '@mercado/common/db';
+import { createLogger } from '@mercado/common/log';
 import { openDatabaseServer } from './database-server.js';
 import { loadOrCreateSecrets } from './local-secrets.js';
 import { dataDirectory, repoRoot } from './local-state.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '@mercado/common';
+import { freePort } from '@mercado/common/testing';
 import { startPostgres } from './postgres.js';
 import { ensureSystemPrograms } from './system-packages.js';
 

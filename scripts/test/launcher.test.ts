@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { openDatabaseServer } from '../src/database-server.js';
-import { freePort } from '@mercado/common';
+import { freePort } from '@mercado/common/testing';
 import { loadOrCreateSecrets } from '../src/local-secrets.js';
 import { acquireLauncherLock, AlreadyRunningError, repoRoot } from '../src/local-state.js';
 import { databases, outputNames, processes } from '../src/processes.js';

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { Aedes } from 'aedes';
-import { createLogger, createMetrics } from '@mercado/common';
+import { createLogger } from '@mercado/common/log';
+import { createMetrics } from '@mercado/common/metrics';
 import { createMercadoBroker, loadBrokerConfig, startListeners } from '@mercado/broker';
 
 /**

@@ -3,12 +3,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { build } from 'hdr-histogram-js';
-import {
-  connectMqtt,
-  parsePayload,
-  serviceMqttCredentials,
-  type MqttClient,
-} from '@mercado/common';
+import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { parsePayload } from '@mercado/common/contract';
 import type { IdleMessage, IdleRequest } from './broker-idle.js';
 import type { BrokerKind, ServerMessage, ServerRequest } from './broker-server.js';
 

@@ -1,4 +1,4 @@
-import { signIdentity } from '@mercado/common';
+import { signIdentity } from '@mercado/common/identity';
 import { measureMax, printTable, type BenchSystem, type Figures } from './system.js';
 
 /**

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
-import { freePort } from '@mercado/common';
+import { freePort } from '@mercado/common/testing';
 import { databaseUrl, ensureDatabases, startPostgres } from '../postgres.js';
 import { generateSigningKey } from '../signing-keys.js';
 

@@ -1,7 +1,8 @@
 import t from 'tap';
 import knexFactory from 'knex';
-import { AnswerCache, listenForChanges, type ChangeFeed } from '../src/index.js';
-import { captureLogs, createTestDatabase } from '../src/testing/index.js';
+import { AnswerCache } from '@mercado/common/http';
+import { listenForChanges, type ChangeFeed } from '@mercado/common/db';
+import { captureLogs, createTestDatabase } from '@mercado/common/testing';
 
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let attempt = 0; attempt < 200 && !condition(); attempt++) {

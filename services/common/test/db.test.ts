@@ -1,14 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import {
-  createDb,
-  migrate,
-  withTransaction,
-  pingDb,
-  fromPostgresError,
-  createMetrics,
-} from '../src/index.js';
-import { captureLogs, createTestDatabase } from '../src/testing/index.js';
+import { createDb, migrate, withTransaction, pingDb } from '@mercado/common/db';
+import { fromPostgresError } from '@mercado/common/errors';
+import { createMetrics } from '@mercado/common/metrics';
+import { captureLogs, createTestDatabase } from '@mercado/common/testing';
 
 const migrations = fileURLToPath(new URL('./fixtures/migrations', import.meta.url));
 

@@ -3,25 +3,25 @@ import { fileURLToPath } from 'node:url';
 import { Router } from 'express';
 import t from 'tap';
 import { z } from 'zod';
+import { AppError } from '@mercado/common/errors';
+import { ConfigError, loadConfig, setting } from '@mercado/common/config';
 import {
-  AppError,
-  ConfigError,
   buildHttpApp,
-  createMetrics,
   handleShutdown,
   listen,
-  loadConfig,
-  setting,
-  signIdentity,
   validate,
+  createServiceClient,
+  createCursorCodec,
+} from '@mercado/common/http';
+import { createMetrics } from '@mercado/common/metrics';
+import {
+  signIdentity,
   verifyIdentity,
   identityFromGateway,
   requireService,
-  createServiceClient,
-  runWithContext,
-  createCursorCodec,
-} from '../src/index.js';
-import { captureLogs } from '../src/testing/index.js';
+} from '@mercado/common/identity';
+import { runWithContext } from '@mercado/common/log';
+import { captureLogs } from '@mercado/common/testing';
 
 t.test('configuration names every missing or malformed setting in one line', async (t) => {
   const shape = {

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import t from 'tap';
-import { buildHttpApp, createMetrics, listen } from '../src/index.js';
-import { captureLogs } from '../src/testing/index.js';
+import { buildHttpApp, listen } from '@mercado/common/http';
+import { createMetrics } from '@mercado/common/metrics';
+import { captureLogs } from '@mercado/common/testing';
 
 t.test('listen builds requests and responses on the express app prototypes', async (t) => {
   let prototypes: [boolean, boolean] | undefined;

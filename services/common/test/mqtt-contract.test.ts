@@ -12,7 +12,7 @@ import {
   topics,
   type Principal,
   type TopicKey,
-} from '../src/index.js';
+} from '@mercado/common/contract';
 
 const principals = {
   browser: { kind: 'browser', userId: 'u1' },

@@ -1,11 +1,8 @@
 import type { Express } from 'express';
-import {
-  buildServiceApp,
-  createCursorCodec,
-  type Knex,
-  type Logger,
-  type Metrics,
-} from '@mercado/common';
+import { buildServiceApp, createCursorCodec } from '@mercado/common/http';
+import { type Knex } from '@mercado/common/db';
+import { type Logger } from '@mercado/common/log';
+import { type Metrics } from '@mercado/common/metrics';
 import { inventoryRoutes, reservationRoutes } from './api/routes.js';
 import { createProductCatalog } from './clients/products-client.js';
 import type { InventoryDeps, ProductCatalog } from './domain/deps.js';

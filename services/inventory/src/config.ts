@@ -5,7 +5,7 @@ import {
   loadConfig,
   outboxRelaySettings,
   setting,
-} from '@mercado/common';
+} from '@mercado/common/config';
 
 /** A region name as it appears in paths and rows: short, lower case, URL-safe. */
 export const regionPattern = /^[a-z][a-z0-9-]{0,31}$/;

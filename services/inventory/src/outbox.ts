@@ -3,12 +3,12 @@ import {
   createMqttClient,
   serviceMqttCredentials,
   startOutboxRelay,
-  type Knex,
-  type Logger,
-  type Metrics,
   type MqttClient,
   type OutboxRelay,
-} from '@mercado/common';
+} from '@mercado/common/mqtt';
+import { type Knex } from '@mercado/common/db';
+import { type Logger } from '@mercado/common/log';
+import { type Metrics } from '@mercado/common/metrics';
 import type { InventoryConfig } from './config.js';
 
 /** The channel sql/inventory's outbox trigger notifies. */

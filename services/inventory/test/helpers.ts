@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { verifyIdentity, type Identity, type Knex } from '@mercado/common';
+import { verifyIdentity, type Identity } from '@mercado/common/identity';
+import { type Knex } from '@mercado/common/db';
 import {
   callService as callKitService,
   type captureLogs,

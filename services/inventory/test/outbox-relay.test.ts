@@ -1,13 +1,9 @@
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import {
-  connectMqtt,
-  createMetrics,
-  serviceMqttCredentials,
-  type Knex,
-  type Metrics,
-} from '@mercado/common';
+import { connectMqtt, serviceMqttCredentials } from '@mercado/common/mqtt';
+import { createMetrics, type Metrics } from '@mercado/common/metrics';
+import { type Knex } from '@mercado/common/db';
 import { captureLogs } from '@mercado/common/testing';
 import { createMercadoBroker, loadBrokerConfig } from '@mercado/broker';
 import { lowStockTopic, startInventoryOutbox, type InventoryOutbox } from '../src/app.js';

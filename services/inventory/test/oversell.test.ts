@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { createDb, migrate } from '@mercado/common';
+import { createDb, migrate } from '@mercado/common/db';
 import { captureLogs, createTestDatabase } from '@mercado/common/testing';
 import { inventoryMigrationsDir } from '../src/app.js';
 import {

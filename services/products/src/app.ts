@@ -1,13 +1,8 @@
 import type { Express } from 'express';
-import {
-  AnswerCache,
-  buildServiceApp,
-  listenForChanges,
-  type ChangeFeed,
-  type Knex,
-  type Logger,
-  type Metrics,
-} from '@mercado/common';
+import { AnswerCache, buildServiceApp } from '@mercado/common/http';
+import { listenForChanges, type ChangeFeed, type Knex } from '@mercado/common/db';
+import { type Logger } from '@mercado/common/log';
+import { type Metrics } from '@mercado/common/metrics';
 import { categoriesRoutes } from './api/categories-routes.js';
 import { internalRoutes } from './api/internal-routes.js';
 import { productsRoutes } from './api/products-routes.js';

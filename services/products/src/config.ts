@@ -1,4 +1,4 @@
-import { baseServiceSettings, databaseSettings, loadConfig, setting } from '@mercado/common';
+import { baseServiceSettings, databaseSettings, loadConfig, setting } from '@mercado/common/config';
 
 export const productsSettings = {
   ...baseServiceSettings,

@@ -1,4 +1,4 @@
-import { runDatabaseService } from '@mercado/common';
+import { runDatabaseService } from '@mercado/common/main';
 import {
   buildProductsApp,
   listenForCatalogChanges,

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { signIdentity } from '@mercado/common';
+import { signIdentity } from '@mercado/common/identity';
 import {
   admin,
   counts,

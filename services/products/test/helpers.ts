@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type Identity, type Knex } from '@mercado/common';
+import { type Identity } from '@mercado/common/identity';
+import { type Knex } from '@mercado/common/db';
 import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
 import {
   buildProductsApp,

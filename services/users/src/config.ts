@@ -5,7 +5,7 @@ import {
   databaseSettings,
   loadConfig,
   setting,
-} from '@mercado/common';
+} from '@mercado/common/config';
 
 export const usersSettings = {
   ...baseServiceSettings,

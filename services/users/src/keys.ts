@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT, importJWK, type CryptoKey, type JWK } from 'jose';
 import { z } from 'zod';
-import { ConfigError, type Role } from '@mercado/common';
+import { ConfigError } from '@mercado/common/config';
+import { type Role } from '@mercado/common/identity';
 
 const privateJwk = z.object({
   kty: z.literal('OKP'),

@@ -1,5 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
-import { AppError } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;

@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import {
-  createMqttClient,
-  parsePayload,
-  serviceMqttCredentials,
-  topics,
-  type Logger,
-} from '@mercado/common';
+import { createMqttClient, serviceMqttCredentials } from '@mercado/common/mqtt';
+import { parsePayload, topics } from '@mercado/common/contract';
+import { type Logger } from '@mercado/common/log';
 import type { Presence, TerminalPresence } from './domain/terminal-view.js';
 
 export interface TerminalPresenceOptions {

@@ -1,5 +1,6 @@
 import { exportJWK, generateKeyPair } from 'jose';
-import { type Identity, type Knex } from '@mercado/common';
+import { type Identity } from '@mercado/common/identity';
+import { type Knex } from '@mercado/common/db';
 import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
 import {
   buildUsersApp,

@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import {
-  connectMqtt,
-  createMetrics,
-  freePort,
-  topics,
-  type Identity,
-  type MqttClient,
-} from '@mercado/common';
+import { connectMqtt, type MqttClient } from '@mercado/common/mqtt';
+import { createMetrics } from '@mercado/common/metrics';
+import { freePort } from '@mercado/common/testing';
+import { topics } from '@mercado/common/contract';
+import { type Identity } from '@mercado/common/identity';
 import {
   captureLogs,
   expectProblemAnswer,

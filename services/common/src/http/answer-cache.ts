@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
-import type { ChangeFeed } from '../change-feed.js';
+import type { ChangeFeed } from '../db/change-feed.js';
 import { entityTag, matchesIfNoneMatch } from './conditional.js';
 
 interface StoredAnswer {

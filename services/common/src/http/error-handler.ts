@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { AppError, isAppError } from '../errors/app-error.js';
 import { fromPostgresError } from '../errors/postgres.js';
 import { problemContentType, toProblem } from '../errors/problem.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../log/logger.js';
 
 /** Writes one problem+json response; the only place error bodies are made. */
 export function sendProblem(req: Request, res: Response, error: AppError): void {

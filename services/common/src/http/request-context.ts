@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { runWithContext } from '../context.js';
+import { runWithContext } from '../log/context.js';
 
 const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../log/logger.js';
 
 export interface ListeningServer {
   server: http.Server;

@@ -1,10 +1,10 @@
 import type { Express } from 'express';
 import type { Knex } from 'knex';
-import { pingDb } from '../db.js';
-import { identityFromGateway } from '../identity.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
-import { openApiDocument, type ApiRouter } from '../openapi.js';
+import { pingDb } from '../db/db.js';
+import { identityFromGateway } from '../identity/identity.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { openApiDocument, type ApiRouter } from './openapi.js';
 import { buildHttpApp } from './app.js';
 
 export interface ServiceAppOptions {

@@ -1,5 +1,5 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../log/logger.js';
 
 export type { MqttClient } from 'mqtt';
 

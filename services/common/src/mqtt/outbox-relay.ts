@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { listenForChanges, type ChangeFeed } from '../change-feed.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import { listenForChanges, type ChangeFeed } from '../db/change-feed.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { publishWithin, type MqttClient } from './client.js';
-import { mayPublish, parsePayload, topics, type MqttServiceName } from './contract.js';
+import { mayPublish, parsePayload, topics, type MqttServiceName } from '../contract/contract.js';
 
 /**
  * The outbox relay: publishes the rows a service wrote to its outbox table, in the transaction

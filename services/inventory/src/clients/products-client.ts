@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { AppError, createServiceClient, type Logger } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
+import { createServiceClient } from '@mercado/common/http';
+import { type Logger } from '@mercado/common/log';
 import type { CatalogProduct, ProductCatalog } from '../domain/deps.js';
 
 export const productsLookupPath = '/internal/products/lookup';

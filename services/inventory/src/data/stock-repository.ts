@@ -1,4 +1,4 @@
-import type { Knex } from '@mercado/common';
+import type { Knex } from '@mercado/common/db';
 
 export interface StockRow {
   product_id: string;

@@ -1,4 +1,4 @@
-import type { Identity } from '@mercado/common';
+import type { Identity } from '@mercado/common/identity';
 
 /** Who made a change, as the ledger records it: `user:{id}` or `service:{name}`. */
 export function actorOf(identity: Identity): string {

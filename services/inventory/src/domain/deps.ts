@@ -1,4 +1,6 @@
-import type { CursorCodec, Knex, Logger } from '@mercado/common';
+import type { CursorCodec } from '@mercado/common/http';
+import type { Knex } from '@mercado/common/db';
+import type { Logger } from '@mercado/common/log';
 
 /** A product as the products service describes it to other services. */
 export interface CatalogProduct {

@@ -1,4 +1,4 @@
-import { AppError } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
 import type { InventoryDeps } from './deps.js';
 
 /** Refuses a region this shop does not serve (configured in REGIONS). */

@@ -1,4 +1,5 @@
-import { AppError, withTransaction, type FieldError, type Knex } from '@mercado/common';
+import { AppError, type FieldError } from '@mercado/common/errors';
+import { withTransaction, type Knex } from '@mercado/common/db';
 import type { InventoryDeps } from './deps.js';
 import { assertKnownRegion } from './regions.js';
 import { lowStockMessages, type StockLevelChange } from './low-stock.js';

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { AppError, withTransaction, type Identity } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
+import { withTransaction } from '@mercado/common/db';
+import { type Identity } from '@mercado/common/identity';
 import type { InventoryDeps } from './deps.js';
 import { assertKnownRegion } from './regions.js';
 import { actorOf } from './actors.js';

@@ -1,4 +1,5 @@
-import { withTransaction, type Knex, type Logger } from '@mercado/common';
+import { withTransaction, type Knex } from '@mercado/common/db';
+import { type Logger } from '@mercado/common/log';
 import {
   claimExpiredReservations,
   findReservationLines,

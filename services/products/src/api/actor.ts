@@ -1,4 +1,4 @@
-import type { Identity } from '@mercado/common';
+import type { Identity } from '@mercado/common/identity';
 import type { Actor } from '../domain/deps.js';
 
 /** The signed-in caller as the domain sees them; undefined for anonymous callers. */

@@ -1,10 +1,5 @@
-import {
-  ApiRouter,
-  answerFromCache,
-  requireRole,
-  sendCacheableJson,
-  validate,
-} from '@mercado/common';
+import { ApiRouter, answerFromCache, sendCacheableJson, validate } from '@mercado/common/http';
+import { requireRole } from '@mercado/common/identity';
 import type { ProductsDeps } from '../domain/deps.js';
 import {
   changeCategory,

@@ -1,4 +1,5 @@
-import { ApiRouter, requireService, validate } from '@mercado/common';
+import { ApiRouter, validate } from '@mercado/common/http';
+import { requireService } from '@mercado/common/identity';
 import type { ProductsDeps } from '../domain/deps.js';
 import { lookupProducts } from '../domain/catalog.js';
 import { cachePolicy } from './http-cache.js';

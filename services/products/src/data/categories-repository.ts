@@ -1,4 +1,4 @@
-import type { Knex } from '@mercado/common';
+import type { Knex } from '@mercado/common/db';
 
 export interface CategoryRow {
   id: string;

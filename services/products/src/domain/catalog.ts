@@ -1,4 +1,5 @@
-import { AppError, isUniqueViolation, withTransaction, type Knex } from '@mercado/common';
+import { AppError, isUniqueViolation } from '@mercado/common/errors';
+import { withTransaction, type Knex } from '@mercado/common/db';
 import type { Actor, ProductsDeps } from './deps.js';
 import { decodeCursor, encodeCursor } from './list-cursor.js';
 import { isForeignKeyViolation } from './database-errors.js';

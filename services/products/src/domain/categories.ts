@@ -1,4 +1,5 @@
-import { AppError, isUniqueViolation, withTransaction } from '@mercado/common';
+import { AppError, isUniqueViolation } from '@mercado/common/errors';
+import { withTransaction } from '@mercado/common/db';
 import type { ProductsDeps } from './deps.js';
 import { isForeignKeyViolation } from './database-errors.js';
 import {

@@ -1,4 +1,6 @@
-import type { AnswerCache, Knex, Logger } from '@mercado/common';
+import type { AnswerCache } from '@mercado/common/http';
+import type { Knex } from '@mercado/common/db';
+import type { Logger } from '@mercado/common/log';
 
 /** What the catalog use cases need, passed in (never imported as singletons). */
 export interface ProductsDeps {

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { AppError } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
 import type { ListPosition, ProductSort } from '../data/products-repository.js';
 
 /**

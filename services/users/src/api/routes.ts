@@ -1,4 +1,6 @@
-import { AppError, ApiRouter, requireRole, validate } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
+import { ApiRouter, validate } from '@mercado/common/http';
+import { requireRole } from '@mercado/common/identity';
 import type { UsersDeps } from '../domain/deps.js';
 import { getProfile, register, updateProfile } from '../domain/accounts.js';
 import { login, logout, refresh } from '../domain/sessions.js';

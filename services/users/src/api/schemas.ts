@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { roles } from '@mercado/common';
+import { roles } from '@mercado/common/identity';
 
 // Limits before argon2 sees anything: an unbounded password is a cheap way to burn CPU.
 const password = z.string().min(1).max(1024);

@@ -1,4 +1,6 @@
-import { AppError, ApiRouter, requireRole, requireService, validate } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
+import { ApiRouter, validate } from '@mercado/common/http';
+import { requireRole, requireService } from '@mercado/common/identity';
 import type { UsersDeps } from '../domain/deps.js';
 import {
   deleteTerminal,

@@ -1,4 +1,5 @@
-import type { Knex, Role } from '@mercado/common';
+import type { Knex } from '@mercado/common/db';
+import type { Role } from '@mercado/common/identity';
 
 export interface UserRow {
   id: string;

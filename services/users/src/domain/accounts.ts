@@ -1,4 +1,6 @@
-import { AppError, isUniqueViolation, withTransaction, type Role } from '@mercado/common';
+import { AppError, isUniqueViolation } from '@mercado/common/errors';
+import { withTransaction } from '@mercado/common/db';
+import { type Role } from '@mercado/common/identity';
 import type { UsersDeps } from './deps.js';
 import { openSession, type Session } from './sessions.js';
 import { toUserView, type UserView } from './user-view.js';

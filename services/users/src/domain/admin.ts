@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { AppError, withTransaction, type Role } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
+import { withTransaction } from '@mercado/common/db';
+import { type Role } from '@mercado/common/identity';
 import type { UsersDeps } from './deps.js';
 import { toUserView, type UserView } from './user-view.js';
 import {

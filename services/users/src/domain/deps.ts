@@ -1,4 +1,6 @@
-import type { CursorCodec, Knex, Logger } from '@mercado/common';
+import type { CursorCodec } from '@mercado/common/http';
+import type { Knex } from '@mercado/common/db';
+import type { Logger } from '@mercado/common/log';
 import type { SigningKeys } from '../keys.js';
 import type { PasswordHasher } from '../passwords.js';
 import type { ThrottlePolicy } from '../data/throttle-repository.js';

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { AppError, withTransaction, type Knex } from '@mercado/common';
+import { AppError } from '@mercado/common/errors';
+import { withTransaction, type Knex } from '@mercado/common/db';
 import type { UsersDeps } from './deps.js';
 import { toUserView, type UserView } from './user-view.js';
 import { findUserByEmail, findUserById, type UserRow } from '../data/users-repository.js';

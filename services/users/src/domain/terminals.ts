@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, isUniqueViolation } from '@mercado/common';
+import { AppError, isUniqueViolation } from '@mercado/common/errors';
 import type { UsersDeps } from './deps.js';
 import { toTerminalView, type TerminalView } from './terminal-view.js';
 import {

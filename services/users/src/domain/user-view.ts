@@ -1,4 +1,4 @@
-import type { Role } from '@mercado/common';
+import type { Role } from '@mercado/common/identity';
 import type { UserRow } from '../data/users-repository.js';
 
 /** A user as the API shows it: never the password hash. */

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AppError, type FieldError } from './errors/app-error.js';
+import { AppError, type FieldError } from '../errors/app-error.js';
 
 export type RequestPart = 'body' | 'query' | 'params' | 'headers';
 

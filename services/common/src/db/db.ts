@@ -2,9 +2,9 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
-import { isSerializationFailure } from './errors/postgres.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { isSerializationFailure } from '../errors/postgres.js';
 
 export type { Knex } from 'knex';
 

@@ -1,4 +1,4 @@
-import { ConfigError } from './config.js';
+import { ConfigError } from '../config/config.js';
 
 /**
  * Runs a process's `main`. A bad configuration prints its one line and exits 2; any other startup

@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import type { RequestListener } from 'node:http';
 import type { Knex } from 'knex';
-import { createDb, migrate } from './db.js';
-import { createLogger, type Logger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import { handleShutdown, listen } from './http/server.js';
-import { runMain } from './main.js';
+import { createDb, migrate } from '../db/db.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { handleShutdown, listen } from '../http/server.js';
+import { runMain } from './run-main.js';
 
 /** Settings every database-backed service has (baseServiceSettings + databaseSettings). */
 export interface DatabaseServiceConfig {

@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { errorCatalogue } from './errors/catalogue.js';
-import type { Role } from './identity.js';
+import { errorCatalogue } from '../errors/catalogue.js';
+import type { Role } from '../identity/identity.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 

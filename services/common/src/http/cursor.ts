@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { z } from 'zod';
-import { AppError } from './errors/app-error.js';
+import { AppError } from '../errors/app-error.js';
 
 const macBytes = 16;
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Logger } from './logger.js';
+import type { Logger } from '../log/logger.js';
 
 /**
  * Tells a process when data it may have cached has changed in Postgres, in any replica or by any

@@ -1,6 +1,6 @@
-import { AppError } from './errors/app-error.js';
-import { currentContext } from './context.js';
-import { signIdentity } from './identity.js';
+import { AppError } from '../errors/app-error.js';
+import { currentContext } from '../log/context.js';
+import { signIdentity } from '../identity/identity.js';
 
 export interface ServiceClientOptions {
   /** The calling service's name, signed into every request. */

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError } from './errors/app-error.js';
+import { AppError } from '../errors/app-error.js';
 
 export const roles = ['customer', 'seller', 'admin', 'terminal'] as const;
 export type Role = (typeof roles)[number];

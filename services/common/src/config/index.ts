@@ -1,0 +1,9 @@
+/** `@mercado/common/config`: a process's configuration, read from the environment once. */
+export {
+  ConfigError,
+  loadConfig,
+  setting,
+  baseServiceSettings,
+  databaseSettings,
+  outboxRelaySettings,
+} from './config.js';

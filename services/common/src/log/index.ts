@@ -1,0 +1,3 @@
+/** `@mercado/common/log`: the JSON logger (redacting secrets) and the request context it reads. */
+export { createLogger, redactPaths, type Logger, type LoggerOptions } from './logger.js';
+export { runWithContext, currentContext, type RequestContext } from './context.js';

@@ -1,0 +1,8 @@
+/** `@mercado/common/main`: a process's entry point — startup failures, signals, orderly stop. */
+export { runMain } from './run-main.js';
+export {
+  runDatabaseService,
+  type DatabaseServiceConfig,
+  type DatabaseServiceOptions,
+  type ServiceRuntime,
+} from './database-service.js';

@@ -1,0 +1,214 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { RequestListener } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import knexFactory, { type Knex } from 'knex';
+import { createLogger, type Logger } from '../log/logger.js';
+import { signIdentity, type Identity } from '../identity/identity.js';
+import { createDb, migrate } from '../db/db.js';
+import { listen } from '../http/server.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+
+export { startTestRedis, type TestRedis } from './redis.js';
+export { decodePacket, encode, RawMqtt, type RawPacket } from './mqtt-wire.js';
+
+/** Set by the test runner (scripts/src/test.ts), which starts one throwaway Postgres per run. */
+export const testServerUrlVariable = 'MERCADO_TEST_DATABASE_URL';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+/**
+ * Creates a fresh, empty database on the run's Postgres server and drops it when the test ends, so
+ * test files never see each other's rows and can run in parallel.
+ */
+export async function createTestDatabase(t: Teardown, prefix = 't'): Promise<string> {
+  const serverUrl = process.env[testServerUrlVariable];
+  if (!serverUrl) {
+    throw new Error(
+      `${testServerUrlVariable} is not set: run the tests with \`npm test\` (it starts Postgres)`,
+    );
+  }
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = knexFactory({ client: 'pg', connection: serverUrl, pool: { min: 0, max: 1 } });
+  await admin.raw(`create database ${name}`);
+  t.teardown(async function dropTestDatabase() {
+    await admin.raw(`drop database if exists ${name} with (force)`);
+    await admin.destroy();
+  });
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** A logger whose lines are kept in memory, parsed, for assertions on what was (not) logged. */
+export function captureLogs(name = 'test'): {
+  log: Logger;
+  lines: Array<Record<string, unknown>>;
+  text: () => string;
+} {
+  const raw: string[] = [];
+  const lines: Array<Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  const log = createLogger({ name, level: 'trace', destination });
+  return { log, lines, text: () => raw.join('\n') };
+}
+
+export interface CallOptions {
+  body?: unknown;
+  /** Sent as is (with a JSON content type unless `headers` says otherwise). */
+  rawBody?: string;
+  /** Signed as the gateway (or another service) would sign it; none means no identity headers. */
+  identity?: Identity;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON, or the text when it is not JSON. */
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests read any shape
+}
+
+/** Calls a service directly as the gateway or another service would: a freshly signed identity. */
+export async function callService(
+  baseUrl: string,
+  internalSecret: string,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<CallResult> {
+  const headers: Record<string, string> = {
+    ...(options.identity ? signIdentity(options.identity, internalSecret) : {}),
+    ...options.headers,
+  };
+  let body: string | undefined = options.rawBody;
+  if (options.body !== undefined) body = JSON.stringify(options.body);
+  if (body !== undefined) headers['content-type'] ??= 'application/json';
+  const response = await fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, headers: response.headers, body: parsed };
+}
+
+export interface TestServiceOptions<C extends { DATABASE_URL: string }, A> {
+  name: string;
+  /** Builds the config from the test's environment (DATABASE_URL filled in). */
+  loadConfig: (env: Record<string, string>) => C;
+  env: Record<string, string>;
+  migrationsDir: URL;
+  /** Another replica: share this database instead of creating a fresh one. */
+  databaseUrl?: string;
+  /** Builds the app; `extra` is handed back to the test (keys, clients, ...). */
+  build: (runtime: {
+    config: C;
+    log: Logger;
+    metrics: Metrics;
+    db: Knex;
+  }) => Promise<{ app: RequestListener; extra: A }> | { app: RequestListener; extra: A };
+}
+
+export interface TestService<C> {
+  url: string;
+  db: Knex;
+  config: C;
+  logs: ReturnType<typeof captureLogs>;
+}
+
+/**
+ * A service as its main would run it, for a test: a fresh migrated database, captured logs, its
+ * own metrics, a free port; all closed when the test ends.
+ */
+export async function startTestService<C extends { DATABASE_URL: string }, A>(
+  t: Teardown,
+  options: TestServiceOptions<C, A>,
+): Promise<TestService<C> & A> {
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase(t, options.name));
+  const config = options.loadConfig({ ...options.env, DATABASE_URL: databaseUrl });
+  const logs = captureLogs(options.name);
+  const metrics = createMetrics(options.name);
+  const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
+  await migrate(db, fileURLToPath(options.migrationsDir));
+  const { app, extra } = await options.build({ config, log: logs.log, metrics, db });
+  const server = await listen(app);
+  t.teardown(async function stopTestService() {
+    await server.close(1000);
+    await db.destroy();
+  });
+  return { ...extra, url: server.url, db, config, logs };
+}
+
+interface Asserts {
+  equal(found: unknown, wanted: unknown, message: string): unknown;
+  match(found: unknown, pattern: unknown, message: string): unknown;
+  same(found: unknown, wanted: unknown, message: string): unknown;
+  notOk(value: unknown, message: string): unknown;
+}
+
+/**
+ * Asserts a refusal: the status, problem+json with the catalogued code, no stack trace, and (when
+ * given) exactly these field paths in `errors`.
+ */
+export function expectProblemAnswer(
+  t: Asserts,
+  response: CallResult,
+  wanted: { name: string; status: number; code: string; paths?: string[] | undefined },
+): void {
+  const { name, status, code, paths } = wanted;
+  t.equal(response.status, status, `${name}: status`);
+  t.match(
+    response.headers.get('content-type'),
+    /^application\/problem\+json/,
+    `${name}: problem+json`,
+  );
+  t.match(
+    response.body,
+    { code, status, type: `urn:mercado:problem:${code}`, title: String },
+    `${name}: body`,
+  );
+  t.notOk(JSON.stringify(response.body).includes('    at '), `${name}: no stack trace`);
+  if (paths) {
+    const found = (response.body.errors as Array<{ path: string }> | undefined) ?? [];
+    t.same([...new Set(found.map((error) => error.path))], paths, `${name}: field paths`);
+  }
+}
+
+/** A request a service must refuse, and the refusal it must get (see expectProblemAnswer). */
+export interface RefusalCase extends CallOptions {
+  name: string;
+  method: string;
+  path: string;
+  status: number;
+  code: string;
+  /** The field paths `errors` must name, exactly; unchecked when absent. */
+  paths?: string[];
+}
+
+/** Sends every case with `call`, one after the other, and asserts each one's refusal. */
+export async function expectRefusals(
+  t: Asserts,
+  call: (method: string, path: string, options: CallOptions) => Promise<CallResult>,
+  cases: RefusalCase[],
+): Promise<void> {
+  for (const { name, method, path, status, code, paths, ...options } of cases) {
+    expectProblemAnswer(t, await call(method, path, options), { name, status, code, paths });
+  }
+}
