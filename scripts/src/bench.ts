@@ -1,6 +1,7 @@
 import { benchBroker } from './bench/broker.js';
 import { benchCatalog } from './bench/catalog.js';
 import { benchGateway } from './bench/gateway.js';
+import { benchStock } from './bench/stock.js';
 import { startBenchSystem } from './bench/system.js';
 
 /** `npm run bench`: every benchmark, one system, one run (BENCH_SECONDS per measurement). */
@@ -8,6 +9,7 @@ const system = await startBenchSystem({ catalog: true });
 try {
   await benchGateway(system);
   await benchCatalog(system);
+  await benchStock(system);
 } finally {
   await system.stop();
 }

@@ -1,15 +1,14 @@
-import { loadDemoData } from '../demo/load.js';
 import {
-  benchAdminPassword,
+  listAllProducts,
+  loadBenchDemo,
   measureAtRate,
+  measureCeiling,
   measureMax,
   measureMaxOver,
   printTable,
   type BenchSystem,
-  type Figures,
+  type TableRow,
 } from './system.js';
-
-type Row = Figures & { group: string; of?: number };
 
 /**
  * Catalog reads through the gateway → products → Postgres, on the demo catalog (242 products),
@@ -23,21 +22,11 @@ type Row = Figures & { group: string; of?: number };
  * Throughput with 50 connections, then latency at a fixed 1,000 req/s from an open-loop generator.
  */
 export async function benchCatalog(system: BenchSystem): Promise<void> {
-  await loadDemoData({
-    baseUrl: system.gatewayUrl,
-    admin: { email: 'root@bench.example', password: benchAdminPassword },
-    demoPassword: 'a demo measuring passphrase',
-    regions: ['north', 'south'],
-  });
+  await loadBenchDemo(system);
   const catalog = await demoCatalog(system.gatewayUrl);
   const fresh = () => ({ 'cache-control': 'no-cache' });
-  // The ceiling is proxied for real: no-cache keeps the micro-cache out of it.
-  const ceiling = await measureMax(
-    'gateway → trivial upstream',
-    `${system.gatewayUrl}/api/auth/jwks.json`,
-    fresh,
-  );
-  const rows: Row[] = [{ ...ceiling, group: 'GET /api/auth/jwks.json (ceiling)' }];
+  const ceiling = await measureCeiling(system);
+  const rows: TableRow[] = [{ ...ceiling, group: 'GET /api/auth/jwks.json (ceiling)' }];
   const limits = Array.from({ length: 50 }, (_, index) => index + 1);
   const routes: Array<{ label: string; path: string; variants?: string[] }> = [
     {
@@ -72,7 +61,6 @@ export async function benchCatalog(system: BenchSystem): Promise<void> {
     { label: 'search q=lap (prefix)', path: '/api/products?q=lap&limit=20' },
     { label: 'product detail', path: `/api/products/${catalog.productId}` },
     { label: 'categories', path: '/api/categories' },
-    { label: 'stock of a product', path: `/api/inventory/${catalog.productId}` },
   ];
   for (const { label, path, variants } of routes) {
     const url = `${system.gatewayUrl}${path}`;
@@ -100,19 +88,9 @@ export async function benchCatalog(system: BenchSystem): Promise<void> {
 
 /** A product id, the category slugs and 3–5 letter word prefixes of the loaded demo catalog. */
 async function demoCatalog(gatewayUrl: string) {
-  const names: string[] = [];
-  let productId: string | undefined;
-  let cursor: string | null = null;
-  do {
-    const page = (await (
-      await fetch(
-        `${gatewayUrl}/api/products?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
-      )
-    ).json()) as { items: Array<{ id: string; name: string }>; nextCursor: string | null };
-    productId ??= page.items[0]?.id;
-    names.push(...page.items.map((item) => item.name));
-    cursor = page.nextCursor;
-  } while (cursor);
+  const products = await listAllProducts(gatewayUrl);
+  const names = products.map((product) => product.name);
+  const productId = products[0]!.id;
   const tree = (await (await fetch(`${gatewayUrl}/api/categories`)).json()) as {
     items: Array<{ slug: string; children: Array<{ slug: string }> }>;
   };
@@ -128,6 +106,5 @@ async function demoCatalog(gatewayUrl: string) {
       ),
     ),
   ];
-  if (!productId) throw new Error('the demo catalog is empty');
   return { productId, categories, prefixes };
 }

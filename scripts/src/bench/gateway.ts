@@ -1,5 +1,5 @@
 import { signIdentity } from '@mercado/common/identity';
-import { measureMax, printTable, type BenchSystem, type Figures } from './system.js';
+import { measureMax, printTable, type BenchSystem, type TableRow } from './system.js';
 
 /**
  * The same requests against the users service directly, behind a bare node:http proxy, and
@@ -38,7 +38,7 @@ export async function benchGateway(system: BenchSystem): Promise<void> {
     },
     { path: 'GET /api/users/me', url: '/api/users/me', direct: signed, gateway: bearer },
   ];
-  const rows: Array<Figures & { group: string; of?: number }> = [];
+  const rows: TableRow[] = [];
   for (const route of routes) {
     const direct = await measureMax('direct', `${system.usersUrl}${route.url}`, route.direct);
     const bare = await measureMax(

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { freePort } from '@mercado/common/testing';
 import { databaseUrl, ensureDatabases, startPostgres } from '../postgres.js';
+import { loadDemoData } from '../demo/load.js';
 import { generateSigningKey } from '../signing-keys.js';
 
 /**
@@ -115,7 +116,10 @@ function figures(label: string, result: autocannon.Result): Figures {
   };
 }
 
-export function printTable(title: string, rows: Array<Figures & { group: string; of?: number }>) {
+/** A row of a printed table: the figures of one run, its group, and the reference it is a share of. */
+export type TableRow = Figures & { group: string; of?: number };
+
+export function printTable(title: string, rows: TableRow[]) {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const cpus = os.cpus();
   out(
@@ -242,6 +246,47 @@ export async function startBenchSystem({ catalog }: { catalog: boolean }): Promi
 }
 
 export const benchAdminPassword = 'a long benchmark admin passphrase';
+
+/** Loads the demo shop through the gateway (idempotent: a second run adds nothing). */
+export async function loadBenchDemo(system: BenchSystem): Promise<void> {
+  await loadDemoData({
+    baseUrl: system.gatewayUrl,
+    admin: { email: 'root@bench.example', password: benchAdminPassword },
+    demoPassword: 'a demo measuring passphrase',
+    regions: ['north', 'south'],
+  });
+}
+
+/** The reference every read is compared with: the gateway → trivial upstream, proxied for real. */
+export async function measureCeiling(system: BenchSystem) {
+  // no-cache keeps the gateway's micro-cache out of it.
+  return measureMax(
+    'gateway → trivial upstream',
+    `${system.gatewayUrl}/api/auth/jwks.json`,
+    () => ({
+      'cache-control': 'no-cache',
+    }),
+  );
+}
+
+/** Every product of the catalog, page by page, as a shopper lists them. */
+export async function listAllProducts(
+  gatewayUrl: string,
+): Promise<Array<{ id: string; name: string }>> {
+  const items: Array<{ id: string; name: string }> = [];
+  let cursor: string | null = null;
+  do {
+    const page = (await (
+      await fetch(
+        `${gatewayUrl}/api/products?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      )
+    ).json()) as { items: Array<{ id: string; name: string }>; nextCursor: string | null };
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  if (items.length === 0) throw new Error('the demo catalog is empty');
+  return items;
+}
 
 async function waitReady(url: string, exited: () => boolean): Promise<void> {
   for (let attempt = 0; attempt < 300 && !exited(); attempt++) {

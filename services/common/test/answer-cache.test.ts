@@ -34,13 +34,16 @@ const answer = (text: string) => ({
   cacheControl: 'public, max-age=30',
 });
 
-/** A feed the test moves by hand. */
+/** A feed the test moves by hand (keyed: `changed(['k'])` moves key k only). */
 function manualFeed(): { -readonly [K in keyof ChangeFeed]: ChangeFeed[K] } {
+  const keys = new Map<string, number>();
   return {
     generation: 1,
     live: true,
-    changed() {
-      this.generation++;
+    keyGeneration: (key) => keys.get(key) ?? 0,
+    changed(changedKeys) {
+      if (changedKeys === undefined) this.generation++;
+      else for (const key of changedKeys) keys.set(key, (keys.get(key) ?? 0) + 1);
     },
     ready: Promise.resolve(),
     async close() {},
@@ -55,7 +58,9 @@ t.test('a notification from any connection moves the generation', async (t) => {
   await until(() => feed.generation > before, 'notified');
   t.pass('the generation moved after a notification');
 
-  // Notifications are sent on commit only: a rolled back change says nothing.
+  // Notifications are sent on commit only: a rolled back change says nothing. The marker sent
+  // last arrives after anything sent before it (one session, in order), so once it moved the
+  // generation, nothing else did.
   const settled = feed.generation;
   await sql
     .transaction(async (trx) => {
@@ -64,8 +69,63 @@ t.test('a notification from any connection moves the generation', async (t) => {
     })
     .catch(() => undefined);
   await sql.raw(`select pg_notify('other_channel', 'z')`);
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  t.equal(feed.generation, settled, 'rolled back and foreign notifications are ignored');
+  await sql.raw(`select pg_notify('things_changed', 'marker')`);
+  await until(() => feed.generation > settled, 'the marker notified');
+  t.equal(feed.generation, settled + 1, 'rolled back and foreign notifications are ignored');
+});
+
+t.test('a keyed feed moves only the key a notification names', async (t) => {
+  const url = await createTestDatabase(t, 'feed');
+  const { log } = captureLogs('feed');
+  const feed = listenForChanges({ url, channel: 'stock_moved', log, keyed: true, maxKeys: 3 });
+  t.teardown(() => feed.close());
+  await feed.ready;
+  const sql = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
+  t.teardown(() => sql.destroy());
+  const notify = (payload: string) => sql.raw(`select pg_notify('stock_moved', ?)`, [payload]);
+
+  const generation = feed.generation;
+  await notify('a');
+  await until(() => feed.keyGeneration('a') === 1, 'key a moved');
+  t.equal(feed.generation, generation, 'a named key leaves everything else as it was');
+  t.equal(feed.keyGeneration('b'), 0, 'and other keys');
+
+  await notify('');
+  await until(() => feed.generation === generation + 1, 'everything moved');
+  t.pass('an empty payload moves everything on');
+
+  feed.changed(['b']);
+  t.equal(feed.keyGeneration('b'), 1, "the process's own write moves its keys at once");
+  await notify('c');
+  await until(() => feed.keyGeneration('c') === 1, 'key c moved');
+  t.equal(feed.generation, generation + 1, 'three keys fit');
+  await notify('d');
+  await until(() => feed.generation === generation + 2, 'past maxKeys, everything moved');
+  t.same(
+    ['a', 'b', 'c', 'd'].map((key) => feed.keyGeneration(key)),
+    [0, 0, 0, 0],
+    'and the keys were forgotten: memory stays bounded',
+  );
+});
+
+t.test('a scoped answer is retired by a change of its key or of everything only', (t) => {
+  const feed = manualFeed();
+  const cache = new AnswerCache({ feed });
+  cache.set('/stock/p1', cache.begin('p1')!, answer('p1'));
+  cache.set('/stock/p2', cache.begin('p2')!, answer('p2'));
+  feed.changed(['p2']);
+  t.equal(cache.get('/stock/p1')?.body.toString(), 'p1', "another key's change leaves it");
+  t.equal(cache.get('/stock/p2'), undefined, 'its own key retires it');
+
+  const started = cache.begin('p1')!;
+  feed.changed(['p1']); // a write of p1 commits while the read runs
+  cache.set('/stock/p1', started, answer('stale'));
+  t.equal(cache.get('/stock/p1'), undefined, 'a read that raced its key is never kept');
+
+  cache.set('/stock/p1', cache.begin('p1')!, answer('p1 again'));
+  feed.changed();
+  t.equal(cache.get('/stock/p1'), undefined, 'a change of everything retires it too');
+  t.end();
 });
 
 t.test('a lost connection pauses caching until it listens again', async (t) => {

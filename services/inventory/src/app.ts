@@ -1,5 +1,10 @@
 import type { Express } from 'express';
-import { buildServiceApp, createCursorCodec } from '@mercado/common/http';
+import {
+  buildServiceApp,
+  createCursorCodec,
+  startAnswerCache,
+  type ServiceAnswers,
+} from '@mercado/common/http';
 import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
@@ -41,11 +46,42 @@ export interface InventoryAppDeps {
   db: Knex;
   /** The products service client; built from PRODUCTS_URLS when not given. */
   catalog?: ProductCatalog;
+  /** Rendered stock answers, kept until a product's stock changes; without it, none is kept. */
+  answers?: ServiceAnswers;
   isShuttingDown?: () => boolean;
 }
 
-export function inventoryDeps({ config, log, db, catalog }: InventoryAppDeps): InventoryDeps {
+/** The channel sql/inventory's triggers notify, with the product id, on every committed change. */
+export const stockChangesChannel = 'stock_changed';
+
+/** The answer cache of stock reads, per product, when it is on (stop it with `close()`). */
+export function startStockAnswers({
+  config,
+  log,
+  metrics,
+}: Pick<InventoryAppDeps, 'config' | 'log' | 'metrics'>): ServiceAnswers | undefined {
+  return startAnswerCache({
+    config,
+    log,
+    registry: metrics.registry,
+    channel: stockChangesChannel,
+    keyed: true,
+    name: 'mercado-inventory-changes',
+  });
+}
+
+export function inventoryDeps({
+  config,
+  log,
+  db,
+  catalog,
+  answers,
+}: InventoryAppDeps): InventoryDeps {
   return {
+    ...(answers ? { answers: answers.cache } : {}),
+    // Keys as the database's notifications spell them: uuid::text is lower case.
+    stockChanged: (productIds) =>
+      answers?.feed.changed([...productIds].map((productId) => productId.toLowerCase())),
     db,
     log,
     catalog:

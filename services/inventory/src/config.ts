@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  answerCacheSettings,
   baseServiceSettings,
   databaseSettings,
   loadConfig,
@@ -30,6 +31,11 @@ export const inventorySettings = {
   SWEEP_BATCH_SIZE: setting.int(100, 1, 10_000),
   /** A reservation's lifetime when the caller does not give one. */
   RESERVATION_TTL_SECONDS: setting.int(900, 60, 3600),
+  /**
+   * Rendered stock answers (`GET /api/inventory/{productId}`) kept in memory per replica until
+   * that product's stock changes (sql/inventory's `stock_changed` notifications); 0 turns it off.
+   */
+  ...answerCacheSettings(10_000, 16 * 1024 * 1024),
   /** The broker the outbox is relayed to; without it, events stay in the outbox unsent. */
   MQTT_URL: setting.mqttUrl().optional(),
   ...outboxRelaySettings,

@@ -3,6 +3,7 @@ import {
   buildInventoryApp,
   createReservationSweeper,
   inventoryMigrationsDir,
+  startStockAnswers,
   loadInventoryConfig,
   startInventoryOutbox,
 } from './app.js';
@@ -23,10 +24,19 @@ runDatabaseService({
     sweeper.start();
     // Every replica relays too, sharing the rows the same way; none without MQTT_URL.
     const outbox = startInventoryOutbox(runtime);
+    const answers = startStockAnswers(runtime);
     return {
-      app: buildInventoryApp(runtime),
-      background: [{ name: 'sweeper', stop: () => sweeper.stop() }, ...(outbox?.stopSteps ?? [])],
-      describe: { regions: config.REGIONS, outboxRelayed: outbox !== undefined },
+      app: buildInventoryApp({ ...runtime, ...(answers ? { answers } : {}) }),
+      background: [
+        { name: 'sweeper', stop: () => sweeper.stop() },
+        ...(outbox?.stopSteps ?? []),
+        ...(answers ? [{ name: 'stock change feed', stop: () => answers.close() }] : []),
+      ],
+      describe: {
+        regions: config.REGIONS,
+        outboxRelayed: outbox !== undefined,
+        answerCache: answers ? 'on' : 'off',
+      },
     };
   },
 });

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { verifyIdentity, type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
+import { startAnswerCache } from '@mercado/common/http';
 import {
   callService as callKitService,
   type captureLogs,
@@ -13,6 +14,7 @@ import {
 import {
   buildInventoryApp,
   inventoryMigrationsDir,
+  startStockAnswers,
   loadInventoryConfig,
   productsLookupPath,
   sweepExpiredReservations,
@@ -137,18 +139,50 @@ export interface InventoryHarness {
   sweep(batchSize?: number): Promise<number>;
 }
 
+export interface InventoryOptions {
+  /** Another replica: share this database instead of creating a fresh one. */
+  databaseUrl?: string;
+  /**
+   * The channel this replica's stock answers hear changes on (default: the one the database's
+   * triggers notify). A channel nobody notifies leaves the replica only its own writes to go by.
+   */
+  changesChannel?: string;
+  /** The products stand-in to share with another replica. */
+  products?: ProductsStandIn;
+}
+
 /** An inventory service on a fresh database and a free port, beside a products stand-in. */
 export async function startInventory(
   t: TestContext,
   env: Record<string, string> = {},
+  options: InventoryOptions = {},
 ): Promise<InventoryHarness> {
-  const products = await startProductsStandIn(t);
+  const products = options.products ?? (await startProductsStandIn(t));
   const service = await startTestService(t, {
     name: 'inventory',
+    ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     loadConfig: loadInventoryConfig,
     env: { INTERNAL_SECRET: internalSecret, PRODUCTS_URLS: products.url, ...env },
     migrationsDir: inventoryMigrationsDir,
-    build: (runtime) => ({ app: buildInventoryApp(runtime), extra: {} }),
+    async build(runtime) {
+      // As in production: a product's rendered stock is kept until its stock changes, so every
+      // test also proves that no write is ever answered with a stale figure.
+      const answers = options.changesChannel
+        ? startAnswerCache({
+            config: runtime.config,
+            log: runtime.log,
+            registry: runtime.metrics.registry,
+            channel: options.changesChannel,
+            keyed: true,
+            name: 'inventory-test-changes',
+          })
+        : startStockAnswers(runtime);
+      if (answers) {
+        t.teardown(() => answers.close());
+        await answers.feed.ready;
+      }
+      return { app: buildInventoryApp({ ...runtime, ...(answers ? { answers } : {}) }), extra: {} };
+    },
   });
   const { config, db, logs } = service;
   return {

@@ -1,6 +1,6 @@
 import type { Express } from 'express';
-import { AnswerCache, buildServiceApp } from '@mercado/common/http';
-import { listenForChanges, type ChangeFeed, type Knex } from '@mercado/common/db';
+import { buildServiceApp, startAnswerCache, type ServiceAnswers } from '@mercado/common/http';
+import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
 import { categoriesRoutes } from './api/categories-routes.js';
@@ -23,44 +23,36 @@ export interface ProductsAppDeps {
   log: Logger;
   metrics: Metrics;
   db: Knex;
-  /** Catalog changes from the database; without it, nothing is kept between reads. */
-  changes?: ChangeFeed;
+  /** Rendered public reads, kept until the catalog changes; without it, nothing is kept. */
+  answers?: ServiceAnswers;
   isShuttingDown?: () => boolean;
 }
 
 /** The channel sql/products' triggers notify on every committed catalog change. */
 export const catalogChangesChannel = 'catalog_changed';
 
-/** Listens for catalog changes, when the answer cache is on (stop it with `close()`). */
-export function listenForCatalogChanges({
+/** The answer cache of public catalog reads, when it is on (stop it with `close()`). */
+export function startCatalogAnswers({
   config,
   log,
-}: Pick<ProductsAppDeps, 'config' | 'log'>): ChangeFeed | undefined {
-  if (config.ANSWER_CACHE_ENTRIES === 0) return undefined;
-  return listenForChanges({
-    url: config.DATABASE_URL,
-    channel: catalogChangesChannel,
+  metrics,
+}: Pick<ProductsAppDeps, 'config' | 'log' | 'metrics'>): ServiceAnswers | undefined {
+  return startAnswerCache({
+    config,
     log,
+    registry: metrics.registry,
+    channel: catalogChangesChannel,
     name: 'mercado-products-changes',
   });
 }
 
-export function productsDeps({ config, log, db, metrics, changes }: ProductsAppDeps): ProductsDeps {
-  const answers =
-    changes && config.ANSWER_CACHE_ENTRIES > 0
-      ? new AnswerCache({
-          feed: changes,
-          maxEntries: config.ANSWER_CACHE_ENTRIES,
-          maxBytes: config.ANSWER_CACHE_MAX_BYTES,
-          registry: metrics.registry,
-        })
-      : undefined;
+export function productsDeps({ config, log, db, answers }: ProductsAppDeps): ProductsDeps {
   return {
     db,
     log,
     cursorKey: deriveCursorKey(config.INTERNAL_SECRET),
-    ...(answers ? { answers } : {}),
-    catalogChanged: () => changes?.changed(),
+    ...(answers ? { answers: answers.cache } : {}),
+    catalogChanged: () => answers?.feed.changed(),
   };
 }
 

@@ -1,7 +1,7 @@
 import { runDatabaseService } from '@mercado/common/main';
 import {
   buildProductsApp,
-  listenForCatalogChanges,
+  startCatalogAnswers,
   loadProductsConfig,
   productsMigrationsDir,
 } from './app.js';
@@ -11,11 +11,11 @@ runDatabaseService({
   loadConfig: loadProductsConfig,
   migrationsDir: productsMigrationsDir,
   start: async (runtime) => {
-    const changes = listenForCatalogChanges(runtime);
+    const answers = startCatalogAnswers(runtime);
     return {
-      app: buildProductsApp({ ...runtime, ...(changes ? { changes } : {}) }),
-      background: changes ? [{ name: 'catalog change feed', stop: () => changes.close() }] : [],
-      describe: { answerCache: changes ? 'on' : 'off' },
+      app: buildProductsApp({ ...runtime, ...(answers ? { answers } : {}) }),
+      background: answers ? [{ name: 'catalog change feed', stop: () => answers.close() }] : [],
+      describe: { answerCache: answers ? 'on' : 'off' },
     };
   },
 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { answerCacheLookups } from '@mercado/common/testing';
 import {
   admin,
   createCategory,
@@ -8,17 +9,7 @@ import {
   type ProductsHarness,
 } from './helpers.js';
 
-/** How many public reads this replica answered from memory (hit) or computed (miss). */
-async function lookups(products: ProductsHarness): Promise<{ hit: number; miss: number }> {
-  const text = await fetch(`${products.url}/metrics`).then((response) => response.text());
-  const count = (outcome: string) =>
-    Number(
-      new RegExp(`^answer_cache_lookups_total\\{outcome="${outcome}"[^}]*\\} (\\d+)`, 'm').exec(
-        text,
-      )?.[1] ?? 0,
-    );
-  return { hit: count('hit'), miss: count('miss') };
-}
+const lookups = (service: { url: string }) => answerCacheLookups(service.url);
 
 /** Reads `path` until `done` holds (a notification from another replica takes a moment). */
 async function eventually(

@@ -4,7 +4,7 @@ import { type Knex } from '@mercado/common/db';
 import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
 import {
   buildProductsApp,
-  listenForCatalogChanges,
+  startCatalogAnswers,
   loadProductsConfig,
   productsMigrationsDir,
   type ProductsConfig,
@@ -57,12 +57,12 @@ export async function startProducts(
     // As in production: rendered public reads are kept until the catalog changes, so every test
     // here also checks that a kept answer never outlives a write.
     async build(runtime) {
-      const changes = listenForCatalogChanges(runtime);
-      if (changes) {
-        t.teardown(() => changes.close());
-        await changes.ready;
+      const answers = startCatalogAnswers(runtime);
+      if (answers) {
+        t.teardown(() => answers.close());
+        await answers.feed.ready;
       }
-      return { app: buildProductsApp({ ...runtime, ...(changes ? { changes } : {}) }), extra: {} };
+      return { app: buildProductsApp({ ...runtime, ...(answers ? { answers } : {}) }), extra: {} };
     },
   });
   return {

@@ -105,6 +105,17 @@ export const databaseSettings = {
   MIGRATE_ON_START: setting.bool(true),
 };
 
+/**
+ * Settings of a service that keeps rendered answers until its data changes (see the http
+ * module's startAnswerCache): how many, and how many bytes at most; 0 entries turns it off.
+ */
+export function answerCacheSettings(entries: number, maxBytes: number) {
+  return {
+    ANSWER_CACHE_ENTRIES: setting.int(entries, 0, 1_000_000),
+    ANSWER_CACHE_MAX_BYTES: setting.int(maxBytes, 0),
+  };
+}
+
 /** Settings of a service that relays its outbox to the broker (see mqtt/outbox-relay.ts). */
 export const outboxRelaySettings = {
   /** Rows claimed and published per transaction. */

@@ -6,4 +6,5 @@ export {
   baseServiceSettings,
   databaseSettings,
   outboxRelaySettings,
+  answerCacheSettings,
 } from './config.js';

@@ -16,9 +16,18 @@ export interface ChangeFeed {
   readonly generation: number;
   /** True while listening: only then may anything be cached. */
   readonly live: boolean;
-  /** Called by this process after its own write commits, so it reads its writes at once (its
-   * notification arrives a moment later, maybe after the response to the writer). */
-  changed(): void;
+  /**
+   * For a keyed feed (see ChangeFeedOptions.keyed): moves on whenever the data of `key` may have
+   * changed. An answer about one key stays good while both this and `generation` stand still.
+   * Always 0 on a feed that is not keyed.
+   */
+  keyGeneration(key: string): number;
+  /**
+   * Called by this process after its own write commits, so it reads its writes at once (its
+   * notification arrives a moment later, maybe after the response to the writer). With `keys`
+   * (keyed feeds), only those keys moved on; without, everything did.
+   */
+  changed(keys?: Iterable<string>): void;
   /** Settles once the first LISTEN is in place (or the feed is closed). */
   readonly ready: Promise<void>;
   close(): Promise<void>;
@@ -31,6 +40,17 @@ export interface ChangeFeedOptions {
   log: Logger;
   /** Application name shown in pg_stat_activity. */
   name?: string;
+  /**
+   * Notifications name what changed: the payload is a key (a product id, say), and only that
+   * key's generation moves on; an empty payload moves everything on. Without it, every
+   * notification moves everything on (whatever its payload).
+   */
+  keyed?: boolean;
+  /**
+   * A keyed feed remembers a generation per key it heard of; past this many keys it forgets them
+   * all and moves everything on instead (answers are recomputed once, memory stays bounded).
+   */
+  maxKeys?: number;
   /** First reconnect delay; it doubles up to 5 s. */
   retryMs?: number;
   /**
@@ -51,9 +71,24 @@ export function listenForChanges({
   name,
   retryMs = 100,
   onChange,
+  keyed = false,
+  maxKeys = 100_000,
 }: ChangeFeedOptions): ChangeFeed {
   if (!channelPattern.test(channel)) throw new Error(`not a channel name: ${channel}`);
   let generation = 0;
+  const keyGenerations = new Map<string, number>();
+  const keyChanged = (key: string) => {
+    if (key === '') {
+      generation++;
+      return;
+    }
+    if (!keyGenerations.has(key) && keyGenerations.size >= maxKeys) {
+      keyGenerations.clear();
+      generation++;
+      return;
+    }
+    keyGenerations.set(key, (keyGenerations.get(key) ?? 0) + 1);
+  };
   let live = false;
   let closed = false;
   let client: pg.Client | undefined;
@@ -92,8 +127,9 @@ export function listenForChanges({
     current.on('end', function onChangeFeedEnd() {
       lost(current);
     });
-    current.on('notification', function onNotification() {
-      generation++;
+    current.on('notification', function onNotification(message: pg.Notification) {
+      if (keyed) keyChanged(message.payload ?? '');
+      else generation++;
       onChange?.();
     });
     try {
@@ -121,8 +157,15 @@ export function listenForChanges({
     get live() {
       return live;
     },
-    changed() {
-      generation++;
+    keyGeneration(key: string) {
+      return keyGenerations.get(key) ?? 0;
+    },
+    changed(keys?: Iterable<string>) {
+      if (!keyed || keys === undefined) {
+        generation++;
+        return;
+      }
+      for (const key of keys) keyChanged(key);
     },
     async close() {
       closed = true;

@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
-import type { ChangeFeed } from '../db/change-feed.js';
+import { listenForChanges, type ChangeFeed } from '../db/change-feed.js';
+import type { Logger } from '../log/logger.js';
 import { entityTag, matchesIfNoneMatch } from './conditional.js';
 
 interface StoredAnswer {
@@ -8,6 +9,17 @@ interface StoredAnswer {
   etag: string;
   cacheControl: string;
   generation: number;
+  /** The key of a keyed feed the answer is about (see answerFromCache's `scopeOf`), and its
+   * generation when the read began. */
+  scope?: string | undefined;
+  scopeGeneration?: number;
+}
+
+/** Where a read started: the generations its answer must still match to be kept. */
+export interface ReadStart {
+  generation: number;
+  scope?: string | undefined;
+  scopeGeneration?: number;
 }
 
 export interface AnswerCacheOptions {
@@ -58,15 +70,34 @@ export class AnswerCache {
     return this.#entries.size;
   }
 
-  /** The generation a read starts under, or undefined when its answer may not be kept. */
-  begin(): number | undefined {
-    return this.#feed.live ? this.#feed.generation : undefined;
+  /**
+   * The generations a read starts under, or undefined when its answer may not be kept. `scope`
+   * is the key of a keyed feed the answer is about: only a change of that key (or of everything)
+   * retires it.
+   */
+  begin(scope?: string): ReadStart | undefined {
+    if (!this.#feed.live) return undefined;
+    return scope === undefined
+      ? { generation: this.#feed.generation }
+      : {
+          generation: this.#feed.generation,
+          scope,
+          scopeGeneration: this.#feed.keyGeneration(scope),
+        };
+  }
+
+  #current(entry: ReadStart): boolean {
+    return (
+      this.#feed.live &&
+      entry.generation === this.#feed.generation &&
+      (entry.scope === undefined || entry.scopeGeneration === this.#feed.keyGeneration(entry.scope))
+    );
   }
 
   get(key: string): StoredAnswer | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (!this.#feed.live || entry.generation !== this.#feed.generation) {
+    if (!this.#current(entry)) {
       this.#delete(key, entry);
       return undefined;
     }
@@ -76,12 +107,16 @@ export class AnswerCache {
     return entry;
   }
 
-  set(key: string, generation: number, answer: Omit<StoredAnswer, 'generation'>): void {
-    if (!this.#feed.live || generation !== this.#feed.generation) return;
+  set(
+    key: string,
+    start: ReadStart,
+    answer: Omit<StoredAnswer, 'generation' | 'scope' | 'scopeGeneration'>,
+  ): void {
+    if (!this.#current(start)) return;
     if (answer.body.length > this.#maxBytes) return;
     const previous = this.#entries.get(key);
     if (previous) this.#delete(key, previous);
-    this.#entries.set(key, { ...answer, generation });
+    this.#entries.set(key, { ...answer, ...start });
     this.#bytes += answer.body.length;
     for (const [oldKey, oldest] of this.#entries) {
       if (this.#entries.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break;
@@ -102,7 +137,7 @@ export class AnswerCache {
 interface PendingAnswer {
   cache: AnswerCache;
   key: string;
-  generation: number | undefined;
+  start: ReadStart | undefined;
 }
 
 const pending = new WeakMap<Response, PendingAnswer>();
@@ -110,8 +145,13 @@ const pending = new WeakMap<Response, PendingAnswer>();
 /**
  * A route's first handler: answers a GET or HEAD from the cache (keyed by the whole URL, query
  * included), else notes the generation the read starts under and lets the route compute it.
+ * `scopeOf` names the key of a keyed feed the answer is about (e.g. the product id of a stock
+ * read), so that only a change of that key retires it.
  */
-export function answerFromCache(cache: AnswerCache): RequestHandler {
+export function answerFromCache(
+  cache: AnswerCache,
+  scopeOf?: (req: Request) => string | undefined,
+): RequestHandler {
   return function answerFromCacheHandler(req, res, next) {
     const key = req.originalUrl;
     const stored = cache.get(key);
@@ -121,7 +161,7 @@ export function answerFromCache(cache: AnswerCache): RequestHandler {
       return;
     }
     cache.counted('miss');
-    pending.set(res, { cache, key, generation: cache.begin() });
+    pending.set(res, { cache, key, start: cache.begin(scopeOf?.(req)) });
     next();
   };
 }
@@ -140,8 +180,8 @@ export function sendCacheableJson(
   const bytes = Buffer.from(JSON.stringify(body));
   const etag = entityTag(bytes);
   const read = pending.get(res);
-  if (read && read.generation !== undefined && /^public\b/.test(cacheControl)) {
-    read.cache.set(read.key, read.generation, { body: bytes, etag, cacheControl });
+  if (read?.start && /^public\b/.test(cacheControl)) {
+    read.cache.set(read.key, read.start, { body: bytes, etag, cacheControl });
   }
   sendAnswer(req, res, bytes, etag, cacheControl);
 }
@@ -157,4 +197,52 @@ function sendAnswer(req: Request, res: Response, body: Buffer, etag: string, cac
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', body.length);
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** The settings of a service's answer cache (see answerCacheSettings in the config module). */
+export interface AnswerCacheConfig {
+  DATABASE_URL: string;
+  ANSWER_CACHE_ENTRIES: number;
+  ANSWER_CACHE_MAX_BYTES: number;
+}
+
+export interface ServiceAnswers {
+  /** Where the service's answers are kept; hand it to its read routes (`answerFromCache`). */
+  cache: AnswerCache;
+  /** The change feed behind it: call `changed()` after the service's own writes commit. */
+  feed: ChangeFeed;
+  /** Stops listening (a shutdown step). */
+  close(): Promise<void>;
+}
+
+/**
+ * A service's answer cache in one call: listens on `channel` (which the service's triggers
+ * notify on every committed change; `keyed` when the payload names what changed) and keeps
+ * rendered answers until then. Undefined when ANSWER_CACHE_ENTRIES is 0.
+ */
+export function startAnswerCache({
+  config,
+  log,
+  registry,
+  channel,
+  keyed = false,
+  name,
+}: {
+  config: AnswerCacheConfig;
+  log: Logger;
+  registry?: Registry;
+  channel: string;
+  keyed?: boolean;
+  /** Application name of the listening connection, shown in pg_stat_activity. */
+  name: string;
+}): ServiceAnswers | undefined {
+  if (config.ANSWER_CACHE_ENTRIES === 0) return undefined;
+  const feed = listenForChanges({ url: config.DATABASE_URL, channel, keyed, log, name });
+  const cache = new AnswerCache({
+    feed,
+    maxEntries: config.ANSWER_CACHE_ENTRIES,
+    maxBytes: config.ANSWER_CACHE_MAX_BYTES,
+    ...(registry ? { registry } : {}),
+  });
+  return { cache, feed, close: () => feed.close() };
 }

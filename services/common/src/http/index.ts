@@ -24,7 +24,10 @@ export {
   AnswerCache,
   answerFromCache,
   sendCacheableJson,
+  startAnswerCache,
+  type AnswerCacheConfig,
   type AnswerCacheOptions,
+  type ServiceAnswers,
 } from './answer-cache.js';
 export { entityTag, matchesIfNoneMatch } from './conditional.js';
 export { createCursorCodec, type CursorCodec } from './cursor.js';

@@ -212,3 +212,15 @@ export async function expectRefusals(
     expectProblemAnswer(t, await call(method, path, options), { name, status, code, paths });
   }
 }
+
+/** How many reads a service answered from its answer cache (hit) or computed (miss), from /metrics. */
+export async function answerCacheLookups(baseUrl: string): Promise<{ hit: number; miss: number }> {
+  const text = await fetch(`${baseUrl}/metrics`).then((response) => response.text());
+  const count = (outcome: string) =>
+    Number(
+      new RegExp(`^answer_cache_lookups_total\\{outcome="${outcome}"[^}]*\\} (\\d+)`, 'm').exec(
+        text,
+      )?.[1] ?? 0,
+    );
+  return { hit: count('hit'), miss: count('miss') };
+}

@@ -1,5 +1,6 @@
 import { AppError } from '@mercado/common/errors';
-import { ApiRouter, validate } from '@mercado/common/http';
+import type { Request } from 'express';
+import { ApiRouter, answerFromCache, sendCacheableJson, validate } from '@mercado/common/http';
 import { requireRole, requireService } from '@mercado/common/identity';
 import type { InventoryDeps } from '../domain/deps.js';
 import { changeStock, findLowStock, getProductStock } from '../domain/stock.js';
@@ -21,6 +22,20 @@ import {
   stockParams,
   stockRowView,
 } from './schemas.js';
+
+/**
+ * The stock of a product is the same for every caller, and changes with every reservation: any
+ * cache may store it but must revalidate it every time (RFC 9111 §5.2.2.4), which the ETag makes
+ * cheap; the gateway's micro-cache never keeps it. Inventory itself keeps the rendered answer until
+ * the product's stock changes (see the README's "Reading stock").
+ */
+const stockCachePolicy = 'public, no-cache';
+
+/** A stock answer is about one product: only that product's changes retire it. */
+function stockScope(req: Request): string | undefined {
+  const productId = req.params.productId;
+  return typeof productId === 'string' ? productId.toLowerCase() : undefined;
+}
 
 /** The services allowed to call the internal reservation routes. */
 export const reservationCallers = ['orders'];
@@ -60,9 +75,10 @@ export function inventoryRoutes(deps: InventoryDeps): ApiRouter {
         params: productParams,
         responses: { 200: { description: 'The stock per region', schema: productStockView } },
       },
+      ...(deps.answers ? [answerFromCache(deps.answers, stockScope)] : []),
       async function stockRoute(req, res) {
         const { productId } = validate(productParams, req.params, 'params');
-        res.json(await getProductStock(deps, productId));
+        sendCacheableJson(req, res, await getProductStock(deps, productId), stockCachePolicy);
       },
     )
     .route(

@@ -1,4 +1,4 @@
-import type { CursorCodec } from '@mercado/common/http';
+import type { AnswerCache, CursorCodec } from '@mercado/common/http';
 import type { Knex } from '@mercado/common/db';
 import type { Logger } from '@mercado/common/log';
 
@@ -29,4 +29,8 @@ export interface InventoryDeps {
   cursors: CursorCodec;
   /** A reservation's lifetime when the caller gives none. */
   reservationTtlSeconds: number;
+  /** Rendered stock answers, kept until the product's stock changes; absent when off. */
+  answers?: AnswerCache;
+  /** Called after a write that may have changed these products' stock (see stock-writes.ts). */
+  stockChanged(productIds: Iterable<string>): void;
 }

@@ -1,5 +1,6 @@
 import { AppError, type FieldError } from '@mercado/common/errors';
-import { withTransaction, type Knex } from '@mercado/common/db';
+import { type Knex } from '@mercado/common/db';
+import { withStockTransaction } from './stock-writes.js';
 import type { InventoryDeps } from './deps.js';
 import { assertKnownRegion } from './regions.js';
 import { lowStockMessages, type StockLevelChange } from './low-stock.js';
@@ -73,7 +74,7 @@ export async function reserveStock(
   const lines = [...request.lines].sort(byProductId);
   const productIds = lines.map((line) => line.productId);
 
-  const result = await withTransaction(deps.db, async (trx) => {
+  const result = await withStockTransaction(deps, async (trx, touch) => {
     const inserted = await insertReservation(trx, {
       orderId,
       region,
@@ -122,6 +123,7 @@ export async function reserveStock(
       });
     }
 
+    touch(productIds);
     const updated = await applyStockChanges(
       trx,
       lines.map((line) => ({
@@ -207,7 +209,7 @@ export async function commitReservation(
   caller: string,
   orderId: string,
 ): Promise<ReservationView> {
-  const result = await withTransaction(deps.db, async (trx) => {
+  const result = await withStockTransaction(deps, async (trx, touch) => {
     const row = await lockReservation(trx, orderId);
     if (!row) throw new AppError('reservation_not_found');
     const lines = await findReservationLines(trx, [orderId]);
@@ -217,6 +219,7 @@ export async function commitReservation(
         detail: `The reservation is ${row.status} and can no longer be committed`,
       });
     }
+    touch(lines.map((line) => line.product_id));
     await lockLinesStock(trx, row.region, lines);
     await applyStockChanges(
       trx,
@@ -257,7 +260,7 @@ export async function releaseReservation(
   deps: InventoryDeps,
   orderId: string,
 ): Promise<ReservationView> {
-  const result = await withTransaction(deps.db, async (trx) => {
+  const result = await withStockTransaction(deps, async (trx, touch) => {
     const row = await lockReservation(trx, orderId);
     if (!row) throw new AppError('reservation_not_found');
     const lines = await findReservationLines(trx, [orderId]);
@@ -269,6 +272,7 @@ export async function releaseReservation(
         detail: 'The reservation is committed (paid) and can no longer be released',
       });
     }
+    touch(lines.map((line) => line.product_id));
     await lockLinesStock(trx, row.region, lines);
     await applyStockChanges(
       trx,

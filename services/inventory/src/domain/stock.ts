@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { AppError } from '@mercado/common/errors';
-import { withTransaction } from '@mercado/common/db';
 import { type Identity } from '@mercado/common/identity';
 import type { InventoryDeps } from './deps.js';
+import { withStockTransaction } from './stock-writes.js';
 import { assertKnownRegion } from './regions.js';
 import { actorOf } from './actors.js';
 import { lowStockMessages, type StockLevelChange } from './low-stock.js';
@@ -78,7 +78,8 @@ export async function changeStock(
   }
   const kind = request.onHand !== undefined ? 'set' : 'adjust';
 
-  const result = await withTransaction(deps.db, async (trx) => {
+  const result = await withStockTransaction(deps, async (trx, touch) => {
+    touch([productId]);
     // Settings first, then stock rows: the order every writer follows.
     const settings = await lockProductSettings(trx, productId, product.sellerId);
     const thresholdBefore = settings.low_stock_threshold;
