@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { createServiceClient } from '@mercado/common/http';
-import type { TerminalVerifier } from './broker.js';
+
+/** Checks a payment terminal's id and secret (the users service's registry). */
+export type TerminalVerifier = (terminalId: string, secret: Buffer) => Promise<boolean>;
 
 /** The users service's internal route that checks a terminal's secret. */
 export const terminalVerifyPath = '/internal/terminals/verify';

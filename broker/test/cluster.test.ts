@@ -5,8 +5,13 @@ import { createMetrics } from '@mercado/common/metrics';
 import { freePort } from '@mercado/common/testing';
 import { captureLogs, startTestRedis } from '@mercado/common/testing';
 import type mqtt from 'mqtt';
-import { createMercadoBroker, loadBrokerConfig, type MercadoBroker } from '../src/broker.js';
-import { startListeners, type BrokerListeners } from '../src/listeners.js';
+import {
+  createMercadoBroker,
+  loadBrokerConfig,
+  startListeners,
+  type BrokerListeners,
+  type MercadoBroker,
+} from '../src/index.js';
 
 const internalSecret = 'cluster-test-internal-secret-long-enough-0123456789';
 const terminalSecret = 'terminal-secret-for-the-cluster-test';

@@ -6,8 +6,12 @@ import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/c
 import { createMetrics } from '@mercado/common/metrics';
 import { matchTopic } from '@mercado/common/contract';
 import { captureLogs } from '@mercado/common/testing';
-import { createMercadoBroker, loadBrokerConfig, type TerminalVerifier } from '../src/broker.js';
-import { startListeners } from '../src/listeners.js';
+import {
+  createMercadoBroker,
+  loadBrokerConfig,
+  startListeners,
+  type TerminalVerifier,
+} from '../src/index.js';
 
 /**
  * What the broker's test files share: a real broker on free ports (TCP, WebSocket, optionally
