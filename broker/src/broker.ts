@@ -12,7 +12,7 @@ import { createConnectionRateGuard } from './guards/connection-rate.js';
 import { guardInflight } from './guards/inflight.js';
 import { guardPacketSize } from './guards/packet-size.js';
 import { createAuthenticate } from './hooks/authenticate.js';
-import { createAuthorizePublish, createAuthorizeSubscribe } from './hooks/authorize.js';
+import { authorizePublishes, createAuthorizeSubscribe } from './hooks/authorize.js';
 import { createBrokerMetrics, registerSharedMetrics } from './metrics.js';
 import type { Principals } from './principals.js';
 import { installSharedSubscriptions, type SharedSubscriptions } from './shared-subscriptions.js';
@@ -94,7 +94,7 @@ export async function createMercadoBroker({
     principals,
     onAccepted: terminals.accepted,
   });
-  aedes.authorizePublish = createAuthorizePublish({ config, log, metrics, principals });
+  authorizePublishes(aedes, { config, log, metrics, principals });
   aedes.authorizeSubscribe = createAuthorizeSubscribe({ log, metrics, principals });
   // Counted where each delivery is decided, after the broker's own forwarding rules.
   metrics.attach(aedes, principals);
