@@ -13,7 +13,7 @@ import {
 } from './helpers.js';
 
 t.test('who may connect: services, browsers with a valid token, nobody else', async (t) => {
-  const { listeners, token, service, browser } = await startBroker(
+  const { listeners, token, otherAlgorithmToken, service, browser } = await startBroker(
     t,
     {},
     { terminalRegistry: false },
@@ -46,6 +46,15 @@ t.test('who may connect: services, browsers with a valid token, nobody else', as
     }),
     4,
     'an expired token',
+  );
+  t.equal(
+    await refusedWith(url, {
+      clientId: 'web-u1-1',
+      username: 'browser',
+      password: await otherAlgorithmToken('u1'),
+    }),
+    4,
+    'a token signed with another algorithm (ES256), although the key set holds its key',
   );
   t.equal(
     await refusedWith(url, { clientId: 'web-u1-1', username: 'browser', password: 'not.a.jwt' }),

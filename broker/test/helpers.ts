@@ -55,6 +55,10 @@ export async function startBroker(
   // A key the broker has never seen, under the same kid: a token signed with it is forged.
   const { privateKey: foreignKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' };
+  // A key of another algorithm in the same key set, with no `alg` of its own: jose would verify
+  // an ES256 token with it unless the verifier pins the algorithm.
+  const { privateKey: ecKey, publicKey: ecPublic } = await generateKeyPair('ES256');
+  const ecJwk = { ...(await exportJWK(ecPublic)), kid: 'k-ec' };
   const config = loadBrokerConfig({
     INTERNAL_SECRET: internalSecret,
     JWKS_URL: 'http://127.0.0.1:1/jwks.json',
@@ -73,7 +77,7 @@ export async function startBroker(
     config,
     log: logs.log,
     metrics,
-    keySet: createLocalJWKSet({ keys: [jwk] }),
+    keySet: createLocalJWKSet({ keys: [jwk, ecJwk] }),
     ...(terminalRegistry ? { verifyTerminal: verifyTerminal ?? stubRegistry } : {}),
   });
   const listeners = await startListeners(broker, { config, log: logs.log, metrics });
@@ -83,9 +87,14 @@ export async function startBroker(
     await broker.close();
     await listeners.close();
   });
-  const sign = (key: Parameters<SignJWT['sign']>[0], userId: string, expiresIn: string) =>
+  const sign = (
+    key: Parameters<SignJWT['sign']>[0],
+    userId: string,
+    expiresIn: string,
+    header = { alg: 'EdDSA', kid: 'k1' },
+  ) =>
     new SignJWT({ roles: ['customer'] })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
+      .setProtectedHeader(header)
       .setSubject(userId)
       .setIssuer('mercado')
       .setAudience('mercado-api')
@@ -94,6 +103,9 @@ export async function startBroker(
       .sign(key);
   const token = (userId: string, expiresIn = '5m') => sign(privateKey, userId, expiresIn);
   const foreignToken = (userId: string, expiresIn = '5m') => sign(foreignKey, userId, expiresIn);
+  /** Signed ES256 with a key the key set holds: valid in every way but its algorithm. */
+  const otherAlgorithmToken = (userId: string) =>
+    sign(ecKey, userId, '5m', { alg: 'ES256', kid: 'k-ec' });
   const port = Number(new URL(listeners.mqttUrl).port);
 
   const connect = async (url: string, options: mqtt.IClientOptions) => {
@@ -147,6 +159,7 @@ export async function startBroker(
     terminals,
     token,
     foreignToken,
+    otherAlgorithmToken,
     connect,
     service,
     serviceOptions,

@@ -14,6 +14,13 @@ const serverUnavailable = 3;
 const badCredentials = 4;
 const notAuthorized = 5;
 
+/**
+ * Only EdDSA, as the users service signs and the gateway accepts: an allow-list, so `alg: none`,
+ * the HS256-with-the-public-key trick and a token signed with any other key the set may hold are
+ * refused before any key is used (RFC 8725 §3.1).
+ */
+export const acceptedAlgorithms = ['EdDSA'];
+
 function refusal(message: string, returnCode: number) {
   return Object.assign(new Error(message), { returnCode });
 }
@@ -92,6 +99,7 @@ export function createAuthenticate({
     if (username === 'browser') {
       try {
         const { payload } = await jwtVerify(password.toString('utf8'), keySet, {
+          algorithms: acceptedAlgorithms,
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
           requiredClaims: ['sub', 'exp'],
