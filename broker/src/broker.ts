@@ -6,6 +6,8 @@ import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import type { Principal } from '@mercado/common/contract';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
+import { disconnectAtExpiry } from './browser-expiry.js';
+import { systemClock, type Clock } from './clock.js';
 import type { BrokerConfig } from './config.js';
 import { createRedisCluster } from './cluster.js';
 import { createConnectionRateGuard } from './guards/connection-rate.js';
@@ -29,6 +31,8 @@ export interface BrokerDeps {
   verifyTerminal?: TerminalVerifier;
   /** More aedes options (e.g. a fixed id); REDIS_URL sets persistence and mq. */
   aedes?: Partial<AedesOptions>;
+  /** Token expiry and the connection rate read it; tests pass one they move. */
+  clock?: Clock;
 }
 
 export interface MercadoBroker {
@@ -54,6 +58,7 @@ export async function createMercadoBroker({
   keySet = createRemoteJWKSet(new URL(config.JWKS_URL), { cooldownDuration: 30_000 }),
   verifyTerminal,
   aedes: aedesOptions = {},
+  clock = systemClock,
 }: BrokerDeps): Promise<MercadoBroker> {
   // Each node its own id (aedes' default is random too): claims and wills are kept per node.
   const nodeId = aedesOptions.id ?? randomUUID();
@@ -77,6 +82,7 @@ export async function createMercadoBroker({
     perMinute: config.CONNECTIONS_PER_IP_PER_MINUTE,
     log,
     metrics,
+    now: () => clock.now(),
   });
   const terminals = recheckTerminals(aedes, {
     verifyTerminal,
@@ -84,6 +90,7 @@ export async function createMercadoBroker({
     log,
     metrics,
   });
+  const expiry = disconnectAtExpiry(aedes, { clock, log, metrics, principals });
   aedes.preConnect = rate.preConnect;
   aedes.authenticate = createAuthenticate({
     config,
@@ -92,7 +99,11 @@ export async function createMercadoBroker({
     keySet,
     verifyTerminal,
     principals,
-    onAccepted: terminals.accepted,
+    clock,
+    onAccepted(client, accepted) {
+      terminals.accepted(client, accepted);
+      expiry.accepted(client, accepted);
+    },
   });
   authorizePublishes(aedes, { config, log, metrics, principals });
   aedes.authorizeSubscribe = createAuthorizeSubscribe({ log, metrics, principals });
@@ -136,6 +147,7 @@ export async function createMercadoBroker({
     shared,
     async close() {
       terminals.stop();
+      expiry.stop();
       stopInflightGuard();
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await cluster?.close();

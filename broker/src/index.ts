@@ -3,6 +3,7 @@
  * `startListeners` opens its TCP, TLS and WebSocket listeners; main.ts is the process.
  */
 export { createMercadoBroker, type BrokerDeps, type MercadoBroker } from './broker.js';
+export { systemClock, type Clock } from './clock.js';
 export { loadBrokerConfig, brokerSettings, type BrokerConfig } from './config.js';
 export { startListeners, type BrokerListeners } from './listeners.js';
 export {

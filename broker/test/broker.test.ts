@@ -3,6 +3,7 @@ import t from 'tap';
 import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
   Inbox,
+  ManualClock,
   eventually,
   internalSecret,
   nextMessage,
@@ -217,15 +218,33 @@ t.test('browsers connect over WebSocket at /mqtt', async (t) => {
 });
 
 t.test('a storm of connects from one address is cut off', async (t) => {
-  const { listeners } = await startBroker(t, { CONNECTIONS_PER_IP_PER_MINUTE: '40' });
+  // The bucket refills with time (40 a minute: one every 1.5 s); a clock that stands still makes
+  // the count exact however slowly a loaded machine opens the 30 connections.
+  const clock = new ManualClock();
+  const { listeners } = await startBroker(t, { CONNECTIONS_PER_IP_PER_MINUTE: '40' }, { clock });
   const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
-  const outcomes = await Promise.all(
-    Array.from({ length: 30 }, (_, index) =>
-      refusedWith(listeners.mqttUrl, { clientId: `orders-storm-${index}`, username, password }),
-    ),
-  );
+  const storm = (from: number, count: number) =>
+    Promise.all(
+      Array.from({ length: count }, (_, index) =>
+        refusedWith(listeners.mqttUrl, {
+          clientId: `orders-storm-${from + index}`,
+          username,
+          password,
+        }),
+      ),
+    );
+  const outcomes = await storm(0, 30);
   const connected = outcomes.filter((outcome) => outcome === 'connected').length;
   t.equal(connected, 10, 'the burst (a quarter of the minute) connects, the rest does not');
+  const refused = (outcomes: Array<number | string>) =>
+    outcomes.map((outcome) => (outcome === 'connected' ? 'connected' : 'refused'));
+  t.same(refused(await storm(30, 1)), ['refused'], 'the clock has not moved: still refused');
+  clock.advance(1_500);
+  t.same(
+    refused(await storm(31, 2)).sort(),
+    ['connected', 'refused'],
+    'after 1.5 s one more token (40 a minute)',
+  );
 });
 
 t.test('a client that stops acknowledging is disconnected; the others carry on', async (t) => {
@@ -261,4 +280,49 @@ t.test('a client that stops acknowledging is disconnected; the others carry on',
   t.ok(await eventually(() => received === 200), 'the one that acknowledges got all 200');
   t.ok(healthy.connected && inventory.connected, 'and nobody else was disconnected');
   t.equal(await metric('mqtt_denied_total', { action: 'inflight', kind: 'service' }), 1);
+});
+
+t.test('a browser is disconnected when its access token expires', async (t) => {
+  const clock = new ManualClock();
+  const { broker, listeners, token, connect, service, metric } = await startBroker(
+    t,
+    {},
+    { clock },
+  );
+  const inSeconds = (seconds: number) => Math.floor(clock.now() / 1_000) + seconds;
+  const userId = '3f0d7f4e-0000-4000-8000-000000000010';
+  const options = async (expiresAt: number, suffix: string) => ({
+    clientId: `web-${userId}-${suffix}`,
+    username: 'browser',
+    password: await token(userId, expiresAt),
+  });
+  const expiring = await options(inSeconds(60), 'a');
+  const shopper = await connect(listeners.mqttUrl, expiring);
+  const later = await connect(listeners.mqttUrl, await options(inSeconds(600), 'b'));
+  const orders = await service('orders');
+  const onBroker = (clientId: string) => broker.aedes.clients[clientId];
+  const closed = new Promise<void>((resolve) => shopper.once('close', () => resolve()));
+
+  clock.advance(58_000);
+  t.equal(onBroker(expiring.clientId)?.closed, false, 'before its expiry it stays');
+  clock.advance(2_000);
+  await closed;
+  t.pass('at its expiry the broker closed the connection');
+  t.ok(later.connected && orders.connected, 'a later token and a service are not affected');
+  t.equal(await metric('mqtt_denied_total', { action: 'expired', kind: 'browser' }), 1);
+
+  t.equal(
+    await refusedWith(listeners.mqttUrl, expiring),
+    4,
+    'the expired token cannot connect again, even within the verifier’s clock tolerance',
+  );
+  const fresh = await connect(listeners.mqttUrl, await options(inSeconds(900), 'c'));
+  t.ok(fresh.connected, 'a fresh token can');
+  later.end(true);
+  fresh.end(true);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.ok(
+    await eventually(() => clock.pending === 0),
+    'the timers of connections that ended are gone',
+  );
 });

@@ -10,6 +10,7 @@ import {
   createMercadoBroker,
   loadBrokerConfig,
   startListeners,
+  type Clock,
   type TerminalVerifier,
 } from '../src/index.js';
 
@@ -38,6 +39,50 @@ export interface StartOptions {
   terminalRegistry?: boolean;
   /** The terminal registry itself, in place of the stub (e.g. one that cannot answer). */
   verifyTerminal?: TerminalVerifier;
+  /** The broker's clock (token expiry, connection rate); the system's by default. */
+  clock?: Clock;
+}
+
+/** A clock that moves only when told: `advance` runs every timer that falls due, in order. */
+export class ManualClock implements Clock {
+  private time: number;
+  private readonly timers = new Set<{ at: number; callback: () => void }>();
+
+  constructor(start = Date.now()) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const timer = { at: this.time + ms, callback };
+    this.timers.add(timer);
+    return timer;
+  }
+
+  clearTimeout(timer: unknown): void {
+    this.timers.delete(timer as { at: number; callback: () => void });
+  }
+
+  /** Timers waiting to fire. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  advance(ms: number): void {
+    const until = this.time + ms;
+    for (;;) {
+      const due = [...this.timers].filter((timer) => timer.at <= until);
+      if (due.length === 0) break;
+      const next = due.reduce((first, timer) => (timer.at < first.at ? timer : first));
+      this.timers.delete(next);
+      this.time = Math.max(this.time, next.at);
+      next.callback();
+    }
+    this.time = until;
+  }
 }
 
 export type TestBroker = Awaited<ReturnType<typeof startBroker>>;
@@ -49,7 +94,7 @@ export type TestBroker = Awaited<ReturnType<typeof startBroker>>;
 export async function startBroker(
   t: Teardown,
   env: Record<string, string> = {},
-  { terminalRegistry = true, verifyTerminal }: StartOptions = {},
+  { terminalRegistry = true, verifyTerminal, clock }: StartOptions = {},
 ) {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
   // A key the broker has never seen, under the same kid: a token signed with it is forged.
@@ -79,6 +124,7 @@ export async function startBroker(
     metrics,
     keySet: createLocalJWKSet({ keys: [jwk, ecJwk] }),
     ...(terminalRegistry ? { verifyTerminal: verifyTerminal ?? stubRegistry } : {}),
+    ...(clock ? { clock } : {}),
   });
   const listeners = await startListeners(broker, { config, log: logs.log, metrics });
   const clients: MqttClient[] = [];
@@ -90,7 +136,7 @@ export async function startBroker(
   const sign = (
     key: Parameters<SignJWT['sign']>[0],
     userId: string,
-    expiresIn: string,
+    expiresIn: string | number,
     header = { alg: 'EdDSA', kid: 'k1' },
   ) =>
     new SignJWT({ roles: ['customer'] })
@@ -101,7 +147,9 @@ export async function startBroker(
       .setIssuedAt()
       .setExpirationTime(expiresIn)
       .sign(key);
-  const token = (userId: string, expiresIn = '5m') => sign(privateKey, userId, expiresIn);
+  /** A valid access token; `expiresIn` as jose takes it: `'5m'`, or an absolute epoch second. */
+  const token = (userId: string, expiresIn: string | number = '5m') =>
+    sign(privateKey, userId, expiresIn);
   const foreignToken = (userId: string, expiresIn = '5m') => sign(foreignKey, userId, expiresIn);
   /** Signed ES256 with a key the key set holds: valid in every way but its algorithm. */
   const otherAlgorithmToken = (userId: string) =>

@@ -3,6 +3,7 @@ import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { mqttServices, type MqttServiceName, type Principal } from '@mercado/common/contract';
 import { isServiceMqttPassword } from '@mercado/common/mqtt';
 import { type Logger } from '@mercado/common/log';
+import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
 import type { BrokerMetrics } from '../metrics.js';
 import { describe, type Principals } from '../principals.js';
@@ -43,6 +44,7 @@ export interface AuthenticateDeps {
   /** Without one, no terminal can connect. */
   verifyTerminal?: TerminalVerifier | undefined;
   principals: Principals;
+  clock: Clock;
   /** Told of every accepted connection, before its CONNACK. */
   onAccepted?: (client: Client, accepted: Accepted) => void;
 }
@@ -75,6 +77,7 @@ export function createAuthenticate({
   keySet,
   verifyTerminal,
   principals,
+  clock,
   onAccepted,
 }: AuthenticateDeps): Aedes['authenticate'] {
   async function identify(
@@ -103,8 +106,13 @@ export function createAuthenticate({
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
           requiredClaims: ['sub', 'exp'],
+          // For a users service whose clock runs a little ahead (iat, nbf)…
           clockTolerance: 5,
+          currentDate: new Date(clock.now()),
         });
+        // …but never a connection with a token already past its expiry by the broker's clock:
+        // it would be closed as soon as it was made (see browser-expiry.ts).
+        if (payload.exp! * 1_000 <= clock.now()) return undefined;
         return { principal: { kind: 'browser', userId: payload.sub! }, claims: payload };
       } catch {
         return undefined;
