@@ -1,5 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
 import type mqtt from 'mqtt';
 import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
@@ -534,4 +537,40 @@ export async function exitWithin(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A P-256 key and a self-signed certificate for 127.0.0.1 (the SAN is what clients check), valid
+ * a day, made with the openssl CLI (node:crypto cannot issue X.509 certificates); removed with
+ * the test.
+ */
+export function selfSigned(t: Teardown, name: string): { cert: string; key: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mercado-broker-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = path.join(dir, `${name}.crt`);
+  const key = path.join(dir, `${name}.key`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
 }
