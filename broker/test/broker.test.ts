@@ -326,3 +326,44 @@ t.test('a browser is disconnected when its access token expires', async (t) => {
     'the timers of connections that ended are gone',
   );
 });
+
+t.test('a keep-alive longer than MAX_KEEPALIVE_SECONDS, or none, is refused', async (t) => {
+  const { listeners, serviceOptions } = await startBroker(t, { MAX_KEEPALIVE_SECONDS: '30' });
+  const withKeepalive = (keepalive: number) =>
+    refusedWith(listeners.mqttUrl, { ...serviceOptions('orders'), keepalive });
+  t.equal(await withKeepalive(30), 'connected', 'at the limit');
+  // aedes answers CONNACK 6, a code MQTT 3.1.1 reserves; clients report it as a refusal.
+  t.equal(await withKeepalive(31), 6, 'over it');
+  t.equal(
+    await withKeepalive(0),
+    6,
+    'none at all (a client that never pings would never be found dead)',
+  );
+});
+
+t.test('messages are counted in by sender kind and out per delivery', async (t) => {
+  const { service, browser, terminal, registerTerminal, metric } = await startBroker(t);
+  const userId = '3f0d7f4e-0000-4000-8000-000000000011';
+  const orderId = '5b1d3c2a-0000-4000-8000-0000000000a3';
+  const topic = `orders/${userId}/${orderId}/status`;
+  const shopper = new Inbox(await browser(userId));
+  await shopper.client.subscribeAsync(`orders/${userId}/+/status`, { qos: 1 });
+  const gateway = new Inbox(await service('gateway'));
+  await gateway.client.subscribeAsync('orders/+/+/status', { qos: 1 });
+  const orders = await service('orders');
+  const sent = [validMessage(topic), validMessage(topic), validMessage(topic)];
+  for (const message of sent) await orders.publishAsync(topic, message.payload, { qos: 1 });
+  registerTerminal('shop-2');
+  const device = await terminal('shop-2');
+  // A payload the contract refuses is not counted in; a status nobody subscribes to is.
+  await device.publishAsync('terminals/shop-2/requests', 'not json', { qos: 1 });
+  const status = validMessage('terminals/shop-2/status');
+  await device.publishAsync('terminals/shop-2/status', status.payload, { qos: 1, retain: true });
+  const last = sent[2]!.marker;
+  t.ok((await shopper.waitForMarker(last)) && (await gateway.waitForMarker(last)));
+
+  t.equal(await metric('mqtt_messages_in_total', { kind: 'service' }), 3, 'three from orders');
+  t.equal(await metric('mqtt_messages_in_total', { kind: 'terminal' }), 1, 'one from the till');
+  t.equal(await metric('mqtt_messages_in_total', { kind: 'browser' }), 0);
+  t.equal(await metric('mqtt_messages_out_total'), 6, 'each of the three to two subscribers');
+});

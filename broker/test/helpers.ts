@@ -44,6 +44,11 @@ export interface StartOptions {
   verifyTerminal?: TerminalVerifier;
   /** The broker's clock (token expiry, connection rate); the system's by default. */
   clock?: Clock;
+  /**
+   * The broker's own default for browsers' tokens: the key set at JWKS_URL, fetched and cached
+   * (then `token` and its kin sign with keys it does not know). Default: a local key set.
+   */
+  remoteJwks?: boolean;
 }
 
 /** A clock that moves only when told: `advance` runs every timer that falls due, in order. */
@@ -97,7 +102,7 @@ export type TestBroker = Awaited<ReturnType<typeof startBroker>>;
 export async function startBroker(
   t: Teardown,
   env: Record<string, string> = {},
-  { terminalRegistry = true, verifyTerminal, clock }: StartOptions = {},
+  { terminalRegistry = true, verifyTerminal, clock, remoteJwks = false }: StartOptions = {},
 ) {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
   // A key the broker has never seen, under the same kid: a token signed with it is forged.
@@ -125,7 +130,7 @@ export async function startBroker(
     config,
     log: logs.log,
     metrics,
-    keySet: createLocalJWKSet({ keys: [jwk, ecJwk] }),
+    ...(remoteJwks ? {} : { keySet: createLocalJWKSet({ keys: [jwk, ecJwk] }) }),
     ...(terminalRegistry ? { verifyTerminal: verifyTerminal ?? stubRegistry } : {}),
     ...(clock ? { clock } : {}),
   });

@@ -22,6 +22,28 @@ const notAuthorized = 5;
  */
 export const acceptedAlgorithms = ['EdDSA'];
 
+/**
+ * jose's codes for "this token is not acceptable" (CONNACK 4); any other failure means the keys
+ * could not be had (the users service unreachable, a malformed key set): CONNACK 3, so the
+ * browser retries rather than being told its token is bad.
+ */
+const tokenFaults = new Set([
+  'ERR_JWT_EXPIRED',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED',
+  'ERR_JWT_INVALID',
+  'ERR_JWS_INVALID',
+  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+  'ERR_JOSE_ALG_NOT_ALLOWED',
+  'ERR_JOSE_NOT_SUPPORTED',
+  'ERR_JWKS_NO_MATCHING_KEY',
+  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
+]);
+
+function isTokenFault(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && tokenFaults.has(code);
+}
+
 function refusal(message: string, returnCode: number) {
   return Object.assign(new Error(message), { returnCode });
 }
@@ -114,8 +136,9 @@ export function createAuthenticate({
         // it would be closed as soon as it was made (see browser-expiry.ts).
         if (payload.exp! * 1_000 <= clock.now()) return undefined;
         return { principal: { kind: 'browser', userId: payload.sub! }, claims: payload };
-      } catch {
-        return undefined;
+      } catch (error) {
+        if (isTokenFault(error)) return undefined;
+        throw error;
       }
     }
     return undefined;
@@ -145,7 +168,9 @@ export function createAuthenticate({
         done(null, true);
       },
       function failed(error: unknown) {
-        log.error({ err: error }, 'mqtt authentication failed');
+        // The message only: a jose error can carry the token's claims.
+        const { message, code } = error as { message?: string; code?: unknown };
+        log.error({ err: { message, code } }, 'mqtt authentication unavailable');
         done(refusal('authentication unavailable', serverUnavailable), false);
       },
     );
