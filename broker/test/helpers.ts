@@ -470,6 +470,13 @@ export function validMessage(topic: string): { payload: string; marker: string }
       threshold: 5,
       at,
     }),
+    revocations: () => ({
+      type: 'account.tokens_revoked',
+      id: marker,
+      userId: randomUUID(),
+      reason: 'disabled',
+      revokedBefore: at,
+    }),
   } satisfies Record<string, (params: Record<string, string>) => object>;
   const payload = JSON.stringify(payloads[match.name](match.params));
   return { payload, marker: match.name === 'terminalStatus' ? at : marker };
