@@ -18,6 +18,7 @@ import { authorizePublishes, createAuthorizeSubscribe } from './hooks/authorize.
 import { createBrokerMetrics, registerSharedMetrics } from './metrics.js';
 import type { Principals } from './principals.js';
 import { installSharedSubscriptions, type SharedSubscriptions } from './shared-subscriptions.js';
+import { watchRevocations } from './revocations.js';
 import { recheckTerminals } from './terminal-recheck.js';
 import type { TerminalVerifier } from './terminal-verifier.js';
 
@@ -91,6 +92,17 @@ export async function createMercadoBroker({
     metrics,
   });
   const expiry = disconnectAtExpiry(aedes, { clock, log, metrics, principals });
+  const revocations = watchRevocations(aedes, {
+    usersUrl: config.USERS_URL,
+    internalSecret: config.INTERNAL_SECRET,
+    log,
+    metrics,
+    principals,
+    clock,
+    onTerminalRevoked: terminals.revoked,
+    onAnnouncementsMissed: terminals.recheckAll,
+  });
+  cluster?.onMessagesResumed(revocations.catchUp);
   aedes.preConnect = rate.preConnect;
   aedes.authenticate = createAuthenticate({
     config,
@@ -100,9 +112,11 @@ export async function createMercadoBroker({
     verifyTerminal,
     principals,
     clock,
+    browserRevoked: revocations.browserRevoked,
     onAccepted(client, accepted) {
       terminals.accepted(client, accepted);
       expiry.accepted(client, accepted);
+      revocations.accepted(client, accepted);
     },
   });
   authorizePublishes(aedes, { config, log, metrics, principals });
@@ -148,6 +162,7 @@ export async function createMercadoBroker({
     async close() {
       terminals.stop();
       expiry.stop();
+      revocations.stop();
       stopInflightGuard();
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await cluster?.close();

@@ -5,10 +5,14 @@ import type { Accepted } from './hooks/authenticate.js';
 import type { TerminalVerifier } from './terminal-verifier.js';
 
 /**
- * A terminal deleted from the registry, or whose secret was rotated, is disconnected at the next
- * check, every `intervalMs` (its reconnect is then refused). When the registry cannot answer,
- * terminals stay. Connected terminals' secrets are kept in memory only, for this. Returns what
- * `authenticate` tells of an accepted connection, and the stop function.
+ * Connected terminals are checked against the registry again, so a deleted terminal or a rotated
+ * secret loses its connection (its reconnect is then refused):
+ * - at once for one terminal (`revoked`: the users service announced the change): its cached
+ *   answers are forgotten and its connections asked about afresh; one the registry cannot answer
+ *   for is closed too, since its credentials were just revoked (it reconnects when it can);
+ * - every `intervalMs`, for all of them, in case an announcement was missed (then a registry
+ *   that cannot answer leaves them connected), and on `recheckAll` (a gap in the announcements).
+ * Connected terminals' secrets are kept in memory only, for this.
  */
 export function recheckTerminals(
   aedes: Aedes,
@@ -23,30 +27,43 @@ export function recheckTerminals(
     log: Logger;
     metrics: BrokerMetrics;
   },
-): { accepted(client: Client, accepted: Accepted): void; stop(): void } {
+): {
+  accepted(client: Client, accepted: Accepted): void;
+  revoked(terminalId: string): void;
+  recheckAll(): void;
+  stop(): void;
+} {
   const secrets = new Map<Client, { terminalId: string; secret: Buffer }>();
   aedes.on('clientDisconnect', function forgetTerminalSecret(client) {
     secrets.delete(client);
   });
 
-  function recheck(): void {
+  function recheck(client: Client, terminalId: string, secret: Buffer, closeIfUnknown: boolean) {
+    function cutOff(): void {
+      if (!secrets.has(client)) return;
+      secrets.delete(client);
+      metrics.denied.inc({ action: 'recheck', kind: 'terminal' });
+      log.warn({ terminalId }, 'terminal no longer registered; disconnected');
+      client.close();
+    }
+    verifyTerminal!(terminalId, secret).then(
+      function rechecked(valid) {
+        if (!valid) cutOff();
+      },
+      function recheckFailed(error: unknown) {
+        log.warn({ err: { message: String(error) } }, 'terminal recheck unavailable');
+        if (closeIfUnknown) cutOff();
+      },
+    );
+  }
+
+  function recheckAll(): void {
     if (!verifyTerminal) return;
     for (const [client, { terminalId, secret }] of secrets) {
-      verifyTerminal(terminalId, secret).then(
-        function rechecked(valid) {
-          if (valid || !secrets.has(client)) return;
-          secrets.delete(client);
-          metrics.denied.inc({ action: 'recheck', kind: 'terminal' });
-          log.warn({ terminalId }, 'terminal no longer registered; disconnected');
-          client.close();
-        },
-        function recheckFailed(error: unknown) {
-          log.warn({ err: { message: String(error) } }, 'terminal recheck unavailable');
-        },
-      );
+      recheck(client, terminalId, secret, false);
     }
   }
-  const timer = setInterval(recheck, intervalMs);
+  const timer = setInterval(recheckAll, intervalMs);
   timer.unref();
 
   return {
@@ -54,6 +71,18 @@ export function recheckTerminals(
       if (principal.kind === 'terminal') {
         secrets.set(client, { terminalId: principal.terminalId, secret: password });
       }
+    },
+    revoked(terminalId) {
+      if (!verifyTerminal) return;
+      verifyTerminal.forget?.(terminalId);
+      for (const [client, connected] of secrets) {
+        if (connected.terminalId === terminalId)
+          recheck(client, terminalId, connected.secret, true);
+      }
+    },
+    recheckAll() {
+      verifyTerminal?.forget?.();
+      recheckAll();
     },
     stop: () => clearInterval(timer),
   };

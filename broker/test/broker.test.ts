@@ -300,7 +300,8 @@ t.test('a browser is disconnected when its access token expires', async (t) => {
   const shopper = await connect(listeners.mqttUrl, expiring);
   const later = await connect(listeners.mqttUrl, await options(inSeconds(600), 'b'));
   const orders = await service('orders');
-  const onBroker = (clientId: string) => broker.aedes.clients[clientId];
+  const onBroker = (clientId: string) =>
+    (broker.aedes as unknown as { clients: Record<string, { closed: boolean }> }).clients[clientId];
   const closed = new Promise<void>((resolve) => shopper.once('close', () => resolve()));
 
   clock.advance(58_000);

@@ -67,6 +67,11 @@ export interface AuthenticateDeps {
   verifyTerminal?: TerminalVerifier | undefined;
   principals: Principals;
   clock: Clock;
+  /**
+   * Whether a browser's token was revoked (its `iat` in ms); throws while that cannot be known
+   * (CONNACK 3). Without it, none is.
+   */
+  browserRevoked?: (userId: string, issuedAtMs: number) => boolean;
   /** Told of every accepted connection, before its CONNACK. */
   onAccepted?: (client: Client, accepted: Accepted) => void;
 }
@@ -100,6 +105,7 @@ export function createAuthenticate({
   verifyTerminal,
   principals,
   clock,
+  browserRevoked,
   onAccepted,
 }: AuthenticateDeps): Aedes['authenticate'] {
   async function identify(
@@ -127,7 +133,7 @@ export function createAuthenticate({
           algorithms: acceptedAlgorithms,
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
-          requiredClaims: ['sub', 'exp'],
+          requiredClaims: ['sub', 'exp', 'iat'],
           // For a users service whose clock runs a little ahead (iat, nbf)…
           clockTolerance: 5,
           currentDate: new Date(clock.now()),
@@ -135,6 +141,8 @@ export function createAuthenticate({
         // …but never a connection with a token already past its expiry by the broker's clock:
         // it would be closed as soon as it was made (see browser-expiry.ts).
         if (payload.exp! * 1_000 <= clock.now()) return undefined;
+        // An account disabled or demoted since (iat may be fractional: milliseconds count).
+        if (browserRevoked?.(payload.sub!, Math.round(payload.iat! * 1_000))) return undefined;
         return { principal: { kind: 'browser', userId: payload.sub! }, claims: payload };
       } catch (error) {
         if (isTokenFault(error)) return undefined;
