@@ -48,7 +48,8 @@ export interface MercadoBroker {
 /**
  * Mercado's broker: aedes with authentication (services, browsers, terminals), the topic
  * contract's authorization on every publish and subscribe, payload validation, a packet-size
- * guard, a connection rate per address and an in-flight limit per client, metrics, and shared
+ * guard, a connection rate per address and an in-flight limit per client, browsers closed at
+ * their token's expiry, revocations heard from the users service, metrics, and shared
  * subscriptions. Each concern is a module of its own (hooks/, guards/); this puts them together
  * on one aedes instance. It does not listen: see listeners.ts.
  */

@@ -19,7 +19,6 @@ export { ensureAdmin } from './domain/accounts.js';
 export type { UsersDeps } from './domain/deps.js';
 export type { Presence, TerminalPresence } from './domain/terminal-view.js';
 export { startRevocationsOutbox, type RevocationsOutbox } from './revocations-outbox.js';
-export { revocationList, revocationListCallers } from './api/revocations-routes.js';
 export {
   startTerminalPresence,
   type TerminalPresenceOptions,
