@@ -15,7 +15,10 @@ interface Persistence {
 type PersistenceFactory = (options: { conn: Redis }) => Persistence;
 interface Emitter {
   /** mqemitter-redis re-emits its connections' errors here; unheard, an 'error' would crash us. */
-  state: { on(event: 'error', listener: (error: Error) => void): void };
+  state: {
+    on(event: 'error', listener: (error: Error) => void): void;
+    on(event: 'subConnect', listener: () => void): void;
+  };
   close(callback: () => void): void;
 }
 type EmitterFactory = (options: { connectionString: string }) => Emitter;
@@ -96,6 +99,11 @@ export interface RedisCluster {
   acquire(groupKey: string): void;
   /** This node has no connected member of the group left: stop choosing it at once. */
   release(groupKey: string): void;
+  /**
+   * Called each time the node's subscription to the cluster's messages (re)connects: what was
+   * published while it was down never reached this node.
+   */
+  onMessagesResumed(listener: () => void): void;
   /** After the broker has closed (aedes closes the emitter itself). */
   close(): Promise<void>;
 }
@@ -182,6 +190,9 @@ export function createRedisCluster(url: string, nodeId: string, log: Logger): Re
         // It expires by itself after NODE_TTL_MS.
         log.warn({ err: { message: String(error) } }, 'shared subscription release failed');
       });
+    },
+    onMessagesResumed(listener) {
+      mq.state.on('subConnect', listener);
     },
     async close() {
       clearInterval(refresher);

@@ -14,13 +14,14 @@ export const brokerSettings = {
   /** Where browsers' access tokens are checked (the users service's key set, cached). */
   JWKS_URL: setting.url(),
   /**
-   * The users service, which holds the terminal registry (id + hashed secret). Unset: no terminal
-   * can connect.
+   * The users service, which holds the terminal registry (id + hashed secret) and lists recent
+   * revocations. Unset: no terminal can connect, and only announced revocations count.
    */
   USERS_URL: setting.url().optional(),
   /**
-   * How long a terminal check is reused; connected terminals are checked again this often, so a
-   * deleted terminal or a rotated secret is cut off within it.
+   * How long a terminal check is reused; connected terminals are checked again this often. A
+   * deleted terminal or a rotated secret is announced and cut off at once; this bounds a missed
+   * announcement.
    */
   TERMINAL_CHECK_TTL_MS: setting.int(30_000, 1_000, 3_600_000),
   JWT_ISSUER: setting.string('mercado'),

@@ -2,9 +2,12 @@ import { createLogger } from '@mercado/common/log';
 import { createMetrics } from '@mercado/common/metrics';
 import { handleShutdown } from '@mercado/common/http';
 import { runMain } from '@mercado/common/main';
-import { createMercadoBroker, loadBrokerConfig } from './broker.js';
-import { startListeners } from './listeners.js';
-import { createTerminalVerifier } from './terminal-verifier.js';
+import {
+  createMercadoBroker,
+  createTerminalVerifier,
+  loadBrokerConfig,
+  startListeners,
+} from './index.js';
 
 runMain(async function main() {
   const config = loadBrokerConfig();

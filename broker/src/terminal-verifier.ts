@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { createServiceClient } from '@mercado/common/http';
-import type { TerminalVerifier } from './broker.js';
+
+/** Checks a payment terminal's id and secret (the users service's registry). */
+export interface TerminalVerifier {
+  (terminalId: string, secret: Buffer): Promise<boolean>;
+  /** Forgets what was cached for a terminal (its credentials were revoked), or for every one. */
+  forget?(terminalId?: string): void;
+}
 
 /** The users service's internal route that checks a terminal's secret. */
 export const terminalVerifyPath = '/internal/terminals/verify';
@@ -44,8 +50,9 @@ interface CachedAnswer {
  * cost the registry one question each per TTL. The secret itself is never kept, only its hash
  * inside the key. Questions already on their way are shared, not repeated.
  *
- * What the cache costs: a deleted terminal, or a rotated-away secret, is still accepted for up to
- * `cacheTtlMs` after the change.
+ * What the cache costs: a deleted terminal, or a rotated-away secret, would be accepted for up to
+ * `cacheTtlMs` after the change; the users service announces each such change, and the broker
+ * then calls `forget` (see revocations.ts), so the TTL only bounds a missed announcement.
  *
  * When the users service cannot answer (unreachable, timed out, or anything but a well-formed
  * 200), the promise rejects, nothing is cached, and the broker refuses the connection as "server
@@ -91,7 +98,7 @@ export function createTerminalVerifier({
     while (answers.size > maxCacheEntries) answers.delete(answers.keys().next().value!);
   }
 
-  return function verifyTerminal(terminalId: string, secret: Buffer): Promise<boolean> {
+  function verifyTerminal(terminalId: string, secret: Buffer): Promise<boolean> {
     if (terminalId.length === 0 || terminalId.length > maxIdLength) return Promise.resolve(false);
     if (secret.length === 0 || secret.length > maxSecretBytes) return Promise.resolve(false);
     const key = `${terminalId}\n${createHash('sha256').update(secret).digest('base64url')}`;
@@ -105,5 +112,15 @@ export function createTerminalVerifier({
       if (answers.get(key) === answer) answers.delete(key);
     });
     return answer.valid;
+  }
+
+  verifyTerminal.forget = function forget(terminalId?: string): void {
+    if (terminalId === undefined) {
+      answers.clear();
+      return;
+    }
+    const prefix = `${terminalId}\n`;
+    for (const key of answers.keys()) if (key.startsWith(prefix)) answers.delete(key);
   };
+  return verifyTerminal;
 }

@@ -61,6 +61,7 @@ const matrix: [topic: string, ...cells: string[]][] = [
   [`orders/${userA}/${order}/status`, 'S', '-', '-', '-', '-', '-', '-',  'P',   '-',  'S'],
   [`orders/${userB}/${order}/status`, '-', 'S', '-', '-', '-', '-', '-',  'P',   '-',  'S'],
   ['inventory/low-stock',          '-', '-', '-', '-', '-',  'S',  'P',  'S',   '-',  'S'],
+  ['users/revocations',            '-', '-', '-', '-', 'P',  '-',  '-',  '-',   '-',  'S'],
 ];
 
 /** Only terminal status is published retained (the contract's `retain`), every topic at QoS 1. */
@@ -97,6 +98,7 @@ const filterMatrix: [filter: string, ...cells: string[]][] = [
   ['payments/#',                        '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  '-'],
   ['payments/results/+',                '-', '-', '-', '-', '-',  '-',  '-',  'S',   '-',  'S'],
   ['inventory/#',                       '-', '-', '-', '-', '-',  'S',  '-',  'S',   '-',  'S'],
+  ['users/#',                           '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  'S'],
   ['$share/payments/payments/requests', '-', '-', '-', '-', '-',  '-',  '-',  '-',   'S',  '-'],
   ['$share/payments/terminals/+/requests', '-', '-', '-', '-', '-', '-',  '-',  '-',   'S',  '-'],
   [`$share/x/orders/${userA}/#`,        'S', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  'S'],
@@ -196,7 +198,7 @@ t.test('the matrix covers every contract topic, with own and other ids', async (
   // A topic added to the contract must get its rows here before it can pass.
   const covered = new Set(matrix.map(([topic]) => matchTopic(topic)?.name));
   t.strictSame([...covered].sort(), Object.keys(topics).sort());
-  t.equal(matrix.length, 12);
+  t.equal(matrix.length, 13);
   t.ok(matrix.every(([, ...cells]) => cells.length === columns.length));
   t.ok(filterMatrix.every(([, ...cells]) => cells.length === columns.length));
 });
@@ -372,7 +374,7 @@ t.test('every principal × every contract topic × publish and subscribe', async
       t.strictSame(leaked, [], `${column} received no refused publish`);
     }
     await expectDenied(t, broker, 'publish', before, expectedDenied);
-    t.equal(expectedDenied.browser + expectedDenied.terminal + expectedDenied.service, 108);
+    t.equal(expectedDenied.browser + expectedDenied.terminal + expectedDenied.service, 117);
   });
 
   await t.test('the other connections were served throughout', async (t) => {

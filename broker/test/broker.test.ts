@@ -2,6 +2,8 @@ import net from 'node:net';
 import t from 'tap';
 import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
+  Inbox,
+  ManualClock,
   eventually,
   internalSecret,
   nextMessage,
@@ -12,7 +14,7 @@ import {
 } from './helpers.js';
 
 t.test('who may connect: services, browsers with a valid token, nobody else', async (t) => {
-  const { listeners, token, service, browser } = await startBroker(
+  const { listeners, token, otherAlgorithmToken, service, browser } = await startBroker(
     t,
     {},
     { terminalRegistry: false },
@@ -45,6 +47,15 @@ t.test('who may connect: services, browsers with a valid token, nobody else', as
     }),
     4,
     'an expired token',
+  );
+  t.equal(
+    await refusedWith(url, {
+      clientId: 'web-u1-1',
+      username: 'browser',
+      password: await otherAlgorithmToken('u1'),
+    }),
+    4,
+    'a token signed with another algorithm (ES256), although the key set holds its key',
   );
   t.equal(
     await refusedWith(url, { clientId: 'web-u1-1', username: 'browser', password: 'not.a.jwt' }),
@@ -116,20 +127,30 @@ t.test(
   async (t) => {
     const { service, terminal, registerTerminal, metricsText, logs } = await startBroker(t);
     const payments = await service('payments');
+    const received = new Inbox(payments);
     await payments.subscribeAsync('terminals/+/requests', { qos: 1 });
     registerTerminal('shop-1');
     const device = await terminal('shop-1');
     const card = '4111111111111111';
-    const dropped = nextMessage(payments, 500);
     await device.publishAsync('terminals/shop-1/requests', `{"type":"x","card":"${card}"}`, {
       qos: 1,
     });
     await device.publishAsync('terminals/shop-1/requests', 'not json', { qos: 1 });
-    t.equal(await dropped, undefined, 'nobody received them');
+    t.pass('both acknowledged');
+    // A valid one after them on the same connection: once it is here, they would have been.
+    const valid = validMessage('terminals/shop-1/requests');
+    await device.publishAsync('terminals/shop-1/requests', valid.payload, { qos: 1 });
+    t.ok(await received.waitForMarker(valid.marker), 'the valid request that followed arrived');
+    t.same(
+      received.messages.map((message) => message.payload),
+      [valid.payload],
+      'and nothing else',
+    );
     t.ok(device.connected, 'the sender is still connected');
     const metrics = await metricsText();
     t.match(metrics, /mqtt_invalid_payloads_total\{reason="invalid_payload"[^}]*\} 1/);
     t.match(metrics, /mqtt_invalid_payloads_total\{reason="not_json"[^}]*\} 1/);
+    t.match(logs.text(), /"terminalId":"shop-1".*mqtt payload dropped/, 'logged with its ids');
     t.notMatch(logs.text(), new RegExp(card), 'payloads never reach the log');
   },
 );
@@ -137,21 +158,28 @@ t.test(
 t.test(
   'services’ payloads are checked by their receivers, or by the broker too with VALIDATE_PAYLOADS_FROM=all',
   async (t) => {
-    for (const [setting, expected] of [
-      ['untrusted', 'inventory/low-stock'],
-      ['all', undefined],
+    for (const [setting, delivered] of [
+      ['untrusted', true],
+      ['all', false],
     ] as const) {
       const { service, metric } = await startBroker(t, { VALIDATE_PAYLOADS_FROM: setting });
       const products = await service('products');
+      const received = new Inbox(products);
       await products.subscribeAsync('inventory/low-stock', { qos: 1 });
       const inventory = await service('inventory');
-      const received = nextMessage(products, 500);
       await inventory.publishAsync('inventory/low-stock', '{"type":"x"}', { qos: 1 });
-      t.equal(await received, expected, `${setting}: ${expected ? 'delivered' : 'dropped'}`);
+      const valid = validMessage('inventory/low-stock');
+      await inventory.publishAsync('inventory/low-stock', valid.payload, { qos: 1 });
+      t.ok(await received.waitForMarker(valid.marker), `${setting}: the valid one arrived`);
+      t.same(
+        received.messages.map((message) => message.payload),
+        delivered ? ['{"type":"x"}', valid.payload] : [valid.payload],
+        `${setting}: the invalid one was ${delivered ? 'delivered' : 'dropped'}`,
+      );
       t.ok(inventory.connected);
       t.equal(
         await metric('mqtt_invalid_payloads_total', { reason: 'invalid_payload' }),
-        expected ? 0 : 1,
+        delivered ? 0 : 1,
       );
     }
   },
@@ -190,15 +218,33 @@ t.test('browsers connect over WebSocket at /mqtt', async (t) => {
 });
 
 t.test('a storm of connects from one address is cut off', async (t) => {
-  const { listeners } = await startBroker(t, { CONNECTIONS_PER_IP_PER_MINUTE: '40' });
+  // The bucket refills with time (40 a minute: one every 1.5 s); a clock that stands still makes
+  // the count exact however slowly a loaded machine opens the 30 connections.
+  const clock = new ManualClock();
+  const { listeners } = await startBroker(t, { CONNECTIONS_PER_IP_PER_MINUTE: '40' }, { clock });
   const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
-  const outcomes = await Promise.all(
-    Array.from({ length: 30 }, (_, index) =>
-      refusedWith(listeners.mqttUrl, { clientId: `orders-storm-${index}`, username, password }),
-    ),
-  );
+  const storm = (from: number, count: number) =>
+    Promise.all(
+      Array.from({ length: count }, (_, index) =>
+        refusedWith(listeners.mqttUrl, {
+          clientId: `orders-storm-${from + index}`,
+          username,
+          password,
+        }),
+      ),
+    );
+  const outcomes = await storm(0, 30);
   const connected = outcomes.filter((outcome) => outcome === 'connected').length;
   t.equal(connected, 10, 'the burst (a quarter of the minute) connects, the rest does not');
+  const refused = (outcomes: Array<number | string>) =>
+    outcomes.map((outcome) => (outcome === 'connected' ? 'connected' : 'refused'));
+  t.same(refused(await storm(30, 1)), ['refused'], 'the clock has not moved: still refused');
+  clock.advance(1_500);
+  t.same(
+    refused(await storm(31, 2)).sort(),
+    ['connected', 'refused'],
+    'after 1.5 s one more token (40 a minute)',
+  );
 });
 
 t.test('a client that stops acknowledging is disconnected; the others carry on', async (t) => {
@@ -234,4 +280,91 @@ t.test('a client that stops acknowledging is disconnected; the others carry on',
   t.ok(await eventually(() => received === 200), 'the one that acknowledges got all 200');
   t.ok(healthy.connected && inventory.connected, 'and nobody else was disconnected');
   t.equal(await metric('mqtt_denied_total', { action: 'inflight', kind: 'service' }), 1);
+});
+
+t.test('a browser is disconnected when its access token expires', async (t) => {
+  const clock = new ManualClock();
+  const { broker, listeners, token, connect, service, metric } = await startBroker(
+    t,
+    {},
+    { clock },
+  );
+  const inSeconds = (seconds: number) => Math.floor(clock.now() / 1_000) + seconds;
+  const userId = '3f0d7f4e-0000-4000-8000-000000000010';
+  const options = async (expiresAt: number, suffix: string) => ({
+    clientId: `web-${userId}-${suffix}`,
+    username: 'browser',
+    password: await token(userId, expiresAt),
+  });
+  const expiring = await options(inSeconds(60), 'a');
+  const shopper = await connect(listeners.mqttUrl, expiring);
+  const later = await connect(listeners.mqttUrl, await options(inSeconds(600), 'b'));
+  const orders = await service('orders');
+  const onBroker = (clientId: string) =>
+    (broker.aedes as unknown as { clients: Record<string, { closed: boolean }> }).clients[clientId];
+  const closed = new Promise<void>((resolve) => shopper.once('close', () => resolve()));
+
+  clock.advance(58_000);
+  t.equal(onBroker(expiring.clientId)?.closed, false, 'before its expiry it stays');
+  clock.advance(2_000);
+  await closed;
+  t.pass('at its expiry the broker closed the connection');
+  t.ok(later.connected && orders.connected, 'a later token and a service are not affected');
+  t.equal(await metric('mqtt_denied_total', { action: 'expired', kind: 'browser' }), 1);
+
+  t.equal(
+    await refusedWith(listeners.mqttUrl, expiring),
+    4,
+    'the expired token cannot connect again, even within the verifier’s clock tolerance',
+  );
+  const fresh = await connect(listeners.mqttUrl, await options(inSeconds(900), 'c'));
+  t.ok(fresh.connected, 'a fresh token can');
+  later.end(true);
+  fresh.end(true);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.ok(
+    await eventually(() => clock.pending === 0),
+    'the timers of connections that ended are gone',
+  );
+});
+
+t.test('a keep-alive longer than MAX_KEEPALIVE_SECONDS, or none, is refused', async (t) => {
+  const { listeners, serviceOptions } = await startBroker(t, { MAX_KEEPALIVE_SECONDS: '30' });
+  const withKeepalive = (keepalive: number) =>
+    refusedWith(listeners.mqttUrl, { ...serviceOptions('orders'), keepalive });
+  t.equal(await withKeepalive(30), 'connected', 'at the limit');
+  // aedes answers CONNACK 6, a code MQTT 3.1.1 reserves; clients report it as a refusal.
+  t.equal(await withKeepalive(31), 6, 'over it');
+  t.equal(
+    await withKeepalive(0),
+    6,
+    'none at all (a client that never pings would never be found dead)',
+  );
+});
+
+t.test('messages are counted in by sender kind and out per delivery', async (t) => {
+  const { service, browser, terminal, registerTerminal, metric } = await startBroker(t);
+  const userId = '3f0d7f4e-0000-4000-8000-000000000011';
+  const orderId = '5b1d3c2a-0000-4000-8000-0000000000a3';
+  const topic = `orders/${userId}/${orderId}/status`;
+  const shopper = new Inbox(await browser(userId));
+  await shopper.client.subscribeAsync(`orders/${userId}/+/status`, { qos: 1 });
+  const gateway = new Inbox(await service('gateway'));
+  await gateway.client.subscribeAsync('orders/+/+/status', { qos: 1 });
+  const orders = await service('orders');
+  const sent = [validMessage(topic), validMessage(topic), validMessage(topic)];
+  for (const message of sent) await orders.publishAsync(topic, message.payload, { qos: 1 });
+  registerTerminal('shop-2');
+  const device = await terminal('shop-2');
+  // A payload the contract refuses is not counted in; a status nobody subscribes to is.
+  await device.publishAsync('terminals/shop-2/requests', 'not json', { qos: 1 });
+  const status = validMessage('terminals/shop-2/status');
+  await device.publishAsync('terminals/shop-2/status', status.payload, { qos: 1, retain: true });
+  const last = sent[2]!.marker;
+  t.ok((await shopper.waitForMarker(last)) && (await gateway.waitForMarker(last)));
+
+  t.equal(await metric('mqtt_messages_in_total', { kind: 'service' }), 3, 'three from orders');
+  t.equal(await metric('mqtt_messages_in_total', { kind: 'terminal' }), 1, 'one from the till');
+  t.equal(await metric('mqtt_messages_in_total', { kind: 'browser' }), 0);
+  t.equal(await metric('mqtt_messages_out_total'), 6, 'each of the three to two subscribers');
 });

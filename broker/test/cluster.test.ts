@@ -4,9 +4,15 @@ import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/c
 import { createMetrics } from '@mercado/common/metrics';
 import { freePort } from '@mercado/common/testing';
 import { captureLogs, startTestRedis } from '@mercado/common/testing';
+import { Redis } from 'ioredis';
 import type mqtt from 'mqtt';
-import { createMercadoBroker, loadBrokerConfig, type MercadoBroker } from '../src/broker.js';
-import { startListeners, type BrokerListeners } from '../src/listeners.js';
+import {
+  createMercadoBroker,
+  loadBrokerConfig,
+  startListeners,
+  type BrokerListeners,
+  type MercadoBroker,
+} from '../src/index.js';
 
 const internalSecret = 'cluster-test-internal-secret-long-enough-0123456789';
 const terminalSecret = 'terminal-secret-for-the-cluster-test';
@@ -271,6 +277,100 @@ t.test(
       /^mqtt_shared_members{service="broker"} 2$/m,
       'node A reports its two members',
     );
+  },
+);
+
+t.test(
+  'an invalid payload is dropped on the node that received it: it never reaches Redis, the other node or any subscriber',
+  async (t) => {
+    const redis = await startTestRedis(t);
+    const a = await startNode(t, redis.url, 0);
+    const b = await startNode(t, redis.url, 0);
+    const connect = clients(t);
+
+    // Everything that crosses Redis between nodes is a pub/sub message on some channel.
+    const watcher = new Redis(redis.url);
+    t.teardown(() => watcher.disconnect());
+    const onRedis: Buffer[] = [];
+    watcher.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => {
+      onRedis.push(message);
+    });
+    await watcher.psubscribe('*');
+    // What each node's emitter carries, whatever the topic: what any subscriber could be sent.
+    const onEmitters: string[] = [];
+    for (const node of [a, b]) {
+      node.broker.aedes.subscribe(
+        '#',
+        function heard(packet: { topic: string; payload: Buffer | string }, done: () => void) {
+          onEmitters.push(`${packet.topic} ${packet.payload.toString()}`);
+          done();
+        },
+        () => undefined,
+      );
+    }
+    // The widest filter the contract grants anyone over terminals' requests, on both nodes.
+    const subscribers = [
+      await connect(a.mqttUrl, service('payments')),
+      await connect(b.mqttUrl, service('payments')),
+    ];
+    const delivered: string[][] = subscribers.map(() => []);
+    for (const [index, subscriber] of subscribers.entries()) {
+      subscriber.on('message', (_topic, payload) => delivered[index]!.push(payload.toString()));
+      await subscriber.subscribeAsync('terminals/+/requests', { qos: 1 });
+    }
+
+    const terminal = await connect(a.mqttUrl, {
+      clientId: 'terminal-t3',
+      username: 'terminal:t3',
+      password: terminalSecret,
+    });
+    const invalidMarker = randomUUID();
+    await terminal.publishAsync(
+      'terminals/t3/requests',
+      JSON.stringify({ type: 'terminal.payment_requested', requestId: invalidMarker }),
+      { qos: 1 },
+    );
+    t.pass('the invalid request was acknowledged (PUBACK)');
+    // A valid request after it, from the same connection: once it has arrived everywhere, the
+    // invalid one would have too.
+    const validMarker = randomUUID();
+    await terminal.publishAsync(
+      'terminals/t3/requests',
+      JSON.stringify({
+        type: 'terminal.payment_requested',
+        requestId: validMarker,
+        amountMinor: 1_999,
+        currency: 'EUR',
+        card: { number: '4242424242424242', expMonth: 12, expYear: 2030, cvc: '123' },
+      }),
+      { qos: 1 },
+    );
+    t.ok(
+      await waitFor(
+        () =>
+          onRedis.some((message) => message.includes(validMarker)) &&
+          onEmitters.filter((heard) => heard.includes(validMarker)).length === 2 &&
+          delivered.every((payloads) => payloads.some((payload) => payload.includes(validMarker))),
+      ),
+      'the valid request crossed Redis and reached both nodes and both subscribers',
+    );
+    t.notOk(
+      onRedis.some((message) => message.includes(invalidMarker)),
+      'the invalid one never reached Redis',
+    );
+    t.same(
+      onEmitters.filter((heard) => heard.includes(invalidMarker)),
+      [],
+      'nor either node, under any topic',
+    );
+    t.same(
+      delivered.map((payloads) => payloads.filter((payload) => payload.includes(invalidMarker))),
+      [[], []],
+      'nor any subscriber',
+    );
+    t.ok(terminal.connected, 'the sender is still connected');
+    const metrics = await (await fetch(`${a.httpUrl}/metrics`)).text();
+    t.match(metrics, /^mqtt_invalid_payloads_total\{reason="invalid_payload"[^}]*\} 1$/m);
   },
 );
 

@@ -1,13 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
 import type mqtt from 'mqtt';
 import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
 import { createMetrics } from '@mercado/common/metrics';
 import { matchTopic } from '@mercado/common/contract';
 import { captureLogs } from '@mercado/common/testing';
-import { createMercadoBroker, loadBrokerConfig, type TerminalVerifier } from '../src/broker.js';
-import { startListeners } from '../src/listeners.js';
+import {
+  createMercadoBroker,
+  loadBrokerConfig,
+  startListeners,
+  type Clock,
+  type TerminalVerifier,
+} from '../src/index.js';
 
 /**
  * What the broker's test files share: a real broker on free ports (TCP, WebSocket, optionally
@@ -34,6 +42,55 @@ export interface StartOptions {
   terminalRegistry?: boolean;
   /** The terminal registry itself, in place of the stub (e.g. one that cannot answer). */
   verifyTerminal?: TerminalVerifier;
+  /** The broker's clock (token expiry, connection rate); the system's by default. */
+  clock?: Clock;
+  /**
+   * The broker's own default for browsers' tokens: the key set at JWKS_URL, fetched and cached
+   * (then `token` and its kin sign with keys it does not know). Default: a local key set.
+   */
+  remoteJwks?: boolean;
+}
+
+/** A clock that moves only when told: `advance` runs every timer that falls due, in order. */
+export class ManualClock implements Clock {
+  private time: number;
+  private readonly timers = new Set<{ at: number; callback: () => void }>();
+
+  constructor(start = Date.now()) {
+    this.time = start;
+  }
+
+  now(): number {
+    return this.time;
+  }
+
+  setTimeout(callback: () => void, ms: number): unknown {
+    const timer = { at: this.time + ms, callback };
+    this.timers.add(timer);
+    return timer;
+  }
+
+  clearTimeout(timer: unknown): void {
+    this.timers.delete(timer as { at: number; callback: () => void });
+  }
+
+  /** Timers waiting to fire. */
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  advance(ms: number): void {
+    const until = this.time + ms;
+    for (;;) {
+      const due = [...this.timers].filter((timer) => timer.at <= until);
+      if (due.length === 0) break;
+      const next = due.reduce((first, timer) => (timer.at < first.at ? timer : first));
+      this.timers.delete(next);
+      this.time = Math.max(this.time, next.at);
+      next.callback();
+    }
+    this.time = until;
+  }
 }
 
 export type TestBroker = Awaited<ReturnType<typeof startBroker>>;
@@ -45,12 +102,16 @@ export type TestBroker = Awaited<ReturnType<typeof startBroker>>;
 export async function startBroker(
   t: Teardown,
   env: Record<string, string> = {},
-  { terminalRegistry = true, verifyTerminal }: StartOptions = {},
+  { terminalRegistry = true, verifyTerminal, clock, remoteJwks = false }: StartOptions = {},
 ) {
   const { privateKey, publicKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
   // A key the broker has never seen, under the same kid: a token signed with it is forged.
   const { privateKey: foreignKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA' };
+  // A key of another algorithm in the same key set, with no `alg` of its own: jose would verify
+  // an ES256 token with it unless the verifier pins the algorithm.
+  const { privateKey: ecKey, publicKey: ecPublic } = await generateKeyPair('ES256');
+  const ecJwk = { ...(await exportJWK(ecPublic)), kid: 'k-ec' };
   const config = loadBrokerConfig({
     INTERNAL_SECRET: internalSecret,
     JWKS_URL: 'http://127.0.0.1:1/jwks.json',
@@ -69,8 +130,9 @@ export async function startBroker(
     config,
     log: logs.log,
     metrics,
-    keySet: createLocalJWKSet({ keys: [jwk] }),
+    ...(remoteJwks ? {} : { keySet: createLocalJWKSet({ keys: [jwk, ecJwk] }) }),
     ...(terminalRegistry ? { verifyTerminal: verifyTerminal ?? stubRegistry } : {}),
+    ...(clock ? { clock } : {}),
   });
   const listeners = await startListeners(broker, { config, log: logs.log, metrics });
   const clients: MqttClient[] = [];
@@ -79,17 +141,27 @@ export async function startBroker(
     await broker.close();
     await listeners.close();
   });
-  const sign = (key: Parameters<SignJWT['sign']>[0], userId: string, expiresIn: string) =>
+  const sign = (
+    key: Parameters<SignJWT['sign']>[0],
+    userId: string,
+    expiresIn: string | number,
+    header = { alg: 'EdDSA', kid: 'k1' },
+  ) =>
     new SignJWT({ roles: ['customer'] })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'k1' })
+      .setProtectedHeader(header)
       .setSubject(userId)
       .setIssuer('mercado')
       .setAudience('mercado-api')
       .setIssuedAt()
       .setExpirationTime(expiresIn)
       .sign(key);
-  const token = (userId: string, expiresIn = '5m') => sign(privateKey, userId, expiresIn);
+  /** A valid access token; `expiresIn` as jose takes it: `'5m'`, or an absolute epoch second. */
+  const token = (userId: string, expiresIn: string | number = '5m') =>
+    sign(privateKey, userId, expiresIn);
   const foreignToken = (userId: string, expiresIn = '5m') => sign(foreignKey, userId, expiresIn);
+  /** Signed ES256 with a key the key set holds: valid in every way but its algorithm. */
+  const otherAlgorithmToken = (userId: string) =>
+    sign(ecKey, userId, '5m', { alg: 'ES256', kid: 'k-ec' });
   const port = Number(new URL(listeners.mqttUrl).port);
 
   const connect = async (url: string, options: mqtt.IClientOptions) => {
@@ -143,6 +215,7 @@ export async function startBroker(
     terminals,
     token,
     foreignToken,
+    otherAlgorithmToken,
     connect,
     service,
     serviceOptions,
@@ -397,6 +470,13 @@ export function validMessage(topic: string): { payload: string; marker: string }
       threshold: 5,
       at,
     }),
+    revocations: () => ({
+      type: 'account.tokens_revoked',
+      id: marker,
+      userId: randomUUID(),
+      reason: 'disabled',
+      revokedBefore: at,
+    }),
   } satisfies Record<string, (params: Record<string, string>) => object>;
   const payload = JSON.stringify(payloads[match.name](match.params));
   return { payload, marker: match.name === 'terminalStatus' ? at : marker };
@@ -469,4 +549,40 @@ export async function exitWithin(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A P-256 key and a self-signed certificate for 127.0.0.1 (the SAN is what clients check), valid
+ * a day, made with the openssl CLI (node:crypto cannot issue X.509 certificates); removed with
+ * the test.
+ */
+export function selfSigned(t: Teardown, name: string): { cert: string; key: string } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mercado-broker-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = path.join(dir, `${name}.crt`);
+  const key = path.join(dir, `${name}.key`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
 }

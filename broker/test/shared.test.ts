@@ -1,6 +1,13 @@
 import t from 'tap';
-import type { MqttClient } from '@mercado/common/mqtt';
-import { eventually, metricValue, startBroker, validMessage } from './helpers.js';
+import { serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import {
+  eventually,
+  internalSecret,
+  metricValue,
+  run,
+  startBroker,
+  validMessage,
+} from './helpers.js';
 
 const group = '$share/payments/payments/requests';
 
@@ -97,3 +104,42 @@ t.test('a replica killed with unacknowledged requests loses none of them', async
   );
   t.equal(got.flat().length, 1_200, 'and each request reached one survivor only');
 });
+
+t.test(
+  'mosquitto_sub, as a payments replica, is a member of the group on Mercado’s broker',
+  async (t) => {
+    const { service, port, metric } = await startBroker(t);
+    const members = [await service('payments'), await service('payments')];
+    const got = members.map(received);
+    for (const member of members) await member.subscribeAsync(group, { qos: 1 });
+    const { username, password } = serviceMqttCredentials(internalSecret, 'payments');
+    // A foreign client, authenticated like any replica: its client id in the service's namespace.
+    const foreign = run(t, 'mosquitto_sub', [
+      ...['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv311'],
+      ...['-i', 'payments-mosquitto', '-u', username, '-P', password],
+      ...['-q', '1', '-t', group, '-C', '100', '-W', '120'],
+    ]);
+    t.ok(
+      await eventually(async () => (await metric('mqtt_shared_members')) === 3, 10_000),
+      'it joined the group',
+    );
+
+    const gateway = await service('gateway');
+    const sent = await publishRequests(gateway, 300);
+    t.equal(await foreign.exited, 0, 'mosquitto_sub exited after its 100 requests');
+    const viaMosquitto = foreign
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { requestId: string }).requestId);
+    t.ok(await eventually(() => got.flat().length + viaMosquitto.length >= 300, 10_000));
+    t.same(
+      [viaMosquitto.length, ...got.map((ids) => ids.length)],
+      [100, 100, 100],
+      'round robin over the three members',
+    );
+    const all = [...viaMosquitto, ...got.flat()];
+    t.equal(all.length, 300, 'none delivered twice');
+    t.same(new Set(all), new Set(sent), 'each request once');
+  },
+);

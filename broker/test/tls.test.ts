@@ -1,7 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
@@ -11,54 +8,19 @@ import {
   publishOutcome,
   refusedWith,
   run,
+  selfSigned,
   startBroker,
   validMessage,
 } from './helpers.js';
 
-/**
- * MQTT over TLS: a self-signed certificate for 127.0.0.1, made with the openssl CLI for this run
- * (node:crypto cannot issue X.509 certificates), and the broker's MQTTS listener on a free port.
- */
+/** MQTT over TLS: a self-signed certificate for this run, and the broker's MQTTS listener. */
 
 const userA = '3f0d7f4e-0000-4000-8000-0000000000d1';
 const order = '5b1d3c2a-0000-4000-8000-0000000000f1';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'mercado-broker-tls-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-/** A P-256 key and a certificate for 127.0.0.1 (the SAN is what clients check), valid a day. */
-function selfSigned(name: string): { cert: string; key: string } {
-  const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
-
 t.test('MQTT over TLS', async (t) => {
-  const server = selfSigned('broker');
-  const stranger = selfSigned('stranger');
+  const server = selfSigned(t, 'broker');
+  const stranger = selfSigned(t, 'stranger');
   const ca = readFileSync(server.cert);
   const broker = await startBroker(t, {
     TLS_CERT_FILE: server.cert,

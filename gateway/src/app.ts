@@ -11,6 +11,7 @@ import {
   createRemoteKeySet,
   createTokenVerifier,
   forbidden,
+  tokenRevoked,
   unauthorized,
   type Caller,
 } from './auth.js';
@@ -33,6 +34,7 @@ import {
   rateLimitRedisReady,
   RedisRateLimitStore,
 } from './rate-limit-store.js';
+import { startRevocationWatch } from './revocations.js';
 import { securityHeaders } from './security-headers.js';
 import { UpstreamPool } from './upstreams.js';
 
@@ -65,8 +67,9 @@ export interface Gateway {
   /** The express app; it does not listen. */
   app: Express;
   /**
-   * Resolves once what the gateway needs before taking traffic is connected (the shared
-   * rate-limit store), or after `timeoutMs` with false; the gateway works either way.
+   * Resolves once what the gateway needs before taking traffic is there (the shared rate-limit
+   * store, the revocation list), or after `timeoutMs` with false; the gateway works either way
+   * (without the list, signed-in requests get 503 until it arrives).
    */
   ready(timeoutMs?: number): Promise<boolean>;
   /** Releases upstream connections; call after the HTTP server has closed. */
@@ -144,6 +147,15 @@ export function buildGateway({
     audience: config.JWT_AUDIENCE,
     log,
   });
+  // Only with a broker to hear announcements from (see revocations.ts).
+  const revocations = config.MQTT_URL
+    ? startRevocationWatch({
+        mqttUrl: config.MQTT_URL,
+        usersUrls: config.upstreams.users!,
+        internalSecret: config.INTERNAL_SECRET,
+        log,
+      })
+    : undefined;
   const routes = compilePolicy();
   const cache = new MicroCache({
     ttlMs: config.CACHE_TTL_MS,
@@ -198,6 +210,11 @@ export function buildGateway({
     route: CompiledRoute,
     caller: Caller,
   ): void {
+    if (revocations) {
+      // Nothing known yet is not "nothing revoked".
+      if (!revocations.loaded()) throw new AppError('service_unavailable');
+      if (revocations.isRevoked(caller.userId, caller.issuedAt)) throw tokenRevoked();
+    }
     if (!isAllowed(route.access, caller.roles)) throw forbidden();
     limits.byUser(req, res, caller.userId, function withinUserLimit(error?: unknown) {
       if (error !== undefined) {
@@ -295,10 +312,15 @@ export function buildGateway({
   return {
     app,
     async ready(timeoutMs = 5_000) {
-      return limitsRedis ? rateLimitRedisReady(limitsRedis, timeoutMs) : true;
+      const [limitsReady, revocationsReady] = await Promise.all([
+        limitsRedis ? rateLimitRedisReady(limitsRedis, timeoutMs) : true,
+        revocations ? revocations.ready(timeoutMs) : true,
+      ]);
+      return limitsReady && revocationsReady;
     },
     async close() {
       upstreamProxy.close();
+      await revocations?.close();
       if (limitsRedis) await limitsRedis.quit().catch(() => limitsRedis.disconnect());
     },
   };

@@ -15,6 +15,8 @@ import type { UpstreamPool } from './upstreams.js';
 export interface Caller {
   userId: string;
   roles: Role[];
+  /** The token's `iat`, in milliseconds (revocations refuse tokens issued at or before theirs). */
+  issuedAt: number;
 }
 
 /**
@@ -38,6 +40,11 @@ export function unauthorized(): AppError {
 
 export function invalidToken(): AppError {
   return new AppError('invalid_token', { headers: invalidTokenChallenge });
+}
+
+/** RFC 6750 §3.1: a revoked token is an invalid one; the code says which. */
+export function tokenRevoked(): AppError {
+  return new AppError('token_revoked', { headers: invalidTokenChallenge });
 }
 
 export function forbidden(): AppError {
@@ -106,7 +113,7 @@ export function createTokenVerifier({
     algorithms: acceptedAlgorithms,
     issuer,
     audience,
-    requiredClaims: ['sub', 'exp'],
+    requiredClaims: ['sub', 'exp', 'iat'],
     clockTolerance: 5,
   };
   const verified = new Map<string, { caller: Caller; until: number }>();
@@ -141,10 +148,15 @@ export function createTokenVerifier({
         log.warn({ code: code ?? 'unknown', reason: messageOf(error) }, 'token keys unavailable');
         throw new AppError('service_unavailable');
       }
-      const { sub, roles, exp } = payload;
+      const { sub, roles, exp, iat } = payload;
       if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) throw invalidToken();
       if (roles !== undefined && !Array.isArray(roles)) throw invalidToken();
-      const caller: Caller = { userId: sub, roles: (roles ?? []).filter(isRole) };
+      const caller: Caller = {
+        userId: sub,
+        roles: (roles ?? []).filter(isRole),
+        // iat may be fractional (the users service keeps milliseconds).
+        issuedAt: Math.round((iat as number) * 1_000),
+      };
       remember(authorization, caller, (exp as number) * 1000);
       return caller;
     },

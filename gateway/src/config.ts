@@ -114,6 +114,12 @@ export const gatewaySettings = {
   CACHE_MAX_ENTRIES: setting.int(1_000, 1, 1_000_000),
   CACHE_MAX_BODY_BYTES: setting.int(256 * 1024, 1_024, 10 * 1024 * 1024),
   CORS_ORIGINS: corsOrigins,
+  /**
+   * The broker, where the users service announces revoked accounts: with it, a disabled or
+   * demoted account's tokens are refused within a second (see revocations.ts). Unset: they work
+   * until they expire.
+   */
+  MQTT_URL: setting.mqttUrl().optional(),
   TRUST_PROXY: trustProxy,
 };
 

@@ -11,7 +11,9 @@ runMain(async function main() {
   const metrics = createMetrics('gateway');
   let shuttingDown = (): boolean => false;
   const gateway = buildGateway({ config, log, metrics, isShuttingDown: () => shuttingDown() });
-  if (!(await gateway.ready())) log.warn('starting before the rate-limit store answered');
+  if (!(await gateway.ready())) {
+    log.warn('starting before the rate-limit store or the revocation list answered');
+  }
   const server = await listen(gateway.app, { host: config.HOST, port: config.PORT });
   const shutdown = handleShutdown({
     log,
@@ -28,6 +30,8 @@ runMain(async function main() {
       services: Object.fromEntries(
         Object.entries(config.upstreams).map(([name, urls]) => [name, urls.length]),
       ),
+      // Without MQTT_URL a disabled or demoted account keeps its tokens until they expire.
+      revocations: config.MQTT_URL ? 'heard' : 'off',
     },
     'gateway listening',
   );

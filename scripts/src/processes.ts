@@ -100,9 +100,11 @@ export const processes: readonly ProcessEntry[] = [
     entry: 'gateway/dist/main.js',
     public: true,
     readyPath: '/health/ready',
-    env: ({ secrets, urlOf, publicUrl }) => ({
+    env: ({ secrets, urlOf, publicUrl, mqttUrl }) => ({
       INTERNAL_SECRET: secrets.internalSecret,
       USERS_URLS: urlOf('users'),
+      // Revocations: a disabled or demoted account's tokens are refused within a second.
+      MQTT_URL: mqttUrl,
       PRODUCTS_URLS: urlOf('products'),
       INVENTORY_URLS: urlOf('inventory'),
       CORS_ORIGINS:

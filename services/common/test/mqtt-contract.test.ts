@@ -47,6 +47,7 @@ const matrix: [topic: string, ...cells: string[]][] = [
   ['orders/u1/o1/status',     'S',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
   ['orders/u2/o1/status',     '-',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
   ['inventory/low-stock',     '-',   '-',     '-',  'S',     'P',      'S',   '-',     'S'],
+  ['users/revocations',       '-',   '-',     'P',  '-',     '-',      '-',   '-',     'S'],
 ];
 
 t.test('the authorization matrix covers every contract topic', async (t) => {
@@ -93,6 +94,7 @@ t.test('every topic publishes at QoS 1 and only terminal status is retained', as
     terminalStatus: ['terminalStatus', 'terminals/{terminalId}/status', 1, true],
     orderStatus: ['orderStatus', 'orders/{userId}/{orderId}/status', 1, false],
     lowStock: ['lowStock', 'inventory/low-stock', 1, false],
+    revocations: ['revocations', 'users/revocations', 1, false],
   });
 });
 
@@ -200,6 +202,11 @@ const wildcardCases: [PrincipalName, string, boolean][] = [
   ['users', 'terminals/+/status', true],
   ['users', 'terminals/+/requests', false],
   ['users', 'terminals/+/+', false],
+  ['gateway', 'users/#', true],
+  ['gateway', 'users/+', true],
+  ['users', 'users/revocations', false],
+  ['payments', 'users/revocations', false],
+  ['products', '+/revocations', false],
 ];
 
 t.test(
@@ -421,6 +428,16 @@ const validPayloads: { [K in TopicKey]: [topic: string, payload: Record<string, 
       available: 0,
       threshold: 5,
       at,
+    },
+  ],
+  revocations: [
+    'users/revocations',
+    {
+      type: 'account.tokens_revoked',
+      id: uuid.event,
+      userId: uuid.user,
+      reason: 'roles_changed',
+      revokedBefore: '2025-03-01T12:00:00.123Z',
     },
   ],
 };

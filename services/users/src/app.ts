@@ -5,6 +5,7 @@ import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
 import { authRoutes, usersRoutes } from './api/routes.js';
 import { internalTerminalsRoutes, terminalsRoutes } from './api/terminals-routes.js';
+import { internalRevocationsRoutes } from './api/revocations-routes.js';
 import type { UsersDeps } from './domain/deps.js';
 import { presenceUnknown, type TerminalPresence } from './domain/terminal-view.js';
 import { loadSigningKeys, type SigningKeys } from './keys.js';
@@ -17,6 +18,7 @@ export { createPasswordHasher, type PasswordHasher } from './passwords.js';
 export { ensureAdmin } from './domain/accounts.js';
 export type { UsersDeps } from './domain/deps.js';
 export type { Presence, TerminalPresence } from './domain/terminal-view.js';
+export { startRevocationsOutbox, type RevocationsOutbox } from './revocations-outbox.js';
 export {
   startTerminalPresence,
   type TerminalPresenceOptions,
@@ -100,6 +102,7 @@ export function buildUsersApp(deps: UsersAppDeps): Express {
       usersRoutes(domain),
       terminalsRoutes(domain),
       internalTerminalsRoutes(domain),
+      internalRevocationsRoutes(domain),
     ],
   });
 }

@@ -21,6 +21,12 @@ interface LoadedKey {
 export interface AccessTokenClaims {
   userId: string;
   roles: Role[];
+  /**
+   * When the token is issued: its `iat`, kept to the millisecond (a NumericDate may be
+   * fractional, RFC 7519 §2), since a revocation refuses the tokens issued at or before an
+   * instant and a fresh token issued in the same second must not be caught by it. Now, if absent.
+   */
+  issuedAt?: Date;
 }
 
 export interface SigningKeys {
@@ -77,14 +83,15 @@ export async function loadSigningKeys(options: KeyOptions): Promise<SigningKeys>
   return {
     jwks: { keys: loaded.map((key) => key.publicJwk) },
     activeKid: active.kid,
-    signAccessToken({ userId, roles }) {
+    signAccessToken({ userId, roles, issuedAt = new Date() }) {
+      const iat = issuedAt.getTime() / 1_000;
       return new SignJWT({ roles })
         .setProtectedHeader({ alg: 'EdDSA', kid: active.kid, typ: 'at+jwt' })
         .setSubject(userId)
         .setIssuer(options.issuer)
         .setAudience(options.audience)
-        .setIssuedAt()
-        .setExpirationTime(`${options.ttlSeconds}s`)
+        .setIssuedAt(iat)
+        .setExpirationTime(Math.floor(iat) + options.ttlSeconds)
         .setJti(randomUUID())
         .sign(active.privateKey);
     },

@@ -8,6 +8,7 @@ import {
   usersMigrationsDir,
 } from './app.js';
 import { startTerminalPresence } from './terminal-presence.js';
+import { startRevocationsOutbox } from './revocations-outbox.js';
 
 runDatabaseService({
   name: 'users',
@@ -30,10 +31,19 @@ runDatabaseService({
       });
       log.info({ userId: admin.userId, created: admin.created }, 'first admin ensured');
     }
+    // Revocations are announced from every replica (SKIP LOCKED shares the rows).
+    const outbox = startRevocationsOutbox(runtime);
     return {
       app: buildUsersApp(deps),
-      background: presence ? [{ name: 'terminal presence', stop: () => presence.close() }] : [],
-      describe: { kid: deps.keys.activeKid, terminalPresence: presence ? 'mqtt' : 'off' },
+      background: [
+        ...(presence ? [{ name: 'terminal presence', stop: () => presence.close() }] : []),
+        ...(outbox?.stopSteps ?? []),
+      ],
+      describe: {
+        kid: deps.keys.activeKid,
+        terminalPresence: presence ? 'mqtt' : 'off',
+        revocationsAnnounced: outbox !== undefined,
+      },
     };
   },
 });

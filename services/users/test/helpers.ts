@@ -5,6 +5,7 @@ import { callService, type captureLogs, startTestService } from '@mercado/common
 import {
   buildUsersApp,
   loadUsersConfig,
+  startRevocationsOutbox,
   startTerminalPresence,
   usersCredentials,
   usersMigrationsDir,
@@ -71,6 +72,13 @@ export async function startUsers(
           })
         : undefined;
       if (presence) t.teardown(() => presence.close());
+      // As main runs it: revocations announced through the outbox when there is a broker.
+      const outbox = MQTT_URL ? startRevocationsOutbox(runtime) : undefined;
+      if (outbox) {
+        t.teardown(async () => {
+          for (const step of outbox.stopSteps) await step.stop();
+        });
+      }
       return {
         app: buildUsersApp({ ...runtime, ...credentials, presence }),
         extra: { keys: credentials.keys },

@@ -12,6 +12,7 @@ import {
   paymentIntentSchema,
   paymentRequestSchema,
   paymentResultSchema,
+  revocationSchema,
   terminalPaymentRequestSchema,
   terminalPaymentResultSchema,
   terminalStatusSchema,
@@ -28,6 +29,9 @@ export {
   terminalStatusSchema,
   orderStatusChangedSchema,
   lowStockReachedSchema,
+  accountTokensRevokedSchema,
+  terminalCredentialsRevokedSchema,
+  revocationSchema,
   type Card,
   type PaymentIntentCreated,
   type PaymentRequested,
@@ -37,6 +41,9 @@ export {
   type TerminalStatus,
   type OrderStatusChanged,
   type LowStockReached,
+  type AccountTokensRevoked,
+  type TerminalCredentialsRevoked,
+  type Revocation,
 } from './payloads.js';
 
 export const mqttServices = [
@@ -228,6 +235,16 @@ export const topics = Object.freeze({
     retain: false,
     publish: [service('inventory')],
     subscribe: [service('products', 'orders', 'gateway')],
+  }),
+  revocations: defineTopic('revocations', {
+    pattern: 'users/revocations',
+    schema: revocationSchema,
+    qos: 1,
+    retain: false,
+    publish: [service('users')],
+    // Every gateway replica holds its own copy (a plain subscription, never a shared one). The
+    // broker is no client: each node reads the topic from its own message stream.
+    subscribe: [service('gateway')],
   }),
 });
 

@@ -38,6 +38,9 @@ export {
   terminalStatusSchema,
   orderStatusChangedSchema,
   lowStockReachedSchema,
+  accountTokensRevokedSchema,
+  terminalCredentialsRevokedSchema,
+  revocationSchema,
   type Card,
   type PaymentIntentCreated,
   type PaymentRequested,
@@ -47,4 +50,7 @@ export {
   type TerminalStatus,
   type OrderStatusChanged,
   type LowStockReached,
+  type AccountTokensRevoked,
+  type TerminalCredentialsRevoked,
+  type Revocation,
 } from './contract.js';

@@ -123,6 +123,38 @@ export const lowStockReachedSchema = z.strictObject({
   at: timestamp,
 });
 
+/**
+ * users → every gateway replica (and every broker node, which reads it in-process): access
+ * tokens issued to this account at or before `revokedBefore` (their `iat`, to the millisecond)
+ * are refused from now on, because the account was disabled or lost a role.
+ */
+export const accountTokensRevokedSchema = z.strictObject({
+  type: z.literal('account.tokens_revoked'),
+  id,
+  userId: id,
+  reason: z.enum(['disabled', 'roles_changed']),
+  revokedBefore: timestamp,
+});
+
+/**
+ * users → every broker node: a terminal was deleted or given a new secret at `at`; connections
+ * made with the old credentials are closed, and the old secret is refused.
+ */
+export const terminalCredentialsRevokedSchema = z.strictObject({
+  type: z.literal('terminal.credentials_revoked'),
+  id,
+  // The registry's id format (sql/users/0003_terminals.sql).
+  terminalId: z.string().regex(/^[a-z0-9][a-z0-9-]{2,63}$/),
+  reason: z.enum(['deleted', 'secret_rotated']),
+  at: timestamp,
+});
+
+/** What the users service announces on `users/revocations`, one of the two above. */
+export const revocationSchema = z.discriminatedUnion('type', [
+  accountTokensRevokedSchema,
+  terminalCredentialsRevokedSchema,
+]);
+
 export type Card = z.infer<typeof cardSchema>;
 export type PaymentIntentCreated = z.infer<typeof paymentIntentSchema>;
 export type PaymentRequested = z.infer<typeof paymentRequestSchema>;
@@ -132,3 +164,6 @@ export type TerminalPaymentResult = z.infer<typeof terminalPaymentResultSchema>;
 export type TerminalStatus = z.infer<typeof terminalStatusSchema>;
 export type OrderStatusChanged = z.infer<typeof orderStatusChangedSchema>;
 export type LowStockReached = z.infer<typeof lowStockReachedSchema>;
+export type AccountTokensRevoked = z.infer<typeof accountTokensRevokedSchema>;
+export type TerminalCredentialsRevoked = z.infer<typeof terminalCredentialsRevokedSchema>;
+export type Revocation = z.infer<typeof revocationSchema>;

@@ -67,6 +67,10 @@ export const errorCatalogue = {
   },
   negative_stock: { status: 409, title: 'Stock on hand cannot go below what is reserved' },
   // Gateway
+  token_revoked: {
+    status: 401,
+    title: 'The access token was revoked (the account was disabled or its roles changed)',
+  },
   rate_limited: { status: 429, title: 'Too many requests; slow down' },
   circuit_open: {
     status: 503,

@@ -83,8 +83,8 @@ export function terminalsRoutes(deps: UsersDeps): ApiRouter {
         path: '/:id/secret',
         summary: "Replace a terminal's secret; the new one is shown this once",
         description:
-          'The old secret stops verifying at once; the broker may still accept it for its ' +
-          'verification cache (30 s by default), and a connection made with it lasts until it ends.',
+          'The old secret stops verifying at once, and the change is announced on ' +
+          '`users/revocations`: the broker forgets it and closes the connections made with it.',
         access: ['admin'],
         params: terminalIdParams,
         responses: {

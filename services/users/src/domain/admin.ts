@@ -11,6 +11,7 @@ import {
   type UserListQuery,
 } from '../data/users-repository.js';
 import { revokeAllForUser } from '../data/refresh-tokens-repository.js';
+import { revokeAccountTokens } from './revocations.js';
 
 export interface UserPage {
   items: UserView[];
@@ -52,8 +53,10 @@ export interface AdminChanges {
 
 /**
  * An admin changes another user's roles, name or disabled flag. Disabling signs the user out
- * everywhere (refresh tokens revoked); an admin cannot disable or demote themselves, so the system
- * never loses its last admin by accident.
+ * everywhere (refresh tokens revoked); disabling, or taking a role away, also revokes the access
+ * tokens already issued (announced, and refused by the gateway and the broker within a second).
+ * An admin cannot disable or demote themselves, so the system never loses its last admin by
+ * accident.
  */
 export async function changeUser(
   deps: UsersDeps,
@@ -75,6 +78,14 @@ export async function changeUser(
       ...(changes.name !== undefined ? { name: changes.name.trim() } : {}),
     });
     if (changes.disabled === true) await revokeAllForUser(trx, userId);
+    const roleTaken = changes.roles && current.roles.some((role) => !changes.roles!.includes(role));
+    if (changes.disabled === true || roleTaken) {
+      await revokeAccountTokens(
+        trx,
+        userId,
+        changes.disabled === true ? 'disabled' : 'roles_changed',
+      );
+    }
     return row;
   });
   if (!updated) throw new AppError('not_found');

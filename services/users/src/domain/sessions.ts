@@ -4,6 +4,7 @@ import { withTransaction, type Knex } from '@mercado/common/db';
 import type { UsersDeps } from './deps.js';
 import { toUserView, type UserView } from './user-view.js';
 import { findUserByEmail, findUserById, type UserRow } from '../data/users-repository.js';
+import { readTokenClaims } from '../data/revocations-repository.js';
 import {
   findRefreshToken,
   insertRefreshToken,
@@ -28,13 +29,20 @@ function hashToken(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
 
-/** Issues an access token and a refresh token in `familyId` (a new family for a new sign-in). */
+/**
+ * Issues an access token and a refresh token in `familyId` (a new family for a new sign-in). The
+ * token's roles and `iat` come from one read of the account under a share lock (see
+ * readTokenClaims), so a token issued while an admin disables or demotes the account is either
+ * issued from the new state or refused with the other tokens revoked then.
+ */
 export async function openSession(
   deps: UsersDeps,
   db: Knex,
   user: UserRow,
   familyId: string = randomUUID(),
 ): Promise<Session> {
+  const claims = await readTokenClaims(db, user.id);
+  if (!claims || claims.disabled_at) throw new AppError('account_disabled');
   const refreshToken = randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + deps.refreshTokenTtlSeconds * 1000);
   await insertRefreshToken(db, {
@@ -43,9 +51,13 @@ export async function openSession(
     tokenHash: hashToken(refreshToken),
     expiresAt,
   });
-  const accessToken = await deps.keys.signAccessToken({ userId: user.id, roles: user.roles });
+  const accessToken = await deps.keys.signAccessToken({
+    userId: user.id,
+    roles: claims.roles,
+    issuedAt: claims.issued_at,
+  });
   return {
-    user: toUserView(user),
+    user: toUserView({ ...user, roles: claims.roles }),
     tokenType: 'Bearer',
     accessToken,
     expiresIn: deps.accessTokenTtlSeconds,

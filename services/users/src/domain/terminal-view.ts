@@ -32,7 +32,7 @@ export interface TerminalView {
   secretRotatedAt: string;
 }
 
-/** The broker's naming rules for a terminal (broker/src/broker.ts, `identify`, `clientIdAllowed`). */
+/** The broker's naming rules for a terminal (broker/src/hooks/authenticate.ts, `identify`, `clientIdAllowed`). */
 export function terminalMqttIdentity(id: string): TerminalView['mqtt'] {
   return { username: `terminal:${id}`, clientId: `terminal-${id}` };
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { AppError, isUniqueViolation } from '@mercado/common/errors';
+import { withTransaction } from '@mercado/common/db';
 import type { UsersDeps } from './deps.js';
 import { toTerminalView, type TerminalView } from './terminal-view.js';
 import {
@@ -10,6 +11,7 @@ import {
   replaceTerminalSecret,
   softDeleteTerminal,
 } from '../data/terminals-repository.js';
+import { announceTerminalRevoked } from './revocations.js';
 
 /** A terminal's credentials as shown to the admin: the secret appears here and nowhere else. */
 export interface TerminalCredentials {
@@ -89,9 +91,9 @@ export async function listTerminals(
 }
 
 /**
- * Gives a terminal a new secret, returned this once; the old one stops verifying at once (the
- * broker may accept it for its verification cache's lifetime, and a connection made with it stays
- * until it ends).
+ * Gives a terminal a new secret, returned this once; the old one stops verifying at once, and the
+ * change is announced (`users/revocations`): the broker forgets its cached answer and closes the
+ * connections made with the old secret.
  */
 export async function rotateTerminalSecret(
   deps: UsersDeps,
@@ -99,21 +101,31 @@ export async function rotateTerminalSecret(
   terminalId: string,
 ): Promise<TerminalCredentials> {
   const secret = newSecret();
-  const row = await replaceTerminalSecret(deps.db, terminalId, hashSecret(secret));
+  const row = await withTransaction(deps.db, async (trx) => {
+    const replaced = await replaceTerminalSecret(trx, terminalId, hashSecret(secret));
+    if (replaced) await announceTerminalRevoked(trx, terminalId, 'secret_rotated');
+    return replaced;
+  });
   if (!row) throw new AppError('terminal_not_found');
   deps.log.info({ actorId, terminalId, outcome: 'terminal_secret_rotated' }, 'secret rotated');
   return { terminal: toTerminalView(row, deps.presence), secret };
 }
 
-/** Deletes a terminal for good: its id is never reused, its secret stops verifying. */
+/**
+ * Deletes a terminal for good: its id is never reused, its secret stops verifying, and the
+ * deletion is announced so the broker closes its connection.
+ */
 export async function deleteTerminal(
   deps: UsersDeps,
   actorId: string,
   terminalId: string,
 ): Promise<void> {
-  if (!(await softDeleteTerminal(deps.db, terminalId, actorId))) {
-    throw new AppError('terminal_not_found');
-  }
+  const deleted = await withTransaction(deps.db, async (trx) => {
+    const found = await softDeleteTerminal(trx, terminalId, actorId);
+    if (found) await announceTerminalRevoked(trx, terminalId, 'deleted');
+    return found;
+  });
+  if (!deleted) throw new AppError('terminal_not_found');
   deps.log.info({ actorId, terminalId, outcome: 'terminal_deleted' }, 'terminal deleted');
 }
 
