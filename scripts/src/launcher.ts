@@ -179,32 +179,53 @@ async function main(): Promise<void> {
     const owned = processes.flatMap((entry) => (entry.database ? [entry.database] : []));
     await ensureDatabases(server.url, owned);
 
+    // Every port is chosen first, so that each entry's URL is known before anything starts. An
+    // entry then starts as soon as the entries whose URLs it uses are ready, the others at once:
+    // on two cores, users and products boot together, then the broker and inventory, then the
+    // gateway, instead of one after the other.
     const urls = new Map<string, string>();
     for (const entry of processes) {
-      const port = entry.public ? publicPort : await freePort();
-      const url = `http://${internalHost}:${port}`;
-      const childEnv = childEnvironment(entry, port, {
+      urls.set(
+        entry.name,
+        `http://${internalHost}:${entry.public ? publicPort : await freePort()}`,
+      );
+    }
+    const ready = new Map<string, Promise<void>>();
+    for (const [index, entry] of processes.entries()) {
+      const url = urls.get(entry.name)!;
+      const uses = new Set<string>();
+      const childEnv = childEnvironment(entry, Number(new URL(url).port), {
         secrets,
         databaseUrl: entry.database ? databaseUrl(server.url, entry.database) : '',
         publicUrl,
         mqttUrl,
         urlOf(name) {
-          const found = urls.get(name);
-          if (!found) throw new Error(`${entry.name} needs ${name}, which is not listed before it`);
-          return found;
+          if (!processes.slice(0, index).some((earlier) => earlier.name === name)) {
+            throw new Error(`${entry.name} needs ${name}, which is not listed before it`);
+          }
+          uses.add(name);
+          return urls.get(name)!;
         },
       });
-      const child = supervisor.start({
-        name: entry.name,
-        command: process.execPath,
-        args: [entry.entry],
-        cwd: repoRoot,
-        env: childEnv,
-      });
-      await waitUntilReady(entry, `${url}${entry.readyPath}`, child, () => stopping !== undefined);
-      urls.set(entry.name, url);
-      say(`${entry.name} is ready on ${url}`);
+      const cancelled = () => stopping !== undefined;
+      ready.set(
+        entry.name,
+        (async () => {
+          await Promise.all([...uses].map((name) => ready.get(name)));
+          if (cancelled()) throw new StartupCancelled();
+          const child = supervisor.start({
+            name: entry.name,
+            command: process.execPath,
+            args: [entry.entry],
+            cwd: repoRoot,
+            env: childEnv,
+          });
+          await waitUntilReady(entry, `${url}${entry.readyPath}`, child, cancelled);
+          say(`${entry.name} is ready on ${url}`);
+        })(),
+      );
     }
+    await Promise.all(ready.values());
     startupDone = true;
 
     const demo =
