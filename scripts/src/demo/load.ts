@@ -213,15 +213,20 @@ export async function loadDemoData(options: LoadDemoOptions): Promise<DemoSummar
         throw new Error(`demo data: creating ${product.sku} answered ${created.status}`);
       }
       productsCreated++;
-      await Promise.all(
-        Object.entries(product.stock).map(([region, onHand]) =>
-          client.expect('PUT', `/api/inventory/${created.body.id}/${region}`, [200], seller.token, {
+      // One region after the other: both would wait on the same product's settings lock anyway.
+      for (const [region, onHand] of Object.entries(product.stock)) {
+        await client.expect(
+          'PUT',
+          `/api/inventory/${created.body.id}/${region}`,
+          [200],
+          seller.token,
+          {
             onHand,
             reason: 'demo stock',
             lowStockThreshold: product.lowStockThreshold,
-          }),
-        ),
-      );
+          },
+        );
+      }
     },
   );
   return {
