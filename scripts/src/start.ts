@@ -18,11 +18,11 @@ function main(): void {
   }
   const launcher = spawn(process.execPath, [launcherFile], {
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    // The launcher writes to this process's own output: relaying every service's lines through
+    // here as well cost a process hop per line, and slowed the services whenever it lagged.
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, MERCADO_COLOR: process.stdout.isTTY ? '1' : '0' },
   });
-  launcher.stdout!.pipe(process.stdout);
-  launcher.stderr!.pipe(process.stderr);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, function passOn() {
       launcher.kill('SIGTERM');
