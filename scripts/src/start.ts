@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -10,17 +11,18 @@ import { fileURLToPath } from 'node:url';
  * killed outright, and stop everything then too.
  */
 function main(): void {
-  const launcher = spawn(
-    process.execPath,
-    [fileURLToPath(new URL('./launcher.js', import.meta.url))],
-    {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, MERCADO_COLOR: process.stdout.isTTY ? '1' : '0' },
-    },
-  );
-  launcher.stdout!.pipe(process.stdout);
-  launcher.stderr!.pipe(process.stderr);
+  const launcherFile = fileURLToPath(new URL('./launcher.js', import.meta.url));
+  if (!existsSync(launcherFile)) {
+    process.stderr.write(`mercado: cannot start: ${launcherFile} is missing (run \`npm start\`)\n`);
+    process.exit(1);
+  }
+  const launcher = spawn(process.execPath, [launcherFile], {
+    detached: true,
+    // The launcher writes to this process's own output: relaying every service's lines through
+    // here as well cost a process hop per line, and slowed the services whenever it lagged.
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, MERCADO_COLOR: process.stdout.isTTY ? '1' : '0' },
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, function passOn() {
       launcher.kill('SIGTERM');

@@ -26,6 +26,10 @@ async function main(): Promise<void> {
     port: await freePort(),
     password: randomBytes(18).toString('base64url'),
     persistent: false,
+  }).catch((error: unknown) => {
+    process.stderr.write(`cannot start the test Postgres: ${(error as Error).message}\n`);
+    process.stdout.write('0 passed, 1 failed\n');
+    process.exit(1);
   });
   let stopped = false;
   const stop = async () => {

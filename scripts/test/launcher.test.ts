@@ -12,6 +12,10 @@ import { acquireLauncherLock, AlreadyRunningError, repoRoot } from '../src/local
 import { databases, outputNames, processes } from '../src/processes.js';
 import { alive, eventually, until } from './helpers.js';
 
+// Every wait below ends on an event (a line, an exit) or has its own deadline; this is the file's
+// budget, above tap's 120 s per file, for several full launches on a loaded 2-core machine.
+t.setTimeout(600_000);
+
 /** Output lines start with the process name padded to the longest name the launcher shows. */
 const prefixWidth = Math.max(...outputNames.map((name) => name.length));
 const tag = (name: string) => `${name.padEnd(prefixWidth)} |`;

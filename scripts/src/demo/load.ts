@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { demoCategories, demoProducts, demoSellers, type DemoProduct } from './catalog.js';
 
 /**
@@ -39,20 +40,59 @@ interface Answer {
   body: any;
 }
 
+/**
+ * A small JSON client over node:http with kept-alive connections: the loader sends some 750
+ * requests, and fetch's per-request cost (streams, promise plumbing) is several times that of a
+ * plain request, in a process that also relays every service's output.
+ */
 class DemoClient {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+
   constructor(private readonly baseUrl: string) {}
 
-  async call(method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
-    const response = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  call(method: string, path: string, token?: string, body?: unknown): Promise<Answer> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const request = http.request(
+        `${this.baseUrl}${path}`,
+        {
+          method,
+          agent: this.agent,
+          headers: {
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...(payload === undefined
+              ? {}
+              : {
+                  'content-type': 'application/json',
+                  'content-length': Buffer.byteLength(payload),
+                }),
+          },
+        },
+        function onResponse(response) {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.once('error', reject);
+          response.once('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            try {
+              resolve({ status: response.statusCode!, body: text ? JSON.parse(text) : undefined });
+            } catch {
+              reject(
+                new Error(
+                  `demo data: ${method} ${path} answered ${response.statusCode} with no JSON`,
+                ),
+              );
+            }
+          });
+        },
+      );
+      request.once('error', reject);
+      request.end(payload);
     });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  close(): void {
+    this.agent.destroy();
   }
 
   async expect(method: string, path: string, statuses: number[], token?: string, body?: unknown) {
@@ -100,57 +140,110 @@ function flatten(nodes: CategoryNode[], into = new Map<string, string>()): Map<s
   return into;
 }
 
-/** Runs `work` over `items`, a few at a time: fast, without a burst the rate limits would refuse. */
-async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise<void>) {
-  for (let start = 0; start < items.length; start += size) {
-    await Promise.all(items.slice(start, start + size).map(work));
-  }
+/**
+ * Runs `work` over `items` with at most `limit` in flight, stopping at the first failure. A few
+ * at a time keep both cores busy (each request waits on the gateway, a service and Postgres in
+ * turn) without queueing more than they can serve.
+ */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      try {
+        await work(items[next++]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
+
+/** Files the demo categories that are missing, parents before children (each level at once). */
+async function fileCategories(
+  client: DemoClient,
+  adminToken: string,
+): Promise<{ created: number; categories: Map<string, string> }> {
+  const tree = await client.expect('GET', '/api/categories', [200]);
+  const categories = flatten(tree.body.items);
+  let created = 0;
+  let missing = demoCategories.filter((category) => !categories.has(category.slug));
+  while (missing.length > 0) {
+    const level = missing.filter((category) => !category.parent || categories.has(category.parent));
+    if (level.length === 0) throw new Error('demo data: a category has an unknown parent');
+    await Promise.all(
+      level.map(async (category) => {
+        const answer = await client.expect('POST', '/api/categories', [201], adminToken, {
+          slug: category.slug,
+          name: category.name,
+          parentId: category.parent ? categories.get(category.parent) : null,
+        });
+        categories.set(category.slug, answer.body.id);
+        created++;
+      }),
+    );
+    missing = missing.filter((category) => !level.includes(category));
+  }
+  return { created, categories };
+}
+
+/** The SKUs a seller already lists (every page). */
+async function listedSkus(client: DemoClient, sellerId: string): Promise<Set<string>> {
+  const skus = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const query = `seller=${sellerId}&sort=newest&limit=100${cursor ? `&cursor=${cursor}` : ''}`;
+    const page = await client.expect('GET', `/api/products?${query}`, [200]);
+    for (const item of page.body.items as Array<{ sku: string }>) skus.add(item.sku);
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return skus;
+}
+
+const concurrentProducts = 6;
 
 export async function loadDemoData(options: LoadDemoOptions): Promise<DemoSummary> {
   const client = new DemoClient(options.baseUrl);
+  try {
+    return await loadThrough(client, options);
+  } finally {
+    client.close();
+  }
+}
+
+async function loadThrough(client: DemoClient, options: LoadDemoOptions): Promise<DemoSummary> {
   const admin = await client.expect('POST', '/api/auth/login', [200], undefined, options.admin);
   const adminToken: string = admin.body.accessToken;
 
-  const tree = await client.expect('GET', '/api/categories', [200]);
-  const categories = flatten(tree.body.items);
-  let categoriesCreated = 0;
-  for (const category of demoCategories) {
-    if (categories.has(category.slug)) continue;
-    const created = await client.expect('POST', '/api/categories', [201], adminToken, {
-      slug: category.slug,
-      name: category.name,
-      parentId: category.parent ? categories.get(category.parent) : null,
-    });
-    categories.set(category.slug, created.body.id);
-    categoriesCreated++;
-  }
-
-  await client.account(demoShopper, options.demoPassword);
-  const products = demoProducts(options.regions);
+  // The categories and the accounts do not depend on each other.
+  const [{ created: categoriesCreated, categories }, , sellers] = await Promise.all([
+    fileCategories(client, adminToken),
+    client.account(demoShopper, options.demoPassword),
+    Promise.all(
+      demoSellers.map(async (seller) => {
+        const account = await client.account(
+          { email: seller.email, name: seller.name, roles: ['customer', 'seller'] },
+          options.demoPassword,
+        );
+        return { key: seller.key, ...account, existing: await listedSkus(client, account.id) };
+      }),
+    ),
+  ]);
   let productsCreated = 0;
   let productsKept = 0;
-  for (const seller of demoSellers) {
-    const account = await client.account(
-      { email: seller.email, name: seller.name, roles: ['customer', 'seller'] },
-      options.demoPassword,
-    );
-    const existing = new Set<string>();
-    let cursor: string | null = null;
-    do {
-      const query = `seller=${account.id}&sort=newest&limit=100${cursor ? `&cursor=${cursor}` : ''}`;
-      const page = await client.expect('GET', `/api/products?${query}`, [200]);
-      for (const item of page.body.items as Array<{ sku: string }>) existing.add(item.sku);
-      cursor = page.body.nextCursor;
-    } while (cursor);
-
-    const mine = products.filter((product) => product.seller === seller.key);
-    await inBatches(mine, 4, async (product: DemoProduct) => {
-      if (existing.has(product.sku)) {
+  const bySeller = new Map(sellers.map((seller) => [seller.key, seller]));
+  await inParallel(
+    demoProducts(options.regions),
+    concurrentProducts,
+    async (product: DemoProduct) => {
+      const seller = bySeller.get(product.seller)!;
+      if (seller.existing.has(product.sku)) {
         productsKept++;
         return;
       }
-      const created = await client.call('POST', '/api/products', account.token, {
+      const created = await client.call('POST', '/api/products', seller.token, {
         sku: product.sku,
         name: product.name,
         description: product.description,
@@ -168,17 +261,22 @@ export async function loadDemoData(options: LoadDemoOptions): Promise<DemoSummar
         throw new Error(`demo data: creating ${product.sku} answered ${created.status}`);
       }
       productsCreated++;
+      // One region after the other: both would wait on the same product's settings lock anyway.
       for (const [region, onHand] of Object.entries(product.stock)) {
         await client.expect(
           'PUT',
           `/api/inventory/${created.body.id}/${region}`,
           [200],
-          account.token,
-          { onHand, reason: 'demo stock', lowStockThreshold: product.lowStockThreshold },
+          seller.token,
+          {
+            onHand,
+            reason: 'demo stock',
+            lowStockThreshold: product.lowStockThreshold,
+          },
         );
       }
-    });
-  }
+    },
+  );
   return {
     categoriesCreated,
     productsCreated,
