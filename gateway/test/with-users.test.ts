@@ -1,11 +1,6 @@
 import t from 'tap';
 import { SignJWT, importJWK, type CryptoKey } from 'jose';
-import {
-  internalSecret,
-  newSigningKey,
-  startUsers,
-  strongPassword,
-} from '../../services/users/test/helpers.js';
+import { internalSecret, newSigningKey, startUsers, strongPassword } from '@mercado/users/testing';
 import { bearer, newKey, signToken, startGateway } from './helpers.js';
 
 /**

@@ -13,11 +13,11 @@ import {
 } from '@mercado/common/testing';
 import {
   createMercadoBroker,
+  createTerminalVerifier,
   loadBrokerConfig,
+  startListeners,
   type TerminalVerifier,
-} from '../../../broker/src/broker.js';
-import { startListeners } from '../../../broker/src/listeners.js';
-import { createTerminalVerifier } from '../../../broker/src/terminal-verifier.js';
+} from '@mercado/broker/testing';
 import { startTerminalPresence, type Presence } from '../src/app.js';
 import { internalSecret, signUpAdmin, startUsers, type UsersHarness } from './helpers.js';
 
