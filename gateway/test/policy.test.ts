@@ -137,6 +137,8 @@ t.test('configuration: required settings, defaults, derived values and refusals'
     INTERNAL_SECRET: internalSecret,
     USERS_URLS: 'http://users-1:3001/ , http://users-2:3001',
     ORDERS_URLS: 'http://orders:3004',
+    // Payments is reached over MQTT only: a URL for it is no upstream.
+    PAYMENTS_URLS: 'http://payments:3005',
   });
   t.match(config, {
     HOST: '127.0.0.1',
