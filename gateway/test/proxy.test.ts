@@ -19,7 +19,7 @@ import {
 
 type Tap = typeof t;
 
-/** The built entry point (npm test builds before it tests), as an operator would start it. */
+/** The built entry point, as an operator starts it (the test runner builds before it tests). */
 const builtMain = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 function sha256(data: Buffer | string): string {
