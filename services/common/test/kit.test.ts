@@ -215,52 +215,115 @@ t.test(
   },
 );
 
-t.test('graceful shutdown lets in-flight requests finish and readiness fail first', async (t) => {
-  const { log } = captureLogs('kit');
-  let shuttingDown = () => false;
-  let release: () => void = () => {};
-  const app = buildHttpApp({
-    name: 'kit',
-    log,
-    metrics: createMetrics('kit'),
-    bodyLimitBytes: 1024,
-    isShuttingDown: () => shuttingDown(),
-    routes(app) {
-      app.get('/slow', async (_req, res) => {
-        await new Promise<void>((resolve) => (release = resolve));
-        res.json({ finished: true });
-      });
-    },
-  });
-  const server = await listen(app);
-  const steps: string[] = [];
-  let exitCode: number | undefined;
-  const control = handleShutdown({
-    log,
-    deadlineMs: 5000,
-    signals: [],
-    exit: (code) => (exitCode = code),
-    steps: [
-      { name: 'http', run: () => server.close(5000).then(() => steps.push('http')) },
-      { name: 'database', run: async () => steps.push('database') },
-    ],
-  });
-  shuttingDown = control.shuttingDown;
+t.test(
+  'graceful shutdown: readiness fails at once, in-flight requests finish, then each step in order',
+  async (t) => {
+    const { log } = captureLogs('kit');
+    let shuttingDown = () => false;
+    let release: () => void = () => {};
+    let entered: () => void = () => {};
+    const slowEntered = new Promise<void>((resolve) => (entered = resolve));
+    const app = buildHttpApp({
+      name: 'kit',
+      log,
+      metrics: createMetrics('kit'),
+      bodyLimitBytes: 1024,
+      isShuttingDown: () => shuttingDown(),
+      routes(app) {
+        app.get('/slow', async (_req, res) => {
+          entered();
+          await new Promise<void>((resolve) => (release = resolve));
+          res.json({ finished: true });
+        });
+      },
+    });
+    const server = await listen(app);
+    const steps: string[] = [];
+    let exitCode: number | undefined;
+    // A background task (a consumer, a relay) stops before the server closes, as
+    // runDatabaseService orders them; the test says when it is done.
+    let backgroundStopped: () => void = () => {};
+    const background = new Promise<void>((resolve) => (backgroundStopped = resolve));
+    const control = handleShutdown({
+      log,
+      deadlineMs: 5000,
+      signals: [],
+      exit: (code) => (exitCode = code),
+      steps: [
+        { name: 'background', run: () => background.then(() => steps.push('background')) },
+        { name: 'http', run: () => server.close(5000).then(() => steps.push('http')) },
+        { name: 'database', run: async () => steps.push('database') },
+      ],
+    });
+    shuttingDown = control.shuttingDown;
+    const ready = async () => {
+      const response = await fetch(`${server.url}/health/ready`);
+      return [response.status, await response.json()];
+    };
 
-  const inFlight = fetch(`${server.url}/slow`).then((response) => response.json());
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  const readyBefore = await fetch(`${server.url}/health/ready`);
-  t.equal(readyBefore.status, 200);
-  const stopping = control.shutdown('test');
-  t.ok(control.shuttingDown());
-  t.same(steps, [], 'the server waits for the in-flight request');
-  release();
-  t.same(await inFlight, { finished: true });
-  await stopping;
-  t.same(steps, ['http', 'database']);
-  t.equal(exitCode, 0);
-  await t.rejects(fetch(`${server.url}/health/live`), 'no new connections are accepted');
-});
+    const inFlight = fetch(`${server.url}/slow`).then((response) => response.json());
+    await slowEntered;
+    t.same(await ready(), [200, { status: 'ok', checks: {} }]);
+    const stopping = control.shutdown('test');
+    t.ok(control.shuttingDown());
+    t.same(
+      await ready(),
+      [503, { status: 'unavailable', checks: { shutdown: 'in progress' } }],
+      'readiness fails as soon as the shutdown begins, while the server still answers',
+    );
+    t.same(steps, [], 'no step has finished yet');
+
+    backgroundStopped();
+    // The http step has begun once new connections are refused.
+    for (;;) {
+      const refused = await fetch(`${server.url}/health/live`).then(
+        () => false,
+        () => true,
+      );
+      if (refused) break;
+    }
+    t.same(steps, ['background'], 'the server waits for the in-flight request');
+    release();
+    t.same(await inFlight, { finished: true });
+    await stopping;
+    t.same(steps, ['background', 'http', 'database']);
+    t.equal(exitCode, 0);
+  },
+);
+
+t.test(
+  'a shutdown that overruns its deadline is cut short, logged, with exit code 1',
+  async (t) => {
+    const { log, lines } = captureLogs('kit');
+    const steps: string[] = [];
+    // The stuck step holds nothing open; this keeps the test process alive while the deadline runs.
+    const keepAlive = setInterval(() => {}, 1_000);
+    t.teardown(() => clearInterval(keepAlive));
+    const exitCode = await new Promise<number>((resolve) => {
+      const control = handleShutdown({
+        log,
+        deadlineMs: 0,
+        signals: [],
+        exit: resolve,
+        steps: [
+          { name: 'stuck', run: () => new Promise(() => {}) },
+          { name: 'after', run: async () => steps.push('after') },
+        ],
+      });
+      void control.shutdown('test');
+    });
+    t.equal(exitCode, 1);
+    t.match(
+      lines.find((line) => line.msg === 'shutdown deadline passed; exiting'),
+      { level: 'error', deadlineMs: 0 },
+    );
+    t.same(steps, [], 'the steps after the stuck one never ran');
+    t.notOk(
+      lines.some((line) => line.msg === 'stopped'),
+      'it did not stop cleanly',
+    );
+  },
+);
 
 t.test(
   'services call each other with a signed service identity; internal routes require it',
