@@ -3,7 +3,7 @@
  * (`*.password` reaches one level), so a password two objects down, or in an array, got through;
  * this walks the whole object instead, on every line, and stays cheap on the hot path: a clean
  * object — the access log's `{ method, path, status, ms }` — is read once and returned as it is,
- * nothing allocated (scripts/src/bench/log-redaction.ts measures it).
+ * nothing allocated (scripts/src/bench-log.ts measures it).
  *
  * What is censored, wherever it is (keys compared without regard to case or separators):
  * - any key one of whose words is password/passwd/passphrase, token, secret, authorization,
