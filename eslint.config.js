@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.ts', '**/test/**/*.ts', '**/src/testing.ts'],
+    files: ['scripts/**/*.ts', '**/test/**/*.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
   {

@@ -22,8 +22,8 @@ import path from 'node:path';
  *   (`@mercado/x/testing`), and running code (everything but test code, in every package but the
  *   `tools` ones) never imports a test export, its own included.
  *
- * Test code is what lives under a package's `test/` folder, plus its test export's sources:
- * `src/testing.ts` or `src/testing/`.
+ * Test code is what lives under a package's `test/` folder, plus `src/testing.ts` or `src/testing/`
+ * (a test export that re-exports running code, as the broker's and the kit's do).
  */
 
 /** @typedef {{ name?: string, workspaces?: string[] | { packages?: string[] }, dependencies?: Record<string, string>, devDependencies?: Record<string, string>, peerDependencies?: Record<string, string>, optionalDependencies?: Record<string, string> }} Manifest */

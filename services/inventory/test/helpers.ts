@@ -1,3 +1,209 @@
-// This service's test helpers are its declared test export (src/testing.ts, `@mercado/inventory/testing`),
-// so other components' tests start it the same way its own tests do.
-export * from '../src/testing.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { verifyIdentity, type Identity } from '@mercado/common/identity';
+import { type Knex } from '@mercado/common/db';
+import {
+  callService as callKitService,
+  type captureLogs,
+  type CallOptions,
+  type CallResult,
+  startTestService,
+} from '@mercado/common/testing';
+import {
+  buildInventoryApp,
+  inventoryMigrationsDir,
+  loadInventoryConfig,
+  productsLookupPath,
+  sweepExpiredReservations,
+  type CatalogProduct,
+  type InventoryConfig,
+} from '../src/app.js';
+
+export const internalSecret = 'inventory-test-internal-secret-0123456789abcdef';
+
+interface TestContext {
+  teardown(fn: () => unknown): void;
+}
+
+export type { CallOptions, CallResult } from '@mercado/common/testing';
+
+/** Calls a service as the gateway (or another service) would: a fresh signed identity per call. */
+export function callService(
+  baseUrl: string,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<CallResult> {
+  return callKitService(baseUrl, internalSecret, method, path, options);
+}
+
+/** Callers, as the gateway signs them. */
+export const as = {
+  seller: (userId: string): Identity => ({ userId, roles: ['customer', 'seller'] }),
+  admin: (userId: string): Identity => ({ userId, roles: ['admin'] }),
+  customer: (userId: string): Identity => ({ userId, roles: ['customer'] }),
+  anonymous: (): Identity => ({ roles: [] }),
+  service: (service = 'orders'): Identity => ({ roles: [], service }),
+};
+
+export interface ProductsStandIn {
+  url: string;
+  /** Adds a product to the catalog and returns it. */
+  add(sellerId: string, overrides?: Partial<CatalogProduct>): CatalogProduct;
+  lookups: number;
+  /** Answer every lookup with this status (e.g. 500) until set back to undefined. */
+  failWith: number | undefined;
+}
+
+/**
+ * Stands in for the products service (not this service's folder): its internal lookup route,
+ * answered from a map, accepting only the signed identity of service `inventory`.
+ */
+export async function startProductsStandIn(t: TestContext): Promise<ProductsStandIn> {
+  const products = new Map<string, CatalogProduct>();
+  const standIn: ProductsStandIn = {
+    url: '',
+    lookups: 0,
+    failWith: undefined,
+    add(sellerId, overrides = {}) {
+      const id = overrides.id ?? randomUUID();
+      const product: CatalogProduct = {
+        id,
+        sellerId,
+        name: `Product ${id.slice(0, 8)}`,
+        sku: `SKU-${id.slice(0, 8)}`,
+        priceMinor: 1999,
+        currency: 'EUR',
+        active: true,
+        ...overrides,
+      };
+      products.set(id, product);
+      return product;
+    },
+  };
+  const server = http.createServer(function productsLookup(req, res) {
+    let raw = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (raw += chunk));
+    req.on('end', () => {
+      const send = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      let identity: Identity | null;
+      try {
+        identity = verifyIdentity(req.headers, internalSecret);
+      } catch {
+        identity = null;
+      }
+      if (req.method !== 'POST' || req.url !== productsLookupPath) {
+        send(404, { code: 'not_found' });
+        return;
+      }
+      if (identity?.service !== 'inventory') {
+        send(401, { code: 'unauthorized' });
+        return;
+      }
+      standIn.lookups++;
+      if (standIn.failWith !== undefined) {
+        send(standIn.failWith, { code: 'internal' });
+        return;
+      }
+      const { ids } = JSON.parse(raw) as { ids: string[] };
+      send(200, { items: ids.flatMap((id) => (products.has(id) ? [products.get(id)!] : [])) });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  standIn.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return standIn;
+}
+
+export interface InventoryHarness {
+  url: string;
+  db: Knex;
+  config: InventoryConfig;
+  logs: ReturnType<typeof captureLogs>;
+  products: ProductsStandIn;
+  call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
+  /** One sweep of expired reservations, as a replica's timer runs it. */
+  sweep(batchSize?: number): Promise<number>;
+}
+
+/** An inventory service on a fresh database and a free port, beside a products stand-in. */
+export async function startInventory(
+  t: TestContext,
+  env: Record<string, string> = {},
+): Promise<InventoryHarness> {
+  const products = await startProductsStandIn(t);
+  const service = await startTestService(t, {
+    name: 'inventory',
+    loadConfig: loadInventoryConfig,
+    env: { INTERNAL_SECRET: internalSecret, PRODUCTS_URLS: products.url, ...env },
+    migrationsDir: inventoryMigrationsDir,
+    build: (runtime) => ({ app: buildInventoryApp(runtime), extra: {} }),
+  });
+  const { config, db, logs } = service;
+  return {
+    ...service,
+    products,
+    call: (method, path, options) => callService(service.url, method, path, options),
+    sweep: (batchSize = config.SWEEP_BATCH_SIZE) =>
+      sweepExpiredReservations({ db, log: logs.log, batchSize }),
+  };
+}
+
+/** Rows of every table, to prove a refused request wrote nothing. */
+export async function rowCounts(db: Knex): Promise<Record<string, number>> {
+  const tables = [
+    'product_settings',
+    'stock',
+    'stock_movements',
+    'reservations',
+    'reservation_lines',
+    'outbox',
+  ];
+  const counts: Record<string, number> = {};
+  for (const table of tables) {
+    const [row] = await db(table).count<Array<{ n: string }>>('* as n');
+    counts[table] = Number(row!.n);
+  }
+  return counts;
+}
+
+/**
+ * The (product, region) rows whose on hand differs from the sum of their ledger: always empty.
+ * Also checks each movement's running total against the sum up to it.
+ */
+export async function ledgerDrift(db: Knex): Promise<unknown[]> {
+  const result = await db.raw<{ rows: unknown[] }>(`
+    select s.product_id, s.region, s.on_hand, coalesce(sum(m.delta), 0)::int as ledger
+      from stock s
+      left join stock_movements m using (product_id, region)
+     group by s.product_id, s.region, s.on_hand
+    having s.on_hand <> coalesce(sum(m.delta), 0)
+    union all
+    select product_id, region, on_hand_after, running::int
+      from (select product_id, region, on_hand_after,
+                   sum(delta) over (partition by product_id, region order by id) as running
+              from stock_movements) m
+     where on_hand_after <> running`);
+  return result.rows;
+}
+
+export async function stockRow(
+  db: Knex,
+  productId: string,
+  region: string,
+): Promise<{ on_hand: number; reserved: number; available: number } | undefined> {
+  return db('stock')
+    .where({ product_id: productId, region })
+    .first('on_hand', 'reserved', 'available');
+}

@@ -1,3 +1,157 @@
-// This service's test helpers are its declared test export (src/testing.ts, `@mercado/products/testing`),
-// so other components' tests start it the same way its own tests do.
-export * from '../src/testing.js';
+import { randomUUID } from 'node:crypto';
+import { type Identity } from '@mercado/common/identity';
+import { type Knex } from '@mercado/common/db';
+import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
+import {
+  buildProductsApp,
+  listenForCatalogChanges,
+  loadProductsConfig,
+  productsMigrationsDir,
+  type ProductsConfig,
+} from '../src/app.js';
+
+export const internalSecret = 'test-internal-secret-that-is-long-enough-0123456789';
+
+interface TestContext {
+  teardown(fn: () => unknown): void;
+}
+
+export interface CallOptions {
+  body?: unknown;
+  rawBody?: string;
+  /** Who calls, signed as the gateway would; anonymous when absent. */
+  identity?: Identity;
+  headers?: Record<string, string>;
+}
+
+export interface CallResult {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+export interface ProductsHarness {
+  url: string;
+  db: Knex;
+  config: ProductsConfig;
+  logs: ReturnType<typeof captureLogs>;
+  /** Calls the service as the gateway would, with a signed identity. */
+  call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
+}
+
+/**
+ * A products service on a fresh, migrated database and a free port; given `databaseUrl`, another
+ * replica on that database.
+ */
+export async function startProducts(
+  t: TestContext,
+  env: Record<string, string> = {},
+  databaseUrl?: string,
+): Promise<ProductsHarness> {
+  const service = await startTestService(t, {
+    name: 'products',
+    ...(databaseUrl ? { databaseUrl } : {}),
+    loadConfig: loadProductsConfig,
+    env: { INTERNAL_SECRET: internalSecret, ...env },
+    migrationsDir: productsMigrationsDir,
+    // As in production: rendered public reads are kept until the catalog changes, so every test
+    // here also checks that a kept answer never outlives a write.
+    async build(runtime) {
+      const changes = listenForCatalogChanges(runtime);
+      if (changes) {
+        t.teardown(() => changes.close());
+        await changes.ready;
+      }
+      return { app: buildProductsApp({ ...runtime, ...(changes ? { changes } : {}) }), extra: {} };
+    },
+  });
+  return {
+    ...service,
+    call: (method, path, options = {}) =>
+      callService(service.url, internalSecret, method, path, {
+        ...options,
+        identity: options.identity ?? { roles: [], ip: '203.0.113.7' },
+      }),
+  };
+}
+
+/** Identities as the gateway signs them. */
+export function seller(userId: string = randomUUID()): Identity & { userId: string } {
+  return { userId, roles: ['customer', 'seller'], ip: '203.0.113.20' };
+}
+
+export function admin(userId: string = randomUUID()): Identity & { userId: string } {
+  return { userId, roles: ['admin'], ip: '203.0.113.30' };
+}
+
+export function customer(userId: string = randomUUID()): Identity & { userId: string } {
+  return { userId, roles: ['customer'], ip: '203.0.113.40' };
+}
+
+/** Another Mercado service calling directly, as createServiceClient signs it. */
+export function service(name: string): Identity {
+  return { roles: [], service: name };
+}
+
+export interface ProductFields {
+  sku?: string;
+  name?: string;
+  description?: string;
+  priceMinor?: number;
+  currency?: string;
+  categoryId?: string | null;
+  imageUrls?: string[];
+  attributes?: Record<string, unknown>;
+  active?: boolean;
+}
+
+let skuCounter = 0;
+
+/** Lists a product through the API and returns its body; fails the test on anything but 201. */
+export async function createProduct(
+  products: ProductsHarness,
+  identity: Identity,
+  fields: ProductFields = {},
+): Promise<any> {
+  const response = await products.call('POST', '/api/products', {
+    identity,
+    body: {
+      sku: `SKU-${++skuCounter}`,
+      name: `Product ${skuCounter}`,
+      priceMinor: 1000,
+      currency: 'EUR',
+      ...fields,
+    },
+  });
+  if (response.status !== 201) {
+    throw new Error(`creating a product gave ${response.status}: ${JSON.stringify(response.body)}`);
+  }
+  return response.body;
+}
+
+/** Creates a category through the API as an admin and returns its body. */
+export async function createCategory(
+  products: ProductsHarness,
+  slug: string,
+  name: string,
+  parentId: string | null = null,
+): Promise<any> {
+  const response = await products.call('POST', '/api/categories', {
+    identity: admin(),
+    body: { slug, name, parentId },
+  });
+  if (response.status !== 201) {
+    throw new Error(
+      `creating a category gave ${response.status}: ${JSON.stringify(response.body)}`,
+    );
+  }
+  return response.body;
+}
+
+/** Row counts of every catalog table: what a rejected request must leave unchanged. */
+export async function counts(products: ProductsHarness): Promise<Record<string, number>> {
+  const [p] = await products.db('products').count('* as n');
+  const [c] = await products.db('categories').count('* as n');
+  const [a] = await products.db('products').where({ active: true }).count('* as n');
+  return { products: Number(p!.n), categories: Number(c!.n), active: Number(a!.n) };
+}
