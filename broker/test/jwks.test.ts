@@ -1,6 +1,6 @@
 import t from 'tap';
 import { freePort } from '@mercado/common/testing';
-import { startUsers, strongPassword } from '../../services/users/test/helpers.js';
+import { startUsers, strongPassword } from '@mercado/users/testing';
 import { refusedWith, startBroker } from './helpers.js';
 
 /**

@@ -3,15 +3,10 @@ import type mqtt from 'mqtt';
 import { createMetrics } from '@mercado/common/metrics';
 import { listen } from '@mercado/common/http';
 import { captureLogs, freePort } from '@mercado/common/testing';
-import { buildGateway, loadGatewayConfig } from '@mercado/gateway';
-import {
-  internalSecret,
-  signUpAdmin,
-  startUsers,
-  strongPassword,
-} from '../../services/users/test/helpers.js';
-import { startProducts } from '../../services/products/test/helpers.js';
-import { startInventory } from '../../services/inventory/test/helpers.js';
+import { buildGateway, loadGatewayConfig } from '@mercado/gateway/testing';
+import { internalSecret, signUpAdmin, startUsers, strongPassword } from '@mercado/users/testing';
+import { startProducts } from '@mercado/products/testing';
+import { startInventory } from '@mercado/inventory/testing';
 import { createTerminalVerifier } from '../src/index.js';
 import { eventually, refusedWith, startBroker } from './helpers.js';
 

@@ -1,11 +1,6 @@
 import t from 'tap';
 import { freePort } from '@mercado/common/testing';
-import {
-  internalSecret,
-  signUpAdmin,
-  startUsers,
-  type UsersHarness,
-} from '../../services/users/test/helpers.js';
+import { internalSecret, signUpAdmin, startUsers, type UsersHarness } from '@mercado/users/testing';
 import { createTerminalVerifier, terminalVerifyPath } from '../src/terminal-verifier.js';
 
 /** A real users service with one admin and terminal `till-1`; its secret. */

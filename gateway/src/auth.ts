@@ -81,6 +81,8 @@ export interface TokenVerifierOptions {
   cacheSize?: number;
   /** How long a verified token is remembered at most; never past its own expiry. */
   cacheTtlMs?: number;
+  /** The clock remembered tokens expire by (epoch ms). */
+  now?: () => number;
 }
 
 export interface TokenVerifier {
@@ -108,6 +110,7 @@ export function createTokenVerifier({
   log,
   cacheSize = 10_000,
   cacheTtlMs = 60_000,
+  now = Date.now,
 }: TokenVerifierOptions): TokenVerifier {
   const options: JWTVerifyOptions = {
     algorithms: acceptedAlgorithms,
@@ -124,14 +127,14 @@ export function createTokenVerifier({
       // Maps iterate in insertion order: the first key is the oldest entry.
       verified.delete(verified.keys().next().value!);
     }
-    verified.set(authorization, { caller, until: Math.min(expiresAt, Date.now() + cacheTtlMs) });
+    verified.set(authorization, { caller, until: Math.min(expiresAt, now() + cacheTtlMs) });
   }
 
   return {
     recall(authorization) {
       const entry = verified.get(authorization);
       if (entry === undefined) return undefined;
-      if (entry.until > Date.now()) return entry.caller;
+      if (entry.until > now()) return entry.caller;
       verified.delete(authorization);
       return undefined;
     },
@@ -180,6 +183,8 @@ export interface RemoteKeySetOptions {
   log: Logger;
   /** How long one JWKS fetch may take. */
   timeoutMs?: number;
+  /** The clock the keys' age is read by (epoch ms). */
+  now?: () => number;
 }
 
 /**
@@ -196,6 +201,7 @@ export function createRemoteKeySet({
   maxAgeMs,
   log,
   timeoutMs = 2_000,
+  now = Date.now,
 }: RemoteKeySetOptions): JWTVerifyGetKey {
   const jwksUrl = new URL(url);
   // Any users URL serves the same keys: take them in turn, moving on when one cannot be reached.
@@ -223,21 +229,26 @@ export function createRemoteKeySet({
     timeoutDuration: timeoutMs,
     ...(fetchFromPool ? { [customFetch]: fetchFromPool } : {}),
   });
-  let refreshDueAt = Date.now() + maxAgeMs;
+  let refreshDueAt = now() + maxAgeMs;
 
-  function refreshInBackground(now: number): void {
-    refreshDueAt = now + maxAgeMs;
-    remote.reload().catch(function refreshFailed(error: unknown) {
-      // Try again after the cooldown rather than a whole max age later.
-      refreshDueAt = Date.now() + cooldownMs;
-      log.warn({ code: joseCode(error), reason: messageOf(error) }, 'JWKS refresh failed');
-    });
+  function refreshInBackground(at: number): void {
+    refreshDueAt = at + maxAgeMs;
+    remote.reload().then(
+      function refreshed() {
+        log.debug({ keys: remote.jwks()?.keys.length ?? 0 }, 'JWKS refreshed');
+      },
+      function refreshFailed(error: unknown) {
+        // Try again after the cooldown rather than a whole max age later.
+        refreshDueAt = now() + cooldownMs;
+        log.warn({ code: joseCode(error), reason: messageOf(error) }, 'JWKS refresh failed');
+      },
+    );
   }
 
   return function keyFromJwks(header, token) {
-    const now = Date.now();
-    if (now >= refreshDueAt && remote.jwks() !== undefined && !remote.reloading) {
-      refreshInBackground(now);
+    const at = now();
+    if (at >= refreshDueAt && remote.jwks() !== undefined && !remote.reloading) {
+      refreshInBackground(at);
     }
     return remote(header, token);
   };

@@ -90,7 +90,6 @@ export const gatewaySettings = {
   PRODUCTS_URLS: upstreamUrls().optional(),
   INVENTORY_URLS: upstreamUrls().optional(),
   ORDERS_URLS: upstreamUrls().optional(),
-  PAYMENTS_URLS: upstreamUrls().optional(),
   JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
   JWT_ISSUER: setting.string('mercado'),
   JWT_AUDIENCE: setting.string('mercado-api'),
@@ -146,7 +145,6 @@ export function loadGatewayConfig(
     ...(raw.PRODUCTS_URLS ? { products: raw.PRODUCTS_URLS } : {}),
     ...(raw.INVENTORY_URLS ? { inventory: raw.INVENTORY_URLS } : {}),
     ...(raw.ORDERS_URLS ? { orders: raw.ORDERS_URLS } : {}),
-    ...(raw.PAYMENTS_URLS ? { payments: raw.PAYMENTS_URLS } : {}),
   };
   return Object.freeze({
     ...raw,

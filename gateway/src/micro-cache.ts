@@ -7,6 +7,8 @@ export interface MicroCacheSettings {
   ttlMs: number;
   maxEntries: number;
   maxBodyBytes: number;
+  /** The clock entries expire by (epoch ms); tests pass one they move by hand. */
+  now?: () => number;
 }
 
 interface Entry {
@@ -47,9 +49,11 @@ function maxAgeMs(cacheControl: string): number | undefined {
 export class MicroCache {
   readonly #settings: MicroCacheSettings;
   readonly #entries = new Map<string, Entry>();
+  readonly #now: () => number;
 
   constructor(settings: MicroCacheSettings) {
     this.#settings = settings;
+    this.#now = settings.now ?? Date.now;
   }
 
   get enabled(): boolean {
@@ -68,7 +72,7 @@ export class MicroCache {
    * Answers from the cache when a fresh entry exists; returns whether it did. A client that asks
    * for a fresh answer (`Cache-Control: no-cache`, RFC 9111 §5.2.1.4) reaches the service.
    */
-  serve(key: string, req: Request, res: Response, now = Date.now()): boolean {
+  serve(key: string, req: Request, res: Response, now = this.#now()): boolean {
     if (/no-cache|max-age=0/.test(String(req.headers['cache-control'] ?? ''))) return false;
     const entry = this.#entries.get(key);
     if (!entry) return false;
@@ -92,7 +96,7 @@ export class MicroCache {
   }
 
   /** Keeps the service's answer while it streams to the client, when it may be kept. */
-  capture(key: string, proxyRes: IncomingMessage, now = Date.now()): void {
+  capture(key: string, proxyRes: IncomingMessage, now = this.#now()): void {
     if (proxyRes.statusCode !== 200 || proxyRes.headers['set-cookie'] !== undefined) return;
     const declared = maxAgeMs(String(proxyRes.headers['cache-control'] ?? ''));
     if (declared === undefined || declared <= 0) return;

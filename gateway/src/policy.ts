@@ -15,8 +15,12 @@ export interface PolicyEntry {
   access: Access;
 }
 
-/** The services behind the gateway, each reached through its own comma list of URLs. */
-export const serviceNames = ['users', 'products', 'inventory', 'orders', 'payments'] as const;
+/**
+ * The services behind the gateway over HTTP, each reached through its own comma list of URLs.
+ * Payments is not one of them: the gateway reaches it over MQTT only (card requests), so it has no
+ * payments URL, route or health entry.
+ */
+export const serviceNames = ['users', 'products', 'inventory', 'orders'] as const;
 export type ServiceName = (typeof serviceNames)[number];
 
 /** Who answers a route: a service behind the gateway, or the gateway itself. */

@@ -35,6 +35,8 @@ export interface BreakerSettings {
   openMs: number;
   /** Failures in a row that open the breaker; a refused connection opens it at once. */
   failureThreshold: number;
+  /** The clock breakers open and close by (epoch ms); tests pass one they move by hand. */
+  now?: () => number;
 }
 
 /**
@@ -50,6 +52,7 @@ export class UpstreamPool {
   readonly service: string;
   readonly upstreams: readonly Upstream[];
   readonly #breaker: BreakerSettings;
+  readonly #now: () => number;
   #next = 0;
 
   constructor(service: string, urls: readonly string[], breaker: BreakerSettings) {
@@ -57,13 +60,14 @@ export class UpstreamPool {
     this.service = service;
     this.upstreams = urls.map(parseUpstream);
     this.#breaker = breaker;
+    this.#now = breaker.now ?? Date.now;
   }
 
   /**
    * The next URL to send a request to, in turn: a closed one, or a half-open one whose trial this
    * request becomes. Undefined when every breaker is open (or half-open with its trial out).
    */
-  pick(now = Date.now()): Upstream | undefined {
+  pick(now = this.#now()): Upstream | undefined {
     const count = this.upstreams.length;
     let trial: Upstream | undefined;
     for (let tried = 0; tried < count; tried++) {
@@ -79,7 +83,7 @@ export class UpstreamPool {
   }
 
   /** Seconds until some breaker of this service lets a trial through (for Retry-After). */
-  retryAfterSeconds(now = Date.now()): number {
+  retryAfterSeconds(now = this.#now()): number {
     let soonest = Number.POSITIVE_INFINITY;
     for (const upstream of this.upstreams) soonest = Math.min(soonest, upstream.downUntil);
     return Math.max(1, Math.ceil((soonest - now) / 1000));
@@ -97,7 +101,7 @@ export class UpstreamPool {
    * failures (timeouts, 502/503/504) open the breaker once they reach the threshold in a row. A
    * failed trial re-opens it at once.
    */
-  recordFailure(upstream: Upstream, decisive: boolean, now = Date.now()): void {
+  recordFailure(upstream: Upstream, decisive: boolean, now = this.#now()): void {
     upstream.failures++;
     const wasTrial = upstream.trialInFlight;
     upstream.trialInFlight = false;

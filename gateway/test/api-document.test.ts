@@ -1,7 +1,7 @@
 import t from 'tap';
-import { startUsers } from '../../services/users/test/helpers.js';
-import { startProducts } from '../../services/products/test/helpers.js';
-import { startInventory } from '../../services/inventory/test/helpers.js';
+import { startUsers } from '@mercado/users/testing';
+import { startProducts } from '@mercado/products/testing';
+import { startInventory } from '@mercado/inventory/testing';
 import { gatewayHandledRoutes, policy, routeOwners } from '../src/policy.js';
 import { deadUrl, startGateway } from './helpers.js';
 

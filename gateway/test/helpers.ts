@@ -65,20 +65,36 @@ export async function startEcho(t: TestContext, name = 'echo'): Promise<Echo> {
   return { url, seen };
 }
 
+export interface Hanging {
+  url: string;
+  requests: () => number;
+  closed: () => number;
+  /** Resolves when the first request arrives. */
+  firstRequest: Promise<void>;
+  /** Resolves when the first request's connection closes. */
+  firstClose: Promise<void>;
+}
+
 /** Accepts connections and requests, and never answers. */
-export async function startHanging(
-  t: TestContext,
-): Promise<{ url: string; requests: () => number; closed: () => number }> {
+export async function startHanging(t: TestContext): Promise<Hanging> {
   let requests = 0;
   let closed = 0;
+  let requested!: () => void;
+  let disconnected!: () => void;
+  const firstRequest = new Promise<void>((resolve) => (requested = resolve));
+  const firstClose = new Promise<void>((resolve) => (disconnected = resolve));
   const server = http.createServer(function hang(req) {
     requests++;
-    req.socket.once('close', () => closed++);
+    requested();
+    req.socket.once('close', () => {
+      closed++;
+      disconnected();
+    });
     req.resume();
   });
   const url = await listenOn(server);
   t.teardown(() => closeServer(server));
-  return { url, requests: () => requests, closed: () => closed };
+  return { url, requests: () => requests, closed: () => closed, firstRequest, firstClose };
 }
 
 /** A URL where nothing listens: the connection is refused. */
@@ -154,10 +170,30 @@ export interface Answer {
   ms: number;
 }
 
-/** A gateway on a free port, built from `env` (INTERNAL_SECRET and a JWKS_URL are filled in). */
+/** A clock a test moves by hand: time passes only when the test says so. */
+export interface ManualClock {
+  now(): number;
+  advance(ms: number): void;
+}
+
+export function manualClock(start = Date.now()): ManualClock {
+  let current = start;
+  return {
+    now: () => current,
+    advance(ms) {
+      current += ms;
+    },
+  };
+}
+
+/**
+ * A gateway on a free port, built from `env` (INTERNAL_SECRET and a JWKS_URL are filled in); with
+ * `clock`, its breakers, micro-cache, remembered tokens and keys' age go by that clock.
+ */
 export async function startGateway(
   t: TestContext,
   env: Record<string, string>,
+  options: { clock?: ManualClock } = {},
 ): Promise<GatewayHarness> {
   const config = loadGatewayConfig({
     INTERNAL_SECRET: internalSecret,
@@ -165,7 +201,12 @@ export async function startGateway(
     ...env,
   });
   const logs = captureLogs('gateway');
-  const gateway = buildGateway({ config, log: logs.log, metrics: createMetrics('gateway') });
+  const gateway = buildGateway({
+    config,
+    log: logs.log,
+    metrics: createMetrics('gateway'),
+    ...(options.clock ? { now: options.clock.now } : {}),
+  });
   const server = await listen(gateway.app);
   t.teardown(async () => {
     await server.close(100);
@@ -178,6 +219,21 @@ export async function startGateway(
     logs,
     call: (path, init) => call(`${server.url}${path}`, init),
   };
+}
+
+/**
+ * Waits for a line with this message in captured logs: the event itself, however long a busy
+ * machine takes (the test's own timeout bounds it). Returns the line.
+ */
+export async function logged(
+  logs: { lines: Array<Record<string, unknown>> },
+  msg: string,
+): Promise<Record<string, unknown>> {
+  for (;;) {
+    const line = logs.lines.find((entry) => entry.msg === msg);
+    if (line) return line;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 export async function call(url: string, init: RequestInit = {}): Promise<Answer> {

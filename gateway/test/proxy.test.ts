@@ -13,13 +13,14 @@ import {
   signToken,
   startEcho,
   startGateway,
+  manualClock,
   startHanging,
   startJwks,
 } from './helpers.js';
 
 type Tap = typeof t;
 
-/** The built entry point (npm test builds before it tests), as an operator would start it. */
+/** The built entry point, as an operator starts it (the test runner builds before it tests). */
 const builtMain = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 function sha256(data: Buffer | string): string {
@@ -147,7 +148,11 @@ t.test('the service answer is passed on as it is, status, headers and body', asy
 });
 
 t.test('a service that refuses connections is 503 upstream_unavailable, at once', async (t) => {
-  const gateway = await startGateway(t, { USERS_URLS: await deadUrl() });
+  // "At once": with a timeout far beyond the test's own, an answer at all means no waiting for it.
+  const gateway = await startGateway(t, {
+    USERS_URLS: await deadUrl(),
+    UPSTREAM_TIMEOUT_MS: '600000',
+  });
   const answer = await gateway.call('/api/auth/login', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -161,10 +166,11 @@ t.test('a service that refuses connections is 503 upstream_unavailable, at once'
     'The service behind this route is unavailable',
     '/api/auth/login',
   );
-  t.ok(answer.ms < 2_000, `answered in ${answer.ms.toFixed(0)} ms`);
-  t.match(gateway.logs.lines, [
-    { level: 'warn', msg: 'upstream request failed', upstream: 'users', code: 'ECONNREFUSED' },
-  ]);
+  t.match(
+    gateway.logs.lines.filter((line) => line.msg === 'upstream request failed'),
+    [{ level: 'warn', upstream: 'users', code: 'ECONNREFUSED' }],
+    'one attempt, refused',
+  );
   t.notOk(JSON.stringify(answer.body).includes('ECONNREFUSED'), 'no upstream detail leaks');
 });
 
@@ -192,12 +198,10 @@ t.test('a client that gives up takes its upstream request down with it', async (
   const gateway = await startGateway(t, { USERS_URLS: hanging.url, UPSTREAM_TIMEOUT_MS: '60000' });
   const controller = new AbortController();
   const pending = fetch(`${gateway.url}/api/auth/jwks.json`, { signal: controller.signal });
-  while (hanging.requests() === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  await hanging.firstRequest;
   controller.abort();
   await t.rejects(pending);
-  for (let i = 0; i < 100 && hanging.closed() === 0; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await hanging.firstClose;
   t.equal(hanging.closed(), 1, 'the upstream connection was closed');
   t.notMatch(
     gateway.logs.text(),
@@ -293,22 +297,34 @@ t.test(
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     t.teardown(() => new Promise((resolve) => server.close(resolve)));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const gateway = await startGateway(t, {
-      USERS_URLS: url,
-      JWKS_URL: await jwksUrl(t),
-      UPSTREAM_COOLDOWN_MS: '300',
-      BREAKER_FAILURE_THRESHOLD: '3',
-    });
+    const clock = manualClock();
+    const gateway = await startGateway(
+      t,
+      {
+        USERS_URLS: url,
+        JWKS_URL: await jwksUrl(t),
+        UPSTREAM_COOLDOWN_MS: '30000',
+        BREAKER_FAILURE_THRESHOLD: '3',
+      },
+      { clock },
+    );
     const get = () => gateway.call('/api/auth/jwks.json');
 
     for (let i = 0; i < 3; i++)
       t.equal((await get()).status, 503, "the service's own 503 passes through");
     const fast = await get();
     t.equal(fast.body.code, 'circuit_open', 'three failures in a row open the breaker');
-    t.equal(fast.headers.get('retry-after'), '1');
+    t.equal(fast.headers.get('retry-after'), '30');
     t.equal(received, 3, 'the open breaker sent nothing on');
+    clock.advance(29_999);
+    t.equal(
+      (await get()).body.code,
+      'circuit_open',
+      'still open a moment before the cooldown ends',
+    );
+    t.equal(received, 3);
 
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    clock.advance(1);
     t.equal((await get()).status, 503, 'half-open: the trial goes through and fails');
     t.equal(
       (await get()).body.code,
@@ -318,7 +334,7 @@ t.test(
     t.equal(received, 4);
 
     failing = false;
-    await new Promise((resolve) => setTimeout(resolve, 350));
+    clock.advance(30_000);
     const [trial, parallel] = await Promise.all([get(), get()]);
     t.same(
       [trial.status, parallel.status].sort(),
@@ -471,7 +487,6 @@ t.test('/api/health reports every configured service URL', async (t) => {
       products: { status: 'ok', upstreams: [{ status: 'ok' }, { status: 'ok' }] },
       inventory: { status: 'not_configured' },
       orders: { status: 'not_configured' },
-      payments: { status: 'not_configured' },
     },
   });
 
@@ -491,7 +506,6 @@ t.test('/api/health reports every configured service URL', async (t) => {
       products: { status: 'degraded', upstreams: [{ status: 'ok' }, { status: 'unreachable' }] },
       inventory: { status: 'not_configured' },
       orders: { status: 'unavailable', upstreams: [{ status: 'timeout' }] },
-      payments: { status: 'not_configured' },
     },
   });
 });
@@ -590,12 +604,12 @@ t.test('anonymous public reads are answered from a short-lived micro-cache', asy
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const key = await newKey('cache-key');
   const jwks = await startJwks(t, [key]);
-  const gateway = await startGateway(t, {
-    USERS_URLS: url,
-    PRODUCTS_URLS: url,
-    JWKS_URL: jwks.url,
-    CACHE_TTL_MS: '300',
-  });
+  const clock = manualClock();
+  const gateway = await startGateway(
+    t,
+    { USERS_URLS: url, PRODUCTS_URLS: url, JWKS_URL: jwks.url, CACHE_TTL_MS: '5000' },
+    { clock },
+  );
 
   const first = await gateway.call('/api/products?limit=5');
   const second = await gateway.call('/api/products?limit=5');
@@ -603,7 +617,7 @@ t.test('anonymous public reads are answered from a short-lived micro-cache', asy
   t.same(second.body, first.body);
   t.equal(first.headers.get('x-cache'), null);
   t.equal(second.headers.get('x-cache'), 'HIT');
-  t.match(second.headers.get('age'), /^\d+$/);
+  t.equal(second.headers.get('age'), '0');
   t.equal(second.headers.get('cache-control'), 'public, max-age=30');
   t.equal(second.headers.get('x-content-type-options'), 'nosniff', 'security headers on hits too');
   t.not(second.headers.get('x-request-id'), first.headers.get('x-request-id'));
@@ -635,7 +649,10 @@ t.test('anonymous public reads are answered from a short-lived micro-cache', asy
   await gateway.call('/api/products/private-1');
   t.equal(served, 6, 'a private answer is never kept');
 
-  await new Promise((resolve) => setTimeout(resolve, 350));
+  clock.advance(3_000);
+  const older = await gateway.call('/api/products?limit=5');
+  t.same([served, older.headers.get('x-cache'), older.headers.get('age')], [6, 'HIT', '3']);
+  clock.advance(2_000);
   await gateway.call('/api/products?limit=5');
   t.equal(served, 7, 'entries expire after CACHE_TTL_MS');
 

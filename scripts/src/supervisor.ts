@@ -38,6 +38,17 @@ export type SupervisorEvent =
   | { type: 'restarting'; name: string; delayMs: number }
   | { type: 'gave-up'; name: string; exit: ChildExit };
 
+/** Schedules and cancels the delayed restarts. */
+export interface RestartTimers {
+  set(restart: () => void, delayMs: number): unknown;
+  clear(handle: unknown): void;
+}
+
+const realTimers: RestartTimers = {
+  set: (restart, delayMs) => setTimeout(restart, delayMs),
+  clear: (handle) => clearTimeout(handle as NodeJS.Timeout | undefined),
+};
+
 export interface SupervisorOptions {
   /** Receives whole prefixed lines, newline included. Defaults to the process's stdout. */
   write?: (text: string) => void;
@@ -51,6 +62,8 @@ export interface SupervisorOptions {
   /** Whether an unexpected exit deserves a restart; a configuration error (exit 2) never heals. */
   shouldRestart?: (name: string, exit: ChildExit) => boolean;
   onEvent?: (event: SupervisorEvent) => void;
+  /** The clock restarts wait on; tests pass timers they fire themselves. Defaults to setTimeout. */
+  timers?: RestartTimers;
 }
 
 const palette = [36, 35, 33, 32, 34, 91, 96, 95, 93, 92];
@@ -66,7 +79,7 @@ export class SupervisedChild {
   /** Set when the supervisor stopped restarting it (a `shouldRestart` veto). */
   gaveUp: ChildExit | undefined;
   process: ChildProcess | undefined;
-  restartTimer: NodeJS.Timeout | undefined;
+  restartTimer: unknown;
   startedAt = 0;
   constructor(readonly spec: ChildSpec) {}
 
@@ -94,6 +107,7 @@ export class Supervisor {
   private readonly backoff: BackoffPolicy;
   private readonly stopTimeoutMs: number;
   private readonly colors = new Map<string, number>();
+  private readonly timers: RestartTimers;
   private width: number;
   private stopping: Promise<void> | undefined;
 
@@ -102,6 +116,7 @@ export class Supervisor {
     this.backoff = { ...defaultBackoff, ...options.backoff };
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.width = options.prefixWidth ?? 0;
+    this.timers = options.timers ?? realTimers;
   }
 
   get isStopping(): boolean {
@@ -149,7 +164,7 @@ export class Supervisor {
   killAll(signal: NodeJS.Signals = 'SIGKILL'): void {
     this.stopping ??= Promise.resolve();
     for (const child of this.children.values()) {
-      clearTimeout(child.restartTimer);
+      this.timers.clear(child.restartTimer);
       child.restartTimer = undefined;
       if (child.process) signalGroup(child.process, signal);
     }
@@ -158,7 +173,7 @@ export class Supervisor {
   private async stopEverything(): Promise<void> {
     const running: Array<Promise<void>> = [];
     for (const child of this.children.values()) {
-      clearTimeout(child.restartTimer);
+      this.timers.clear(child.restartTimer);
       child.restartTimer = undefined;
       const proc = child.process;
       if (!proc) continue;
@@ -229,7 +244,7 @@ export class Supervisor {
     child.crashes = uptimeMs >= this.backoff.resetAfterMs ? 1 : child.crashes + 1;
     const delayMs = this.delayFor(child.crashes);
     this.emit({ type: 'restarting', name: child.name, delayMs });
-    child.restartTimer = setTimeout(() => {
+    child.restartTimer = this.timers.set(() => {
       child.restartTimer = undefined;
       if (!this.stopping) this.spawn(child);
     }, delayMs);

@@ -1,19 +1,34 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '@mercado/common/testing';
 import { startPostgres } from './postgres.js';
+import { repoRoot } from './local-state.js';
 import { ensureSystemPrograms } from './system-packages.js';
+import { countsFromTap, summaryLine } from './test-summary.js';
+
+const failedToStart = summaryLine({ passed: 0, failed: 1, skipped: 0, todo: 0 });
 
 /**
- * The test runner behind `npm test`: starts one throwaway Postgres for the run, hands its URL to
- * tap (each test file makes its own database on it), stops it afterwards, and prints a plain
- * `N passed, N failed` line. Exits with tap's code.
+ * `tsc -b` before any test: tests that start a built entry point (a service's dist/main.js, the
+ * launcher) then run the code in front of them, never a build older than it. Up to date, it costs
+ * well under a second.
+ */
+function build(): boolean {
+  const tsc = path.join(repoRoot, 'node_modules/typescript/bin/tsc');
+  const result = spawnSync(process.execPath, [tsc, '-b'], { cwd: repoRoot, stdio: 'inherit' });
+  return result.status === 0;
+}
+
+/**
+ * The test runner behind `npm test`: builds, starts one throwaway Postgres for the run, hands its
+ * URL to tap (each test file makes its own database on it), stops it afterwards, and prints a
+ * plain `N passed, N failed, N skipped` line (see test-summary.ts). Exits with tap's code.
  */
 async function main(): Promise<void> {
-  if (!ensureSystemPrograms()) {
-    process.stdout.write('0 passed, 1 failed\n');
+  if (!build() || !ensureSystemPrograms()) {
+    process.stdout.write(`${failedToStart}\n`);
     process.exit(1);
   }
   const started = Date.now();
@@ -71,20 +86,8 @@ async function main(): Promise<void> {
     child.on('close', (exitCode) => resolve(exitCode ?? 1)),
   );
   await stop();
-  process.stdout.write(`${summarise(output, code)}\n`);
+  process.stdout.write(`${summaryLine(countsFromTap(output, code))}\n`);
   process.exit(code);
-}
-
-/**
- * tap's TAP-mode output (stdout is a pipe here) ends with `# { total: N, pass: N, fail: N }`,
- * leaving out zero counts; turn it into the plain line CI reads. A run that failed without a count
- * (a crash, a coverage shortfall) still reports a failure.
- */
-function summarise(output: string, code: number): string {
-  const totals = /^# \{ total: \d+(.*)\}\s*$/m.exec(output)?.[1] ?? '';
-  const count = (name: string) => Number(new RegExp(`${name}: (\\d+)`).exec(totals)?.[1] ?? 0);
-  const failed = count('fail') || (code === 0 ? 0 : 1);
-  return `${count('pass')} passed, ${failed} failed`;
 }
 
 void main();

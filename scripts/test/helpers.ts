@@ -16,10 +16,13 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** Polls `predicate` until it holds; fails after `timeoutMs`. */
+/**
+ * Polls `predicate` until it holds: a wait for an event, not a timing. `timeoutMs` only turns a
+ * wait that would never end into a clear failure before the test file's own timeout.
+ */
 export async function until(
   predicate: () => boolean,
-  timeoutMs = 5_000,
+  timeoutMs = 60_000,
   what = 'condition',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -30,10 +33,10 @@ export async function until(
   }
 }
 
-/** Retries an async check until it holds; fails after `timeoutMs`. */
+/** Retries an async check until it holds (see `until` for `timeoutMs`). */
 export async function eventually(
   check: () => Promise<boolean>,
-  timeoutMs = 5_000,
+  timeoutMs = 60_000,
   what = 'condition',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,6 +1,41 @@
 import t from 'tap';
-import { Supervisor, type SupervisorEvent, type SupervisorOptions } from '../src/supervisor.js';
+import {
+  Supervisor,
+  type RestartTimers,
+  type SupervisorEvent,
+  type SupervisorOptions,
+} from '../src/supervisor.js';
 import { alive, until } from './helpers.js';
+
+interface PendingRestart {
+  restart: () => void;
+  delayMs: number;
+  cancelled: boolean;
+}
+
+/** Restart timers the test fires itself: a restart happens when the test says its delay is up. */
+function manualTimers() {
+  const scheduled: PendingRestart[] = [];
+  const timers: RestartTimers = {
+    set(restart, delayMs) {
+      const pending = { restart, delayMs, cancelled: false };
+      scheduled.push(pending);
+      return pending;
+    },
+    clear(handle) {
+      if (handle) (handle as PendingRestart).cancelled = true;
+    },
+  };
+  return {
+    timers,
+    scheduled,
+    /** Waits for the next restart to be scheduled (a crash), and returns it. */
+    async next(): Promise<PendingRestart> {
+      await until(() => scheduled.length > 0, undefined, 'a restart to be scheduled');
+      return scheduled.shift()!;
+    },
+  };
+}
 
 /** A supervisor over tiny `node -e` programs, recording what it writes and reports. */
 function supervise(t: { teardown(fn: () => unknown): void }, options: SupervisorOptions = {}) {
@@ -49,34 +84,44 @@ t.test(
 );
 
 t.test('a crashing child is restarted after delays that double up to the ceiling', async (t) => {
+  const clock = manualTimers();
   const { node, ofType } = supervise(t, {
     backoff: { initialMs: 100, maxMs: 400, resetAfterMs: 60_000 },
+    timers: clock.timers,
   });
   const child = node('crasher', 'process.exit(1)');
-  await until(() => ofType('spawned').length >= 5, 10_000);
-  t.same(
-    ofType('restarting')
-      .slice(0, 4)
-      .map((event) => event.delayMs),
-    [100, 200, 400, 400],
-  );
-  const spawned = ofType('spawned');
-  const exited = ofType('exited');
-  for (let i = 1; i < 5; i++) {
-    const gap = spawned[i]!.at - exited[i - 1]!.at;
-    t.ok(gap >= [100, 200, 400, 400][i - 1]! - 5, `restart ${i} waited ${gap} ms`);
+  const delays = [];
+  for (let restart = 1; restart <= 4; restart++) {
+    const pending = await clock.next();
+    delays.push(pending.delayMs);
+    t.equal(ofType('spawned').length, restart, `no restart ${restart} before its delay is up`);
+    pending.restart();
   }
-  t.same(exited[0]!.exit, { code: 1, signal: null });
-  t.ok(child.starts >= 5);
-  t.not(spawned[0]!.pid, spawned[1]!.pid, 'each restart is a new process');
+  t.same(delays, [100, 200, 400, 400]);
+  t.same(
+    ofType('restarting').map((event) => event.delayMs),
+    delays,
+  );
+  await clock.next();
+  const spawned = ofType('spawned');
+  t.same(
+    spawned.map((event) => event.attempt),
+    [1, 2, 3, 4, 5],
+  );
+  t.same(ofType('exited')[0]!.exit, { code: 1, signal: null });
+  t.equal(child.starts, 5);
+  t.equal(new Set(spawned.map((event) => event.pid)).size, 5, 'each restart is a new process');
 });
 
 t.test('a child that stayed up long enough restarts after the initial delay again', async (t) => {
+  const clock = manualTimers();
   const { node, ofType } = supervise(t, {
     backoff: { initialMs: 50, maxMs: 1000, resetAfterMs: 150 },
+    timers: clock.timers,
   });
+  // Up at least 250 ms each time, past resetAfterMs however slowly it starts.
   node('flaky', 'setTimeout(() => process.exit(3), 250)');
-  await until(() => ofType('restarting').length >= 3, 10_000);
+  for (let restart = 1; restart <= 3; restart++) (await clock.next()).restart();
   t.same(
     ofType('restarting').map((event) => event.delayMs),
     [50, 50, 50],
@@ -84,14 +129,18 @@ t.test('a child that stayed up long enough restarts after the initial delay agai
 });
 
 t.test('a child whose exit is vetoed by shouldRestart is left stopped', async (t) => {
+  const clock = manualTimers();
   const { supervisor, node, ofType } = supervise(t, {
     shouldRestart: (_name, exit) => exit.code !== 2,
+    timers: clock.timers,
   });
   const child = node('misconfigured', 'process.exit(2)');
   await until(() => ofType('gave-up').length === 1);
-  await new Promise((resolve) => setTimeout(resolve, 700));
+  t.same(clock.scheduled, [], 'no restart is scheduled, now or later');
+  t.same(ofType('restarting'), []);
   t.equal(ofType('spawned').length, 1);
   t.same(child.gaveUp, { code: 2, signal: null });
+  t.equal(child.running, false);
   t.equal(supervisor.child('misconfigured'), child);
 });
 
@@ -112,9 +161,10 @@ t.test('a program that cannot be spawned is reported', async (t) => {
 t.test(
   'stopAll leaves no child alive: the polite ones, the stubborn one, and their children',
   async (t) => {
+    const clock = manualTimers();
     const { supervisor, node, lines, ofType } = supervise(t, {
       stopTimeoutMs: 800,
-      backoff: { initialMs: 5_000 },
+      timers: clock.timers,
     });
     node('polite', "console.log('ready'); setInterval(() => {}, 1000)");
     node(
@@ -128,7 +178,7 @@ t.test(
     );
     node('crasher', 'process.exit(1)');
     await until(() => lines.filter((line) => line.endsWith('| ready')).length === 3);
-    await until(() => ofType('restarting').length === 1);
+    const crasherRestart = await clock.next();
 
     const grandchild = Number(/grandchild (\d+)/.exec(lines.join('\n'))![1]);
     const pids = [
@@ -144,7 +194,7 @@ t.test(
     t.ok(Date.now() - started >= 800, 'the stubborn child held out until the deadline');
     t.ok(lines.includes('stubborn | ignoring SIGTERM'));
     t.ok(lines.includes('stubborn | did not stop within 800 ms: killing it'));
-    await until(() => !pids.some(alive), 2_000);
+    await until(() => !pids.some(alive), undefined, 'every child and the grandchild to be gone');
     t.same(pids.filter(alive), [], 'no process is left');
     t.same(
       ofType('exited')
@@ -158,12 +208,10 @@ t.test(
       ],
     );
 
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    t.equal(
-      ofType('spawned').filter((event) => event.name === 'crasher').length,
-      1,
-      'no restart after stopAll',
-    );
+    t.equal(crasherRestart.cancelled, true, "stopAll cancels the crasher's pending restart");
+    crasherRestart.restart(); // and one whose timer fired at the last moment starts nothing
+    t.equal(supervisor.child('crasher')!.starts, 1, 'no restart after stopAll');
+    t.equal(supervisor.child('crasher')!.running, false);
     t.equal(supervisor.stopAll(), supervisor.stopAll(), 'stopping twice is one stop');
     t.throws(() => node('late', ''), /stopping/);
   },

@@ -1,5 +1,4 @@
 import t from 'tap';
-import { lowStockMessages } from '../../inventory/src/domain/low-stock.js';
 import {
   checkPublish,
   checkTopicFilter,
@@ -451,29 +450,6 @@ t.test('a valid payload parses by topic key and by concrete topic', async (t) =>
       { ok: true, name, params: matchTopic(topic)?.params, value: payload },
       `${name} by topic`,
     );
-  }
-});
-
-t.test('what inventory publishes on low stock is a valid low-stock payload', async (t) => {
-  const messages = lowStockMessages(
-    [
-      {
-        productId: uuid.product,
-        sellerId: uuid.seller,
-        region: 'eu-west',
-        availableBefore: 5,
-        thresholdBefore: 5,
-        availableAfter: 4,
-        thresholdAfter: 5,
-      },
-    ],
-    new Date(at),
-  );
-  t.equal(messages.length, 1);
-  for (const message of messages) {
-    t.equal(message.topic, topics.lowStock.build());
-    const result = parsePayload(message.topic, JSON.stringify(message.payload));
-    t.strictSame(result, { ok: true, name: 'lowStock', params: {}, value: message.payload });
   }
 });
 

@@ -5,7 +5,7 @@ import { connectMqtt, serviceMqttCredentials } from '@mercado/common/mqtt';
 import { createMetrics, type Metrics } from '@mercado/common/metrics';
 import { type Knex } from '@mercado/common/db';
 import { captureLogs } from '@mercado/common/testing';
-import { createMercadoBroker, loadBrokerConfig } from '@mercado/broker';
+import { createMercadoBroker, loadBrokerConfig } from '@mercado/broker/testing';
 import { lowStockTopic, startInventoryOutbox, type InventoryOutbox } from '../src/app.js';
 import { insertOutboxMessages, type OutboxMessage } from '../src/data/outbox-repository.js';
 import { lowStockMessages } from '../src/domain/low-stock.js';

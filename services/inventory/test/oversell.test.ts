@@ -14,7 +14,7 @@ import {
   stockRow,
 } from './helpers.js';
 
-/** `npm test` builds before it tests; this is the very file production runs. */
+/** The test runner builds before it tests: this is the very file production runs. */
 const builtMain = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 
 interface RunningProcess {

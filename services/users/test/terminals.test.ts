@@ -17,7 +17,7 @@ import {
   loadBrokerConfig,
   startListeners,
   type TerminalVerifier,
-} from '../../../broker/src/index.js';
+} from '@mercado/broker/testing';
 import { startTerminalPresence, type Presence } from '../src/app.js';
 import { internalSecret, signUpAdmin, startUsers, type UsersHarness } from './helpers.js';
 

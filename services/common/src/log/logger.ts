@@ -1,40 +1,8 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { currentContext } from './context.js';
+import { redactSecrets } from './redact.js';
 
 export type { Logger } from 'pino';
-
-/**
- * Field paths pino censors wherever they appear in a logged object (pino's `*` matches one level).
- * Passwords, tokens, secrets and card data never reach a log, even when a caller logs an object
- * carelessly.
- */
-const sensitiveKeys = [
-  'password',
-  'currentPassword',
-  'newPassword',
-  'token',
-  'accessToken',
-  'refreshToken',
-  'secret',
-  'authorization',
-  'cookie',
-  'card',
-  'cardNumber',
-  'cvc',
-  'cvv',
-  'privateKey',
-];
-
-export const redactPaths = [
-  ...sensitiveKeys,
-  ...sensitiveKeys.map((key) => `*.${key}`),
-  ...sensitiveKeys.map((key) => `*.*.${key}`),
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["x-mercado-identity"]',
-  'req.headers["x-mercado-identity-signature"]',
-  'res.headers["set-cookie"]',
-];
 
 export interface LoggerOptions {
   name: string;
@@ -44,15 +12,21 @@ export interface LoggerOptions {
 
 /**
  * A JSON logger. While a request is being served, every line carries its `requestId` (taken from
- * the async context), including lines written by code that never saw the request.
+ * the async context), including lines written by code that never saw the request. Passwords,
+ * tokens, secrets, cookies and card data are censored at any depth of what is logged, even when a
+ * caller logs an object carelessly (see redact.ts for exactly what). Bind ids to a child logger,
+ * never objects: child bindings are written as they are.
  */
 export function createLogger({ name, level = 'info', destination }: LoggerOptions): Logger {
   const options = {
     name,
     level,
     base: { service: name },
-    redact: { paths: redactPaths, censor: '[redacted]' },
-    formatters: { level: (label: string) => ({ level: label }) },
+    formatters: {
+      level: (label: string) => ({ level: label }),
+      // pino merges the caller's object into the mixin's fresh one before this runs.
+      log: redactSecrets,
+    },
     timestamp: pino.stdTimeFunctions.isoTime,
     mixin() {
       const context = currentContext();
