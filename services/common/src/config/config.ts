@@ -99,10 +99,18 @@ export const baseServiceSettings = {
   SHUTDOWN_TIMEOUT_MS: setting.int(10_000, 100, 120_000),
 };
 
+/** Settings of a service that owns a database (see db/db.ts, createDb). */
 export const databaseSettings = {
   DATABASE_URL: setting.url(),
   DATABASE_POOL_MAX: setting.int(10, 1, 200),
   MIGRATE_ON_START: setting.bool(true),
+  /** Postgres cancels a statement that runs longer (answered 503 `database_timeout`); 0: off. */
+  DATABASE_STATEMENT_TIMEOUT_MS: setting.int(30_000, 0, 3_600_000),
+  /**
+   * Postgres ends the session of a transaction idle for longer, releasing its locks (the outbox
+   * relay and the checkout keep a transaction open while they publish); 0: off.
+   */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: setting.int(60_000, 0, 3_600_000),
 };
 
 /** Settings of a service that relays its outbox to the broker (see mqtt/outbox-relay.ts). */

@@ -16,6 +16,8 @@ export interface DatabaseServiceConfig {
   DATABASE_URL: string;
   DATABASE_POOL_MAX: number;
   MIGRATE_ON_START: boolean;
+  DATABASE_STATEMENT_TIMEOUT_MS: number;
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: number;
 }
 
 export interface ServiceRuntime<C> {
@@ -57,6 +59,8 @@ export function runDatabaseService<C extends DatabaseServiceConfig>(
     const db = createDb({
       url: config.DATABASE_URL,
       poolMax: config.DATABASE_POOL_MAX,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      idleInTransactionTimeoutMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
       log,
       metrics,
       name: `mercado-${options.name}`,

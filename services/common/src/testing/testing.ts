@@ -145,7 +145,20 @@ export async function startTestService<C extends { DATABASE_URL: string }, A>(
   const config = options.loadConfig({ ...options.env, DATABASE_URL: databaseUrl });
   const logs = captureLogs(options.name);
   const metrics = createMetrics(options.name);
-  const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
+  const {
+    DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutMs,
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: idleInTransactionTimeoutMs,
+  } = config as {
+    DATABASE_STATEMENT_TIMEOUT_MS?: number;
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS?: number;
+  };
+  const db = createDb({
+    url: config.DATABASE_URL,
+    log: logs.log,
+    metrics,
+    ...(statementTimeoutMs === undefined ? {} : { statementTimeoutMs }),
+    ...(idleInTransactionTimeoutMs === undefined ? {} : { idleInTransactionTimeoutMs }),
+  });
   await migrate(db, fileURLToPath(options.migrationsDir));
   const { app, extra } = await options.build({ config, log: logs.log, metrics, db });
   const server = await listen(app);
