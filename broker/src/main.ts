@@ -6,9 +6,10 @@ import { createMercadoBroker, loadBrokerConfig } from './broker.js';
 import { startListeners } from './listeners.js';
 import { createTerminalVerifier } from './terminal-verifier.js';
 
-runMain(async function main() {
+runMain(async function main({ useLogger }) {
   const config = loadBrokerConfig();
   const log = createLogger({ name: 'broker', level: config.LOG_LEVEL });
+  useLogger(log);
   const metrics = createMetrics('broker');
   const verifyTerminal = config.USERS_URL
     ? createTerminalVerifier({

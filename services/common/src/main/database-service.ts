@@ -52,9 +52,10 @@ export interface DatabaseServiceOptions<C extends DatabaseServiceConfig> {
 export function runDatabaseService<C extends DatabaseServiceConfig>(
   options: DatabaseServiceOptions<C>,
 ): void {
-  runMain(async function main() {
+  runMain(async function main({ useLogger }) {
     const config = options.loadConfig();
     const log = createLogger({ name: options.name, level: config.LOG_LEVEL });
+    useLogger(log);
     const metrics = createMetrics(options.name);
     const db = createDb({
       url: config.DATABASE_URL,

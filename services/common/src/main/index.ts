@@ -1,5 +1,5 @@
 /** `@mercado/common/main`: a process's entry point — startup failures, signals, orderly stop. */
-export { runMain } from './run-main.js';
+export { runMain, type MainContext } from './run-main.js';
 export {
   runDatabaseService,
   type DatabaseServiceConfig,
