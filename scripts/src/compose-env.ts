@@ -15,6 +15,8 @@ async function main(): Promise<void> {
     `USERS_DB_PASSWORD=${secret(24)}`,
     `PRODUCTS_DB_PASSWORD=${secret(24)}`,
     `INVENTORY_DB_PASSWORD=${secret(24)}`,
+    // base64url: it travels in the Redis clients' URLs.
+    `REDIS_PASSWORD=${secret(24)}`,
     // Single quotes keep the JSON's double quotes as they are.
     `JWT_SIGNING_KEYS='${JSON.stringify([key])}'`,
     `JWT_ACTIVE_KID=${key.kid}`,

@@ -13,6 +13,7 @@ const required = {
   USERS_DB_PASSWORD: 'dummy-db-password',
   PRODUCTS_DB_PASSWORD: 'dummy-products-db-password',
   INVENTORY_DB_PASSWORD: 'dummy-inventory-db-password',
+  REDIS_PASSWORD: 'dummy-redis-password',
   INTERNAL_SECRET: 'x'.repeat(48),
   JWT_SIGNING_KEYS: '[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"x","d":"d"}]',
   ADMIN_EMAIL: 'admin@example.test',
@@ -86,12 +87,33 @@ t.test(
     );
     t.match(
       result.stdout,
-      /\n {2}broker:[\s\S]*?REDIS_URL: redis:\/\/redis:6379\/1/,
-      'the broker nodes share Redis: one cluster when scaled',
+      /\n {2}broker:[\s\S]*?REDIS_URL: redis:\/\/:dummy-redis-password@redis:6379\/1\n/,
+      'the broker nodes share Redis, with its password: one cluster when scaled',
     );
     t.notMatch(result.stdout, /published/, 'no host port anywhere');
   },
 );
+
+t.test('Redis requires REDIS_PASSWORD and every client of it passes it', async (t) => {
+  const result = await config(t, required);
+  t.equal(result.code, 0, result.stderr);
+  const redis = /\n {2}redis:\n([\s\S]*?)\n {2}\S/.exec(result.stdout)?.[1] ?? '';
+  t.match(redis, /- --requirepass\n\s*- dummy-redis-password\n/, 'the server requires it');
+  t.match(redis, /REDISCLI_AUTH: dummy-redis-password\n/, 'its health check authenticates');
+  t.match(redis, /redis-cli ping \| grep -q PONG/, 'and counts only PONG as healthy');
+  const clients = [...result.stdout.matchAll(/(\w+): (redis:\/\/\S*)/g)].map(([, name, url]) => [
+    name,
+    new URL(url!).password,
+  ]);
+  t.same(
+    clients,
+    [
+      ['REDIS_URL', 'dummy-redis-password'],
+      ['RATE_LIMIT_REDIS_URL', 'dummy-redis-password'],
+    ],
+    'the broker and the gateway, each with the password',
+  );
+});
 
 t.test('the .env that `npm run compose:env` prints satisfies the compose file', async (t) => {
   const { stdout: generated } = await promisify(execFile)(process.execPath, [
@@ -104,6 +126,7 @@ t.test('the .env that `npm run compose:env` prints satisfies the compose file', 
     { kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', kid: String, d: String },
   ]);
   t.match(generated, /^INTERNAL_SECRET=[\w-]{64}$/m);
+  t.match(generated, /^REDIS_PASSWORD=[\w-]{32}$/m, 'URL-safe');
 });
 
 t.test(
