@@ -11,7 +11,7 @@ import {
   type MqttServiceName,
   type Principal,
 } from '@mercado/common/contract';
-import { isServiceMqttPassword } from '@mercado/common/mqtt';
+import { createServicePasswordCheck } from '@mercado/common/mqtt';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
 import type { BrokerConfig } from './config.js';
@@ -156,6 +156,7 @@ export async function createMercadoBroker({
   const allowConnection = createConnectionRateLimit(config.CONNECTIONS_PER_IP_PER_MINUTE);
   const addresses = new WeakMap<Client, string>();
   let rateRefusals = 0;
+  const isServicePassword = createServicePasswordCheck(config);
 
   async function authenticateBrowser(token: string): Promise<Principal> {
     const { payload } = await jwtVerify(token, keySet, {
@@ -175,9 +176,7 @@ export async function createMercadoBroker({
     if (username.startsWith('service:')) {
       const service = username.slice('service:'.length) as MqttServiceName;
       if (!mqttServices.includes(service)) return undefined;
-      return isServiceMqttPassword(config.INTERNAL_SECRET, service, password)
-        ? { kind: 'service', service }
-        : undefined;
+      return isServicePassword(service, password) ? { kind: 'service', service } : undefined;
     }
     if (username.startsWith('terminal:')) {
       const terminalId = username.slice('terminal:'.length);

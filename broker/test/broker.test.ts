@@ -1,15 +1,14 @@
 import net from 'node:net';
 import t from 'tap';
-import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
   eventually,
-  internalSecret,
   nextMessage,
   orderStatus,
   refusedWith,
   startBroker,
   validMessage,
 } from './helpers.js';
+import { testServiceMqttCredentials } from '@mercado/common/testing';
 
 t.test('who may connect: services, browsers with a valid token, nobody else', async (t) => {
   const { listeners, token, service, browser } = await startBroker(
@@ -21,7 +20,7 @@ t.test('who may connect: services, browsers with a valid token, nobody else', as
   t.ok((await service('orders')).connected, 'a service with its derived password');
   t.ok((await browser('3f0d7f4e-0000-4000-8000-000000000001')).connected, 'a browser with a token');
 
-  const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
+  const { username, password } = testServiceMqttCredentials('orders');
   t.equal(await refusedWith(url, { clientId: 'anon-1' }), 5, 'anonymous: not authorized');
   t.equal(
     await refusedWith(url, { clientId: 'orders-x', username, password: `${password}x` }),
@@ -191,7 +190,7 @@ t.test('browsers connect over WebSocket at /mqtt', async (t) => {
 
 t.test('a storm of connects from one address is cut off', async (t) => {
   const { listeners } = await startBroker(t, { CONNECTIONS_PER_IP_PER_MINUTE: '40' });
-  const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
+  const { username, password } = testServiceMqttCredentials('orders');
   const outcomes = await Promise.all(
     Array.from({ length: 30 }, (_, index) =>
       refusedWith(listeners.mqttUrl, { clientId: `orders-storm-${index}`, username, password }),

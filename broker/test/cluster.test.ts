@@ -1,12 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { connectMqtt, type MqttClient } from '@mercado/common/mqtt';
 import { createMetrics } from '@mercado/common/metrics';
-import { freePort } from '@mercado/common/testing';
+import {
+  freePort,
+  testBrokerCredentials,
+  testServiceMqttCredentials,
+} from '@mercado/common/testing';
 import { captureLogs, startTestRedis } from '@mercado/common/testing';
 import type mqtt from 'mqtt';
 import { createMercadoBroker, loadBrokerConfig, type MercadoBroker } from '../src/broker.js';
 import { startListeners, type BrokerListeners } from '../src/listeners.js';
+import type { MqttServiceName } from '@mercado/common/contract';
 
 const internalSecret = 'cluster-test-internal-secret-long-enough-0123456789';
 const terminalSecret = 'terminal-secret-for-the-cluster-test';
@@ -26,6 +31,7 @@ async function startNode(
 ): Promise<Node> {
   const config = loadBrokerConfig({
     INTERNAL_SECRET: internalSecret,
+    ...testBrokerCredentials(),
     JWKS_URL: 'http://127.0.0.1:1/jwks.json',
     MQTT_PORT: String(mqttPort),
     PORT: '0',
@@ -61,9 +67,9 @@ function clients(t: { teardown(fn: () => unknown): void }) {
   };
 }
 
-const service = (name: string, clientId = `${name}-${randomUUID()}`) => ({
+const service = (name: MqttServiceName, clientId = `${name}-${randomUUID()}`) => ({
   clientId,
-  ...serviceMqttCredentials(internalSecret, name),
+  ...testServiceMqttCredentials(name),
 });
 
 function orderStatus(orderId: string) {

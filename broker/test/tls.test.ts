@@ -3,17 +3,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
   Inbox,
   exitWithin,
-  internalSecret,
   publishOutcome,
   refusedWith,
   run,
   startBroker,
   validMessage,
 } from './helpers.js';
+import { testServiceMqttCredentials } from '@mercado/common/testing';
 
 /**
  * MQTT over TLS: a self-signed certificate for 127.0.0.1, made with the openssl CLI for this run
@@ -105,7 +104,7 @@ t.test('MQTT over TLS', async (t) => {
   await t.test('mosquitto_pub --cafile publishes over TLS', async (t) => {
     const gateway = new Inbox(await broker.service('gateway', mqttsUrl, { ca }));
     await gateway.client.subscribeAsync('orders/+/+/status', { qos: 1 });
-    const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
+    const { username, password } = testServiceMqttCredentials('orders');
     const message = validMessage(`orders/${userA}/${order}/status`);
     const args = (cafile: string) => [
       '--cafile',

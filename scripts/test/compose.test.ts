@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { hashServiceMqttPassword } from '@mercado/common/mqtt';
 import { repoRoot } from '../src/local-state.js';
 
 const installLine = 'apt-get install -y --no-install-recommends docker-compose';
@@ -18,6 +19,10 @@ const required = {
   JWT_SIGNING_KEYS: '[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"x","d":"d"}]',
   ADMIN_EMAIL: 'admin@example.test',
   ADMIN_PASSWORD: 'dummy-admin-password',
+  USERS_MQTT_PASSWORD: 'dummy-users-mqtt-password-0123456789',
+  USERS_MQTT_PASSWORD_HASH: 'a'.repeat(64),
+  INVENTORY_MQTT_PASSWORD: 'dummy-inventory-mqtt-password-0123456789',
+  INVENTORY_MQTT_PASSWORD_HASH: 'b'.repeat(64),
 };
 
 if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).error) {
@@ -115,6 +120,32 @@ t.test('Redis requires REDIS_PASSWORD and every client of it passes it', async (
   );
 });
 
+t.test(
+  'each service gets its own broker password and no other; the broker only their digests',
+  async (t) => {
+    const result = await config(t, required);
+    t.equal(result.code, 0, result.stderr);
+    const environment = (service: string) =>
+      new RegExp(`\\n {2}${service}:\\n[\\s\\S]*?environment:\\n((?: {6}.*\\n)+)`).exec(
+        result.stdout,
+      )?.[1] ?? '';
+    const passwords = {
+      users: required.USERS_MQTT_PASSWORD,
+      inventory: required.INVENTORY_MQTT_PASSWORD,
+    };
+    for (const service of ['users', 'products', 'inventory', 'broker', 'gateway']) {
+      const held = Object.entries(passwords)
+        .filter(([, password]) => environment(service).includes(password))
+        .map(([owner]) => owner);
+      t.same(held, service in passwords ? [service] : [], `${service} holds only its own`);
+    }
+    t.match(environment('users'), `MQTT_PASSWORD: ${passwords.users}\n`);
+    t.match(environment('inventory'), `MQTT_PASSWORD: ${passwords.inventory}\n`);
+    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_USERS: ${'a'.repeat(64)}\n`);
+    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_INVENTORY: ${'b'.repeat(64)}\n`);
+  },
+);
+
 t.test('the .env that `npm run compose:env` prints satisfies the compose file', async (t) => {
   const { stdout: generated } = await promisify(execFile)(process.execPath, [
     path.join(repoRoot, 'scripts/dist/compose-env.js'),
@@ -127,6 +158,17 @@ t.test('the .env that `npm run compose:env` prints satisfies the compose file', 
   ]);
   t.match(generated, /^INTERNAL_SECRET=[\w-]{64}$/m);
   t.match(generated, /^REDIS_PASSWORD=[\w-]{32}$/m, 'URL-safe');
+  for (const service of ['USERS', 'INVENTORY']) {
+    const password = new RegExp(`^${service}_MQTT_PASSWORD=([\\w-]{32})$`, 'm').exec(
+      generated,
+    )?.[1];
+    t.ok(password, `${service}_MQTT_PASSWORD`);
+    t.match(
+      generated,
+      new RegExp(`^${service}_MQTT_PASSWORD_HASH=${hashServiceMqttPassword(password ?? '')}$`, 'm'),
+      'with its digest for the broker',
+    );
+  }
 });
 
 t.test(

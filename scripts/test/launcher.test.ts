@@ -155,6 +155,7 @@ t.test(
       'internalSecret',
       'jwtActiveKid',
       'jwtSigningKeys',
+      'mqttPasswords',
       'postgresPassword',
     ]);
     t.equal(statSync(first.file).mode & 0o777, 0o600, 'readable by the owner only');

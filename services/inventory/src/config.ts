@@ -3,6 +3,7 @@ import {
   baseServiceSettings,
   databaseSettings,
   loadConfig,
+  mqttSettings,
   outboxRelaySettings,
   setting,
 } from '@mercado/common/config';
@@ -30,8 +31,8 @@ export const inventorySettings = {
   SWEEP_BATCH_SIZE: setting.int(100, 1, 10_000),
   /** A reservation's lifetime when the caller does not give one. */
   RESERVATION_TTL_SECONDS: setting.int(900, 60, 3600),
-  /** The broker the outbox is relayed to; without it, events stay in the outbox unsent. */
-  MQTT_URL: setting.mqttUrl().optional(),
+  /** The broker the outbox is relayed to (without it, events stay unsent), and the password. */
+  ...mqttSettings,
   ...outboxRelaySettings,
 };
 

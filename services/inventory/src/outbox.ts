@@ -1,11 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import {
-  createMqttClient,
-  serviceMqttCredentials,
-  startOutboxRelay,
-  type MqttClient,
-  type OutboxRelay,
-} from '@mercado/common/mqtt';
+import { startOutboxRelay, type MqttClient, type OutboxRelay } from '@mercado/common/mqtt';
 import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
@@ -15,9 +8,8 @@ import type { InventoryConfig } from './config.js';
 export const outboxChannel = 'outbox_inserted';
 
 export interface InventoryOutbox {
-  mqtt: MqttClient;
   relay: OutboxRelay;
-  /** Shutdown steps, in order: the relay (its batch in flight), then the MQTT connection. */
+  /** Shutdown steps: the relay (its batch in flight); the MQTT client is the runtime's. */
   stopSteps: Array<{ name: string; stop: () => Promise<unknown> }>;
 }
 
@@ -26,6 +18,8 @@ export interface InventoryOutboxDeps {
   db: Knex;
   log: Logger;
   metrics: Metrics;
+  /** The service's MQTT client (runtime.mqtt), undefined without MQTT_URL. */
+  mqtt: MqttClient | undefined;
 }
 
 /**
@@ -39,26 +33,15 @@ export function startInventoryOutbox({
   db,
   log,
   metrics,
+  mqtt,
 }: InventoryOutboxDeps): InventoryOutbox | undefined {
-  if (!config.MQTT_URL) {
+  if (!mqtt) {
     log.warn(
       { table: 'outbox' },
       'MQTT_URL is not set: the outbox is not relayed, events stay unsent until a replica with MQTT_URL runs',
     );
     return undefined;
   }
-  const mqtt = createMqttClient(
-    config.MQTT_URL,
-    {
-      // The broker requires a service's client ids to start with its name; one per replica
-      // (a second connection with the same id would take the first one's place).
-      clientId: `inventory-${randomUUID()}`,
-      ...serviceMqttCredentials(config.INTERNAL_SECRET, 'inventory'),
-      // A refusal may be a broker restarting with a rotated secret: keep trying, and logging.
-      reconnectOnConnackError: true,
-    },
-    log,
-  );
   const relay = startOutboxRelay({
     db,
     mqtt,
@@ -75,13 +58,5 @@ export function startInventoryOutbox({
       name: 'mercado-inventory-outbox',
     },
   });
-  return {
-    mqtt,
-    relay,
-    stopSteps: [
-      { name: 'outbox relay', stop: () => relay.stop() },
-      // Nothing the relay counts on is in flight any more: rows it did not mark are resent.
-      { name: 'mqtt', stop: () => mqtt.endAsync(true) },
-    ],
-  };
+  return { relay, stopSteps: [{ name: 'outbox relay', stop: () => relay.stop() }] };
 }

@@ -9,6 +9,7 @@ import {
   type CallOptions,
   type CallResult,
   startTestService,
+  testMqttPassword,
 } from '@mercado/common/testing';
 import {
   buildInventoryApp,
@@ -146,7 +147,12 @@ export async function startInventory(
   const service = await startTestService(t, {
     name: 'inventory',
     loadConfig: loadInventoryConfig,
-    env: { INTERNAL_SECRET: internalSecret, PRODUCTS_URLS: products.url, ...env },
+    env: {
+      INTERNAL_SECRET: internalSecret,
+      PRODUCTS_URLS: products.url,
+      MQTT_PASSWORD: testMqttPassword('inventory'),
+      ...env,
+    },
     migrationsDir: inventoryMigrationsDir,
     build: (runtime) => ({ app: buildInventoryApp(runtime), extra: {} }),
   });

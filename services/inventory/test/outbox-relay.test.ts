@@ -1,10 +1,14 @@
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { connectMqtt, serviceMqttCredentials } from '@mercado/common/mqtt';
+import { connectMqtt, createServiceMqttClient } from '@mercado/common/mqtt';
 import { createMetrics, type Metrics } from '@mercado/common/metrics';
 import { type Knex } from '@mercado/common/db';
-import { captureLogs } from '@mercado/common/testing';
+import {
+  captureLogs,
+  testBrokerCredentials,
+  testServiceMqttCredentials,
+} from '@mercado/common/testing';
 import { createMercadoBroker, loadBrokerConfig } from '@mercado/broker';
 import { lowStockTopic, startInventoryOutbox, type InventoryOutbox } from '../src/app.js';
 import { insertOutboxMessages, type OutboxMessage } from '../src/data/outbox-repository.js';
@@ -22,6 +26,7 @@ interface TestContext {
 async function startBroker(t: TestContext) {
   const config = loadBrokerConfig({
     INTERNAL_SECRET: internalSecret,
+    ...testBrokerCredentials(),
     JWKS_URL: 'http://127.0.0.1:1/jwks.json',
     MQTT_PORT: '0',
     PORT: '0',
@@ -64,7 +69,7 @@ interface Received {
 async function subscribeLowStock(t: TestContext, url: string): Promise<Received[]> {
   const client = await connectMqtt(url, {
     clientId: `products-${randomUUID()}`,
-    ...serviceMqttCredentials(internalSecret, 'products'),
+    ...testServiceMqttCredentials('products'),
     reconnectPeriod: 0,
   });
   t.teardown(() => client.endAsync(true));
@@ -79,17 +84,16 @@ async function subscribeLowStock(t: TestContext, url: string): Promise<Received[
 /** The inventory service's own wiring (as main.ts runs it), stopped as its shutdown would. */
 function startRelay(t: TestContext, inventory: InventoryHarness) {
   const metrics = createMetrics('inventory');
-  const outbox = startInventoryOutbox({
-    config: inventory.config,
-    db: inventory.db,
-    log: inventory.logs.log,
-    metrics,
-  });
-  if (!outbox) throw new Error('MQTT_URL is not set');
+  const { config, db, logs } = inventory;
+  // A replica's own client, as runDatabaseService makes it.
+  const mqtt = createServiceMqttClient({ service: 'inventory', config, log: logs.log });
+  const outbox = startInventoryOutbox({ config, db, log: logs.log, metrics, mqtt });
+  if (!outbox || !mqtt) throw new Error('MQTT_URL is not set');
   t.teardown(async function stopRelay() {
     for (const step of outbox.stopSteps) await step.stop();
+    await mqtt.endAsync(true);
   });
-  return { ...outbox, metrics };
+  return { ...outbox, mqtt, metrics };
 }
 
 /**
@@ -473,6 +477,7 @@ t.test('without MQTT_URL the outbox is not relayed, and the service says so once
     db: inventory.db,
     log: inventory.logs.log,
     metrics: createMetrics('inventory'),
+    mqtt: undefined,
   });
   t.equal(outbox, undefined);
   await queueLowStock(inventory.db, 1);

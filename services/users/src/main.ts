@@ -14,14 +14,8 @@ runDatabaseService({
   loadConfig: loadUsersConfig,
   migrationsDir: usersMigrationsDir,
   async start(runtime) {
-    const { config, log } = runtime;
-    const presence = config.MQTT_URL
-      ? startTerminalPresence({
-          url: config.MQTT_URL,
-          internalSecret: config.INTERNAL_SECRET,
-          log,
-        })
-      : undefined;
+    const { config, log, mqtt } = runtime;
+    const presence = mqtt ? startTerminalPresence({ mqtt, log }) : undefined;
     const deps = { ...runtime, ...(await usersCredentials(config)), presence };
     if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
       const admin = await ensureAdmin(usersDeps(deps), {

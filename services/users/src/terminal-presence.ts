@@ -1,17 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { createMqttClient, serviceMqttCredentials } from '@mercado/common/mqtt';
+import { type MqttClient } from '@mercado/common/mqtt';
 import { parsePayload, topics } from '@mercado/common/contract';
 import { type Logger } from '@mercado/common/log';
 import type { Presence, TerminalPresence } from './domain/terminal-view.js';
 
 export interface TerminalPresenceOptions {
-  /** The broker, e.g. `mqtt://broker:1883`. */
-  url: string;
-  /** Derives this service's broker password (serviceMqttCredentials). */
-  internalSecret: string;
+  /** The service's MQTT client (runtime.mqtt), with a clean session. */
+  mqtt: MqttClient;
   log: Logger;
-  /** The wait between connection attempts. */
-  retryMs?: number;
 }
 
 export interface TerminalPresenceTracker extends TerminalPresence {
@@ -34,24 +29,15 @@ const unknown: Presence = { status: 'unknown', since: null };
  * serves everything else) while the broker is down; mqtt.js reconnects and resubscribes by itself.
  */
 export function startTerminalPresence({
-  url,
-  internalSecret,
+  mqtt: client,
   log,
-  retryMs = 1_000,
 }: TerminalPresenceOptions): TerminalPresenceTracker {
+  const retryMs = client.options.reconnectPeriod;
   // Every terminal's status: the contract's pattern with a wildcard for the id.
   const filter = topics.terminalStatus.pattern.replace('{terminalId}', '+');
   const heard = new Map<string, Presence>();
   let subscribed = false;
   let warned = false;
-
-  const client = createMqttClient(url, {
-    ...serviceMqttCredentials(internalSecret, 'users'),
-    clientId: `users-${randomUUID()}`,
-    clean: true,
-    reconnectPeriod: retryMs,
-    reconnectOnConnackError: true,
-  });
 
   client.on('message', function onMessage(topic, payload, packet) {
     const message = parsePayload(topic, payload);
@@ -110,7 +96,7 @@ export function startTerminalPresence({
       return heard.get(terminalId) ?? unknown;
     },
     async close() {
-      await client.endAsync(!client.connected);
+      // The client is the runtime's: it ends it.
     },
   };
 }

@@ -1,7 +1,12 @@
 import { exportJWK, generateKeyPair } from 'jose';
 import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
-import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
+import {
+  callService,
+  type captureLogs,
+  startTestService,
+  testMqttPassword,
+} from '@mercado/common/testing';
 import {
   buildUsersApp,
   loadUsersConfig,
@@ -57,18 +62,14 @@ export async function startUsers(
       JWT_SIGNING_KEYS: JSON.stringify(keys),
       PASSWORD_HASH_MEMORY_KIB: '1024',
       PASSWORD_HASH_ITERATIONS: '1',
+      MQTT_PASSWORD: testMqttPassword('users'),
       ...env,
     },
     migrationsDir: usersMigrationsDir,
     async build(runtime) {
       const credentials = await usersCredentials(runtime.config);
-      const { MQTT_URL, INTERNAL_SECRET } = runtime.config;
-      const presence = MQTT_URL
-        ? startTerminalPresence({
-            url: MQTT_URL,
-            internalSecret: INTERNAL_SECRET,
-            log: runtime.log,
-          })
+      const presence = runtime.mqtt
+        ? startTerminalPresence({ mqtt: runtime.mqtt, log: runtime.log })
         : undefined;
       if (presence) t.teardown(() => presence.close());
       return {

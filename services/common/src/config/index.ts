@@ -6,4 +6,5 @@ export {
   baseServiceSettings,
   databaseSettings,
   outboxRelaySettings,
+  mqttSettings,
 } from './config.js';

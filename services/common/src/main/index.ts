@@ -5,4 +5,5 @@ export {
   type DatabaseServiceConfig,
   type DatabaseServiceOptions,
   type ServiceRuntime,
+  type BackgroundTask,
 } from './database-service.js';

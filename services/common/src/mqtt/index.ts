@@ -1,6 +1,27 @@
-/** `@mercado/common/mqtt`: a service's MQTT client, its broker credentials, and the outbox relay. */
-export { serviceMqttCredentials, isServiceMqttPassword } from './credentials.js';
-export { connectMqtt, createMqttClient, publishWithin, type MqttClient } from './client.js';
+/**
+ * `@mercado/common/mqtt`: a service's MQTT client and its broker credentials, and the outbox
+ * relay (see README.md, "Messaging").
+ */
+export {
+  serviceMqttCredentials,
+  hashServiceMqttPassword,
+  servicePasswordHashesSetting,
+  servicePasswordHashesSettings,
+  createServicePasswordCheck,
+  type ServicePasswordHashesSetting,
+} from './credentials.js';
+export {
+  connectMqtt,
+  createMqttClient,
+  publishWithin,
+  type IClientOptions,
+  type MqttClient,
+} from './client.js';
+export {
+  createServiceMqttClient,
+  type ServiceMqttClientOptions,
+  type ServiceMqttConfig,
+} from './service-client.js';
 export {
   startOutboxRelay,
   type OutboxRelay,
