@@ -3,23 +3,17 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { createTestDatabase } from '@mercado/common/testing';
 
-const fixture = fileURLToPath(new URL('./fixtures/crashing-process.ts', import.meta.url));
+// Plain JavaScript on the built kit (`npm test` builds before it tests): a Node start per case.
+const fixture = fileURLToPath(new URL('./fixtures/crashing-process.mjs', import.meta.url));
 const secret = 'crash-test-secret-that-must-never-be-logged-0123';
 
 /**
- * Runs the fixture from source (this test's own loader and conditions), waits for the line that
- * says it is up, tells it how to crash, and collects what it wrote and its exit code.
+ * Runs the fixture, waits for the line that says it is up, tells it how to crash, and collects
+ * what it wrote and its exit code.
  */
 async function crash(runner: 'main' | 'database', how: 'throw' | 'reject', env = {}) {
-  const child = spawn(process.execPath, [...process.execArgv, fixture, runner], {
-    // The test runner's TypeScript settings, for the loader in execArgv (no type check).
-    env: {
-      PATH: process.env.PATH,
-      TS_NODE_PROJECT: process.env.TS_NODE_PROJECT,
-      TS_NODE_TRANSPILE_ONLY: '1',
-      CRASH_TEST_SECRET: secret,
-      ...env,
-    },
+  const child = spawn(process.execPath, [fixture, runner], {
+    env: { PATH: process.env.PATH, CRASH_TEST_SECRET: secret, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -40,6 +34,9 @@ async function crash(runner: 'main' | 'database', how: 'throw' | 'reject', env =
     .map((line) => JSON.parse(line) as Record<string, unknown>);
   return { code, lines, output: stdout + stderr, stderr };
 }
+
+// The four processes are independent: they start side by side.
+t.jobs = 4;
 
 for (const runner of ['main', 'database'] as const) {
   for (const [how, event, msg] of [
