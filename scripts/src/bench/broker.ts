@@ -8,9 +8,10 @@ import {
   hashServiceMqttPassword,
   serviceMqttCredentials,
   servicePasswordHashesSetting,
+  topicFilter,
   type MqttClient,
 } from '@mercado/common/mqtt';
-import { parsePayload } from '@mercado/common/contract';
+import { parsePayload, topics } from '@mercado/common/contract';
 import type { IdleMessage, IdleRequest } from './broker-idle.js';
 import type { BrokerKind, ServerMessage, ServerRequest } from './broker-server.js';
 
@@ -43,8 +44,11 @@ const idleKeepaliveSeconds = 60;
 /** The goals of issue 5. */
 const goals = { shareOfBare: 0.9, requestP50Ms: 1, idleRssBytes: 1e9 };
 
-const requestTopic = 'payments/requests';
-const resultPrefix = 'payments/results/';
+const requestTopic = topics.paymentRequests.build();
+const resultsFilter = topicFilter('paymentResults');
+const resultTopic = (orderId: string) => topics.paymentResults.build({ orderId });
+/** The order a result's topic is for: its last level (`payments/results/{orderId}`). */
+const orderOfResult = (topic: string) => topic.slice(topic.lastIndexOf('/') + 1);
 const userId = '5b1d3c2e-8f4a-4c6b-9d7e-1a2b3c4d5e6f';
 
 /** A payment request as the gateway sends it; the test card is never logged by anyone. */
@@ -90,7 +94,7 @@ function checkPayloads() {
   const request = parsePayload(requestTopic, paymentRequest(orderId));
   if (!request.ok) throw new Error(`bench payment request refused: ${request.reason}`);
   const result = parsePayload(
-    `${resultPrefix}${orderId}`,
+    resultTopic(orderId),
     paymentResult({ requestId: `bench-${orderId}`, orderId }),
   );
   if (!result.ok) throw new Error(`bench payment result refused: ${result.reason}`);
@@ -393,13 +397,13 @@ async function requestResponse(broker: BrokerUnderTest, inFlight: number): Promi
   return withClients(broker, async (clients, problems) => {
     const { payments: responder, gateway: requester } = clients;
     await responder.subscribeAsync(requestTopic, { qos: 1 });
-    await requester.subscribeAsync(`${resultPrefix}+`, { qos: 1 });
+    await requester.subscribeAsync(resultsFilter, { qos: 1 });
     responder.on('message', (_topic, payload) => {
       const request = JSON.parse(payload.toString('utf8')) as {
         requestId: string;
         orderId: string;
       };
-      responder.publish(`${resultPrefix}${request.orderId}`, paymentResult(request), { qos: 1 });
+      responder.publish(resultTopic(request.orderId), paymentResult(request), { qos: 1 });
     });
     const latencies = build({
       lowestDiscernibleValue: 1,
@@ -415,7 +419,7 @@ async function requestResponse(broker: BrokerUnderTest, inFlight: number): Promi
       requester.publish(requestTopic, paymentRequest(orderId), { qos: 1 });
     };
     requester.on('message', (topic) => {
-      const orderId = topic.slice(resultPrefix.length);
+      const orderId = orderOfResult(topic);
       const sentAt = pending.get(orderId);
       if (sentAt === undefined) return;
       pending.delete(orderId);

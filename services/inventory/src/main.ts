@@ -3,8 +3,8 @@ import {
   buildInventoryApp,
   createReservationSweeper,
   inventoryMigrationsDir,
+  inventoryOutbox,
   loadInventoryConfig,
-  startInventoryOutbox,
 } from './app.js';
 
 runDatabaseService({
@@ -22,11 +22,11 @@ runDatabaseService({
     });
     sweeper.start();
     // Every replica relays too, sharing the rows the same way; none without MQTT_URL.
-    const outbox = startInventoryOutbox(runtime);
+    const relay = inventoryOutbox.startRelay(runtime);
     return {
       app: buildInventoryApp(runtime),
-      background: [{ name: 'sweeper', stop: () => sweeper.stop() }, ...(outbox?.stopSteps ?? [])],
-      describe: { regions: config.REGIONS, outboxRelayed: outbox !== undefined },
+      background: [{ name: 'sweeper', stop: () => sweeper.stop() }, ...(relay ? [relay] : [])],
+      describe: { regions: config.REGIONS, outboxRelayed: relay !== undefined },
     };
   },
 });

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { verifyIdentity, type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
+import { type MqttClient } from '@mercado/common/mqtt';
 import {
   callService as callKitService,
   type captureLogs,
@@ -132,6 +133,8 @@ export interface InventoryHarness {
   db: Knex;
   config: InventoryConfig;
   logs: ReturnType<typeof captureLogs>;
+  /** The service's MQTT client, as runDatabaseService makes it (with MQTT_URL in `env`). */
+  mqtt: MqttClient | undefined;
   products: ProductsStandIn;
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
   /** One sweep of expired reservations, as a replica's timer runs it. */

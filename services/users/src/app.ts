@@ -21,7 +21,7 @@ export {
   startTerminalPresence,
   type TerminalPresenceOptions,
   type TerminalPresenceTracker,
-} from './terminal-presence.js';
+} from './consumers/terminal-status.js';
 
 export const usersMigrationsDir = new URL('../../../sql/users', import.meta.url);
 

@@ -7,7 +7,7 @@ import {
   usersDeps,
   usersMigrationsDir,
 } from './app.js';
-import { startTerminalPresence } from './terminal-presence.js';
+import { startTerminalPresence } from './consumers/terminal-status.js';
 
 runDatabaseService({
   name: 'users',

@@ -1,6 +1,6 @@
 /**
- * `@mercado/common/mqtt`: a service's MQTT client and its broker credentials, and the outbox
- * relay (see README.md, "Messaging").
+ * `@mercado/common/mqtt`: a service's MQTT client and its broker credentials, topic filters from
+ * the contract, consumers, and the outbox with its relay (see README.md, "Messaging").
  */
 export {
   serviceMqttCredentials,
@@ -22,6 +22,27 @@ export {
   type ServiceMqttClientOptions,
   type ServiceMqttConfig,
 } from './service-client.js';
+export {
+  topicFilter,
+  sharedTopicFilter,
+  filterMatches,
+  type FilterParams,
+} from './topic-filters.js';
+export {
+  consumeTopic,
+  type ConsumeOptions,
+  type ConsumedMessage,
+  type TopicConsumer,
+} from './consumer.js';
+export {
+  defineOutbox,
+  type Outbox,
+  type OutboxMessage,
+  type OutboxOptions,
+  type OutboxRelayConfig,
+  type OutboxRelayTask,
+  type OutboxRuntime,
+} from './outbox.js';
 export {
   startOutboxRelay,
   type OutboxRelay,
