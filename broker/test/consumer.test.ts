@@ -60,6 +60,7 @@ t.test(
       },
     });
     t.equal(consumer.filter, 'payments/results/+', 'the filter from the contract’s pattern');
+    t.equal(consumer.name, 'consumer payments/results/+', 'named in the shutdown log');
     // A second consumer on the same client: each message goes to the one whose filter it matches.
     const lowStock: string[] = [];
     consumeTopic({

@@ -45,7 +45,10 @@ export interface ConsumeOptions<K extends TopicKey> {
   handle(message: ConsumedMessage<K>): void | Promise<void>;
 }
 
+/** A running consumer: a background task of runDatabaseService (`background: [consumer]`). */
 export interface TopicConsumer {
+  /** For the shutdown log: `consumer {filter}`. */
+  readonly name: string;
   /** What it subscribed to. */
   readonly filter: string;
   /** Unsubscribes, stops handing messages over, and waits for the handlers under way. */
@@ -150,6 +153,7 @@ export function consumeTopic<K extends TopicKey>({
   else mqtt.on('connect', subscribe);
 
   return {
+    name: `consumer ${filter}`,
     filter,
     async stop() {
       if (stopped) return;
