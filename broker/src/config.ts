@@ -1,4 +1,5 @@
 import { baseServiceSettings, loadConfig, setting } from '@mercado/common/config';
+import { servicePasswordHashesSettings } from '@mercado/common/mqtt';
 
 export const brokerSettings = {
   /** HOST, PORT (the HTTP port: /health, /metrics and MQTT over WebSocket at /mqtt), LOG_LEVEL… */
@@ -9,8 +10,14 @@ export const brokerSettings = {
   MQTTS_PORT: setting.port(8883),
   TLS_CERT_FILE: setting.string(''),
   TLS_KEY_FILE: setting.string(''),
-  /** Derives each service's broker password (see serviceMqttCredentials); no default. */
+  /** Signs the broker's calls to the users service's terminal registry; no default. */
   INTERNAL_SECRET: setting.secret(32),
+  /**
+   * MQTT_PASSWORD_HASHES_{SERVICE} per contract service: the SHA-256 digests of the passwords it
+   * may log in with (comma-separated: old and new during a rotation). A service without one is
+   * not admitted. See serviceMqttCredentials.
+   */
+  ...servicePasswordHashesSettings,
   /** Where browsers' access tokens are checked (the users service's key set, cached). */
   JWKS_URL: setting.url(),
   /**
@@ -53,7 +60,7 @@ export const brokerSettings = {
   /**
    * Whose payloads the broker validates against the contract before delivering them: `untrusted`
    * (terminals and browsers: devices and people it cannot vouch for) or `all` (services too).
-   * Services authenticate with INTERNAL_SECRET, validate what they publish (the outbox relay does
+   * Services authenticate with their own passwords, validate what they publish (the outbox relay does
    * before sending) and what they receive; checking their messages a third time costs ~5 µs of
    * the broker's one thread per message (measured: QoS 0 throughput 90% → 67% of bare aedes).
    */

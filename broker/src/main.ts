@@ -9,9 +9,10 @@ import {
   startListeners,
 } from './index.js';
 
-runMain(async function main() {
+runMain(async function main({ useLogger }) {
   const config = loadBrokerConfig();
   const log = createLogger({ name: 'broker', level: config.LOG_LEVEL });
+  useLogger(log);
   const metrics = createMetrics('broker');
   const verifyTerminal = config.USERS_URL
     ? createTerminalVerifier({

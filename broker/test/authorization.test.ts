@@ -1,7 +1,7 @@
 import type mqtt from 'mqtt';
 import t from 'tap';
 import { matchTopic, topics } from '@mercado/common/contract';
-import { serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { type MqttClient } from '@mercado/common/mqtt';
 import {
   Inbox,
   eventually,
@@ -11,10 +11,10 @@ import {
   startBroker,
   subscribeCodes,
   validMessage,
-  internalSecret,
   type TestBroker,
   type Teardown,
 } from './helpers.js';
+import { testServiceMqttCredentials } from '@mercado/common/testing';
 
 /**
  * The topic contract's authorization, cell by cell, against a running broker with real MQTT
@@ -212,7 +212,7 @@ t.test('who may connect, and with which CONNACK the others are refused', async (
     connected.set(column, client);
     t.ok(client.connected, `${column} connects`);
   }
-  const orders = serviceMqttCredentials(internalSecret, 'orders');
+  const orders = testServiceMqttCredentials('orders');
   const refusals: [string, number, mqtt.IClientOptions][] = [
     ['anonymous: not authorized', 5, { clientId: 'anon-1' }],
     [

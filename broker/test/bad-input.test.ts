@@ -1,11 +1,10 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { type MqttClient } from '@mercado/common/mqtt';
 import {
   Inbox,
   RawMqtt,
   eventually,
-  internalSecret,
   publishOutcome,
   refusedWith,
   sleep,
@@ -15,6 +14,7 @@ import {
   type Teardown,
   type TestBroker,
 } from './helpers.js';
+import { testServiceMqttCredentials } from '@mercado/common/testing';
 
 /**
  * Hostile and broken input against a running broker: oversized packets, payloads that are not
@@ -286,7 +286,7 @@ t.test('bad input costs the sender its connection or its message, nobody else', 
     // would do with it (mqtt.js does not check; other libraries refuse or truncate).
     const watcher = new Inbox(await broker.service('gateway'));
     await watcher.client.subscribeAsync(['orders/#', 'payments/results/+'], { qos: 1 });
-    const ordersCredentials = serviceMqttCredentials(internalSecret, 'orders');
+    const ordersCredentials = testServiceMqttCredentials('orders');
     const rawOrders = async () => {
       const raw = await RawMqtt.open(broker.port);
       const code = await raw.connect({
@@ -409,7 +409,7 @@ t.test('a storm of connections from one address', async (t) => {
   // storm from that address shuts them out too until it ends; clients already connected stay.
   const { broker, bystanders } = await setUp(t, { CONNECTIONS_PER_IP_PER_MINUTE: '8' });
   const before = await broker.metric('mqtt_denied_total', { action: 'connect', kind: 'rate' });
-  const credentials = serviceMqttCredentials(internalSecret, 'users');
+  const credentials = testServiceMqttCredentials('users');
   const storm = 3_000;
   const wave = 250;
   const outcomes: Array<number | 'closed' | 'timeout' | 'error'> = [];
@@ -465,7 +465,7 @@ t.test('a storm of connections from one address', async (t) => {
   t.equal(
     await other.connect({
       clientId: `orders-other-${randomUUID()}`,
-      ...serviceMqttCredentials(internalSecret, 'orders'),
+      ...testServiceMqttCredentials('orders'),
     }),
     0,
     'a client from 127.0.0.2 connects',

@@ -1,17 +1,16 @@
 import net from 'node:net';
 import t from 'tap';
-import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
   Inbox,
   ManualClock,
   eventually,
-  internalSecret,
   nextMessage,
   orderStatus,
   refusedWith,
   startBroker,
   validMessage,
 } from './helpers.js';
+import { testServiceMqttCredentials } from '@mercado/common/testing';
 
 t.test('who may connect: services, browsers with a valid token, nobody else', async (t) => {
   const { listeners, token, otherAlgorithmToken, service, browser } = await startBroker(
@@ -23,7 +22,7 @@ t.test('who may connect: services, browsers with a valid token, nobody else', as
   t.ok((await service('orders')).connected, 'a service with its derived password');
   t.ok((await browser('3f0d7f4e-0000-4000-8000-000000000001')).connected, 'a browser with a token');
 
-  const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
+  const { username, password } = testServiceMqttCredentials('orders');
   t.equal(await refusedWith(url, { clientId: 'anon-1' }), 5, 'anonymous: not authorized');
   t.equal(
     await refusedWith(url, { clientId: 'orders-x', username, password: `${password}x` }),
@@ -222,7 +221,7 @@ t.test('a storm of connects from one address is cut off', async (t) => {
   // the count exact however slowly a loaded machine opens the 30 connections.
   const clock = new ManualClock();
   const { listeners } = await startBroker(t, { CONNECTIONS_PER_IP_PER_MINUTE: '40' }, { clock });
-  const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
+  const { username, password } = testServiceMqttCredentials('orders');
   const storm = (from: number, count: number) =>
     Promise.all(
       Array.from({ length: count }, (_, index) =>

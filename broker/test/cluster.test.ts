@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { connectMqtt, type MqttClient } from '@mercado/common/mqtt';
 import { createMetrics } from '@mercado/common/metrics';
-import { freePort } from '@mercado/common/testing';
+import {
+  freePort,
+  testBrokerCredentials,
+  testServiceMqttCredentials,
+} from '@mercado/common/testing';
 import { captureLogs, startTestRedis } from '@mercado/common/testing';
 import { Redis } from 'ioredis';
 import type mqtt from 'mqtt';
@@ -13,6 +17,7 @@ import {
   type BrokerListeners,
   type MercadoBroker,
 } from '../src/index.js';
+import type { MqttServiceName } from '@mercado/common/contract';
 
 const internalSecret = 'cluster-test-internal-secret-long-enough-0123456789';
 const terminalSecret = 'terminal-secret-for-the-cluster-test';
@@ -32,6 +37,7 @@ async function startNode(
 ): Promise<Node> {
   const config = loadBrokerConfig({
     INTERNAL_SECRET: internalSecret,
+    ...testBrokerCredentials(),
     JWKS_URL: 'http://127.0.0.1:1/jwks.json',
     MQTT_PORT: String(mqttPort),
     PORT: '0',
@@ -67,9 +73,9 @@ function clients(t: { teardown(fn: () => unknown): void }) {
   };
 }
 
-const service = (name: string, clientId = `${name}-${randomUUID()}`) => ({
+const service = (name: MqttServiceName, clientId = `${name}-${randomUUID()}`) => ({
   clientId,
-  ...serviceMqttCredentials(internalSecret, name),
+  ...testServiceMqttCredentials(name),
 });
 
 function orderStatus(orderId: string) {

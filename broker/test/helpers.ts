@@ -5,10 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { SignJWT, createLocalJWKSet, exportJWK, generateKeyPair } from 'jose';
 import type mqtt from 'mqtt';
-import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { connectMqtt, type MqttClient } from '@mercado/common/mqtt';
 import { createMetrics } from '@mercado/common/metrics';
-import { matchTopic } from '@mercado/common/contract';
-import { captureLogs } from '@mercado/common/testing';
+import { matchTopic, type MqttServiceName } from '@mercado/common/contract';
+import {
+  captureLogs,
+  testBrokerCredentials,
+  testServiceMqttCredentials,
+} from '@mercado/common/testing';
 import {
   createMercadoBroker,
   loadBrokerConfig,
@@ -114,6 +118,7 @@ export async function startBroker(
   const ecJwk = { ...(await exportJWK(ecPublic)), kid: 'k-ec' };
   const config = loadBrokerConfig({
     INTERNAL_SECRET: internalSecret,
+    ...testBrokerCredentials(),
     JWKS_URL: 'http://127.0.0.1:1/jwks.json',
     MQTT_PORT: '0',
     PORT: '0',
@@ -169,12 +174,15 @@ export async function startBroker(
     clients.push(client);
     return client;
   };
-  const serviceOptions = (name: string): mqtt.IClientOptions => ({
+  const serviceOptions = (name: MqttServiceName): mqtt.IClientOptions => ({
     clientId: `${name}-${Math.random().toString(36).slice(2)}`,
-    ...serviceMqttCredentials(internalSecret, name),
+    ...testServiceMqttCredentials(name),
   });
-  const service = (name: string, url = listeners.mqttUrl, options: mqtt.IClientOptions = {}) =>
-    connect(url, { ...serviceOptions(name), ...options });
+  const service = (
+    name: MqttServiceName,
+    url = listeners.mqttUrl,
+    options: mqtt.IClientOptions = {},
+  ) => connect(url, { ...serviceOptions(name), ...options });
   const browserOptions = async (userId: string): Promise<mqtt.IClientOptions> => ({
     clientId: `web-${userId}-${Math.random().toString(36).slice(2)}`,
     username: 'browser',

@@ -1,10 +1,8 @@
 import t from 'tap';
-import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
   Inbox,
   exitWithin,
   run,
-  internalSecret,
   publishOutcome,
   sleep,
   startBroker,
@@ -13,6 +11,8 @@ import {
   type Teardown,
   type TestBroker,
 } from './helpers.js';
+import { testServiceMqttCredentials } from '@mercado/common/testing';
+import type { MqttServiceName } from '@mercado/common/contract';
 
 /**
  * mosquitto_pub / mosquitto_sub (Debian's mosquitto-clients, installed by the test runner) as a
@@ -72,8 +72,8 @@ async function setUp(t: Teardown) {
   };
   const asTerminal = (id: string) =>
     connection(broker, `terminal:${id}`, secrets[id]!, `terminal-${id}`);
-  const asService = (name: string) => {
-    const { username, password } = serviceMqttCredentials(internalSecret, name);
+  const asService = (name: MqttServiceName) => {
+    const { username, password } = testServiceMqttCredentials(name);
     return connection(broker, username, password, `${name}-mosquitto-${process.pid}`);
   };
   return { broker, asTerminal, asService };
@@ -186,7 +186,7 @@ t.test('mosquitto_pub with bad or no credentials is refused', async (t) => {
   t.not(await exitWithin(anonymous), 0, 'no credentials: non-zero exit');
   t.match(anonymous.stderr(), /not authori[sz]ed/i);
 
-  const services = serviceMqttCredentials(internalSecret, 'orders');
+  const services = testServiceMqttCredentials('orders');
   const wrongId = run(t, 'mosquitto_pub', [
     ...connection(broker, services.username, services.password, `terminal-${T1}`),
     ...topic,

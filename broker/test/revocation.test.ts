@@ -2,7 +2,7 @@ import t from 'tap';
 import type mqtt from 'mqtt';
 import { createMetrics } from '@mercado/common/metrics';
 import { listen } from '@mercado/common/http';
-import { captureLogs, freePort } from '@mercado/common/testing';
+import { captureLogs, freePort, testMqttPassword } from '@mercado/common/testing';
 import { buildGateway, loadGatewayConfig } from '@mercado/gateway/testing';
 import { internalSecret, signUpAdmin, startUsers, strongPassword } from '@mercado/users/testing';
 import { startProducts } from '@mercado/products/testing';
@@ -94,6 +94,7 @@ async function startSystem(t: Test) {
     PRODUCTS_URLS: products.url,
     INVENTORY_URLS: inventory.url,
     MQTT_URL: mqttUrl,
+    MQTT_PASSWORD: testMqttPassword('gateway'),
     JWKS_COOLDOWN_MS: '0',
   };
   const gateway = await startGateway(t, gatewayEnv);
@@ -302,6 +303,7 @@ t.test('while the broker is unreachable, a gateway learns revocations from the l
     USERS_URLS: users.url,
     PRODUCTS_URLS: products.url,
     MQTT_URL: `mqtt://127.0.0.1:${await freePort()}`,
+    MQTT_PASSWORD: testMqttPassword('gateway'),
     JWKS_COOLDOWN_MS: '0',
   });
   t.ok(gateway.loaded, 'the list loads without the broker');

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { type MqttClient } from '@mercado/common/mqtt';
+import { testServiceMqttCredentials } from '@mercado/common/testing';
 import {
   eventually,
-  internalSecret,
   metricValue,
   run,
   startBroker,
@@ -112,7 +112,7 @@ t.test(
     const members = [await service('payments'), await service('payments')];
     const got = members.map(received);
     for (const member of members) await member.subscribeAsync(group, { qos: 1 });
-    const { username, password } = serviceMqttCredentials(internalSecret, 'payments');
+    const { username, password } = testServiceMqttCredentials('payments');
     // A foreign client, authenticated like any replica: its client id in the service's namespace.
     const foreign = run(t, 'mosquitto_sub', [
       ...['-h', '127.0.0.1', '-p', String(port), '-V', 'mqttv311'],

@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { serviceMqttCredentials } from '@mercado/common/mqtt';
 import {
   Inbox,
   exitWithin,
-  internalSecret,
   publishOutcome,
   refusedWith,
   run,
@@ -12,6 +10,7 @@ import {
   startBroker,
   validMessage,
 } from './helpers.js';
+import { testServiceMqttCredentials } from '@mercado/common/testing';
 
 /** MQTT over TLS: a self-signed certificate for this run, and the broker's MQTTS listener. */
 
@@ -67,7 +66,7 @@ t.test('MQTT over TLS', async (t) => {
   await t.test('mosquitto_pub --cafile publishes over TLS', async (t) => {
     const gateway = new Inbox(await broker.service('gateway', mqttsUrl, { ca }));
     await gateway.client.subscribeAsync('orders/+/+/status', { qos: 1 });
-    const { username, password } = serviceMqttCredentials(internalSecret, 'orders');
+    const { username, password } = testServiceMqttCredentials('orders');
     const message = validMessage(`orders/${userA}/${order}/status`);
     const args = (cafile: string) => [
       '--cafile',

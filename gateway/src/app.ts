@@ -159,7 +159,7 @@ export function buildGateway({
   // Only with a broker to hear announcements from (see revocations.ts).
   const revocations = config.MQTT_URL
     ? startRevocationWatch({
-        mqttUrl: config.MQTT_URL,
+        mqtt: { MQTT_URL: config.MQTT_URL, MQTT_PASSWORD: config.MQTT_PASSWORD! },
         usersUrls: config.upstreams.users!,
         internalSecret: config.INTERNAL_SECRET,
         log,

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { baseServiceSettings, loadConfig, setting } from '@mercado/common/config';
+import { baseServiceSettings, loadConfig, mqttSettings, setting } from '@mercado/common/config';
 import type { ServiceName } from './policy.js';
 
 /**
@@ -116,9 +116,9 @@ export const gatewaySettings = {
   /**
    * The broker, where the users service announces revoked accounts: with it, a disabled or
    * demoted account's tokens are refused within a second (see revocations.ts). Unset: they work
-   * until they expire.
+   * until they expire. MQTT_PASSWORD is the gateway's own broker password (service `gateway`).
    */
-  MQTT_URL: setting.mqttUrl().optional(),
+  ...mqttSettings,
   TRUST_PROXY: trustProxy,
 };
 

@@ -5,9 +5,10 @@ import { runMain } from '@mercado/common/main';
 import { buildGateway } from './app.js';
 import { loadGatewayConfig } from './config.js';
 
-runMain(async function main() {
+runMain(async function main({ useLogger }) {
   const config = loadGatewayConfig();
   const log = createLogger({ name: 'gateway', level: config.LOG_LEVEL });
+  useLogger(log);
   const metrics = createMetrics('gateway');
   let shuttingDown = (): boolean => false;
   const gateway = buildGateway({ config, log, metrics, isShuttingDown: () => shuttingDown() });

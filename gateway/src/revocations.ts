@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parsePayload, topics } from '@mercado/common/contract';
 import { createServiceClient } from '@mercado/common/http';
 import { type Logger } from '@mercado/common/log';
-import { createMqttClient, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
+import { createServiceMqttClient, type MqttClient } from '@mercado/common/mqtt';
 
 /** The users service's list of recent revocations (its `GET /internal/revocations`). */
 export const revocationListPath = '/internal/revocations';
@@ -16,11 +15,14 @@ const revocationList = z.object({
 const maxTokenLifetimeMs = 24 * 3_600_000;
 
 export interface RevocationWatchOptions {
-  /** The broker, where the users service announces revocations on `users/revocations`. */
-  mqttUrl: string;
+  /**
+   * The broker, where the users service announces revocations on `users/revocations`, and the
+   * gateway's own broker password (it logs in as service `gateway`).
+   */
+  mqtt: { MQTT_URL: string; MQTT_PASSWORD: string };
   /** The users service, which lists the recent ones. */
   usersUrls: readonly string[];
-  /** Signs the gateway's service identity to users and derives its broker password. */
+  /** Signs the gateway's service identity to users. */
   internalSecret: string;
   log: Logger;
   /** How often the list is fetched while the broker cannot be reached, and retried on failure. */
@@ -63,7 +65,7 @@ export interface RevocationWatch {
  * Entries are forgotten once no token issued before them can still be valid.
  */
 export function startRevocationWatch({
-  mqttUrl,
+  mqtt: mqttConfig,
   usersUrls,
   internalSecret,
   log,
@@ -149,18 +151,13 @@ export function startRevocationWatch({
     pollTimer.unref();
   }
 
-  const mqtt: MqttClient = createMqttClient(
-    mqttUrl,
-    {
-      clientId: `gateway-${randomUUID()}`,
-      ...serviceMqttCredentials(internalSecret, 'gateway'),
-      clean: true,
-      // Subscribed by hand on each connection, so the list is fetched after the SUBACK.
-      resubscribe: false,
-      reconnectOnConnackError: true,
-    },
+  const mqtt: MqttClient = createServiceMqttClient({
+    service: 'gateway',
+    config: mqttConfig,
     log,
-  );
+    // Subscribed by hand on each connection, so the list is fetched after the SUBACK.
+    options: { clean: true, resubscribe: false },
+  })!;
   mqtt.on('connect', function subscribeToRevocations() {
     mqtt.subscribeAsync(topics.revocations.build(), { qos: topics.revocations.qos }).then(
       function subscribedToRevocations() {

@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { MqttServiceName } from '@mercado/common/contract';
+import { hashServiceMqttPassword } from '@mercado/common/mqtt';
 import { generateSigningKey } from './signing-keys.js';
+
+/** The services of docker-compose.yml that log in to the broker, each with its own password. */
+const brokerServices: readonly MqttServiceName[] = ['users', 'inventory', 'gateway'];
 
 /**
  * `npm run --silent compose:env > .env`: prints a fresh `.env` for docker compose with every
@@ -15,11 +20,19 @@ async function main(): Promise<void> {
     `USERS_DB_PASSWORD=${secret(24)}`,
     `PRODUCTS_DB_PASSWORD=${secret(24)}`,
     `INVENTORY_DB_PASSWORD=${secret(24)}`,
+    // base64url: it travels in the Redis clients' URLs.
+    `REDIS_PASSWORD=${secret(24)}`,
     // Single quotes keep the JSON's double quotes as they are.
     `JWT_SIGNING_KEYS='${JSON.stringify([key])}'`,
     `JWT_ACTIVE_KID=${key.kid}`,
     'ADMIN_EMAIL=admin@mercado.local',
     `ADMIN_PASSWORD=${secret(18)}`,
+    // Each service's broker password goes to that service only; the broker gets its digest.
+    ...brokerServices.flatMap((service) => {
+      const password = secret(24);
+      const name = `${service.toUpperCase()}_MQTT_PASSWORD`;
+      return [`${name}=${password}`, `${name}_HASH=${hashServiceMqttPassword(password)}`];
+    }),
     '',
   ];
   process.stdout.write(lines.join('\n'));

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { mqttServices, type MqttServiceName } from '@mercado/common/contract';
 import { generateSigningKey, type SigningJwk } from './signing-keys.js';
 
 /**
@@ -17,6 +18,11 @@ export interface LocalSecrets {
   adminPassword: string;
   /** The password of the demo shopper and the two demo sellers. */
   demoPassword: string;
+  /**
+   * Each contract service's own broker password (its MQTT_PASSWORD; the broker gets their
+   * SHA-256 digests): a service is handed its own only.
+   */
+  mqttPasswords: Record<MqttServiceName, string>;
 }
 
 export interface LoadedSecrets {
@@ -45,7 +51,29 @@ const generators: {
   adminEmail: () => Promise.resolve('admin@mercado.local'),
   adminPassword: randomText(18),
   demoPassword: randomText(12),
+  // Keeps the ones already there: a service added to the contract gets one on the next start.
+  mqttPasswords: async (so) =>
+    Object.fromEntries(
+      await Promise.all(
+        mqttServices.map(async (service) => [
+          service,
+          so.mqttPasswords?.[service] || (await randomText(24)()),
+        ]),
+      ),
+    ) as Record<MqttServiceName, string>,
 };
+
+/** Whether a stored value still lacks something a generator would add. */
+function incomplete(key: keyof LocalSecrets, value: unknown): boolean {
+  if (value === undefined || value === '' || (Array.isArray(value) && value.length === 0)) {
+    return true;
+  }
+  if (key === 'mqttPasswords') {
+    const passwords = value as Partial<Record<MqttServiceName, string>>;
+    return mqttServices.some((service) => !passwords[service]);
+  }
+  return false;
+}
 
 export const secretsFileName = 'secrets.json';
 
@@ -67,8 +95,7 @@ export async function loadOrCreateSecrets(dataDir: string): Promise<LoadedSecret
   const secrets: Partial<LocalSecrets> = { ...stored };
   const generated: Array<keyof LocalSecrets> = [];
   for (const key of Object.keys(generators) as Array<keyof LocalSecrets>) {
-    const value = secrets[key];
-    if (value === undefined || value === '' || (Array.isArray(value) && value.length === 0)) {
+    if (incomplete(key, secrets[key])) {
       (secrets as Record<string, unknown>)[key] = await generators[key](secrets);
       generated.push(key);
     }

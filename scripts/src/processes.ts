@@ -1,3 +1,5 @@
+import type { MqttServiceName } from '@mercado/common/contract';
+import { hashServiceMqttPassword, servicePasswordHashesSetting } from '@mercado/common/mqtt';
 import type { LocalSecrets } from './local-secrets.js';
 
 /** What an entry's env builder gets to work with. */
@@ -34,6 +36,11 @@ export interface ProcessEntry {
   /** Polled until it answers 200 before the next entry starts. */
   readyPath: string;
   /**
+   * The contract service it logs in to the broker as: its env gets its own MQTT_PASSWORD (and no
+   * other's), and the broker admits it (the password's digest).
+   */
+  mqttService?: MqttServiceName;
+  /**
    * The entry's own settings. HOST, PORT and LOG_LEVEL are set for every entry; the launcher's
    * environment is inherited underneath, so any other setting can be given on the command line.
    */
@@ -50,6 +57,7 @@ export const processes: readonly ProcessEntry[] = [
     entry: 'services/users/dist/main.js',
     database: 'mercado_users',
     readyPath: '/health/ready',
+    mqttService: 'users',
     env: ({ secrets, databaseUrl, mqttUrl }) => ({
       DATABASE_URL: databaseUrl,
       INTERNAL_SECRET: secrets.internalSecret,
@@ -59,6 +67,7 @@ export const processes: readonly ProcessEntry[] = [
       ADMIN_PASSWORD: secrets.adminPassword,
       // Terminals' presence; the users client reconnects until the broker (next) is up.
       MQTT_URL: mqttUrl,
+      MQTT_PASSWORD: secrets.mqttPasswords.users,
     }),
   },
   {
@@ -70,6 +79,7 @@ export const processes: readonly ProcessEntry[] = [
       INTERNAL_SECRET: secrets.internalSecret,
       JWKS_URL: `${urlOf('users')}/api/auth/jwks.json`,
       USERS_URL: urlOf('users'),
+      ...brokerServiceCredentials(secrets),
     }),
   },
   {
@@ -87,12 +97,14 @@ export const processes: readonly ProcessEntry[] = [
     entry: 'services/inventory/dist/main.js',
     database: 'mercado_inventory',
     readyPath: '/health/ready',
+    mqttService: 'inventory',
     env: ({ secrets, databaseUrl, urlOf, mqttUrl }) => ({
       DATABASE_URL: databaseUrl,
       INTERNAL_SECRET: secrets.internalSecret,
       PRODUCTS_URLS: urlOf('products'),
       REGIONS: localRegions().join(','),
       MQTT_URL: mqttUrl,
+      MQTT_PASSWORD: secrets.mqttPasswords.inventory,
     }),
   },
   {
@@ -100,11 +112,13 @@ export const processes: readonly ProcessEntry[] = [
     entry: 'gateway/dist/main.js',
     public: true,
     readyPath: '/health/ready',
+    mqttService: 'gateway',
     env: ({ secrets, urlOf, publicUrl, mqttUrl }) => ({
       INTERNAL_SECRET: secrets.internalSecret,
       USERS_URLS: urlOf('users'),
       // Revocations: a disabled or demoted account's tokens are refused within a second.
       MQTT_URL: mqttUrl,
+      MQTT_PASSWORD: secrets.mqttPasswords.gateway,
       PRODUCTS_URLS: urlOf('products'),
       INVENTORY_URLS: urlOf('inventory'),
       CORS_ORIGINS:
@@ -112,6 +126,25 @@ export const processes: readonly ProcessEntry[] = [
     }),
   },
 ];
+
+/**
+ * The broker's MQTT_PASSWORD_HASHES_{SERVICE}: the digest of the password of each entry that logs
+ * in as a service, and nothing for the others, which the broker then does not admit.
+ */
+function brokerServiceCredentials(secrets: LocalSecrets): Record<string, string> {
+  return Object.fromEntries(
+    processes.flatMap(({ mqttService }) =>
+      mqttService
+        ? [
+            [
+              servicePasswordHashesSetting(mqttService),
+              hashServiceMqttPassword(secrets.mqttPasswords[mqttService]),
+            ],
+          ]
+        : [],
+    ),
+  );
+}
 
 /** Every name the launcher prefixes output lines with: its own, Postgres's, and each process's. */
 export const outputNames: readonly string[] = [

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { hashServiceMqttPassword } from '@mercado/common/mqtt';
 import { repoRoot } from '../src/local-state.js';
 
 const installLine = 'apt-get install -y --no-install-recommends docker-compose';
@@ -13,10 +14,15 @@ const required = {
   USERS_DB_PASSWORD: 'dummy-db-password',
   PRODUCTS_DB_PASSWORD: 'dummy-products-db-password',
   INVENTORY_DB_PASSWORD: 'dummy-inventory-db-password',
+  REDIS_PASSWORD: 'dummy-redis-password',
   INTERNAL_SECRET: 'x'.repeat(48),
   JWT_SIGNING_KEYS: '[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"x","d":"d"}]',
   ADMIN_EMAIL: 'admin@example.test',
   ADMIN_PASSWORD: 'dummy-admin-password',
+  USERS_MQTT_PASSWORD: 'dummy-users-mqtt-password-0123456789',
+  USERS_MQTT_PASSWORD_HASH: 'a'.repeat(64),
+  INVENTORY_MQTT_PASSWORD: 'dummy-inventory-mqtt-password-0123456789',
+  INVENTORY_MQTT_PASSWORD_HASH: 'b'.repeat(64),
 };
 
 if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).error) {
@@ -86,10 +92,57 @@ t.test(
     );
     t.match(
       result.stdout,
-      /\n {2}broker:[\s\S]*?REDIS_URL: redis:\/\/redis:6379\/1/,
-      'the broker nodes share Redis: one cluster when scaled',
+      /\n {2}broker:[\s\S]*?REDIS_URL: redis:\/\/:dummy-redis-password@redis:6379\/1\n/,
+      'the broker nodes share Redis, with its password: one cluster when scaled',
     );
     t.notMatch(result.stdout, /published/, 'no host port anywhere');
+  },
+);
+
+t.test('Redis requires REDIS_PASSWORD and every client of it passes it', async (t) => {
+  const result = await config(t, required);
+  t.equal(result.code, 0, result.stderr);
+  const redis = /\n {2}redis:\n([\s\S]*?)\n {2}\S/.exec(result.stdout)?.[1] ?? '';
+  t.match(redis, /- --requirepass\n\s*- dummy-redis-password\n/, 'the server requires it');
+  t.match(redis, /REDISCLI_AUTH: dummy-redis-password\n/, 'its health check authenticates');
+  t.match(redis, /redis-cli ping \| grep -q PONG/, 'and counts only PONG as healthy');
+  const clients = [...result.stdout.matchAll(/(\w+): (redis:\/\/\S*)/g)].map(([, name, url]) => [
+    name,
+    new URL(url!).password,
+  ]);
+  t.same(
+    clients,
+    [
+      ['REDIS_URL', 'dummy-redis-password'],
+      ['RATE_LIMIT_REDIS_URL', 'dummy-redis-password'],
+    ],
+    'the broker and the gateway, each with the password',
+  );
+});
+
+t.test(
+  'each service gets its own broker password and no other; the broker only their digests',
+  async (t) => {
+    const result = await config(t, required);
+    t.equal(result.code, 0, result.stderr);
+    const environment = (service: string) =>
+      new RegExp(`\\n {2}${service}:\\n[\\s\\S]*?environment:\\n((?: {6}.*\\n)+)`).exec(
+        result.stdout,
+      )?.[1] ?? '';
+    const passwords = {
+      users: required.USERS_MQTT_PASSWORD,
+      inventory: required.INVENTORY_MQTT_PASSWORD,
+    };
+    for (const service of ['users', 'products', 'inventory', 'broker', 'gateway']) {
+      const held = Object.entries(passwords)
+        .filter(([, password]) => environment(service).includes(password))
+        .map(([owner]) => owner);
+      t.same(held, service in passwords ? [service] : [], `${service} holds only its own`);
+    }
+    t.match(environment('users'), `MQTT_PASSWORD: ${passwords.users}\n`);
+    t.match(environment('inventory'), `MQTT_PASSWORD: ${passwords.inventory}\n`);
+    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_USERS: ${'a'.repeat(64)}\n`);
+    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_INVENTORY: ${'b'.repeat(64)}\n`);
   },
 );
 
@@ -104,6 +157,18 @@ t.test('the .env that `npm run compose:env` prints satisfies the compose file', 
     { kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', kid: String, d: String },
   ]);
   t.match(generated, /^INTERNAL_SECRET=[\w-]{64}$/m);
+  t.match(generated, /^REDIS_PASSWORD=[\w-]{32}$/m, 'URL-safe');
+  for (const service of ['USERS', 'INVENTORY']) {
+    const password = new RegExp(`^${service}_MQTT_PASSWORD=([\\w-]{32})$`, 'm').exec(
+      generated,
+    )?.[1];
+    t.ok(password, `${service}_MQTT_PASSWORD`);
+    t.match(
+      generated,
+      new RegExp(`^${service}_MQTT_PASSWORD_HASH=${hashServiceMqttPassword(password ?? '')}$`, 'm'),
+      'with its digest for the broker',
+    );
+  }
 });
 
 t.test(

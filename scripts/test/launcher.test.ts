@@ -170,6 +170,7 @@ t.test(
       'internalSecret',
       'jwtActiveKid',
       'jwtSigningKeys',
+      'mqttPasswords',
       'postgresPassword',
     ]);
     t.equal(statSync(first.file).mode & 0o777, 0o600, 'readable by the owner only');

@@ -1,7 +1,7 @@
 import type { Aedes, Client } from 'aedes';
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { mqttServices, type MqttServiceName, type Principal } from '@mercado/common/contract';
-import { isServiceMqttPassword } from '@mercado/common/mqtt';
+import { createServicePasswordCheck } from '@mercado/common/mqtt';
 import { type Logger } from '@mercado/common/log';
 import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config.js';
@@ -108,6 +108,7 @@ export function createAuthenticate({
   browserRevoked,
   onAccepted,
 }: AuthenticateDeps): Aedes['authenticate'] {
+  const isServicePassword = createServicePasswordCheck(config);
   async function identify(
     username: string | undefined,
     password: Buffer | undefined,
@@ -116,7 +117,7 @@ export function createAuthenticate({
     if (username.startsWith('service:')) {
       const service = username.slice('service:'.length) as MqttServiceName;
       if (!mqttServices.includes(service)) return undefined;
-      return isServiceMqttPassword(config.INTERNAL_SECRET, service, password)
+      return isServicePassword(service, password)
         ? { principal: { kind: 'service', service } }
         : undefined;
     }

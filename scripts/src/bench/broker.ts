@@ -3,8 +3,15 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { build } from 'hdr-histogram-js';
-import { connectMqtt, serviceMqttCredentials, type MqttClient } from '@mercado/common/mqtt';
-import { parsePayload } from '@mercado/common/contract';
+import {
+  connectMqtt,
+  hashServiceMqttPassword,
+  serviceMqttCredentials,
+  servicePasswordHashesSetting,
+  topicFilter,
+  type MqttClient,
+} from '@mercado/common/mqtt';
+import { parsePayload, topics } from '@mercado/common/contract';
 import type { IdleMessage, IdleRequest } from './broker-idle.js';
 import type { BrokerKind, ServerMessage, ServerRequest } from './broker-server.js';
 
@@ -37,8 +44,11 @@ const idleKeepaliveSeconds = 60;
 /** The goals of issue 5. */
 const goals = { shareOfBare: 0.9, requestP50Ms: 1, idleRssBytes: 1e9 };
 
-const requestTopic = 'payments/requests';
-const resultPrefix = 'payments/results/';
+const requestTopic = topics.paymentRequests.build();
+const resultsFilter = topicFilter('paymentResults');
+const resultTopic = (orderId: string) => topics.paymentResults.build({ orderId });
+/** The order a result's topic is for: its last level (`payments/results/{orderId}`). */
+const orderOfResult = (topic: string) => topic.slice(topic.lastIndexOf('/') + 1);
 const userId = '5b1d3c2e-8f4a-4c6b-9d7e-1a2b3c4d5e6f';
 
 /** A payment request as the gateway sends it; the test card is never logged by anyone. */
@@ -84,7 +94,7 @@ function checkPayloads() {
   const request = parsePayload(requestTopic, paymentRequest(orderId));
   if (!request.ok) throw new Error(`bench payment request refused: ${request.reason}`);
   const result = parsePayload(
-    `${resultPrefix}${orderId}`,
+    resultTopic(orderId),
     paymentResult({ requestId: `bench-${orderId}`, orderId }),
   );
   if (!result.ok) throw new Error(`bench payment result refused: ${result.reason}`);
@@ -191,10 +201,18 @@ interface BrokerUnderTest {
   stop(): Promise<void>;
 }
 
+/** The services the benchmark connects as, each with a password of its own for this run. */
+const benchPasswords = {
+  gateway: randomBytes(24).toString('base64url'),
+  payments: randomBytes(24).toString('base64url'),
+};
+
 async function startBroker(kind: BrokerKind, internalSecret: string): Promise<BrokerUnderTest> {
   const child = spawnNode(`broker-${kind}`, './broker-server.js', [kind], {
     LOG_LEVEL: 'warn',
     INTERNAL_SECRET: internalSecret,
+    [servicePasswordHashesSetting('gateway')]: hashServiceMqttPassword(benchPasswords.gateway),
+    [servicePasswordHashesSetting('payments')]: hashServiceMqttPassword(benchPasswords.payments),
     // Only browsers' tokens are checked against it, and no browser connects here.
     JWKS_URL: 'http://127.0.0.1:9/jwks.json',
     // Every connection of the benchmark comes from 127.0.0.1.
@@ -221,12 +239,11 @@ let clientNumber = 0;
 async function connectAs(
   broker: BrokerUnderTest,
   service: 'gateway' | 'payments',
-  internalSecret: string,
   problems: string[],
 ): Promise<MqttClient> {
   const client = await connectMqtt(broker.url, {
     clientId: `${service}-bench-${process.pid}-${++clientNumber}`,
-    ...serviceMqttCredentials(internalSecret, service),
+    ...serviceMqttCredentials(service, benchPasswords[service]),
     reconnectPeriod: 0,
     keepalive: 60,
     clean: true,
@@ -322,13 +339,12 @@ async function measure(
 /** Connects `gateway` and `payments` clients for one run, and ends them after it, however it ends. */
 async function withClients<T>(
   broker: BrokerUnderTest,
-  internalSecret: string,
   run: (clients: { gateway: MqttClient; payments: MqttClient }, problems: string[]) => Promise<T>,
 ): Promise<T> {
   const problems: string[] = [];
   const opened: MqttClient[] = [];
   const connect = async (service: 'gateway' | 'payments') => {
-    const client = await connectAs(broker, service, internalSecret, problems);
+    const client = await connectAs(broker, service, problems);
     opened.push(client);
     return client;
   };
@@ -344,12 +360,8 @@ async function withClients<T>(
 }
 
 /** 1 → 1: the publisher tops the window up whenever half of it has arrived. */
-async function oneToOne(
-  broker: BrokerUnderTest,
-  qos: 0 | 1,
-  internalSecret: string,
-): Promise<Measured> {
-  return withClients(broker, internalSecret, async (clients, problems) => {
+async function oneToOne(broker: BrokerUnderTest, qos: 0 | 1): Promise<Measured> {
+  return withClients(broker, async (clients, problems) => {
     const { payments: subscriber, gateway: publisher } = clients;
     await subscriber.subscribeAsync(requestTopic, { qos });
     const payload = paymentRequest(randomUUID());
@@ -381,21 +393,17 @@ async function oneToOne(
 }
 
 /** Request/response at QoS 1 with `inFlight` requests outstanding at all times. */
-async function requestResponse(
-  broker: BrokerUnderTest,
-  inFlight: number,
-  internalSecret: string,
-): Promise<Measured> {
-  return withClients(broker, internalSecret, async (clients, problems) => {
+async function requestResponse(broker: BrokerUnderTest, inFlight: number): Promise<Measured> {
+  return withClients(broker, async (clients, problems) => {
     const { payments: responder, gateway: requester } = clients;
     await responder.subscribeAsync(requestTopic, { qos: 1 });
-    await requester.subscribeAsync(`${resultPrefix}+`, { qos: 1 });
+    await requester.subscribeAsync(resultsFilter, { qos: 1 });
     responder.on('message', (_topic, payload) => {
       const request = JSON.parse(payload.toString('utf8')) as {
         requestId: string;
         orderId: string;
       };
-      responder.publish(`${resultPrefix}${request.orderId}`, paymentResult(request), { qos: 1 });
+      responder.publish(resultTopic(request.orderId), paymentResult(request), { qos: 1 });
     });
     const latencies = build({
       lowestDiscernibleValue: 1,
@@ -411,7 +419,7 @@ async function requestResponse(
       requester.publish(requestTopic, paymentRequest(orderId), { qos: 1 });
     };
     requester.on('message', (topic) => {
-      const orderId = topic.slice(resultPrefix.length);
+      const orderId = orderOfResult(topic);
       const sentAt = pending.get(orderId);
       if (sentAt === undefined) return;
       pending.delete(orderId);
@@ -463,7 +471,7 @@ async function idle(kind: BrokerKind, count: number, internalSecret: string): Pr
   try {
     await sleep(1_000);
     const before = await broker.usage();
-    const { username, password } = serviceMqttCredentials(internalSecret, 'payments');
+    const { username, password } = serviceMqttCredentials('payments', benchPasswords.payments);
     const holder = spawnNode(
       'broker-idle',
       './broker-idle.js',
@@ -667,22 +675,22 @@ export async function benchBroker(): Promise<void> {
       {
         scenario: `QoS 0, 1→1, ${window} in flight`,
         unit: 'msg/s',
-        run: (broker) => oneToOne(broker, 0, internalSecret),
+        run: (broker) => oneToOne(broker, 0),
       },
       {
         scenario: `QoS 1, 1→1, ${window} in flight`,
         unit: 'msg/s',
-        run: (broker) => oneToOne(broker, 1, internalSecret),
+        run: (broker) => oneToOne(broker, 1),
       },
       {
         scenario: 'QoS 1 request/response, 1 in flight',
         unit: 'rt/s',
-        run: (broker) => requestResponse(broker, 1, internalSecret),
+        run: (broker) => requestResponse(broker, 1),
       },
       {
         scenario: `QoS 1 request/response, ${requestsInFlight} in flight`,
         unit: 'rt/s',
-        run: (broker) => requestResponse(broker, requestsInFlight, internalSecret),
+        run: (broker) => requestResponse(broker, requestsInFlight),
       },
     ];
     const rows: Row[] = [];

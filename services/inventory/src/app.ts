@@ -22,12 +22,7 @@ export {
   type SweepDeps,
 } from './domain/sweeper.js';
 export { lowStockTopic, type LowStockReached } from './domain/events.js';
-export {
-  startInventoryOutbox,
-  outboxChannel,
-  type InventoryOutbox,
-  type InventoryOutboxDeps,
-} from './outbox.js';
+export { inventoryOutbox } from './data/outbox-repository.js';
 export { reservationCallers } from './api/routes.js';
 export type { InventoryDeps, ProductCatalog, CatalogProduct } from './domain/deps.js';
 export type {

@@ -4,6 +4,7 @@ import {
   baseServiceSettings,
   databaseSettings,
   loadConfig,
+  mqttSettings,
   outboxRelaySettings,
   setting,
 } from '@mercado/common/config';
@@ -36,8 +37,8 @@ export const inventorySettings = {
    * that product's stock changes (sql/inventory's `stock_changed` notifications); 0 turns it off.
    */
   ...answerCacheSettings(10_000, 16 * 1024 * 1024),
-  /** The broker the outbox is relayed to; without it, events stay in the outbox unsent. */
-  MQTT_URL: setting.mqttUrl().optional(),
+  /** The broker the outbox is relayed to (without it, events stay unsent), and the password. */
+  ...mqttSettings,
   ...outboxRelaySettings,
 };
 

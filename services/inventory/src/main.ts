@@ -3,9 +3,9 @@ import {
   buildInventoryApp,
   createReservationSweeper,
   inventoryMigrationsDir,
+  inventoryOutbox,
   startStockAnswers,
   loadInventoryConfig,
-  startInventoryOutbox,
 } from './app.js';
 
 runDatabaseService({
@@ -23,18 +23,18 @@ runDatabaseService({
     });
     sweeper.start();
     // Every replica relays too, sharing the rows the same way; none without MQTT_URL.
-    const outbox = startInventoryOutbox(runtime);
+    const relay = inventoryOutbox.startRelay(runtime);
     const answers = startStockAnswers(runtime);
     return {
       app: buildInventoryApp({ ...runtime, ...(answers ? { answers } : {}) }),
       background: [
         { name: 'sweeper', stop: () => sweeper.stop() },
-        ...(outbox?.stopSteps ?? []),
+        ...(relay ? [relay] : []),
         ...(answers ? [{ name: 'stock change feed', stop: () => answers.close() }] : []),
       ],
       describe: {
         regions: config.REGIONS,
-        outboxRelayed: outbox !== undefined,
+        outboxRelayed: relay !== undefined,
         answerCache: answers ? 'on' : 'off',
       },
     };

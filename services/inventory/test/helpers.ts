@@ -4,12 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { verifyIdentity, type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
 import { startAnswerCache } from '@mercado/common/http';
+import { type MqttClient } from '@mercado/common/mqtt';
 import {
   callService as callKitService,
   type captureLogs,
   type CallOptions,
   type CallResult,
   startTestService,
+  testMqttPassword,
 } from '@mercado/common/testing';
 import {
   buildInventoryApp,
@@ -133,6 +135,8 @@ export interface InventoryHarness {
   db: Knex;
   config: InventoryConfig;
   logs: ReturnType<typeof captureLogs>;
+  /** The service's MQTT client, as runDatabaseService makes it (with MQTT_URL in `env`). */
+  mqtt: MqttClient | undefined;
   products: ProductsStandIn;
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
   /** One sweep of expired reservations, as a replica's timer runs it. */
@@ -162,7 +166,12 @@ export async function startInventory(
     name: 'inventory',
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     loadConfig: loadInventoryConfig,
-    env: { INTERNAL_SECRET: internalSecret, PRODUCTS_URLS: products.url, ...env },
+    env: {
+      INTERNAL_SECRET: internalSecret,
+      PRODUCTS_URLS: products.url,
+      MQTT_PASSWORD: testMqttPassword('inventory'),
+      ...env,
+    },
     migrationsDir: inventoryMigrationsDir,
     async build(runtime) {
       // As in production: a product's rendered stock is kept until its stock changes, so every

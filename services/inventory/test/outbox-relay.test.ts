@@ -1,12 +1,18 @@
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { connectMqtt, serviceMqttCredentials } from '@mercado/common/mqtt';
+import { connectMqtt, createServiceMqttClient } from '@mercado/common/mqtt';
 import { createMetrics, type Metrics } from '@mercado/common/metrics';
-import { type Knex } from '@mercado/common/db';
-import { captureLogs } from '@mercado/common/testing';
+import { createDb, type Knex } from '@mercado/common/db';
+import {
+  captureLogs,
+  createTestDatabase,
+  testBrokerCredentials,
+  testServiceMqttCredentials,
+} from '@mercado/common/testing';
 import { createMercadoBroker, loadBrokerConfig } from '@mercado/broker/testing';
-import { lowStockTopic, startInventoryOutbox, type InventoryOutbox } from '../src/app.js';
+import { inventoryOutbox, lowStockTopic } from '../src/app.js';
 import { insertOutboxMessages, type OutboxMessage } from '../src/data/outbox-repository.js';
 import { lowStockMessages } from '../src/domain/low-stock.js';
 import { as, internalSecret, startInventory, type InventoryHarness } from './helpers.js';
@@ -22,6 +28,7 @@ interface TestContext {
 async function startBroker(t: TestContext) {
   const config = loadBrokerConfig({
     INTERNAL_SECRET: internalSecret,
+    ...testBrokerCredentials(),
     JWKS_URL: 'http://127.0.0.1:1/jwks.json',
     MQTT_PORT: '0',
     PORT: '0',
@@ -64,7 +71,7 @@ interface Received {
 async function subscribeLowStock(t: TestContext, url: string): Promise<Received[]> {
   const client = await connectMqtt(url, {
     clientId: `products-${randomUUID()}`,
-    ...serviceMqttCredentials(internalSecret, 'products'),
+    ...testServiceMqttCredentials('products'),
     reconnectPeriod: 0,
   });
   t.teardown(() => client.endAsync(true));
@@ -77,19 +84,23 @@ async function subscribeLowStock(t: TestContext, url: string): Promise<Received[
 }
 
 /** The inventory service's own wiring (as main.ts runs it), stopped as its shutdown would. */
-function startRelay(t: TestContext, inventory: InventoryHarness) {
+/**
+ * The relay as inventory's main starts it, on the service's runtime: its MQTT client, or (for a
+ * second replica on the same database) a client of its own, as that replica's runtime would have.
+ */
+function startRelay(t: TestContext, inventory: InventoryHarness, replica = false) {
   const metrics = createMetrics('inventory');
-  const outbox = startInventoryOutbox({
-    config: inventory.config,
-    db: inventory.db,
-    log: inventory.logs.log,
-    metrics,
-  });
-  if (!outbox) throw new Error('MQTT_URL is not set');
+  const { config, db, logs } = inventory;
+  const mqtt = replica
+    ? createServiceMqttClient({ service: 'inventory', config, log: logs.log })
+    : inventory.mqtt;
+  const task = inventoryOutbox.startRelay({ config, db, log: logs.log, metrics, mqtt });
+  if (!task || !mqtt) throw new Error('MQTT_URL is not set');
   t.teardown(async function stopRelay() {
-    for (const step of outbox.stopSteps) await step.stop();
+    await task.stop();
+    if (replica) await mqtt.endAsync(true);
   });
-  return { ...outbox, metrics };
+  return { relay: task.relay, mqtt, metrics };
 }
 
 /**
@@ -330,6 +341,18 @@ t.test(
   },
 );
 
+function paymentIntent() {
+  return {
+    type: 'payment.intent_created',
+    id: randomUUID(),
+    orderId: randomUUID(),
+    userId: randomUUID(),
+    amountMinor: 1999,
+    currency: 'EUR',
+    expiresAt: '2026-11-23T10:00:00.000Z',
+  };
+}
+
 function byId(a: Record<string, unknown>, b: Record<string, unknown>): number {
   return String(a.id).localeCompare(String(b.id));
 }
@@ -340,7 +363,7 @@ t.test('two relays on one database publish each event once', async (t) => {
     OUTBOX_POLL_INTERVAL_MS: '50',
   });
   const a = startRelay(t, inventory);
-  const b = startRelay(t, inventory);
+  const b = startRelay(t, inventory, true);
   await eventually('both relays to connect', () => a.mqtt.connected && b.mqtt.connected);
 
   const queued: OutboxMessage[] = [];
@@ -371,26 +394,16 @@ t.test(
     const [first, last] = lowStockEvents(2) as [OutboxMessage, OutboxMessage];
     const valid = first.payload as Record<string, unknown>;
     const marker = 'do-not-log-this-0f7c';
-    await inventory.db.transaction((trx) =>
-      insertOutboxMessages(trx, [
-        first,
+    // Rows the insert helper would refuse, as hand-written SQL or an older version could leave them.
+    await inventory.db('outbox').insert(
+      [
+        { topic: lowStockTopic, payload: first.payload },
         { topic: lowStockTopic, payload: { ...valid, id: randomUUID(), available: -1 } },
         { topic: 'inventory/restocked', payload: { ...valid, id: randomUUID() } },
-        {
-          topic: 'payments/intents',
-          payload: {
-            type: 'payment.intent_created',
-            id: randomUUID(),
-            orderId: randomUUID(),
-            userId: randomUUID(),
-            amountMinor: 1999,
-            currency: 'EUR',
-            expiresAt: '2026-11-23T10:00:00.000Z',
-          },
-        },
+        { topic: 'payments/intents', payload: paymentIntent() },
         { topic: lowStockTopic, payload: { ...valid, id: randomUUID(), note: marker } },
-        last,
-      ]),
+        { topic: lowStockTopic, payload: last.payload },
+      ].map((row) => ({ topic: row.topic, payload: JSON.stringify(row.payload) })),
     );
     const { relay, metrics } = startRelay(t, inventory);
 
@@ -468,13 +481,15 @@ t.test(
 
 t.test('without MQTT_URL the outbox is not relayed, and the service says so once', async (t) => {
   const inventory = await startInventory(t);
-  const outbox: InventoryOutbox | undefined = startInventoryOutbox({
+  t.equal(inventory.mqtt, undefined, 'no MQTT client either');
+  const task = inventoryOutbox.startRelay({
     config: inventory.config,
     db: inventory.db,
     log: inventory.logs.log,
     metrics: createMetrics('inventory'),
+    mqtt: inventory.mqtt,
   });
-  t.equal(outbox, undefined);
+  t.equal(task, undefined);
   await queueLowStock(inventory.db, 1);
   await pause(200);
   t.same(
@@ -493,3 +508,89 @@ t.test('without MQTT_URL the outbox is not relayed, and the service says so once
     ],
   );
 });
+
+t.test(
+  'the outbox insert checks each message against the contract in the caller’s transaction: one it refuses rolls the change back',
+  async (t) => {
+    const inventory = await startInventory(t);
+    const [valid] = lowStockEvents(1) as [OutboxMessage];
+    const payload = valid.payload as Record<string, unknown>;
+    const refused: Array<[string, OutboxMessage, string]> = [
+      [
+        'a payload its schema refuses',
+        { topic: 'lowStock', payload: { ...payload, available: -1 } } as OutboxMessage,
+        'invalid_payload: available too_small',
+      ],
+      [
+        'a topic inventory may not publish',
+        { topic: 'paymentIntents', payload: paymentIntent() } as OutboxMessage,
+        'not_allowed',
+      ],
+      [
+        'a topic parameter that is not one level',
+        {
+          topic: 'paymentResults',
+          params: { orderId: 'a/b' },
+          payload: {},
+        } as unknown as OutboxMessage,
+        'parameter orderId contains a level separator',
+      ],
+    ];
+    for (const [what, message, reason] of refused) {
+      await t.rejects(
+        inventory.db.transaction(async (trx) => {
+          await trx('outbox').insert({ topic: 'written/first', payload: '{}' });
+          await insertOutboxMessages(trx, [valid, message]);
+        }),
+        { message: new RegExp(`^outbox message on ${message.topic} refused: .*${reason}`) },
+        what,
+      );
+    }
+    t.same(await outboxRows(inventory.db), [], 'nothing was written, not even the valid ones');
+
+    await inventory.db.transaction((trx) => insertOutboxMessages(trx, [valid]));
+    t.match(await outboxRows(inventory.db), [
+      { topic: 'inventory/low-stock', payload: valid.payload, sent_at: null, failed_at: null },
+    ]);
+  },
+);
+
+/** The outbox as Postgres describes it: columns, constraints, indexes, triggers, the function. */
+async function outboxSchema(db: Knex) {
+  const query = async (sql: string) => (await db.raw<{ rows: unknown[] }>(sql)).rows;
+  return {
+    columns: await query(`
+      select column_name, data_type, is_nullable, column_default, is_identity, identity_generation
+        from information_schema.columns where table_name = 'outbox' order by ordinal_position`),
+    constraints: await query(`
+      select conname, pg_get_constraintdef(oid) as definition from pg_constraint
+       where conrelid = 'outbox'::regclass order by conname`),
+    indexes: await query(
+      `select indexname, indexdef from pg_indexes where tablename = 'outbox' order by indexname`,
+    ),
+    triggers: await query(`
+      select tgname, pg_get_triggerdef(oid) as definition from pg_trigger
+       where tgrelid = 'outbox'::regclass and not tgisinternal order by tgname`),
+    functions: await query(`
+      select proname, prosrc from pg_proc where proname = 'notify_outbox_inserted'`),
+  };
+}
+
+t.test(
+  'sql/inventory’s outbox is exactly the template a new service copies (sql/templates/outbox.sql)',
+  async (t) => {
+    const inventory = await startInventory(t);
+    const template = createDb({
+      url: await createTestDatabase(t, 'template'),
+      log: captureLogs().log,
+    });
+    t.teardown(() => template.destroy());
+    await template.raw(
+      await readFile(new URL('../../../sql/templates/outbox.sql', import.meta.url), 'utf8'),
+    );
+    const migrated = await outboxSchema(inventory.db);
+    t.ok(migrated.columns.length > 0 && migrated.triggers.length === 1, 'there is one to compare');
+    t.same(await outboxSchema(template), migrated);
+    t.equal(inventoryOutbox.channel, 'outbox_inserted', 'the channel its trigger notifies');
+  },
+);

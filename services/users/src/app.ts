@@ -18,12 +18,12 @@ export { createPasswordHasher, type PasswordHasher } from './passwords.js';
 export { ensureAdmin } from './domain/accounts.js';
 export type { UsersDeps } from './domain/deps.js';
 export type { Presence, TerminalPresence } from './domain/terminal-view.js';
-export { startRevocationsOutbox, type RevocationsOutbox } from './revocations-outbox.js';
+export { usersOutbox } from './data/outbox.js';
 export {
   startTerminalPresence,
   type TerminalPresenceOptions,
   type TerminalPresenceTracker,
-} from './terminal-presence.js';
+} from './consumers/terminal-status.js';
 
 export const usersMigrationsDir = new URL('../../../sql/users', import.meta.url);
 

@@ -4,6 +4,8 @@ import {
   baseServiceSettings,
   databaseSettings,
   loadConfig,
+  mqttSettings,
+  outboxRelaySettings,
   setting,
 } from '@mercado/common/config';
 
@@ -28,8 +30,10 @@ export const usersSettings = {
   /** argon2id memory cost; OWASP's minimum recommendation is 19 MiB with t=2. */
   PASSWORD_HASH_MEMORY_KIB: setting.int(19_456, 1024, 1_048_576),
   PASSWORD_HASH_ITERATIONS: setting.int(2, 1, 10),
-  /** The MQTT broker, for terminals' presence; without it every terminal's presence is unknown. */
-  MQTT_URL: setting.mqttUrl().optional(),
+  /** The broker, for terminals' presence (unknown without it), and the service's password. */
+  ...mqttSettings,
+  /** The outbox relay (revocations on users/revocations). */
+  ...outboxRelaySettings,
 };
 
 export type UsersConfig = ReturnType<typeof loadUsersConfig>;

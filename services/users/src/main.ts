@@ -7,22 +7,16 @@ import {
   usersDeps,
   usersMigrationsDir,
 } from './app.js';
-import { startTerminalPresence } from './terminal-presence.js';
-import { startRevocationsOutbox } from './revocations-outbox.js';
+import { startTerminalPresence } from './consumers/terminal-status.js';
+import { usersOutbox } from './data/outbox.js';
 
 runDatabaseService({
   name: 'users',
   loadConfig: loadUsersConfig,
   migrationsDir: usersMigrationsDir,
   async start(runtime) {
-    const { config, log } = runtime;
-    const presence = config.MQTT_URL
-      ? startTerminalPresence({
-          url: config.MQTT_URL,
-          internalSecret: config.INTERNAL_SECRET,
-          log,
-        })
-      : undefined;
+    const { config, log, mqtt } = runtime;
+    const presence = mqtt ? startTerminalPresence({ mqtt, log }) : undefined;
     const deps = { ...runtime, ...(await usersCredentials(config)), presence };
     if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
       const admin = await ensureAdmin(usersDeps(deps), {
@@ -32,17 +26,17 @@ runDatabaseService({
       log.info({ userId: admin.userId, created: admin.created }, 'first admin ensured');
     }
     // Revocations are announced from every replica (SKIP LOCKED shares the rows).
-    const outbox = startRevocationsOutbox(runtime);
+    const relay = usersOutbox.startRelay(runtime);
     return {
       app: buildUsersApp(deps),
       background: [
         ...(presence ? [{ name: 'terminal presence', stop: () => presence.close() }] : []),
-        ...(outbox?.stopSteps ?? []),
+        ...(relay ? [relay] : []),
       ],
       describe: {
         kid: deps.keys.activeKid,
         terminalPresence: presence ? 'mqtt' : 'off',
-        revocationsAnnounced: outbox !== undefined,
+        revocationsAnnounced: relay !== undefined,
       },
     };
   },

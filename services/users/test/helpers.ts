@@ -1,11 +1,16 @@
 import { exportJWK, generateKeyPair } from 'jose';
 import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
-import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
+import {
+  callService,
+  type captureLogs,
+  startTestService,
+  testMqttPassword,
+} from '@mercado/common/testing';
 import {
   buildUsersApp,
   loadUsersConfig,
-  startRevocationsOutbox,
+  usersOutbox,
   startTerminalPresence,
   usersCredentials,
   usersMigrationsDir,
@@ -58,27 +63,19 @@ export async function startUsers(
       JWT_SIGNING_KEYS: JSON.stringify(keys),
       PASSWORD_HASH_MEMORY_KIB: '1024',
       PASSWORD_HASH_ITERATIONS: '1',
+      MQTT_PASSWORD: testMqttPassword('users'),
       ...env,
     },
     migrationsDir: usersMigrationsDir,
     async build(runtime) {
       const credentials = await usersCredentials(runtime.config);
-      const { MQTT_URL, INTERNAL_SECRET } = runtime.config;
-      const presence = MQTT_URL
-        ? startTerminalPresence({
-            url: MQTT_URL,
-            internalSecret: INTERNAL_SECRET,
-            log: runtime.log,
-          })
+      const presence = runtime.mqtt
+        ? startTerminalPresence({ mqtt: runtime.mqtt, log: runtime.log })
         : undefined;
       if (presence) t.teardown(() => presence.close());
       // As main runs it: revocations announced through the outbox when there is a broker.
-      const outbox = MQTT_URL ? startRevocationsOutbox(runtime) : undefined;
-      if (outbox) {
-        t.teardown(async () => {
-          for (const step of outbox.stopSteps) await step.stop();
-        });
-      }
+      const relay = usersOutbox.startRelay(runtime);
+      if (relay) t.teardown(() => relay.stop());
       return {
         app: buildUsersApp({ ...runtime, ...credentials, presence }),
         extra: { keys: credentials.keys },

@@ -15,6 +15,9 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** Settings that are optional alone but required once another one is set (setting.requiredWith). */
+const requiredWithRegistry = z.registry<{ requiredWith: string }, z.core.$ZodType>();
+
 /**
  * Reads a configuration from the environment once, validates it and freezes it. Every key of
  * `shape` is an environment variable name. An empty string counts as unset, so `FOO=` cannot
@@ -30,15 +33,21 @@ export function loadConfig<S extends z.ZodRawShape>(
     if (value !== undefined && value !== '') input[key] = value;
   }
   const result = z.object(shape).safeParse(input);
-  if (!result.success) {
-    const problems = result.error.issues.map(function describeIssue(issue) {
-      const key = issue.path.join('.');
-      return input[String(issue.path[0])] === undefined
-        ? `${key} is required`
-        : `${key} ${issue.message.replace(/^Invalid input: /, '')}`;
-    });
-    throw new ConfigError(problems);
+  const problems = result.success
+    ? []
+    : result.error.issues.map(function describeIssue(issue) {
+        const key = issue.path.join('.');
+        return input[String(issue.path[0])] === undefined
+          ? `${key} is required`
+          : `${key} ${issue.message.replace(/^Invalid input: /, '')}`;
+      });
+  for (const [key, schema] of Object.entries(shape)) {
+    const other = requiredWithRegistry.get(schema)?.requiredWith;
+    if (other !== undefined && input[other] !== undefined && input[key] === undefined) {
+      problems.push(`${key} is required when ${other} is set`);
+    }
   }
+  if (!result.success || problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(result.data);
 }
 
@@ -55,6 +64,34 @@ export const setting = {
   secret: (minLength = 32) =>
     z.string().min(minLength, { message: `must be at least ${minLength} characters` }),
   url: () => z.url({ protocol: /^(https?|postgres(ql)?|mqtts?|wss?|rediss?)$/ }),
+  /**
+   * Optional, but required whenever the setting `other` is set (a password that goes with a URL);
+   * loadConfig names it among the other problems.
+   */
+  requiredWith: <T extends z.ZodType>(other: string, schema: T): z.ZodOptional<T> => {
+    const optional = schema.optional();
+    requiredWithRegistry.add(optional, { requiredWith: other });
+    return optional;
+  },
+  /**
+   * A comma-separated list of SHA-256 digests (64 hex digits each, as `sha256sum` prints them),
+   * lower-cased: what a verifier keeps of secrets it must recognise, more than one during a
+   * rotation.
+   */
+  sha256Digests: () =>
+    z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((part) => part.trim().toLowerCase())
+          .filter(Boolean),
+      )
+      .pipe(
+        z
+          .array(z.string().regex(/^[0-9a-f]{64}$/, 'must be SHA-256 digests (64 hex digits)'))
+          .min(1),
+      ),
   /** A broker URL: MQTT over TCP or TLS, or over a WebSocket. */
   mqttUrl: () => z.url({ protocol: /^(mqtts?|wss?)$/ }),
   /** A comma-separated list of URLs. */
@@ -99,10 +136,29 @@ export const baseServiceSettings = {
   SHUTDOWN_TIMEOUT_MS: setting.int(10_000, 100, 120_000),
 };
 
+/** Settings of a service that owns a database (see db/db.ts, createDb). */
 export const databaseSettings = {
   DATABASE_URL: setting.url(),
   DATABASE_POOL_MAX: setting.int(10, 1, 200),
   MIGRATE_ON_START: setting.bool(true),
+  /** Postgres cancels a statement that runs longer (answered 503 `database_timeout`); 0: off. */
+  DATABASE_STATEMENT_TIMEOUT_MS: setting.int(30_000, 0, 3_600_000),
+  /**
+   * Postgres ends the session of a transaction idle for longer, releasing its locks (the outbox
+   * relay and the checkout keep a transaction open while they publish); 0: off.
+   */
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: setting.int(60_000, 0, 3_600_000),
+};
+
+/**
+ * Settings of a service that connects to the broker (see mqtt/service-client.ts): without
+ * MQTT_URL it runs without MQTT; with it, MQTT_PASSWORD is required. The password is this
+ * service's own: the broker keeps only its SHA-256 (MQTT_PASSWORD_HASHES_{SERVICE}), and no other
+ * service holds or can derive it.
+ */
+export const mqttSettings = {
+  MQTT_URL: setting.mqttUrl().optional(),
+  MQTT_PASSWORD: setting.requiredWith('MQTT_URL', setting.secret(32)),
 };
 
 /**

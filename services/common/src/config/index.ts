@@ -7,4 +7,5 @@ export {
   databaseSettings,
   outboxRelaySettings,
   answerCacheSettings,
+  mqttSettings,
 } from './config.js';

@@ -8,10 +8,22 @@ import { isSerializationFailure } from '../errors/postgres.js';
 
 export type { Knex } from 'knex';
 
-// node-postgres returns int8 and numeric as strings (they can exceed 2^53). Mercado's int8 columns
-// are counts and ids that stay far below that, so they are parsed as numbers; money is int8 minor
-// units, below 2^53 by a wide margin.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number.parseInt(value, 10));
+function parseInt8(value: string): number {
+  return Number.parseInt(value, 10);
+}
+
+/**
+ * The type parsers of the kit's connections, and of no other: node-postgres returns int8 as a
+ * string (it can exceed 2^53), and `pg.types.setTypeParser` would change that for every pg user in
+ * the process. Mercado's int8 columns are counts and ids far below 2^53 (money is int8 minor units,
+ * below it by a wide margin), so on the kit's connections they are numbers.
+ */
+const kitTypeParsers: Knex.PgCustomTypesConfig = {
+  getTypeParser(oid: number, format: string) {
+    if (oid === pg.types.builtins.INT8 && format !== 'binary') return parseInt8;
+    return pg.types.getTypeParser(oid, format === 'binary' ? 'binary' : 'text');
+  },
+};
 
 export interface DbOptions {
   url: string;
@@ -20,17 +32,46 @@ export interface DbOptions {
   metrics?: Metrics;
   /** Application name shown in pg_stat_activity. */
   name?: string;
+  /**
+   * Postgres cancels any statement running longer (`statement_timeout`, SQLSTATE 57014, which the
+   * kit's errors translate to `database_timeout`). Default 30 s; 0 leaves the server's own setting
+   * (off unless configured there). Migrations run without it.
+   */
+  statementTimeoutMs?: number;
+  /**
+   * Postgres ends the session of a transaction left idle longer
+   * (`idle_in_transaction_session_timeout`, SQLSTATE 25P03), so a transaction held open across a
+   * publish or a call that hangs cannot keep its locks. Default 60 s; 0 as above.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /**
- * Creates the process's one knex instance. It listens for errors on idle pool clients (an unhandled
- * one would crash the process), times every query without ever logging its bindings, and is closed
- * with `db.destroy()` on shutdown.
+ * Creates the process's one knex instance. Every connection it opens gets the kit's type parsers
+ * (int8 as a number) and the statement and idle-in-transaction timeouts, sent in the startup
+ * packet (no extra round trip). It listens for errors on idle pool clients (an unhandled one would
+ * crash the process), times every query without ever logging its bindings, and is closed with
+ * `db.destroy()` on shutdown.
  */
-export function createDb({ url, poolMax = 10, log, metrics, name }: DbOptions): Knex {
+export function createDb({
+  url,
+  poolMax = 10,
+  log,
+  metrics,
+  name,
+  statementTimeoutMs = 30_000,
+  idleInTransactionTimeoutMs = 60_000,
+}: DbOptions): Knex {
   const db = knexFactory({
     client: 'pg',
-    connection: { connectionString: url, ...(name ? { application_name: name } : {}) },
+    connection: {
+      connectionString: url,
+      ...(name ? { application_name: name } : {}),
+      types: kitTypeParsers,
+      // node-postgres leaves a 0 out of the startup packet: the server's own setting applies.
+      statement_timeout: statementTimeoutMs,
+      idle_in_transaction_session_timeout: idleInTransactionTimeoutMs,
+    },
     pool: {
       min: 0,
       max: poolMax,
@@ -48,6 +89,14 @@ export function createDb({ url, poolMax = 10, log, metrics, name }: DbOptions): 
       },
     },
     acquireConnectionTimeout: 10_000,
+    // knex's own warnings (a connection that ended, a deprecation) as log lines, not console text.
+    log: {
+      warn: (message: unknown) => log.warn({ source: 'knex' }, String(message)),
+      error: (message: unknown) => log.error({ source: 'knex' }, String(message)),
+      deprecate: (method: unknown, alternative: unknown) =>
+        log.warn({ source: 'knex' }, `${String(method)} is deprecated: use ${String(alternative)}`),
+      debug: (message: unknown) => log.debug({ source: 'knex' }, String(message)),
+    },
   });
 
   if (metrics) {
@@ -129,12 +178,19 @@ export class SqlMigrationSource implements Knex.MigrationSource<SqlMigration> {
   async getMigration(migration: SqlMigration): Promise<Knex.Migration> {
     const sql = await readFile(migration.file, 'utf8');
     return {
-      up: (knex: Knex) => knex.raw(sql),
+      // Each migration runs in its own transaction: SET LOCAL lifts the connection's timeouts for
+      // it alone (building an index on a large table may take longer than any request should).
+      up: (knex: Knex) => knex.raw(`${withoutTimeouts('local')}\n${sql}`),
       down: () => {
         throw new Error(`${migration.name}: migrations are forward-only; write a new one`);
       },
     };
   }
+}
+
+/** Turns both connection timeouts off, for the transaction (`local`) or the session. */
+function withoutTimeouts(scope: 'local' | 'session'): string {
+  return `set ${scope} statement_timeout = 0; set ${scope} idle_in_transaction_session_timeout = 0;`;
 }
 
 /** Advisory-lock key for migrations (advisory locks are per database; any constant will do). */
@@ -148,18 +204,26 @@ const migrationLockKey = 7_420_316;
  */
 export async function migrate(db: Knex, directory: string): Promise<string[]> {
   const connection: unknown = await db.client.acquireConnection();
-  const onLockConnection = (sql: string) =>
-    (db.raw(sql, [migrationLockKey]) as Knex.Raw & { connection(c: unknown): Knex.Raw }).connection(
+  const onLockConnection = (sql: string, bindings: readonly number[] = []) =>
+    (db.raw(sql, bindings) as Knex.Raw & { connection(c: unknown): Knex.Raw }).connection(
       connection,
     );
   try {
-    await onLockConnection('select pg_advisory_lock(?)');
+    // Waiting for another replica's migrations may take longer than any statement should.
+    await onLockConnection(withoutTimeouts('session'));
+    await onLockConnection('select pg_advisory_lock(?)', [migrationLockKey]);
     const [, applied] = (await db.migrate.latest({
       migrationSource: new SqlMigrationSource(directory),
     })) as [number, string[]];
     return applied;
   } finally {
-    await onLockConnection('select pg_advisory_unlock(?)').catch(() => undefined);
+    await onLockConnection('select pg_advisory_unlock(?)', [migrationLockKey]).catch(
+      () => undefined,
+    );
+    // Back to the values the connection started with, before it returns to the pool.
+    await onLockConnection(
+      'reset statement_timeout; reset idle_in_transaction_session_timeout',
+    ).catch(() => undefined);
     await db.client.releaseConnection(connection);
   }
 }

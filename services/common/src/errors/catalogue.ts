@@ -23,6 +23,7 @@ export const errorCatalogue = {
   internal: { status: 500, title: 'Something went wrong on our side' },
   service_unavailable: { status: 503, title: 'A service this request needs is unavailable' },
   database_unavailable: { status: 503, title: 'The database is unavailable' },
+  database_timeout: { status: 503, title: 'The database took too long to answer; retry' },
   serialization_failure: { status: 503, title: 'A concurrent change got in the way; retry' },
   upstream_unavailable: { status: 503, title: 'The service behind this route is unavailable' },
   upstream_timeout: { status: 504, title: 'The service behind this route did not answer in time' },

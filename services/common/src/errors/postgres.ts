@@ -21,6 +21,8 @@ const bySqlState: Record<string, ErrorCode> = {
   '22008': 'invalid_input', // datetime_field_overflow
   '40001': 'serialization_failure',
   '40P01': 'serialization_failure', // deadlock_detected
+  '57014': 'database_timeout', // query_canceled: statement_timeout (see db/db.ts)
+  '25P03': 'database_unavailable', // idle_in_transaction_session_timeout: the session was ended
   '53300': 'database_unavailable', // too_many_connections
   '57P01': 'database_unavailable', // admin_shutdown
   '57P03': 'database_unavailable', // cannot_connect_now
@@ -51,7 +53,10 @@ export function fromPostgresError(error: unknown): AppError | undefined {
   }
   const code = bySqlState[error.code];
   if (!code) return undefined;
-  const headers = code === 'serialization_failure' ? { 'retry-after': '1' } : undefined;
+  const headers =
+    code === 'serialization_failure' || code === 'database_timeout'
+      ? { 'retry-after': '1' }
+      : undefined;
   // The constraint name is ours (from sql/), so it is safe and useful to show; the row detail is not.
   const detail = error.constraint ? `violates ${error.constraint}` : undefined;
   return new AppError(code, {

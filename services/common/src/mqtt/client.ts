@@ -1,7 +1,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from '../log/logger.js';
 
-export type { MqttClient } from 'mqtt';
+export type { IClientOptions, MqttClient } from 'mqtt';
 
 /**
  * Creates a Mercado MQTT client that connects in the background and keeps reconnecting, without

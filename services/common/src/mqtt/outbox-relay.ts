@@ -10,13 +10,10 @@ import { mayPublish, parsePayload, topics, type MqttServiceName } from '../contr
  * The outbox relay: publishes the rows a service wrote to its outbox table, in the transaction
  * that caused them, to the broker.
  *
- * The table, in the service's own database (sql/inventory has the first one):
- *
- *   id bigint generated always as identity primary key, topic text not null,
- *   payload jsonb not null, sent_at timestamptz, failed_at timestamptz, failure_reason text,
- *   and an index on (id) where sent_at is null and failed_at is null,
- *
- * plus, optionally, a statement trigger running `pg_notify(channel)` after insert.
+ * The table, in the service's own database, is `sql/templates/outbox.sql` (copied into the
+ * service's migrations): id, topic, payload, sent_at, failed_at, failure_reason, the index of
+ * unsent rows, and a statement trigger running `pg_notify(channel)` after insert. A service uses
+ * the relay through its outbox (outbox.ts, `defineOutbox(…).startRelay(runtime)`).
  *
  * - **Claiming.** A pass claims up to `batchSize` unsent rows in id order with `FOR UPDATE SKIP
  *   LOCKED`, in one transaction: replicas of a service each run a relay and never hold the same
@@ -43,7 +40,10 @@ import { mayPublish, parsePayload, topics, type MqttServiceName } from '../contr
  *   fallback either way. A wake during a backoff waits for it.
  * - **The transaction stays open while its batch is published**: that is what keeps other
  *   replicas off those rows without a lease column. It lasts the batch's round trips, plus at
- *   most one `publishTimeoutMs` (the first failure ends it); only these rows are locked.
+ *   most one `publishTimeoutMs` (the first failure ends it); only these rows are locked. It is
+ *   idle meanwhile, so the connection's `idle_in_transaction_session_timeout`
+ *   (DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS) bounds it: should a batch ever take longer, Postgres
+ *   ends it, nothing is marked, and the rows go out again (at least once, as above).
  * - **Metrics**, labelled `table` (the registry adds `service`): `outbox_published_total`,
  *   `outbox_publish_failures_total` (failed batches), `outbox_dead_total{reason}` and the gauge
  *   `outbox_pending`, counted after each pass.

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,8 +10,11 @@ interface Teardown {
 }
 
 export interface TestRedis {
+  /** `redis://:{password}@127.0.0.1:{port}`: clients take the password from the URL. */
   url: string;
   port: number;
+  /** The server requires it (`requirepass`), as Compose's Redis does. */
+  password: string;
   /** Stops the server (SIGTERM: it saves nothing, its data is gone). */
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
@@ -19,17 +23,32 @@ export interface TestRedis {
 
 /**
  * A throwaway redis-server (Debian's `redis-server`, installed by the test runner) on 127.0.0.1
- * and a free port, without persistence; stopped and removed when the test ends.
+ * and a free port, without persistence, requiring a password as Compose's does (so every client
+ * under test must pass it); stopped and removed when the test ends.
  */
 export async function startTestRedis(t: Teardown): Promise<TestRedis> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mercado-redis-'));
   const port = await freePort();
+  // URL-safe (base64url), as the Compose one must be: it travels in the clients' URLs.
+  const password = randomBytes(18).toString('base64url');
   let child: ChildProcess | undefined;
 
   async function start(): Promise<void> {
     const current = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      // On the command line: a throwaway server on the loopback interface, gone with the test.
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--requirepass',
+        password,
+      ],
       { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = current;
@@ -62,5 +81,5 @@ export async function startTestRedis(t: Teardown): Promise<TestRedis> {
     await rm(dir, { recursive: true, force: true });
   });
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start };
+  return { url: `redis://:${password}@127.0.0.1:${port}`, port, password, stop, start };
 }

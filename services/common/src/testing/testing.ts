@@ -8,9 +8,17 @@ import { signIdentity, type Identity } from '../identity/identity.js';
 import { createDb, migrate } from '../db/db.js';
 import { listen } from '../http/server.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import type { MqttServiceName } from '../contract/contract.js';
+import type { IClientOptions, MqttClient } from '../mqtt/client.js';
+import { createServiceMqttClient, type ServiceMqttConfig } from '../mqtt/service-client.js';
 
 export { startTestRedis, type TestRedis } from './redis.js';
 export { decodePacket, encode, RawMqtt, type RawPacket } from './mqtt-wire.js';
+export {
+  testMqttPassword,
+  testServiceMqttCredentials,
+  testBrokerCredentials,
+} from './mqtt-credentials.js';
 
 /** Set by the test runner (scripts/src/test.ts), which starts one throwaway Postgres per run. */
 export const testServerUrlVariable = 'MERCADO_TEST_DATABASE_URL';
@@ -110,6 +118,7 @@ export async function callService(
 }
 
 export interface TestServiceOptions<C extends { DATABASE_URL: string }, A> {
+  /** The service's name; with MQTT_URL in its config, a contract service's (see mqtt). */
   name: string;
   /** Builds the config from the test's environment (DATABASE_URL filled in). */
   loadConfig: (env: Record<string, string>) => C;
@@ -117,12 +126,16 @@ export interface TestServiceOptions<C extends { DATABASE_URL: string }, A> {
   migrationsDir: URL;
   /** Another replica: share this database instead of creating a fresh one. */
   databaseUrl?: string;
+  /** More mqtt.js options for the service's MQTT client (a faster reconnect…). */
+  mqttOptions?: IClientOptions;
   /** Builds the app; `extra` is handed back to the test (keys, clients, ...). */
   build: (runtime: {
     config: C;
     log: Logger;
     metrics: Metrics;
     db: Knex;
+    /** As runDatabaseService makes it: with MQTT_URL in the config, undefined without. */
+    mqtt: MqttClient | undefined;
   }) => Promise<{ app: RequestListener; extra: A }> | { app: RequestListener; extra: A };
 }
 
@@ -131,6 +144,7 @@ export interface TestService<C> {
   db: Knex;
   config: C;
   logs: ReturnType<typeof captureLogs>;
+  mqtt: MqttClient | undefined;
 }
 
 /**
@@ -145,15 +159,38 @@ export async function startTestService<C extends { DATABASE_URL: string }, A>(
   const config = options.loadConfig({ ...options.env, DATABASE_URL: databaseUrl });
   const logs = captureLogs(options.name);
   const metrics = createMetrics(options.name);
-  const db = createDb({ url: config.DATABASE_URL, log: logs.log, metrics });
+  const {
+    DATABASE_STATEMENT_TIMEOUT_MS: statementTimeoutMs,
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: idleInTransactionTimeoutMs,
+  } = config as {
+    DATABASE_STATEMENT_TIMEOUT_MS?: number;
+    DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS?: number;
+  };
+  const db = createDb({
+    url: config.DATABASE_URL,
+    log: logs.log,
+    metrics,
+    ...(statementTimeoutMs === undefined ? {} : { statementTimeoutMs }),
+    ...(idleInTransactionTimeoutMs === undefined ? {} : { idleInTransactionTimeoutMs }),
+  });
   await migrate(db, fileURLToPath(options.migrationsDir));
-  const { app, extra } = await options.build({ config, log: logs.log, metrics, db });
+  const mqttConfig = config as ServiceMqttConfig;
+  const mqtt = mqttConfig.MQTT_URL
+    ? createServiceMqttClient({
+        service: options.name as MqttServiceName,
+        config: mqttConfig,
+        log: logs.log,
+        ...(options.mqttOptions ? { options: options.mqttOptions } : {}),
+      })
+    : undefined;
+  const { app, extra } = await options.build({ config, log: logs.log, metrics, db, mqtt });
   const server = await listen(app);
   t.teardown(async function stopTestService() {
     await server.close(1000);
+    await mqtt?.endAsync(true);
     await db.destroy();
   });
-  return { ...extra, url: server.url, db, config, logs };
+  return { ...extra, url: server.url, db, config, logs, mqtt };
 }
 
 interface Asserts {

@@ -1,17 +1,18 @@
 import type { Knex } from '@mercado/common/db';
+import { defineOutbox, type OutboxMessage } from '@mercado/common/mqtt';
 
-export interface OutboxMessage {
-  topic: string;
-  payload: unknown;
-}
+export type { OutboxMessage } from '@mercado/common/mqtt';
 
-/** Queues messages in the caller's transaction: they exist if and only if the change committed. */
-export async function insertOutboxMessages(
+/** The inventory service's outbox: sql/inventory's `outbox` table, the kit's template. */
+export const inventoryOutbox = defineOutbox('inventory');
+
+/**
+ * Queues events in the caller's transaction: they exist if and only if the change committed. Each
+ * is checked against the MQTT contract first; one it refuses throws, rolling the change back.
+ */
+export function insertOutboxMessages(
   trx: Knex.Transaction,
   messages: readonly OutboxMessage[],
 ): Promise<void> {
-  if (messages.length === 0) return;
-  await trx('outbox').insert(
-    messages.map((message) => ({ topic: message.topic, payload: JSON.stringify(message.payload) })),
-  );
+  return inventoryOutbox.insert(trx, messages);
 }

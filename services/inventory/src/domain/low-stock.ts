@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { OutboxMessage } from '../data/outbox-repository.js';
-import { lowStockTopic, type LowStockReached } from './events.js';
+import type { LowStockReached } from './events.js';
 
 /** One stock row's available count and threshold before and after a change. */
 export interface StockLevelChange {
@@ -39,6 +39,6 @@ export function lowStockMessages(
         threshold: change.thresholdAfter,
         at: now.toISOString(),
       };
-      return { topic: lowStockTopic, payload };
+      return { topic: 'lowStock' as const, payload };
     });
 }

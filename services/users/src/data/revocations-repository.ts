@@ -53,12 +53,3 @@ export async function readTokenClaims(
     .forShare()
     .first();
 }
-
-/** Queues an event for the outbox relay, in the caller's transaction. */
-export async function queueOutboxEvent(
-  trx: Knex.Transaction,
-  topic: string,
-  payload: object,
-): Promise<void> {
-  await trx('outbox').insert({ topic, payload: JSON.stringify(payload) });
-}

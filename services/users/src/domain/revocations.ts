@@ -1,16 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from '@mercado/common/db';
 import {
-  topics,
   type AccountTokensRevoked,
   type TerminalCredentialsRevoked,
 } from '@mercado/common/contract';
 import type { UsersDeps } from './deps.js';
 import {
   listRevocationsSince,
-  queueOutboxEvent,
   revokeTokensIssuedUntilNow,
 } from '../data/revocations-repository.js';
+import { usersOutbox } from '../data/outbox.js';
 
 /**
  * Refuses, everywhere, the access tokens issued to an account until now: the instant is stored on
@@ -31,7 +30,7 @@ export async function revokeAccountTokens(
     reason,
     revokedBefore: revokedBefore.toISOString(),
   };
-  await queueOutboxEvent(trx, topics.revocations.build(), event);
+  await usersOutbox.insert(trx, [{ topic: 'revocations', payload: event }]);
 }
 
 /** Announces that a terminal's old credentials no longer hold (the broker cuts it off). */
@@ -47,7 +46,7 @@ export async function announceTerminalRevoked(
     reason,
     at: new Date().toISOString(),
   };
-  await queueOutboxEvent(trx, topics.revocations.build(), event);
+  await usersOutbox.insert(trx, [{ topic: 'revocations', payload: event }]);
 }
 
 export interface RevocationList {

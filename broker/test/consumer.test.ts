@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import t from 'tap';
+import { topics } from '@mercado/common/contract';
+import {
+  consumeTopic,
+  createServiceMqttClient,
+  type ConsumedMessage,
+  type MqttClient,
+} from '@mercado/common/mqtt';
+import { captureLogs, testMqttPassword } from '@mercado/common/testing';
+import type { MqttServiceName } from '@mercado/common/contract';
+import { eventually, startBroker, validMessage, type TestBroker } from './helpers.js';
+
+/**
+ * The kit's consumer (services' MQTT entry points) against Mercado's broker: a service's client
+ * made as runDatabaseService makes it, consuming what the contract lets it read.
+ */
+
+async function serviceClient(
+  t: { teardown(fn: () => unknown): void },
+  broker: TestBroker,
+  service: MqttServiceName,
+) {
+  const logs = captureLogs(service);
+  const mqtt = createServiceMqttClient({
+    service,
+    config: { MQTT_URL: broker.listeners.mqttUrl, MQTT_PASSWORD: testMqttPassword(service) },
+    log: logs.log,
+  })!;
+  t.teardown(() => mqtt.endAsync(true));
+  return { mqtt, logs };
+}
+
+async function subscribedOnce(client: { logs: ReturnType<typeof captureLogs> }, count = 1) {
+  return eventually(
+    () =>
+      client.logs.lines.filter((line) => line.msg === 'mqtt consumer subscribed').length >= count,
+    10_000,
+  );
+}
+
+const publishTo = async (mqtt: MqttClient, topic: string, payload: string) =>
+  mqtt.publishAsync(topic, payload, { qos: 1 });
+
+t.test(
+  'a consumer hears its topic through the contract’s filter, hands over parsed messages, drops what the contract refuses, and survives its handler’s errors',
+  async (t) => {
+    const broker = await startBroker(t);
+    const orders = await serviceClient(t, broker, 'orders');
+    const handled: Array<ConsumedMessage<'paymentResults'>> = [];
+    const consumer = consumeTopic({
+      mqtt: orders.mqtt,
+      log: orders.logs.log,
+      topic: 'paymentResults',
+      handle(message) {
+        handled.push(message);
+        if (message.value.requestId === 'throw') throw new Error('handler threw');
+        if (message.value.requestId === 'reject') return Promise.reject(new Error('rejected'));
+        return undefined;
+      },
+    });
+    t.equal(consumer.filter, 'payments/results/+', 'the filter from the contract’s pattern');
+    t.equal(consumer.name, 'consumer payments/results/+', 'named in the shutdown log');
+    // A second consumer on the same client: each message goes to the one whose filter it matches.
+    const lowStock: string[] = [];
+    consumeTopic({
+      mqtt: orders.mqtt,
+      log: orders.logs.log,
+      topic: 'lowStock',
+      handle: ({ value }) => void lowStock.push(value.id),
+    });
+    t.ok(await subscribedOnce(orders, 2), 'both subscribed');
+    t.throws(
+      () =>
+        consumeTopic({
+          mqtt: orders.mqtt,
+          log: orders.logs.log,
+          topic: 'paymentResults',
+          handle() {},
+        }),
+      /payments\/results\/\+ is consumed already/,
+      'one consumer per filter and client',
+    );
+
+    const payments = await broker.service('payments');
+    const orderId = randomUUID();
+    const topic = topics.paymentResults.build({ orderId });
+    const good = validMessage(topic);
+    const result = JSON.parse(good.payload) as Record<string, unknown>;
+    const secretField = 'card-number-like-4242424242424242';
+    await publishTo(payments, topic, JSON.stringify({ ...result, requestId: 'throw' }));
+    await publishTo(payments, topic, JSON.stringify({ ...result, requestId: 'reject' }));
+    // Services' payloads are the receiver's to check (VALIDATE_PAYLOADS_FROM=untrusted).
+    await publishTo(payments, topic, JSON.stringify({ ...result, amountMinor: secretField }));
+    await publishTo(payments, topic, good.payload);
+    const inventory = await broker.service('inventory');
+    const lowStockTopic = topics.lowStock.build();
+    const lowStockEvent = validMessage(lowStockTopic);
+    await publishTo(inventory, lowStockTopic, lowStockEvent.payload);
+
+    t.ok(await eventually(() => handled.length === 3 && lowStock.length === 1, 10_000));
+    t.same(
+      handled.map((message) => [message.topic, message.params, message.value.requestId]),
+      [
+        [topic, { orderId }, 'throw'],
+        [topic, { orderId }, 'reject'],
+        [topic, { orderId }, 'idem-1'],
+      ],
+      'in order, each with its parameters; the refused one never reaches the handler',
+    );
+    t.same(handled[2], { topic, params: { orderId }, value: result, retained: false });
+    t.same(lowStock, [lowStockEvent.marker], 'the other consumer’s message went to it alone');
+    const lines = orders.logs.lines;
+    t.match(
+      lines.filter((line) => line.msg === 'mqtt message handler failed'),
+      [
+        {
+          level: 'error',
+          topic,
+          eventId: good.marker,
+          requestId: 'throw',
+          err: { message: 'handler threw' },
+        },
+        {
+          level: 'error',
+          topic,
+          eventId: good.marker,
+          requestId: 'reject',
+          err: { message: 'rejected' },
+        },
+      ],
+      'handler errors are logged with ids, and the process goes on',
+    );
+    t.match(
+      lines.find((line) => line.msg === 'mqtt message refused by the contract; dropped'),
+      { level: 'warn', topic, reason: 'invalid_payload: amountMinor invalid_type' },
+    );
+    t.notOk(orders.logs.text().includes(secretField), 'never a payload');
+
+    await consumer.stop();
+    await publishTo(payments, topic, validMessage(topic).payload);
+    await publishTo(inventory, lowStockTopic, validMessage(lowStockTopic).payload);
+    t.ok(await eventually(() => lowStock.length === 2, 10_000), 'the client still hears');
+    t.equal(handled.length, 3, 'a stopped consumer hands nothing over');
+  },
+);
+
+t.test(
+  'a shared consumer: the replicas of a group share the stream, each message handled once',
+  async (t) => {
+    const broker = await startBroker(t);
+    const replicas = await Promise.all([1, 2].map(() => serviceClient(t, broker, 'payments')));
+    const handled = new Map<string, number>();
+    for (const [index, replica] of replicas.entries()) {
+      const consumer = consumeTopic({
+        mqtt: replica.mqtt,
+        log: replica.logs.log,
+        topic: 'paymentRequests',
+        share: 'payments',
+        handle({ value }) {
+          handled.set(value.requestId, index);
+        },
+      });
+      t.equal(consumer.filter, '$share/payments/payments/requests');
+    }
+    for (const replica of replicas) t.ok(await subscribedOnce(replica));
+    const gateway = await broker.service('gateway');
+    const topic = topics.paymentRequests.build();
+    const sent: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { payload, marker } = validMessage(topic);
+      sent.push(marker);
+      await publishTo(gateway, topic, payload);
+    }
+    t.ok(await eventually(() => handled.size === 20, 10_000));
+    t.same([...handled.keys()].sort(), sent.sort(), 'every request, once');
+    t.same(new Set(handled.values()), new Set([0, 1]), 'both replicas took part');
+    for (const replica of replicas) {
+      t.notOk(replica.logs.text().includes('4111111111111111'), 'no card in any log');
+    }
+  },
+);
+
+t.test('stop waits for the handler under way', async (t) => {
+  const broker = await startBroker(t);
+  const gatewayService = await serviceClient(t, broker, 'gateway');
+  let finish: () => void = () => undefined;
+  let started = false;
+  let finished = false;
+  const consumer = consumeTopic({
+    mqtt: gatewayService.mqtt,
+    log: gatewayService.logs.log,
+    topic: 'lowStock',
+    async handle() {
+      started = true;
+      await new Promise<void>((resolve) => (finish = resolve));
+      finished = true;
+    },
+  });
+  t.ok(await subscribedOnce(gatewayService));
+  const inventory = await broker.service('inventory');
+  const topic = topics.lowStock.build();
+  await publishTo(inventory, topic, validMessage(topic).payload);
+  t.ok(await eventually(() => started, 10_000));
+  let stopped = false;
+  const stopping = consumer.stop().then(() => (stopped = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.notOk(stopped, 'not while the handler runs');
+  finish();
+  await stopping;
+  t.ok(finished, 'stopped once it was done');
+});
