@@ -1,13 +1,7 @@
 import t from 'tap';
 import { type MqttClient } from '@mercado/common/mqtt';
 import { testServiceMqttCredentials } from '@mercado/common/testing';
-import {
-  eventually,
-  metricValue,
-  run,
-  startBroker,
-  validMessage,
-} from './helpers.js';
+import { eventually, metricValue, run, startBroker, validMessage } from './helpers.js';
 
 const group = '$share/payments/payments/requests';
 
