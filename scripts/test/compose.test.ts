@@ -23,6 +23,8 @@ const required = {
   USERS_MQTT_PASSWORD_HASH: 'a'.repeat(64),
   INVENTORY_MQTT_PASSWORD: 'dummy-inventory-mqtt-password-0123456789',
   INVENTORY_MQTT_PASSWORD_HASH: 'b'.repeat(64),
+  GATEWAY_MQTT_PASSWORD: 'dummy-gateway-mqtt-password-0123456789',
+  GATEWAY_MQTT_PASSWORD_HASH: 'c'.repeat(64),
 };
 
 if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).error) {
@@ -132,6 +134,7 @@ t.test(
     const passwords = {
       users: required.USERS_MQTT_PASSWORD,
       inventory: required.INVENTORY_MQTT_PASSWORD,
+      gateway: required.GATEWAY_MQTT_PASSWORD,
     };
     for (const service of ['users', 'products', 'inventory', 'broker', 'gateway']) {
       const held = Object.entries(passwords)
@@ -143,6 +146,8 @@ t.test(
     t.match(environment('inventory'), `MQTT_PASSWORD: ${passwords.inventory}\n`);
     t.match(environment('broker'), `MQTT_PASSWORD_HASHES_USERS: ${'a'.repeat(64)}\n`);
     t.match(environment('broker'), `MQTT_PASSWORD_HASHES_INVENTORY: ${'b'.repeat(64)}\n`);
+    t.match(environment('gateway'), `MQTT_PASSWORD: ${passwords.gateway}\n`);
+    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_GATEWAY: ${'c'.repeat(64)}\n`);
   },
 );
 
@@ -158,7 +163,7 @@ t.test('the .env that `npm run compose:env` prints satisfies the compose file', 
   ]);
   t.match(generated, /^INTERNAL_SECRET=[\w-]{64}$/m);
   t.match(generated, /^REDIS_PASSWORD=[\w-]{32}$/m, 'URL-safe');
-  for (const service of ['USERS', 'INVENTORY']) {
+  for (const service of ['USERS', 'INVENTORY', 'GATEWAY']) {
     const password = new RegExp(`^${service}_MQTT_PASSWORD=([\\w-]{32})$`, 'm').exec(
       generated,
     )?.[1];

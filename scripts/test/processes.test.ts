@@ -57,6 +57,7 @@ t.test(
       {
         MQTT_PASSWORD_HASHES_USERS: hashServiceMqttPassword(secrets.mqttPasswords.users),
         MQTT_PASSWORD_HASHES_INVENTORY: hashServiceMqttPassword(secrets.mqttPasswords.inventory),
+        MQTT_PASSWORD_HASHES_GATEWAY: hashServiceMqttPassword(secrets.mqttPasswords.gateway),
       },
       'the broker admits the services that run, by digest, and no other',
     );
