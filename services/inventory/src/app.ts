@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { buildServiceApp, createCursorCodec } from '@mercado/common/http';
+import { buildServiceApp, createCursorCodec, type ApiRouter } from '@mercado/common/http';
 import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
@@ -62,13 +62,17 @@ export function inventoryDeps({ config, log, db, catalog }: InventoryAppDeps): I
   };
 }
 
+/** Every operation of the inventory service, by router (their specs are what the app enforces). */
+export function inventoryApis(domain: InventoryDeps): ApiRouter[] {
+  return [inventoryRoutes(domain), reservationRoutes(domain)];
+}
+
 /** Builds the inventory service's HTTP app (it does not listen, and starts no sweeper). */
 export function buildInventoryApp(deps: InventoryAppDeps): Express {
-  const domain = inventoryDeps(deps);
   return buildServiceApp({
     ...deps,
     name: 'inventory',
     title: 'Mercado inventory',
-    apis: [inventoryRoutes(domain), reservationRoutes(domain)],
+    apis: inventoryApis(inventoryDeps(deps)),
   });
 }

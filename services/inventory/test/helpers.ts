@@ -10,8 +10,11 @@ import {
   type CallResult,
   startTestService,
 } from '@mercado/common/testing';
+import type { DocumentedOperation } from '@mercado/common/http';
 import {
   buildInventoryApp,
+  inventoryApis,
+  inventoryDeps,
   inventoryMigrationsDir,
   loadInventoryConfig,
   productsLookupPath,
@@ -132,6 +135,8 @@ export interface InventoryHarness {
   config: InventoryConfig;
   logs: ReturnType<typeof captureLogs>;
   products: ProductsStandIn;
+  /** Every operation the service answers, as its routers declare them. */
+  operations: DocumentedOperation[];
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
   /** One sweep of expired reservations, as a replica's timer runs it. */
   sweep(batchSize?: number): Promise<number>;
@@ -148,7 +153,10 @@ export async function startInventory(
     loadConfig: loadInventoryConfig,
     env: { INTERNAL_SECRET: internalSecret, PRODUCTS_URLS: products.url, ...env },
     migrationsDir: inventoryMigrationsDir,
-    build: (runtime) => ({ app: buildInventoryApp(runtime), extra: {} }),
+    build: (runtime) => ({
+      app: buildInventoryApp(runtime),
+      extra: { operations: inventoryApis(inventoryDeps(runtime)).flatMap((api) => api.operations) },
+    }),
   });
   const { config, db, logs } = service;
   return {
@@ -160,18 +168,20 @@ export async function startInventory(
   };
 }
 
+/** Every table of the inventory database. */
+export const inventoryTables = [
+  'product_settings',
+  'stock',
+  'stock_movements',
+  'reservations',
+  'reservation_lines',
+  'outbox',
+];
+
 /** Rows of every table, to prove a refused request wrote nothing. */
 export async function rowCounts(db: Knex): Promise<Record<string, number>> {
-  const tables = [
-    'product_settings',
-    'stock',
-    'stock_movements',
-    'reservations',
-    'reservation_lines',
-    'outbox',
-  ];
   const counts: Record<string, number> = {};
-  for (const table of tables) {
+  for (const table of inventoryTables) {
     const [row] = await db(table).count<Array<{ n: string }>>('* as n');
     counts[table] = Number(row!.n);
   }

@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { AnswerCache, buildServiceApp } from '@mercado/common/http';
+import { AnswerCache, buildServiceApp, type ApiRouter } from '@mercado/common/http';
 import { listenForChanges, type ChangeFeed, type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
@@ -64,13 +64,17 @@ export function productsDeps({ config, log, db, metrics, changes }: ProductsAppD
   };
 }
 
+/** Every operation of the products service, by router (their specs are what the app enforces). */
+export function productsApis(domain: ProductsDeps): ApiRouter[] {
+  return [productsRoutes(domain), categoriesRoutes(domain), internalRoutes(domain)];
+}
+
 /** Builds the products (catalog) service's HTTP app (it does not listen). */
 export function buildProductsApp(deps: ProductsAppDeps): Express {
-  const domain = productsDeps(deps);
   return buildServiceApp({
     ...deps,
     name: 'products',
     title: 'Mercado products',
-    apis: [productsRoutes(domain), categoriesRoutes(domain), internalRoutes(domain)],
+    apis: productsApis(productsDeps(deps)),
   });
 }

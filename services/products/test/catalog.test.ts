@@ -521,7 +521,17 @@ t.test(
     t.equal(body.additionalProperties, false);
     t.ok(body.required.includes('sku'));
     t.notOk(body.required.includes('description'), 'a defaulted field is optional to send');
-    t.same(Object.keys(create.responses).toSorted(), ['201', '4XX', '5XX']);
+    t.same(Object.keys(create.responses).toSorted(), [
+      '201',
+      '400',
+      '401',
+      '403',
+      '413',
+      '415',
+      '4XX',
+      '5XX',
+    ]);
+    t.match(create.responses['403'].description, /forbidden/, 'the refusals the router gives');
     const created = create.responses['201'].content['application/json'].schema;
     t.ok(created.required.includes('attributes'));
 

@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
 import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
+import type { DocumentedOperation } from '@mercado/common/http';
 import {
   buildProductsApp,
   listenForCatalogChanges,
   loadProductsConfig,
+  productsApis,
+  productsDeps,
   productsMigrationsDir,
   type ProductsConfig,
 } from '../src/app.js';
@@ -35,6 +38,8 @@ export interface ProductsHarness {
   db: Knex;
   config: ProductsConfig;
   logs: ReturnType<typeof captureLogs>;
+  /** Every operation the service answers, as its routers declare them. */
+  operations: DocumentedOperation[];
   /** Calls the service as the gateway would, with a signed identity. */
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
 }
@@ -62,7 +67,10 @@ export async function startProducts(
         t.teardown(() => changes.close());
         await changes.ready;
       }
-      return { app: buildProductsApp({ ...runtime, ...(changes ? { changes } : {}) }), extra: {} };
+      const deps = { ...runtime, ...(changes ? { changes } : {}) };
+      // Read from routers of their own (without the answer cache, which registers metrics).
+      const operations = productsApis(productsDeps(runtime)).flatMap((api) => api.operations);
+      return { app: buildProductsApp(deps), extra: { operations } };
     },
   });
   return {

@@ -2,9 +2,12 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
 import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
+import type { DocumentedOperation } from '@mercado/common/http';
 import {
   buildUsersApp,
   loadUsersConfig,
+  usersApis,
+  usersDeps,
   startTerminalPresence,
   usersCredentials,
   usersMigrationsDir,
@@ -29,6 +32,8 @@ export interface UsersHarness {
   keys: SigningKeys;
   config: UsersConfig;
   logs: ReturnType<typeof captureLogs>;
+  /** Every operation the service answers, as its routers declare them. */
+  operations: DocumentedOperation[];
   /** Calls the service as the gateway would, with a signed identity. */
   call(
     method: string,
@@ -71,9 +76,13 @@ export async function startUsers(
           })
         : undefined;
       if (presence) t.teardown(() => presence.close());
+      const deps = { ...runtime, ...credentials, ...(presence ? { presence } : {}) };
       return {
-        app: buildUsersApp({ ...runtime, ...credentials, presence }),
-        extra: { keys: credentials.keys },
+        app: buildUsersApp(deps),
+        extra: {
+          keys: credentials.keys,
+          operations: usersApis(usersDeps(deps)).flatMap((api) => api.operations),
+        },
       };
     },
   });

@@ -6,6 +6,7 @@ export const errorCatalogue = {
   // Request shape (RFC 9110 §15.5)
   invalid_json: { status: 400, title: 'The request body is not valid JSON' },
   validation_failed: { status: 400, title: 'The request did not pass validation' },
+  invalid_path: { status: 400, title: 'The request path is not percent-encoded UTF-8' },
   invalid_input: { status: 400, title: 'A value has the wrong form for the database' },
   unauthorized: { status: 401, title: 'Authentication is required' },
   invalid_token: { status: 401, title: 'The access token is invalid or expired' },

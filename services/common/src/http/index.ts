@@ -1,22 +1,27 @@
 /**
- * `@mercado/common/http`: the HTTP app every service builds, its routers (validated, documented),
- * listening and shutdown, answer caching, cursors, and the service-to-service client.
+ * `@mercado/common/http`: the HTTP app every service builds, its routers (each route validated,
+ * admitted and documented from its spec), listening and shutdown, answer caching, cursors, and
+ * the service-to-service client.
  */
 export { buildHttpApp, type HttpAppOptions, type ReadinessCheck } from './app.js';
 export { buildServiceApp, type ServiceAppOptions } from './service-app.js';
 export {
   ApiRouter,
-  openApiDocument,
+  allowHeader,
   toOpenApiPath,
-  type Access,
   type DocumentedOperation,
-  type DocumentInfo,
   type HttpMethod,
-  type OpenApiDocument,
+  type OperationHandler,
+  type OperationInput,
   type OperationSpec,
   type ResponseSpec,
+} from './api-router.js';
+export {
+  openApiDocument,
+  errorsDescription,
+  type DocumentInfo,
+  type OpenApiDocument,
 } from './openapi.js';
-export { validate, fieldErrors, type RequestPart } from './validation.js';
 export { errorHandler, notFoundHandler, sendProblem } from './error-handler.js';
 export { requestContext } from './request-context.js';
 export { listen, handleShutdown, type ListeningServer, type ShutdownOptions } from './server.js';

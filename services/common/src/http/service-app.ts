@@ -4,7 +4,8 @@ import { pingDb } from '../db/db.js';
 import { identityFromGateway } from '../identity/identity.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { openApiDocument, type ApiRouter } from './openapi.js';
+import type { ApiRouter } from './api-router.js';
+import { openApiDocument } from './openapi.js';
 import { buildHttpApp } from './app.js';
 
 export interface ServiceAppOptions {

@@ -1,7 +1,14 @@
 /**
  * `@mercado/common/testing`: what tests (and the developer scripts) use — free ports, test
- * databases, captured logs, service starters, refusal assertions, a test Redis, raw MQTT packets.
- * Never imported by a running service.
+ * databases, captured logs, service starters, refusal assertions and the sweep of every
+ * operation's refused input, a test Redis, raw MQTT packets. Never imported by a running service.
  */
 export * from './testing.js';
 export { freePort } from './free-port.js';
+export {
+  admittedIdentity,
+  operationKey,
+  refusalsOf,
+  refusalsOfAll,
+  type OperationExample,
+} from './operations.js';

@@ -212,3 +212,22 @@ export async function expectRefusals(
     expectProblemAnswer(t, await call(method, path, options), { name, status, code, paths });
   }
 }
+
+/**
+ * Every row of `tables`, in a stable order: what a refused request must leave exactly as it was
+ * (a row count would miss an update).
+ */
+export async function snapshotTables(
+  db: Knex,
+  tables: readonly string[],
+): Promise<Record<string, string[]>> {
+  const snapshot: Record<string, string[]> = {};
+  for (const table of tables) {
+    const result = await db.raw<{ rows: Array<{ row: string }> }>(
+      'select row_to_json(t)::text as row from ?? t',
+      [table],
+    );
+    snapshot[table] = result.rows.map((entry) => entry.row).sort();
+  }
+  return snapshot;
+}
