@@ -9,6 +9,7 @@ import {
 import { AppError } from '@mercado/common/errors';
 import { roles as knownRoles, type Role } from '@mercado/common/identity';
 import { type Logger } from '@mercado/common/log';
+import { gatewayError } from './errors.js';
 import type { UpstreamPool } from './upstreams.js';
 
 /** Who a valid access token says the caller is. */
@@ -37,7 +38,7 @@ export function unauthorized(): AppError {
 }
 
 export function invalidToken(): AppError {
-  return new AppError('invalid_token', { headers: invalidTokenChallenge });
+  return gatewayError('invalid_token', { headers: invalidTokenChallenge });
 }
 
 export function forbidden(): AppError {

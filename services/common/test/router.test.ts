@@ -3,6 +3,7 @@ import t from 'tap';
 import { z } from 'zod';
 import { ApiRouter, buildHttpApp, listen, openApiDocument } from '@mercado/common/http';
 import { identityFromGateway, type Identity } from '@mercado/common/identity';
+import { defineErrors } from '@mercado/common/errors';
 import { createMetrics } from '@mercado/common/metrics';
 import {
   callService,
@@ -356,7 +357,8 @@ t.test('a spec the router could not enforce is refused when it is registered', a
 
 t.test('the document declares the refusals each operation can get', async (t) => {
   const api = widgetsApi([]);
-  const document = openApiDocument({ title: 'widgets', version: '1' }, api.operations);
+  const errors = defineErrors({ widget_sold_out: { status: 409, title: 'Sold out' } });
+  const document = openApiDocument({ title: 'widgets', version: '1' }, api.operations, errors);
   const statuses = (path: string, method: string) =>
     Object.keys((document.paths[path] as Record<string, { responses: object }>)[method]!.responses);
   t.same(statuses('/api/widgets', 'get'), ['200', '400', '4XX', '5XX']);
@@ -374,6 +376,11 @@ t.test('the document declares the refusals each operation can get', async (t) =>
   t.same(statuses('/api/widgets/{id}', 'delete'), ['204', '400', '401', '403', '4XX', '5XX']);
   t.notOk(document.paths['/api/widgets/{id}/archive'], 'service-only operations stay internal');
   t.match(document.info.description, /405 `method_not_allowed`.*`Allow`/);
+  const codes = document.components.schemas.Problem.properties.code.enum;
+  t.ok(
+    codes.includes('validation_failed') && codes.includes('widget_sold_out'),
+    'Problem lists the generic codes and the service’s',
+  );
 });
 
 /** Type-checked (npm run typecheck), never run: a handler's input is typed from its spec. */

@@ -3,6 +3,7 @@ import { buildServiceApp, createCursorCodec, type ApiRouter } from '@mercado/com
 import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
+import { inventoryErrors } from './errors.js';
 import { inventoryRoutes, reservationRoutes } from './api/routes.js';
 import { createProductCatalog } from './clients/products-client.js';
 import type { InventoryDeps, ProductCatalog } from './domain/deps.js';
@@ -74,5 +75,6 @@ export function buildInventoryApp(deps: InventoryAppDeps): Express {
     name: 'inventory',
     title: 'Mercado inventory',
     apis: inventoryApis(inventoryDeps(deps)),
+    errors: inventoryErrors,
   });
 }

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import {
+  expectCatalogueDocumented,
   expectRefusals,
   refusalsOfAll,
   snapshotTables,
   type OperationExample,
 } from '@mercado/common/testing';
+import { inventoryErrors } from '../src/errors.js';
 import { as, inventoryTables as tables, startInventory } from './helpers.js';
 
 /** A valid input for every operation; the sweep derives from each the inputs its spec refuses. */
@@ -56,5 +58,15 @@ t.test("no operation's handler is reached with input its spec refuses", async (t
   t.notOk(
     inventory.logs.lines.some((line) => line.level === 'error'),
     'no refused input reached the server-error path',
+  );
+});
+
+t.test('the service answers with its own catalogue, documented and in its README', async (t) => {
+  const { url } = await startInventory(t);
+  await expectCatalogueDocumented(
+    t,
+    url,
+    inventoryErrors,
+    new URL('../README.md', import.meta.url),
   );
 });

@@ -3,6 +3,7 @@ import { AnswerCache, buildServiceApp, type ApiRouter } from '@mercado/common/ht
 import { listenForChanges, type ChangeFeed, type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
+import { productsErrors } from './errors.js';
 import { categoriesRoutes } from './api/categories-routes.js';
 import { internalRoutes } from './api/internal-routes.js';
 import { productsRoutes } from './api/products-routes.js';
@@ -76,5 +77,6 @@ export function buildProductsApp(deps: ProductsAppDeps): Express {
     name: 'products',
     title: 'Mercado products',
     apis: productsApis(productsDeps(deps)),
+    errors: productsErrors,
   });
 }

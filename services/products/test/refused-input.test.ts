@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import {
+  expectCatalogueDocumented,
   expectRefusals,
   refusalsOfAll,
   snapshotTables,
   type OperationExample,
 } from '@mercado/common/testing';
+import { productsErrors } from '../src/errors.js';
 import { createCategory, createProduct, seller, startProducts } from './helpers.js';
 
 const tables = ['products', 'categories'];
@@ -77,4 +79,9 @@ t.test("no operation's handler is reached with input its spec refuses", async (t
     products.logs.lines.some((line) => line.level === 'error'),
     'no refused input reached the server-error path',
   );
+});
+
+t.test('the service answers with its own catalogue, documented and in its README', async (t) => {
+  const { url } = await startProducts(t);
+  await expectCatalogueDocumented(t, url, productsErrors, new URL('../README.md', import.meta.url));
 });

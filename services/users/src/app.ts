@@ -3,6 +3,7 @@ import { buildServiceApp, createCursorCodec, type ApiRouter } from '@mercado/com
 import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
+import { usersErrors } from './errors.js';
 import { authRoutes, usersRoutes } from './api/routes.js';
 import { internalTerminalsRoutes, terminalsRoutes } from './api/terminals-routes.js';
 import type { UsersDeps } from './domain/deps.js';
@@ -105,5 +106,6 @@ export function buildUsersApp(deps: UsersAppDeps): Express {
     name: 'users',
     title: 'Mercado users',
     apis: usersApis(usersDeps(deps)),
+    errors: usersErrors,
   });
 }

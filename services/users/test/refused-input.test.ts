@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import {
+  expectCatalogueDocumented,
   expectRefusals,
   refusalsOfAll,
   snapshotTables,
   type OperationExample,
 } from '@mercado/common/testing';
+import { usersErrors } from '../src/errors.js';
 import { signUpAdmin, startUsers, strongPassword } from './helpers.js';
 
 const tables = ['users', 'refresh_tokens', 'login_throttle', 'terminals'];
@@ -55,4 +57,9 @@ t.test("no operation's handler is reached with input its spec refuses", async (t
     users.logs.lines.some((line) => line.level === 'error'),
     'no refused input reached the server-error path',
   );
+});
+
+t.test('the service answers with its own catalogue, documented and in its README', async (t) => {
+  const { url } = await startUsers(t);
+  await expectCatalogueDocumented(t, url, usersErrors, new URL('../README.md', import.meta.url));
 });

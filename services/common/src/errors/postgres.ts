@@ -1,5 +1,5 @@
 import { AppError } from './app-error.js';
-import type { ErrorCode } from './catalogue.js';
+import type { GenericErrorCode } from './catalogue.js';
 
 interface PostgresError {
   code: string;
@@ -8,7 +8,7 @@ interface PostgresError {
 }
 
 /** SQLSTATE → catalogued code (PostgreSQL docs, Appendix A). Matched by code, never by message. */
-const bySqlState: Record<string, ErrorCode> = {
+const bySqlState: Record<string, GenericErrorCode> = {
   '23505': 'conflict', // unique_violation
   '23503': 'reference_conflict', // foreign_key_violation
   '23514': 'constraint_violation', // check_violation
@@ -69,6 +69,19 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return (
     isPostgresError(error) &&
     error.code === '23505' &&
+    (constraint === undefined || error.constraint === constraint)
+  );
+}
+
+/**
+ * SQLSTATE 23503 on `constraint` (any, when not given): a reference to a row that is not there,
+ * or a row still referenced. The kit answers it as 409 `reference_conflict`; a service that can
+ * name the missing thing (`unknown_category`) checks for it first.
+ */
+export function isForeignKeyViolation(error: unknown, constraint?: string): boolean {
+  return (
+    isPostgresError(error) &&
+    error.code === '23503' &&
     (constraint === undefined || error.constraint === constraint)
   );
 }

@@ -18,6 +18,7 @@ export {
 } from './api-router.js';
 export {
   openApiDocument,
+  problemSchema,
   errorsDescription,
   type DocumentInfo,
   type OpenApiDocument,

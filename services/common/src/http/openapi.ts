@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { errorCatalogue } from '../errors/catalogue.js';
+import type { ErrorCatalogue } from '../errors/define-errors.js';
 import { describeAccess, isServiceAccess } from '../identity/access.js';
 import type { DocumentedOperation } from './api-router.js';
 
@@ -30,32 +30,35 @@ function parameters(location: 'query' | 'path', schema: z.ZodType | undefined): 
   }));
 }
 
-const problemSchema = {
-  type: 'object',
-  description: 'RFC 9457 problem details with a stable `code`',
-  required: ['type', 'title', 'status', 'code'],
-  properties: {
-    type: { type: 'string', examples: ['urn:mercado:problem:validation_failed'] },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    code: { type: 'string', enum: Object.keys(errorCatalogue) },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
-    requestId: { type: 'string' },
-    errors: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['path', 'message', 'code'],
-        properties: {
-          path: { type: 'string', examples: ['body.email'] },
-          message: { type: 'string' },
-          code: { type: 'string' },
+/** RFC 9457 problem details, whose `code` is one of `codes`. */
+export function problemSchema(codes: readonly string[]) {
+  return {
+    type: 'object',
+    description: 'RFC 9457 problem details with a stable `code`',
+    required: ['type', 'title', 'status', 'code'],
+    properties: {
+      type: { type: 'string', examples: ['urn:mercado:problem:validation_failed'] },
+      title: { type: 'string' },
+      status: { type: 'integer' },
+      code: { type: 'string', enum: codes },
+      detail: { type: 'string' },
+      instance: { type: 'string' },
+      requestId: { type: 'string' },
+      errors: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['path', 'message', 'code'],
+          properties: {
+            path: { type: 'string', examples: ['body.email'] },
+            message: { type: 'string' },
+            code: { type: 'string' },
+          },
         },
       },
     },
-  },
-};
+  };
+}
 
 const problem = {
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
@@ -145,8 +148,15 @@ export const errorsDescription =
   'asked with a method it does not list answers 405 `method_not_allowed`, its `Allow` header ' +
   'naming the methods it takes.';
 
-/** An OpenAPI 3.1 document for `operations` (internal, service-only ones are left out). */
-export function openApiDocument(info: DocumentInfo, operations: DocumentedOperation[]) {
+/**
+ * An OpenAPI 3.1 document for `operations` (internal, service-only ones are left out), whose
+ * Problem lists the codes of the service's catalogue.
+ */
+export function openApiDocument(
+  info: DocumentInfo,
+  operations: DocumentedOperation[],
+  errors: ErrorCatalogue,
+) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const operation of operations) {
     if (isServiceAccess(operation.access)) continue;
@@ -160,7 +170,7 @@ export function openApiDocument(info: DocumentInfo, operations: DocumentedOperat
     },
     paths,
     components: {
-      schemas: { Problem: problemSchema },
+      schemas: { Problem: problemSchema(Object.keys(errors.entries)) },
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
       },

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { RequestListener } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import { createLogger, type Logger } from '../log/logger.js';
 import { signIdentity, type Identity } from '../identity/identity.js';
+import { genericErrors } from '../errors/catalogue.js';
+import type { ErrorCatalogue } from '../errors/define-errors.js';
 import { createDb, migrate } from '../db/db.js';
 import { listen } from '../http/server.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
@@ -230,4 +233,30 @@ export async function snapshotTables(
     snapshot[table] = result.rows.map((entry) => entry.row).sort();
   }
   return snapshot;
+}
+
+/**
+ * A service's error catalogue is what it documents: its `/openapi.json` Problem lists every code
+ * of the catalogue (generic ones included), and the `## Error codes` section of its README names
+ * each of its own.
+ */
+export async function expectCatalogueDocumented(
+  t: Asserts & { ok(value: unknown, message: string): unknown },
+  baseUrl: string,
+  catalogue: ErrorCatalogue,
+  readme: URL,
+): Promise<void> {
+  const document = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as {
+    components: { schemas: { Problem: { properties: { code: { enum: string[] } } } } };
+  };
+  t.same(
+    document.components.schemas.Problem.properties.code.enum,
+    Object.keys(catalogue.entries),
+    'the Problem schema lists the generic codes and the service’s own',
+  );
+  const text = await readFile(readme, 'utf8');
+  const section = text.slice(text.indexOf('## Error codes'));
+  for (const code of Object.keys(catalogue.entries)) {
+    if (!(code in genericErrors)) t.ok(section.includes(`\`${code}\``), `the README lists ${code}`);
+  }
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { AppError } from '@mercado/common/errors';
+import type { AppError } from '@mercado/common/errors';
 import { withTransaction, type Knex } from '@mercado/common/db';
+import { usersError } from '../errors.js';
 import type { UsersDeps } from './deps.js';
 import { toUserView, type UserView } from './user-view.js';
 import { findUserByEmail, findUserById, type UserRow } from '../data/users-repository.js';
@@ -55,7 +56,7 @@ export async function openSession(
 }
 
 function throttled(seconds: number): AppError {
-  return new AppError('login_throttled', { headers: { 'retry-after': String(seconds) } });
+  return usersError('login_throttled', { headers: { 'retry-after': String(seconds) } });
 }
 
 /**
@@ -83,9 +84,9 @@ export async function login(
     await recordFailure(deps.db, accountKey, deps.throttle.account);
     await recordFailure(deps.db, ipKey, deps.throttle.ip);
     deps.log.info({ outcome: 'login_failed' }, 'login failed');
-    throw new AppError('invalid_credentials');
+    throw usersError('invalid_credentials');
   }
-  if (user.disabled_at) throw new AppError('account_disabled');
+  if (user.disabled_at) throw usersError('account_disabled');
   await clearFailures(deps.db, accountKey);
   deps.log.info({ userId: user.id, outcome: 'login' }, 'signed in');
   return openSession(deps, deps.db, user);
@@ -127,11 +128,11 @@ export async function refresh(deps: UsersDeps, refreshToken: string): Promise<Se
         { userId: outcome.userId, familyId: outcome.familyId, outcome: 'refresh_token_reused' },
         'refresh token reused; family revoked',
       );
-      throw new AppError('refresh_token_reused');
+      throw usersError('refresh_token_reused');
     case 'disabled':
-      throw new AppError('account_disabled');
+      throw usersError('account_disabled');
     case 'invalid':
-      throw new AppError('invalid_refresh_token');
+      throw usersError('invalid_refresh_token');
   }
 }
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, isUniqueViolation } from '@mercado/common/errors';
+import { isUniqueViolation } from '@mercado/common/errors';
+import { usersError } from '../errors.js';
 import type { UsersDeps } from './deps.js';
 import { toTerminalView, type TerminalView } from './terminal-view.js';
 import {
@@ -62,7 +63,7 @@ export async function registerTerminal(
       return { terminal: toTerminalView(row, deps.presence), secret };
     } catch (error) {
       if (!isUniqueViolation(error, 'terminals_pkey')) throw error;
-      if (input.id !== undefined || attempt >= 3) throw new AppError('terminal_id_taken');
+      if (input.id !== undefined || attempt >= 3) throw usersError('terminal_id_taken');
     }
   }
 }
@@ -100,7 +101,7 @@ export async function rotateTerminalSecret(
 ): Promise<TerminalCredentials> {
   const secret = newSecret();
   const row = await replaceTerminalSecret(deps.db, terminalId, hashSecret(secret));
-  if (!row) throw new AppError('terminal_not_found');
+  if (!row) throw usersError('terminal_not_found');
   deps.log.info({ actorId, terminalId, outcome: 'terminal_secret_rotated' }, 'secret rotated');
   return { terminal: toTerminalView(row, deps.presence), secret };
 }
@@ -112,7 +113,7 @@ export async function deleteTerminal(
   terminalId: string,
 ): Promise<void> {
   if (!(await softDeleteTerminal(deps.db, terminalId, actorId))) {
-    throw new AppError('terminal_not_found');
+    throw usersError('terminal_not_found');
   }
   deps.log.info({ actorId, terminalId, outcome: 'terminal_deleted' }, 'terminal deleted');
 }
