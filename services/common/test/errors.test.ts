@@ -63,3 +63,21 @@ t.test('a foreign-key violation is translated by SQLSTATE 23503, both ways', asy
   t.ok(isForeignKeyViolation(stillUsed, 'books_shelf_id_fkey'));
   t.same(await db('books').count('* as n'), [{ n: '1' }], 'nothing was written');
 });
+
+t.test('NUL the database refuses is a 400, the last guard behind the router', async (t) => {
+  const { log } = captureLogs();
+  const db = createDb({ url: await createTestDatabase(t), log });
+  t.teardown(() => db.destroy());
+  await db.raw('create table notes (id int primary key, body text, facts jsonb)');
+  const inText = await db('notes')
+    .insert({ id: 1, body: 'a\u0000b' })
+    .catch((e: unknown) => e);
+  t.match(inText, { code: '22021' }, 'Postgres text cannot hold NUL');
+  t.match(fromPostgresError(inText), { code: 'invalid_input', status: 400 });
+  const inJson = await db('notes')
+    .insert({ id: 2, facts: JSON.stringify({ note: 'a\u0000b' }) })
+    .catch((e: unknown) => e);
+  t.match(inJson, { code: '22P05' }, 'nor can jsonb');
+  t.match(fromPostgresError(inJson), { code: 'invalid_input', status: 400 });
+  t.same(await db('notes').count('* as n'), [{ n: '0' }]);
+});

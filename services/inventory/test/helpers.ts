@@ -9,6 +9,8 @@ import {
   type CallOptions,
   type CallResult,
   startTestService,
+  unknownIdCases,
+  type HostileInputSweep,
 } from '@mercado/common/testing';
 import type { DocumentedOperation } from '@mercado/common/http';
 import {
@@ -216,4 +218,78 @@ export async function stockRow(
   return db('stock')
     .where({ product_id: productId, region })
     .first('on_hand', 'reserved', 'available');
+}
+
+/** The hostile-input sweep of the inventory service, with data to refuse changes to. */
+export async function prepareInventorySweep(
+  inventory: InventoryHarness,
+): Promise<HostileInputSweep> {
+  const sellerId = randomUUID();
+  const product = inventory.products.add(sellerId);
+  const region = inventory.config.REGIONS[0]!;
+  const seller = as.seller(sellerId);
+  const stocked = await inventory.call('PUT', `/api/inventory/${product.id}/${region}`, {
+    identity: seller,
+    body: { onHand: 10, reason: 'count' },
+  });
+  const reserved = await inventory.call('POST', '/internal/reservations', {
+    identity: as.service(),
+    body: { orderId: 'order-1', region, lines: [{ productId: product.id, quantity: 2 }] },
+  });
+  if (stocked.status !== 200 || reserved.status !== 201) {
+    throw new Error(`stocking gave ${stocked.status}, reserving ${reserved.status}`);
+  }
+  const unknown = randomUUID();
+  const change = { delta: 1, reason: 'found' };
+  const orders = as.service();
+  // The first two ask the catalog.
+  const unknownIds = unknownIdCases([
+    ['PUT', `/api/inventory/${unknown}/${region}`, seller, change, 422, 'unknown_product'],
+    ['PUT', `/api/inventory/${product.id}/atlantis`, seller, change, 422, 'unknown_region'],
+    ['GET', '/internal/reservations/order-404', orders, undefined, 404, 'reservation_not_found'],
+    [
+      'POST',
+      '/internal/reservations/order-404/commit',
+      orders,
+      undefined,
+      404,
+      'reservation_not_found',
+    ],
+    [
+      'POST',
+      '/internal/reservations/order-404/release',
+      orders,
+      undefined,
+      404,
+      'reservation_not_found',
+    ],
+    [
+      'POST',
+      '/internal/reservations',
+      orders,
+      { orderId: 'order-2', region, lines: [{ productId: unknown, quantity: 1 }] },
+      409,
+      'insufficient_stock',
+    ],
+  ]);
+  const productId = product.id;
+  return {
+    tables: inventoryTables,
+    examples: {
+      'GET /api/inventory/low-stock': { query: { region, limit: '10', cursor: 'c' } },
+      'GET /api/inventory/{productId}': { params: { productId } },
+      'PUT /api/inventory/{productId}/{region}': {
+        params: { productId, region },
+        body: { delta: 5, reason: 'received', lowStockThreshold: 2 },
+      },
+      'POST /internal/reservations': {
+        body: { orderId: 'order-9', region, lines: [{ productId, quantity: 1 }], ttlSeconds: 600 },
+      },
+      'GET /internal/reservations/{orderId}': { params: { orderId: 'order-1' } },
+      'POST /internal/reservations/{orderId}/commit': { params: { orderId: 'order-1' } },
+      'POST /internal/reservations/{orderId}/release': { params: { orderId: 'order-1' } },
+    },
+    unknownIds,
+    rawPaths: [`/api/inventory/${productId}`, '/internal/reservations'],
+  };
 }

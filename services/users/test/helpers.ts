@@ -1,7 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
-import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
+import {
+  callService,
+  type captureLogs,
+  startTestService,
+  unknownIdCases,
+  type HostileInputSweep,
+} from '@mercado/common/testing';
 import type { DocumentedOperation } from '@mercado/common/http';
 import {
   buildUsersApp,
@@ -115,4 +122,58 @@ export async function signUpAdmin(
     .where({ id: userId })
     .update({ roles: ['admin'] });
   return { userId, roles: ['admin'], ip: '203.0.113.20' };
+}
+
+/** The hostile-input sweep of the users service, with data to refuse changes to. */
+export async function prepareUsersSweep(users: UsersHarness): Promise<HostileInputSweep> {
+  const admin = await signUpAdmin(users);
+  const till = await users.call('POST', '/api/terminals', {
+    identity: admin,
+    body: { id: 'till-1', name: 'Till' },
+  });
+  if (till.status !== 201) throw new Error(`registering a terminal gave ${till.status}`);
+  const unknownIds = unknownIdCases([
+    ['PATCH', `/api/users/${randomUUID()}`, admin, { name: 'X' }, 404, 'not_found'],
+    ['POST', '/api/terminals/till-404/secret', admin, undefined, 404, 'terminal_not_found'],
+    ['DELETE', '/api/terminals/till-404', admin, undefined, 404, 'terminal_not_found'],
+  ]);
+  return {
+    tables: ['users', 'refresh_tokens', 'login_throttle', 'terminals'],
+    examples: {
+      'POST /api/auth/register': {
+        body: {
+          email: 'new@mercado.test',
+          password: strongPassword,
+          name: 'New',
+          roles: ['seller'],
+        },
+      },
+      'POST /api/auth/login': { body: { email: 'admin@mercado.test', password: strongPassword } },
+      'POST /api/auth/refresh': { body: { refreshToken: 'rt-example' } },
+      'POST /api/auth/logout': { body: { refreshToken: 'rt-example' } },
+      'GET /api/auth/jwks.json': {},
+      'GET /api/users/me': {},
+      'PATCH /api/users/me': {
+        body: {
+          name: 'Renamed',
+          currentPassword: strongPassword,
+          newPassword: `${strongPassword}!`,
+        },
+      },
+      'GET /api/users': {
+        query: { q: 'ana', role: 'seller', disabled: 'false', limit: '10', cursor: 'c' },
+      },
+      'PATCH /api/users/{id}': {
+        params: { id: admin.userId },
+        body: { roles: ['seller'], disabled: true, name: 'Renamed' },
+      },
+      'POST /api/terminals': { body: { name: 'Till', id: 'till-9', location: 'Madrid' } },
+      'GET /api/terminals': { query: { limit: '10', cursor: 'c' } },
+      'POST /api/terminals/{id}/secret': { params: { id: 'till-1' } },
+      'DELETE /api/terminals/{id}': { params: { id: 'till-1' } },
+      'POST /internal/terminals/verify': { body: { terminalId: 'till-1', secret: 'secret' } },
+    },
+    unknownIds,
+    rawPaths: ['/api/auth/login', '/api/users/me', '/internal/terminals/verify'],
+  };
 }

@@ -19,6 +19,10 @@ const bySqlState: Record<string, GenericErrorCode> = {
   '22001': 'invalid_input', // string_data_right_truncation
   '22007': 'invalid_input', // invalid_datetime_format
   '22008': 'invalid_input', // datetime_field_overflow
+  // NUL in text (character_not_in_repertoire) or \u0000 in jsonb (untranslatable_character): the
+  // router refuses NUL in any input, so only a value from elsewhere can still get here.
+  '22021': 'invalid_input',
+  '22P05': 'invalid_input',
   '40001': 'serialization_failure',
   '40P01': 'serialization_failure', // deadlock_detected
   '53300': 'database_unavailable', // too_many_connections

@@ -13,6 +13,7 @@ export {
   type Identity,
 } from './identity.js';
 export {
+  isServiceAccess,
   type Access,
   type ServiceAccess,
   type CallerOf,

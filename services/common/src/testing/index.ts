@@ -5,10 +5,14 @@
  */
 export * from './testing.js';
 export { freePort } from './free-port.js';
+export { sendRawHttp, unparsableRequests } from './raw-http.js';
 export {
   admittedIdentity,
+  expectHostileInputRefused,
   operationKey,
   refusalsOf,
   refusalsOfAll,
+  unknownIdCases,
+  type HostileInputSweep,
   type OperationExample,
 } from './operations.js';

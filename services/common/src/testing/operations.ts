@@ -4,7 +4,16 @@ import type { DocumentedOperation } from '../http/api-router.js';
 import { fieldErrors, type RequestPart } from '../http/validation.js';
 import { isServiceAccess } from '../identity/access.js';
 import { roles, type Identity } from '../identity/identity.js';
-import type { RefusalCase } from './testing.js';
+import type { Knex } from 'knex';
+import { sendRawHttp, unparsableRequests } from './raw-http.js';
+import {
+  expectProblemAnswer,
+  expectRefusals,
+  snapshotTables,
+  type CallOptions,
+  type CallResult,
+  type RefusalCase,
+} from './testing.js';
 
 /** A valid input for an operation, from which the sweep derives inputs its schemas refuse. */
 export interface OperationExample {
@@ -261,6 +270,8 @@ interface SweepAsserts {
   same(found: unknown, wanted: unknown, message: string): unknown;
 }
 
+type Asserts = Parameters<typeof expectProblemAnswer>[0];
+
 /**
  * Every operation must have an example (so a new route cannot skip the sweep), and no example may
  * name an operation that is gone; returns the refusal table for all of them.
@@ -285,5 +296,73 @@ export function refusalsOfAll(
     operationKey(operation) in examples
       ? refusalsOf(operation, examples[operationKey(operation)]!)
       : [],
+  );
+}
+
+/** What a hostile-input sweep sends to a service, directly or through the gateway. */
+export interface HostileInputSweep {
+  /** The service's tables: none may change. */
+  tables: string[];
+  /** A valid input for every operation; the sweep derives from each the inputs its spec refuses. */
+  examples: Record<string, OperationExample>;
+  /** Well-formed requests naming ids nothing has, and the refusal each gets. */
+  unknownIds: RefusalCase[];
+  /** Paths to send requests Node's parser refuses to. */
+  rawPaths: string[];
+}
+
+/** `[method, path, caller, body, status, code]` rows as refusal cases. */
+export function unknownIdCases(
+  rows: ReadonlyArray<
+    readonly [string, string, Identity, Record<string, unknown> | undefined, number, string]
+  >,
+): RefusalCase[] {
+  return rows.map(([method, path, identity, body, status, code]) => ({
+    name: `${method} ${path}: an unknown id`,
+    method,
+    path,
+    identity,
+    ...(body ? { body } : {}),
+    status,
+    code,
+  }));
+}
+
+interface SweptService {
+  url: string;
+  db: Knex;
+  operations: readonly DocumentedOperation[];
+  logs: { lines: Array<Record<string, unknown>> };
+  call(method: string, path: string, options: CallOptions): Promise<CallResult>;
+}
+
+/**
+ * Sends a service the whole hostile-input sweep — every operation's refused input, the unknown
+ * ids, requests Node's parser refuses — and asserts each refusal, that no table changed, and that
+ * nothing reached the server-error path. `afterRefusedInput` runs once the refused input is sent,
+ * before the unknown ids (which may legitimately ask other services).
+ */
+export async function expectHostileInputRefused(
+  t: SweepAsserts & Asserts & { ok(value: unknown, message: string): unknown },
+  service: SweptService,
+  sweep: HostileInputSweep,
+  afterRefusedInput: () => void = () => undefined,
+): Promise<void> {
+  const before = await snapshotTables(service.db, sweep.tables);
+  const cases = refusalsOfAll(t, service.operations, sweep.examples);
+  await expectRefusals(t, service.call, cases);
+  afterRefusedInput();
+  await expectRefusals(t, service.call, sweep.unknownIds);
+  for (const path of sweep.rawPaths) {
+    for (const { name, bytes, status, code } of unparsableRequests(path)) {
+      const answer = await sendRawHttp(service.url, bytes);
+      expectProblemAnswer(t, answer, { name: `${path}: ${name}`, status, code });
+    }
+  }
+  const sent = cases.length + sweep.unknownIds.length;
+  t.same(await snapshotTables(service.db, sweep.tables), before, `none of ${sent} wrote anything`);
+  t.notOk(
+    service.logs.lines.some((line) => line.level === 'error'),
+    'no hostile input reached the server-error path',
   );
 }

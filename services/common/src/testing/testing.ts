@@ -187,7 +187,7 @@ export function expectProblemAnswer(
     { code, status, type: `urn:mercado:problem:${code}`, title: String },
     `${name}: body`,
   );
-  t.notOk(JSON.stringify(response.body).includes('    at '), `${name}: no stack trace`);
+  t.notOk(String(JSON.stringify(response.body)).includes('    at '), `${name}: no stack trace`);
   if (paths) {
     const found = (response.body.errors as Array<{ path: string }> | undefined) ?? [];
     t.same([...new Set(found.map((error) => error.path))], paths, `${name}: field paths`);

@@ -8,15 +8,9 @@ const isoCurrencies = new Set(Intl.supportedValuesOf('currency'));
 /** Whole-object rules run only on an otherwise valid object, so one mistake gives one error. */
 const onlyWhenValid = (payload: { issues: unknown[] }) => payload.issues.length === 0;
 
-/**
- * Text up to `max` characters (after trimming, when asked). Postgres text cannot hold NUL;
- * refusing it here makes it a 400 rather than a database error.
- */
+/** Text up to `max` characters (after trimming, when asked); the router refuses NUL in any. */
 function text(max: number, { trim = false, min = 0 } = {}) {
-  return (trim ? z.string().trim() : z.string())
-    .min(min)
-    .max(max)
-    .refine((value) => !value.includes('\u0000'), { message: 'must not contain NUL characters' });
+  return (trim ? z.string().trim() : z.string()).min(min).max(max);
 }
 
 const id = z.uuid();
