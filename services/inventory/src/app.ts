@@ -10,7 +10,7 @@ import type { InventoryDeps, ProductCatalog } from './domain/deps.js';
 import type { InventoryConfig } from './config.js';
 
 export { loadInventoryConfig, inventorySettings, type InventoryConfig } from './config.js';
-export { createProductCatalog, productsLookupPath } from './clients/products-client.js';
+export { createProductCatalog } from './clients/products-client.js';
 export {
   createReservationSweeper,
   sweepExpiredReservations,

@@ -1,6 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import {
+  productLookupPath,
+  productLookupRequestSchema,
+  productLookupResponseSchema,
+} from '@mercado/common/contract';
 import { verifyIdentity, type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
 import {
@@ -19,7 +24,6 @@ import {
   inventoryDeps,
   inventoryMigrationsDir,
   loadInventoryConfig,
-  productsLookupPath,
   sweepExpiredReservations,
   type CatalogProduct,
   type InventoryConfig,
@@ -63,7 +67,8 @@ export interface ProductsStandIn {
 
 /**
  * Stands in for the products service (not this service's folder): its internal lookup route,
- * answered from a map, accepting only the signed identity of service `inventory`.
+ * answered from a map by the shared contract, accepting only the signed identity of service
+ * `inventory`.
  */
 export async function startProductsStandIn(t: TestContext): Promise<ProductsStandIn> {
   const products = new Map<string, CatalogProduct>();
@@ -102,7 +107,7 @@ export async function startProductsStandIn(t: TestContext): Promise<ProductsStan
       } catch {
         identity = null;
       }
-      if (req.method !== 'POST' || req.url !== productsLookupPath) {
+      if (req.method !== 'POST' || req.url !== productLookupPath) {
         send(404, { code: 'not_found' });
         return;
       }
@@ -115,8 +120,14 @@ export async function startProductsStandIn(t: TestContext): Promise<ProductsStan
         send(standIn.failWith, { code: 'internal' });
         return;
       }
-      const { ids } = JSON.parse(raw) as { ids: string[] };
-      send(200, { items: ids.flatMap((id) => (products.has(id) ? [products.get(id)!] : [])) });
+      // The shared contract on both sides: a request it refuses is a test's mistake, shown as such.
+      const request = productLookupRequestSchema.safeParse(JSON.parse(raw));
+      if (!request.success) {
+        send(400, { code: 'validation_failed' });
+        return;
+      }
+      const items = request.data.ids.flatMap((id) => (products.has(id) ? [products.get(id)!] : []));
+      send(200, productLookupResponseSchema.parse({ items }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

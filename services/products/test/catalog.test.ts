@@ -1,4 +1,9 @@
 import t from 'tap';
+import {
+  productLookupPath,
+  productLookupRequestSchema,
+  productLookupResponseSchema,
+} from '@mercado/common/contract';
 import { signIdentity } from '@mercado/common/identity';
 import {
   admin,
@@ -406,6 +411,24 @@ t.test('the internal lookup answers services only, with current prices', async (
       },
     ],
   });
+
+  t.same(
+    productLookupResponseSchema.parse(answer.body),
+    answer.body,
+    'the answer is what the shared contract describes',
+  );
+  const operation = products.operations.find((op) => op.fullPath === productLookupPath);
+  t.equal(operation?.body, productLookupRequestSchema, 'the route takes the contract’s request');
+  t.equal(operation?.responses[200]?.schema, productLookupResponseSchema);
+  const stranger = await products.call('POST', '/internal/products/lookup', {
+    identity: service('payments'),
+    body: { ids: [one.id] },
+  });
+  t.same(
+    [stranger.status, stranger.body.code],
+    [403, 'forbidden'],
+    'for inventory and orders only',
+  );
 
   const asUser = await products.call('POST', '/internal/products/lookup', {
     identity: admin(),

@@ -1,8 +1,14 @@
+import {
+  productLookupPath,
+  productLookupRequestSchema,
+  productLookupResponseSchema,
+} from '@mercado/common/contract';
 import { ApiRouter } from '@mercado/common/http';
 import type { ProductsDeps } from '../domain/deps.js';
 import { lookupProducts } from '../domain/catalog.js';
 import { cachePolicy } from './http-cache.js';
-import { lookupBody, productLookupResult } from './schemas.js';
+
+const internalBase = '/internal/products';
 
 /** Inventory asks who owns a product; orders will ask for current prices at checkout. */
 export const lookupCallers = ['inventory', 'orders'] as const;
@@ -12,16 +18,18 @@ export const lookupCallers = ['inventory', 'orders'] as const;
  * `/api/*`, so these are never reachable from outside (and the OpenAPI document leaves them out).
  */
 export function internalRoutes(deps: ProductsDeps): ApiRouter {
-  return new ApiRouter('/internal/products', 'internal').route(
+  return new ApiRouter(internalBase, 'internal').route(
     {
       method: 'post',
-      path: '/lookup',
+      path: productLookupPath.slice(internalBase.length),
       summary: 'The current seller, name, SKU, price and state of products, by id',
       description:
         'Unknown ids are left out; the others, inactive ones included, come in the order asked.',
       access: { services: lookupCallers },
-      body: lookupBody,
-      responses: { 200: { description: 'The products found', schema: productLookupResult } },
+      body: productLookupRequestSchema,
+      responses: {
+        200: { description: 'The products found', schema: productLookupResponseSchema },
+      },
     },
     async function lookupRoute({ body }, _req, res) {
       res.setHeader('Cache-Control', cachePolicy.noStore);

@@ -177,10 +177,6 @@ export const updateCategoryBody = z
     when: onlyWhenValid,
   });
 
-export const lookupBody = z.strictObject({
-  ids: z.array(id).min(1).max(500),
-});
-
 // Response bodies, for the OpenAPI document.
 const timestamp = z.iso.datetime();
 const attributeView = z.union([z.string(), z.number(), z.boolean(), z.array(z.string())]);
@@ -227,20 +223,6 @@ export const categoryTree = z.object({
       children: z
         .array(z.looseObject({}))
         .describe('Its subcategories, each shaped like this node, sorted by name'),
-    }),
-  ),
-});
-
-export const productLookupResult = z.object({
-  items: z.array(
-    z.object({
-      id: z.uuid(),
-      sellerId: z.uuid(),
-      name: z.string(),
-      sku: z.string(),
-      priceMinor: z.number().int(),
-      currency: z.string(),
-      active: z.boolean(),
     }),
   ),
 });
