@@ -30,6 +30,3 @@ export function defineErrors<const E extends Record<string, ErrorEntry>>(
     },
   };
 }
-
-/** A component without codes of its own. */
-export const genericCatalogue: ErrorCatalogue<never> = defineErrors({});

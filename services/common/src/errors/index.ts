@@ -4,5 +4,5 @@
  */
 export { genericErrors, type ErrorEntry, type GenericErrorCode } from './catalogue.js';
 export { AppError, type FieldError, type AppErrorOptions } from './app-error.js';
-export { defineErrors, genericCatalogue, type ErrorCatalogue } from './define-errors.js';
+export { defineErrors, type ErrorCatalogue } from './define-errors.js';
 export { fromPostgresError, isForeignKeyViolation, isUniqueViolation } from './postgres.js';

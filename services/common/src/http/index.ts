@@ -8,7 +8,6 @@ export { buildServiceApp, type ServiceAppOptions } from './service-app.js';
 export {
   ApiRouter,
   allowHeader,
-  toOpenApiPath,
   type DocumentedOperation,
   type HttpMethod,
   type OperationHandler,
@@ -23,7 +22,8 @@ export {
   type DocumentInfo,
   type OpenApiDocument,
 } from './openapi.js';
-export { errorHandler, notFoundHandler, sendProblem } from './error-handler.js';
+export { sendProblem } from './error-handler.js';
+/** Also declares `req.id`, the request id every handler and log line has. */
 export { requestContext } from './request-context.js';
 export { listen, handleShutdown, type ListeningServer, type ShutdownOptions } from './server.js';
 export {
@@ -32,7 +32,7 @@ export {
   sendCacheableJson,
   type AnswerCacheOptions,
 } from './answer-cache.js';
-export { entityTag, matchesIfNoneMatch } from './conditional.js';
+export { matchesIfNoneMatch } from './conditional.js';
 export { createCursorCodec, type CursorCodec } from './cursor.js';
 export {
   createServiceClient,

@@ -7,9 +7,7 @@ export * from './testing.js';
 export { freePort } from './free-port.js';
 export { sendRawHttp, unparsableRequests } from './raw-http.js';
 export {
-  admittedIdentity,
   expectHostileInputRefused,
-  operationKey,
   refusalsOf,
   refusalsOfAll,
   unknownIdCases,
