@@ -2,7 +2,7 @@ import t from 'tap';
 import { isServiceAccess, type Identity } from '@mercado/common/identity';
 import {
   expectProblemAnswer,
-  refusalsOf,
+  refusalsOfAll,
   sendRawHttp,
   snapshotTables,
   unparsableRequests,
@@ -114,18 +114,17 @@ t.test(
       const publicOperations = sweep.service.operations.filter(
         (operation) => !isServiceAccess(operation.access),
       );
+      const publicExamples = Object.fromEntries(
+        Object.entries(sweep.examples).filter(([key]) => !key.includes(' /internal/')),
+      );
       const cases: RefusalCase[] = [
-        ...publicOperations.flatMap((operation) =>
-          refusalsOf(
-            operation,
-            sweep.examples[`${operation.method.toUpperCase()} ${operation.fullPath}`]!,
-          ),
-        ),
+        ...refusalsOfAll(t, publicOperations, publicExamples),
         ...sweep.unknownIds.filter((refusal) => !refusal.path.startsWith('/internal/')),
       ].filter((refusal) => refusal.identity?.service === undefined);
-      for (const { name, method, path, status, code, paths, ...options } of cases) {
+      for (const { name, method, path, status, code, paths, allow, ...options } of cases) {
         const answer = await viaGateway(sweep.gateway.url, method, path, options);
-        expectProblemAnswer(t, answer, { name: `${sweep.name}: ${name}`, status, code, paths });
+        const wanted = { name: `${sweep.name}: ${name}`, status, code, paths, allow };
+        expectProblemAnswer(t, answer, wanted);
         sent++;
       }
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { DocumentedOperation } from '../http/api-router.js';
+import { allowHeader, type DocumentedOperation } from '../http/api-router.js';
 import { fieldErrors, type RequestPart } from '../http/validation.js';
 import { isServiceAccess } from '../identity/access.js';
 import { roles, type Identity } from '../identity/identity.js';
@@ -292,11 +292,44 @@ export function refusalsOfAll(
     [],
     'every example names an operation',
   );
-  return operations.flatMap((operation) =>
-    operationKey(operation) in examples
-      ? refusalsOf(operation, examples[operationKey(operation)]!)
-      : [],
-  );
+  return [
+    ...operations.flatMap((operation) =>
+      operationKey(operation) in examples
+        ? refusalsOf(operation, examples[operationKey(operation)]!)
+        : [],
+    ),
+    ...otherMethods(operations, examples),
+  ];
+}
+
+/** For every path, a method it does not take: 405 with `Allow` naming those it does. */
+function otherMethods(
+  operations: readonly DocumentedOperation[],
+  examples: Readonly<Record<string, OperationExample>>,
+): RefusalCase[] {
+  const byPath = new Map<string, DocumentedOperation[]>();
+  for (const operation of operations) {
+    byPath.set(operation.fullPath, [...(byPath.get(operation.fullPath) ?? []), operation]);
+  }
+  return [...byPath.values()].flatMap((sharing) => {
+    const methods = sharing.map((operation) => operation.method);
+    const other = (['delete', 'put', 'patch', 'post', 'get'] as const).find(
+      (method) => !methods.includes(method),
+    );
+    if (!other) return [];
+    const first = sharing[0]!;
+    const example = examples[operationKey(first)] ?? {};
+    return [
+      {
+        name: `${other.toUpperCase()} ${first.fullPath}: a method the path does not take`,
+        method: other.toUpperCase(),
+        path: url(first, example.params ?? {}, {}),
+        status: 405,
+        code: 'method_not_allowed',
+        allow: allowHeader(methods),
+      },
+    ];
+  });
 }
 
 /** What a hostile-input sweep sends to a service, directly or through the gateway. */

@@ -173,9 +173,15 @@ interface Asserts {
 export function expectProblemAnswer(
   t: Asserts,
   response: CallResult,
-  wanted: { name: string; status: number; code: string; paths?: string[] | undefined },
+  wanted: {
+    name: string;
+    status: number;
+    code: string;
+    paths?: string[] | undefined;
+    allow?: string | undefined;
+  },
 ): void {
-  const { name, status, code, paths } = wanted;
+  const { name, status, code, paths, allow } = wanted;
   t.equal(response.status, status, `${name}: status`);
   t.match(
     response.headers.get('content-type'),
@@ -192,6 +198,7 @@ export function expectProblemAnswer(
     const found = (response.body.errors as Array<{ path: string }> | undefined) ?? [];
     t.same([...new Set(found.map((error) => error.path))], paths, `${name}: field paths`);
   }
+  if (allow !== undefined) t.equal(response.headers.get('allow'), allow, `${name}: Allow`);
 }
 
 /** A request a service must refuse, and the refusal it must get (see expectProblemAnswer). */
@@ -203,6 +210,8 @@ export interface RefusalCase extends CallOptions {
   code: string;
   /** The field paths `errors` must name, exactly; unchecked when absent. */
   paths?: string[];
+  /** The `Allow` header a 405 must carry; unchecked when absent. */
+  allow?: string;
 }
 
 /** Sends every case with `call`, one after the other, and asserts each one's refusal. */
@@ -211,8 +220,8 @@ export async function expectRefusals(
   call: (method: string, path: string, options: CallOptions) => Promise<CallResult>,
   cases: RefusalCase[],
 ): Promise<void> {
-  for (const { name, method, path, status, code, paths, ...options } of cases) {
-    expectProblemAnswer(t, await call(method, path, options), { name, status, code, paths });
+  for (const { name, method, path, status, code, paths, allow, ...options } of cases) {
+    expectProblemAnswer(t, await call(method, path, options), { name, status, code, paths, allow });
   }
 }
 
