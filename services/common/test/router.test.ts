@@ -385,6 +385,8 @@ t.test('the document declares the refusals each operation can get', async (t) =>
 
 /** Type-checked (npm run typecheck), never run: a handler's input is typed from its spec. */
 export function handlerInputIsTypedFromTheSpec(api: ApiRouter): void {
+  // @ts-expect-error an operation is registered from its spec or not at all
+  api.router.get('/raw', () => undefined);
   api.route(
     {
       method: 'patch',

@@ -148,8 +148,12 @@ function parseInput(spec: OperationSpec, req: Request) {
  * is made from the same specs, so it says exactly what is enforced.
  */
 export class ApiRouter {
-  /** Mount this at `basePath`: the operations, then the 405 answers for their paths. */
-  readonly router = Router();
+  /**
+   * Mount this at `basePath`: the operations, then the 405 answers for their paths. A handler,
+   * not a Router, so that no route can be added around the specs (and around the sweep that
+   * tests them).
+   */
+  readonly router: RequestHandler;
   readonly operations: DocumentedOperation[] = [];
   readonly #operations = Router();
   readonly #otherMethods = Router();
@@ -160,7 +164,7 @@ export class ApiRouter {
     readonly tag: string,
   ) {
     // Every operation is tried before any 405, whatever order the paths were registered in.
-    this.router.use(this.#operations, this.#otherMethods);
+    this.router = Router().use(this.#operations, this.#otherMethods);
   }
 
   route<
