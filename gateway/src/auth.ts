@@ -9,6 +9,7 @@ import {
 import { AppError } from '@mercado/common/errors';
 import { roles as knownRoles, type Role } from '@mercado/common/identity';
 import { type Logger } from '@mercado/common/log';
+import { gatewayError } from './errors.js';
 import type { UpstreamPool } from './upstreams.js';
 
 /** Who a valid access token says the caller is. */
@@ -39,12 +40,12 @@ export function unauthorized(): AppError {
 }
 
 export function invalidToken(): AppError {
-  return new AppError('invalid_token', { headers: invalidTokenChallenge });
+  return gatewayError('invalid_token', { headers: invalidTokenChallenge });
 }
 
 /** RFC 6750 §3.1: a revoked token is an invalid one; the code says which. */
 export function tokenRevoked(): AppError {
-  return new AppError('token_revoked', { headers: invalidTokenChallenge });
+  return gatewayError('token_revoked', { headers: invalidTokenChallenge });
 }
 
 export function forbidden(): AppError {

@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import express, { type Request, type RequestHandler, type Response } from 'express';
+import { errorsDescription, problemSchema } from '@mercado/common/http';
 import type { Logger } from '@mercado/common/log';
+import { gatewayErrors } from './errors.js';
 import { serviceNames, type ServiceName } from './policy.js';
 import type { UpstreamPool } from './upstreams.js';
 
@@ -9,7 +11,12 @@ type PathItem = Record<string, unknown>;
 
 interface ServiceDocument {
   paths?: Record<string, PathItem>;
-  components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> };
+  components?: {
+    schemas?: Record<string, unknown> & {
+      Problem?: { properties?: { code?: { enum?: unknown } } };
+    };
+    securitySchemes?: Record<string, unknown>;
+  };
 }
 
 /** The gateway's own routes, described by hand (they have no request bodies to validate). */
@@ -138,6 +145,8 @@ export function createApiDocs({
         }
       }),
     );
+    // Each service's Problem lists its own codes; the API's lists them all, the gateway's too.
+    const codes = new Set<string>(Object.keys(gatewayErrors.entries));
     for (const document of documents) {
       if (!document) continue;
       for (const [route, item] of Object.entries(document.paths ?? {})) {
@@ -145,15 +154,17 @@ export function createApiDocs({
       }
       Object.assign(schemas, document.components?.schemas);
       Object.assign(securitySchemes, document.components?.securitySchemes);
+      const serviceCodes = document.components?.schemas?.Problem?.properties?.code?.enum;
+      if (Array.isArray(serviceCodes)) for (const code of serviceCodes) codes.add(String(code));
     }
+    schemas.Problem = problemSchema([...codes]);
     Object.assign(paths, gatewayPaths);
     const document = {
       openapi: '3.1.0',
       info: {
         title: 'Mercado API',
         version: '1',
-        description:
-          'The public HTTP API, through the gateway. Errors are application/problem+json with a stable `code`; money is integer minor units with an ISO currency.',
+        description: `The public HTTP API, through the gateway. Money is integer minor units with an ISO currency. ${errorsDescription}`,
       },
       servers: [{ url: '/' }],
       paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),

@@ -1,3 +1,4 @@
+import { allowHeader } from '@mercado/common/http';
 import type { Role } from '@mercado/common/identity';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -168,12 +169,6 @@ function patternFor(path: string): RegExp {
     )
     .join('/');
   return new RegExp(`^${source}$`);
-}
-
-function allowHeader(methods: Iterable<string>): string {
-  const set = new Set(methods);
-  if (set.has('GET')) set.add('HEAD');
-  return [...set].sort().join(', ');
 }
 
 /**

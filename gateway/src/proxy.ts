@@ -3,10 +3,10 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, Response } from 'express';
 import { createProxyMiddleware, type Options } from 'http-proxy-middleware';
-import { AppError } from '@mercado/common/errors';
 import { sendProblem } from '@mercado/common/http';
 import { signIdentity, type Identity } from '@mercado/common/identity';
 import { type Logger } from '@mercado/common/log';
+import { gatewayError } from './errors.js';
 import type { MicroCache } from './micro-cache.js';
 import type { Upstream, UpstreamPool } from './upstreams.js';
 
@@ -280,7 +280,7 @@ export function createUpstreamProxy({
     sendProblem(
       req,
       response,
-      new AppError(timedOut ? 'upstream_timeout' : 'upstream_unavailable'),
+      gatewayError(timedOut ? 'upstream_timeout' : 'upstream_unavailable'),
     );
   }
 
@@ -325,7 +325,7 @@ export function createUpstreamProxy({
       const upstream = pool.pick();
       if (upstream === undefined) {
         // Every URL's breaker is open: answer now rather than queue on a failing service.
-        throw new AppError('circuit_open', {
+        throw gatewayError('circuit_open', {
           headers: { 'retry-after': String(pool.retryAfterSeconds()) },
         });
       }

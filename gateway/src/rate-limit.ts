@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit, type Options, type Store } from 'express-rate-limit';
-import { AppError } from '@mercado/common/errors';
+import { gatewayError } from './errors.js';
 
 export interface RateLimitSettings {
   windowMs: number;
@@ -27,7 +27,7 @@ type KeyedRequest = Request & { [callerKey]?: string };
 function limited(req: Request, _res: Response, next: NextFunction): void {
   const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
   const seconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 1;
-  next(new AppError('rate_limited', { headers: { 'retry-after': String(seconds) } }));
+  next(gatewayError('rate_limited', { headers: { 'retry-after': String(seconds) } }));
 }
 
 function limiter(

@@ -2,7 +2,12 @@ import http from 'node:http';
 import t from 'tap';
 import { buildHttpApp, listen } from '@mercado/common/http';
 import { createMetrics } from '@mercado/common/metrics';
-import { captureLogs } from '@mercado/common/testing';
+import {
+  captureLogs,
+  expectProblemAnswer,
+  sendRawHttp,
+  unparsableRequests,
+} from '@mercado/common/testing';
 
 t.test('listen builds requests and responses on the express app prototypes', async (t) => {
   let prototypes: [boolean, boolean] | undefined;
@@ -50,3 +55,32 @@ t.test('listen serves a plain request listener as before', async (t) => {
   t.teardown(() => server.close(100));
   t.equal(await (await fetch(server.url)).text(), 'true');
 });
+
+t.test(
+  'a request Node cannot parse is answered problem+json, then the connection ends',
+  async (t) => {
+    const app = buildHttpApp({
+      name: 'test',
+      log: captureLogs().log,
+      metrics: createMetrics('test'),
+      bodyLimitBytes: 1024,
+      routes(app) {
+        app.get('/', function never(_req, res) {
+          res.json({ reached: true });
+        });
+      },
+    });
+    const server = await listen(app);
+    t.teardown(() => server.close(100));
+    for (const { name, bytes, status, code } of unparsableRequests()) {
+      const answer = await sendRawHttp(server.url, bytes);
+      expectProblemAnswer(t, answer, { name, status, code });
+      t.equal(answer.headers.get('connection'), 'close', `${name}: the connection closes`);
+    }
+    const fine = await sendRawHttp(
+      server.url,
+      'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    t.same([fine.status, fine.body], [200, { reached: true }], 'the server goes on serving');
+  },
+);

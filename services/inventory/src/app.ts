@@ -3,18 +3,20 @@ import {
   buildServiceApp,
   createCursorCodec,
   startAnswerCache,
+  type ApiRouter,
   type ServiceAnswers,
 } from '@mercado/common/http';
 import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
+import { inventoryErrors } from './errors.js';
 import { inventoryRoutes, reservationRoutes } from './api/routes.js';
 import { createProductCatalog } from './clients/products-client.js';
 import type { InventoryDeps, ProductCatalog } from './domain/deps.js';
 import type { InventoryConfig } from './config.js';
 
 export { loadInventoryConfig, inventorySettings, type InventoryConfig } from './config.js';
-export { createProductCatalog, productsLookupPath } from './clients/products-client.js';
+export { createProductCatalog } from './clients/products-client.js';
 export {
   createReservationSweeper,
   sweepExpiredReservations,
@@ -93,13 +95,18 @@ export function inventoryDeps({
   };
 }
 
+/** Every operation of the inventory service, by router (their specs are what the app enforces). */
+export function inventoryApis(domain: InventoryDeps): ApiRouter[] {
+  return [inventoryRoutes(domain), reservationRoutes(domain)];
+}
+
 /** Builds the inventory service's HTTP app (it does not listen, and starts no sweeper). */
 export function buildInventoryApp(deps: InventoryAppDeps): Express {
-  const domain = inventoryDeps(deps);
   return buildServiceApp({
     ...deps,
     name: 'inventory',
     title: 'Mercado inventory',
-    apis: [inventoryRoutes(domain), reservationRoutes(domain)],
+    apis: inventoryApis(inventoryDeps(deps)),
+    errors: inventoryErrors,
   });
 }

@@ -1,6 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import {
+  productLookupPath,
+  productLookupRequestSchema,
+  productLookupResponseSchema,
+} from '@mercado/common/contract';
 import { verifyIdentity, type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
 import { startAnswerCache } from '@mercado/common/http';
@@ -12,13 +17,17 @@ import {
   type CallResult,
   startTestService,
   testMqttPassword,
+  unknownIdCases,
+  type HostileInputSweep,
 } from '@mercado/common/testing';
+import type { DocumentedOperation } from '@mercado/common/http';
 import {
   buildInventoryApp,
+  inventoryApis,
+  inventoryDeps,
   inventoryMigrationsDir,
   startStockAnswers,
   loadInventoryConfig,
-  productsLookupPath,
   sweepExpiredReservations,
   type CatalogProduct,
   type InventoryConfig,
@@ -62,7 +71,8 @@ export interface ProductsStandIn {
 
 /**
  * Stands in for the products service (not this service's folder): its internal lookup route,
- * answered from a map, accepting only the signed identity of service `inventory`.
+ * answered from a map by the shared contract, accepting only the signed identity of service
+ * `inventory`.
  */
 export async function startProductsStandIn(t: TestContext): Promise<ProductsStandIn> {
   const products = new Map<string, CatalogProduct>();
@@ -101,7 +111,7 @@ export async function startProductsStandIn(t: TestContext): Promise<ProductsStan
       } catch {
         identity = null;
       }
-      if (req.method !== 'POST' || req.url !== productsLookupPath) {
+      if (req.method !== 'POST' || req.url !== productLookupPath) {
         send(404, { code: 'not_found' });
         return;
       }
@@ -114,8 +124,14 @@ export async function startProductsStandIn(t: TestContext): Promise<ProductsStan
         send(standIn.failWith, { code: 'internal' });
         return;
       }
-      const { ids } = JSON.parse(raw) as { ids: string[] };
-      send(200, { items: ids.flatMap((id) => (products.has(id) ? [products.get(id)!] : [])) });
+      // The shared contract on both sides: a request it refuses is a test's mistake, shown as such.
+      const request = productLookupRequestSchema.safeParse(JSON.parse(raw));
+      if (!request.success) {
+        send(400, { code: 'validation_failed' });
+        return;
+      }
+      const items = request.data.ids.flatMap((id) => (products.has(id) ? [products.get(id)!] : []));
+      send(200, productLookupResponseSchema.parse({ items }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -138,6 +154,8 @@ export interface InventoryHarness {
   /** The service's MQTT client, as runDatabaseService makes it (with MQTT_URL in `env`). */
   mqtt: MqttClient | undefined;
   products: ProductsStandIn;
+  /** Every operation the service answers, as its routers declare them. */
+  operations: DocumentedOperation[];
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
   /** One sweep of expired reservations, as a replica's timer runs it. */
   sweep(batchSize?: number): Promise<number>;
@@ -190,7 +208,12 @@ export async function startInventory(
         t.teardown(() => answers.close());
         await answers.feed.ready;
       }
-      return { app: buildInventoryApp({ ...runtime, ...(answers ? { answers } : {}) }), extra: {} };
+      // Read from routers of their own (without the answer cache, which registers metrics).
+      const operations = inventoryApis(inventoryDeps(runtime)).flatMap((api) => api.operations);
+      return {
+        app: buildInventoryApp({ ...runtime, ...(answers ? { answers } : {}) }),
+        extra: { operations },
+      };
     },
   });
   const { config, db, logs } = service;
@@ -203,18 +226,20 @@ export async function startInventory(
   };
 }
 
+/** Every table of the inventory database. */
+export const inventoryTables = [
+  'product_settings',
+  'stock',
+  'stock_movements',
+  'reservations',
+  'reservation_lines',
+  'outbox',
+];
+
 /** Rows of every table, to prove a refused request wrote nothing. */
 export async function rowCounts(db: Knex): Promise<Record<string, number>> {
-  const tables = [
-    'product_settings',
-    'stock',
-    'stock_movements',
-    'reservations',
-    'reservation_lines',
-    'outbox',
-  ];
   const counts: Record<string, number> = {};
-  for (const table of tables) {
+  for (const table of inventoryTables) {
     const [row] = await db(table).count<Array<{ n: string }>>('* as n');
     counts[table] = Number(row!.n);
   }
@@ -249,4 +274,78 @@ export async function stockRow(
   return db('stock')
     .where({ product_id: productId, region })
     .first('on_hand', 'reserved', 'available');
+}
+
+/** The hostile-input sweep of the inventory service, with data to refuse changes to. */
+export async function prepareInventorySweep(
+  inventory: InventoryHarness,
+): Promise<HostileInputSweep> {
+  const sellerId = randomUUID();
+  const product = inventory.products.add(sellerId);
+  const region = inventory.config.REGIONS[0]!;
+  const seller = as.seller(sellerId);
+  const stocked = await inventory.call('PUT', `/api/inventory/${product.id}/${region}`, {
+    identity: seller,
+    body: { onHand: 10, reason: 'count' },
+  });
+  const reserved = await inventory.call('POST', '/internal/reservations', {
+    identity: as.service(),
+    body: { orderId: 'order-1', region, lines: [{ productId: product.id, quantity: 2 }] },
+  });
+  if (stocked.status !== 200 || reserved.status !== 201) {
+    throw new Error(`stocking gave ${stocked.status}, reserving ${reserved.status}`);
+  }
+  const unknown = randomUUID();
+  const change = { delta: 1, reason: 'found' };
+  const orders = as.service();
+  // The first two ask the catalog.
+  const unknownIds = unknownIdCases([
+    ['PUT', `/api/inventory/${unknown}/${region}`, seller, change, 422, 'unknown_product'],
+    ['PUT', `/api/inventory/${product.id}/atlantis`, seller, change, 422, 'unknown_region'],
+    ['GET', '/internal/reservations/order-404', orders, undefined, 404, 'reservation_not_found'],
+    [
+      'POST',
+      '/internal/reservations/order-404/commit',
+      orders,
+      undefined,
+      404,
+      'reservation_not_found',
+    ],
+    [
+      'POST',
+      '/internal/reservations/order-404/release',
+      orders,
+      undefined,
+      404,
+      'reservation_not_found',
+    ],
+    [
+      'POST',
+      '/internal/reservations',
+      orders,
+      { orderId: 'order-2', region, lines: [{ productId: unknown, quantity: 1 }] },
+      409,
+      'insufficient_stock',
+    ],
+  ]);
+  const productId = product.id;
+  return {
+    tables: inventoryTables,
+    examples: {
+      'GET /api/inventory/low-stock': { query: { region, limit: '10', cursor: 'c' } },
+      'GET /api/inventory/{productId}': { params: { productId } },
+      'PUT /api/inventory/{productId}/{region}': {
+        params: { productId, region },
+        body: { delta: 5, reason: 'received', lowStockThreshold: 2 },
+      },
+      'POST /internal/reservations': {
+        body: { orderId: 'order-9', region, lines: [{ productId, quantity: 1 }], ttlSeconds: 600 },
+      },
+      'GET /internal/reservations/{orderId}': { params: { orderId: 'order-1' } },
+      'POST /internal/reservations/{orderId}/commit': { params: { orderId: 'order-1' } },
+      'POST /internal/reservations/{orderId}/release': { params: { orderId: 'order-1' } },
+    },
+    unknownIds,
+    rawPaths: [`/api/inventory/${productId}`, '/internal/reservations'],
+  };
 }

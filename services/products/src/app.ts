@@ -1,8 +1,14 @@
 import type { Express } from 'express';
-import { buildServiceApp, startAnswerCache, type ServiceAnswers } from '@mercado/common/http';
+import {
+  buildServiceApp,
+  startAnswerCache,
+  type ApiRouter,
+  type ServiceAnswers,
+} from '@mercado/common/http';
 import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
+import { productsErrors } from './errors.js';
 import { categoriesRoutes } from './api/categories-routes.js';
 import { internalRoutes } from './api/internal-routes.js';
 import { productsRoutes } from './api/products-routes.js';
@@ -56,13 +62,18 @@ export function productsDeps({ config, log, db, answers }: ProductsAppDeps): Pro
   };
 }
 
+/** Every operation of the products service, by router (their specs are what the app enforces). */
+export function productsApis(domain: ProductsDeps): ApiRouter[] {
+  return [productsRoutes(domain), categoriesRoutes(domain), internalRoutes(domain)];
+}
+
 /** Builds the products (catalog) service's HTTP app (it does not listen). */
 export function buildProductsApp(deps: ProductsAppDeps): Express {
-  const domain = productsDeps(deps);
   return buildServiceApp({
     ...deps,
     name: 'products',
     title: 'Mercado products',
-    apis: [productsRoutes(domain), categoriesRoutes(domain), internalRoutes(domain)],
+    apis: productsApis(productsDeps(deps)),
+    errors: productsErrors,
   });
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { expectRefusals, type RefusalCase } from '@mercado/common/testing';
+import { expectProblemAnswer, expectRefusals, type RefusalCase } from '@mercado/common/testing';
 import {
   admin,
   counts,
@@ -466,7 +466,6 @@ t.test('search text with SQL, regex or LIKE metacharacters is harmless', async (
     ['\\x00 table', []],
     ['$1 ?? :: <-> table', []],
     ['100%', ['Mesa']],
-    ['mesa\u0000', ['Mesa']],
     ['tab*', ['Table lamp']],
     ['[a-z]+', []],
     ['🙂 lamp', ['Table lamp']],
@@ -480,6 +479,17 @@ t.test('search text with SQL, regex or LIKE metacharacters is harmless', async (
       `${JSON.stringify(q)}: matched as words`,
     );
   }
+  // Postgres text cannot hold NUL: the router refuses it in any field, search terms included.
+  expectProblemAnswer(
+    t,
+    await products.call('GET', `/api/products?q=${encodeURIComponent('mesa\u0000')}`),
+    {
+      name: 'NUL in the search text',
+      status: 400,
+      code: 'validation_failed',
+      paths: ['query.q'],
+    },
+  );
   t.same(await counts(products), before, 'the table is intact and unchanged');
   t.notOk(products.logs.lines.some((line) => line.level === 'error'));
 });

@@ -1,4 +1,9 @@
 import t from 'tap';
+import {
+  productLookupPath,
+  productLookupRequestSchema,
+  productLookupResponseSchema,
+} from '@mercado/common/contract';
 import { signIdentity } from '@mercado/common/identity';
 import {
   admin,
@@ -407,6 +412,24 @@ t.test('the internal lookup answers services only, with current prices', async (
     ],
   });
 
+  t.same(
+    productLookupResponseSchema.parse(answer.body),
+    answer.body,
+    'the answer is what the shared contract describes',
+  );
+  const operation = products.operations.find((op) => op.fullPath === productLookupPath);
+  t.equal(operation?.body, productLookupRequestSchema, 'the route takes the contract’s request');
+  t.equal(operation?.responses[200]?.schema, productLookupResponseSchema);
+  const stranger = await products.call('POST', '/internal/products/lookup', {
+    identity: service('payments'),
+    body: { ids: [one.id] },
+  });
+  t.same(
+    [stranger.status, stranger.body.code],
+    [403, 'forbidden'],
+    'for inventory and orders only',
+  );
+
   const asUser = await products.call('POST', '/internal/products/lookup', {
     identity: admin(),
     body: { ids: [one.id] },
@@ -521,7 +544,17 @@ t.test(
     t.equal(body.additionalProperties, false);
     t.ok(body.required.includes('sku'));
     t.notOk(body.required.includes('description'), 'a defaulted field is optional to send');
-    t.same(Object.keys(create.responses).toSorted(), ['201', '4XX', '5XX']);
+    t.same(Object.keys(create.responses).toSorted(), [
+      '201',
+      '400',
+      '401',
+      '403',
+      '413',
+      '415',
+      '4XX',
+      '5XX',
+    ]);
+    t.match(create.responses['403'].description, /forbidden/, 'the refusals the router gives');
     const created = create.responses['201'].content['application/json'].schema;
     t.ok(created.required.includes('attributes'));
 

@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
-import { callService, type captureLogs, startTestService } from '@mercado/common/testing';
+import {
+  callService,
+  type captureLogs,
+  startTestService,
+  unknownIdCases,
+  type HostileInputSweep,
+} from '@mercado/common/testing';
+import type { DocumentedOperation } from '@mercado/common/http';
 import {
   buildProductsApp,
   startCatalogAnswers,
   loadProductsConfig,
+  productsApis,
+  productsDeps,
   productsMigrationsDir,
   type ProductsConfig,
 } from '../src/app.js';
@@ -35,6 +44,8 @@ export interface ProductsHarness {
   db: Knex;
   config: ProductsConfig;
   logs: ReturnType<typeof captureLogs>;
+  /** Every operation the service answers, as its routers declare them. */
+  operations: DocumentedOperation[];
   /** Calls the service as the gateway would, with a signed identity. */
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
 }
@@ -62,7 +73,10 @@ export async function startProducts(
         t.teardown(() => answers.close());
         await answers.feed.ready;
       }
-      return { app: buildProductsApp({ ...runtime, ...(answers ? { answers } : {}) }), extra: {} };
+      const deps = { ...runtime, ...(answers ? { answers } : {}) };
+      // Read from routers of their own (without the answer cache, which registers metrics).
+      const operations = productsApis(productsDeps(runtime)).flatMap((api) => api.operations);
+      return { app: buildProductsApp(deps), extra: { operations } };
     },
   });
   return {
@@ -154,4 +168,79 @@ export async function counts(products: ProductsHarness): Promise<Record<string, 
   const [c] = await products.db('categories').count('* as n');
   const [a] = await products.db('products').where({ active: true }).count('* as n');
   return { products: Number(p!.n), categories: Number(c!.n), active: Number(a!.n) };
+}
+
+/** The hostile-input sweep of the products service, with data to refuse changes to. */
+export async function prepareProductsSweep(products: ProductsHarness): Promise<HostileInputSweep> {
+  const alice = seller();
+  const boss = admin();
+  const shoes = await createCategory(products, 'zapatos', 'Zapatos');
+  const own = await createProduct(products, alice, { categoryId: shoes.id });
+  const unknown = randomUUID();
+  const valid = { sku: 'NEW-1', name: 'Sandalias', priceMinor: 1999, currency: 'EUR' };
+  const unknownIds = unknownIdCases([
+    ['GET', `/api/products/${unknown}`, alice, undefined, 404, 'not_found'],
+    ['PATCH', `/api/products/${unknown}`, alice, { name: 'X' }, 404, 'not_found'],
+    ['DELETE', `/api/products/${unknown}`, alice, undefined, 404, 'not_found'],
+    ['POST', '/api/products', alice, { ...valid, categoryId: unknown }, 422, 'unknown_category'],
+    ['PATCH', `/api/categories/${unknown}`, boss, { name: 'X' }, 404, 'not_found'],
+    ['DELETE', `/api/categories/${unknown}`, boss, undefined, 404, 'not_found'],
+    [
+      'POST',
+      '/api/categories',
+      boss,
+      { slug: 'x', name: 'X', parentId: unknown },
+      422,
+      'unknown_category',
+    ],
+  ]);
+  return {
+    tables: ['products', 'categories'],
+    examples: {
+      'GET /api/products': {
+        query: {
+          q: 'mesa',
+          category: 'zapatos',
+          minPrice: '100',
+          maxPrice: '5000',
+          seller: alice.userId,
+          currency: 'EUR',
+          sort: 'price_asc',
+          cursor: 'c',
+          limit: '10',
+        },
+      },
+      'GET /api/products/{id}': { params: { id: own.id } },
+      'POST /api/products': {
+        body: {
+          sku: 'NEW-1',
+          name: 'Sandalias',
+          description: 'Frescas',
+          priceMinor: 1999,
+          currency: 'EUR',
+          categoryId: shoes.id,
+          imageUrls: ['https://img.example/a.jpg'],
+          attributes: { color: 'rojo', sizes: ['38', '39'], eco: true, weightG: 300 },
+          active: true,
+        },
+      },
+      'PATCH /api/products/{id}': {
+        params: { id: own.id },
+        body: { name: 'Botas', priceMinor: 4999, attributes: { color: 'azul' }, active: false },
+      },
+      'DELETE /api/products/{id}': { params: { id: own.id } },
+      'GET /api/categories': {},
+      'POST /api/categories': {
+        body: { slug: 'sandalias', name: 'Sandalias', parentId: shoes.id },
+      },
+      'PATCH /api/categories/{id}': {
+        params: { id: shoes.id },
+        body: { slug: 'botas', name: 'Botas', parentId: null },
+      },
+      'DELETE /api/categories/{id}': { params: { id: shoes.id } },
+      'POST /internal/products/lookup': { body: { ids: [own.id] } },
+    },
+    unknownIds,
+    rawPaths: ['/api/products', `/api/products/${own.id}`, '/internal/products/lookup'],
+  };
 }

@@ -1,8 +1,9 @@
 import type { Express } from 'express';
-import { buildServiceApp, createCursorCodec } from '@mercado/common/http';
+import { buildServiceApp, createCursorCodec, type ApiRouter } from '@mercado/common/http';
 import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
+import { usersErrors } from './errors.js';
 import { authRoutes, usersRoutes } from './api/routes.js';
 import { internalTerminalsRoutes, terminalsRoutes } from './api/terminals-routes.js';
 import { internalRevocationsRoutes } from './api/revocations-routes.js';
@@ -90,19 +91,24 @@ export async function usersCredentials(
   return { keys, hasher };
 }
 
+/** Every operation of the users service, by router (their specs are what the app enforces). */
+export function usersApis(domain: UsersDeps): ApiRouter[] {
+  return [
+    authRoutes(domain),
+    usersRoutes(domain),
+    terminalsRoutes(domain),
+    internalTerminalsRoutes(domain),
+    internalRevocationsRoutes(domain),
+  ];
+}
+
 /** Builds the users service's HTTP app (it does not listen). */
 export function buildUsersApp(deps: UsersAppDeps): Express {
-  const domain = usersDeps(deps);
   return buildServiceApp({
     ...deps,
     name: 'users',
     title: 'Mercado users',
-    apis: [
-      authRoutes(domain),
-      usersRoutes(domain),
-      terminalsRoutes(domain),
-      internalTerminalsRoutes(domain),
-      internalRevocationsRoutes(domain),
-    ],
+    apis: usersApis(usersDeps(deps)),
+    errors: usersErrors,
   });
 }

@@ -1,5 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
-import { AppError } from '@mercado/common/errors';
+import { usersError } from './errors.js';
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
@@ -85,7 +85,7 @@ export function checkPasswordPolicy(
   if (length > 0 && new Set(password).size === 1)
     problems.push('must not be one repeated character');
   if (problems.length > 0) {
-    throw new AppError('weak_password', {
+    throw usersError('weak_password', {
       errors: problems.map((message) => ({ path: field, message, code: 'weak_password' })),
     });
   }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
@@ -6,10 +7,15 @@ import {
   type captureLogs,
   startTestService,
   testMqttPassword,
+  unknownIdCases,
+  type HostileInputSweep,
 } from '@mercado/common/testing';
+import type { DocumentedOperation } from '@mercado/common/http';
 import {
   buildUsersApp,
   loadUsersConfig,
+  usersApis,
+  usersDeps,
   usersOutbox,
   startTerminalPresence,
   usersCredentials,
@@ -35,6 +41,8 @@ export interface UsersHarness {
   keys: SigningKeys;
   config: UsersConfig;
   logs: ReturnType<typeof captureLogs>;
+  /** Every operation the service answers, as its routers declare them. */
+  operations: DocumentedOperation[];
   /** Calls the service as the gateway would, with a signed identity. */
   call(
     method: string,
@@ -76,9 +84,13 @@ export async function startUsers(
       // As main runs it: revocations announced through the outbox when there is a broker.
       const relay = usersOutbox.startRelay(runtime);
       if (relay) t.teardown(() => relay.stop());
+      const deps = { ...runtime, ...credentials, ...(presence ? { presence } : {}) };
       return {
-        app: buildUsersApp({ ...runtime, ...credentials, presence }),
-        extra: { keys: credentials.keys },
+        app: buildUsersApp(deps),
+        extra: {
+          keys: credentials.keys,
+          operations: usersApis(usersDeps(deps)).flatMap((api) => api.operations),
+        },
       };
     },
   });
@@ -111,4 +123,58 @@ export async function signUpAdmin(
     .where({ id: userId })
     .update({ roles: ['admin'] });
   return { userId, roles: ['admin'], ip: '203.0.113.20' };
+}
+
+/** The hostile-input sweep of the users service, with data to refuse changes to. */
+export async function prepareUsersSweep(users: UsersHarness): Promise<HostileInputSweep> {
+  const admin = await signUpAdmin(users);
+  const till = await users.call('POST', '/api/terminals', {
+    identity: admin,
+    body: { id: 'till-1', name: 'Till' },
+  });
+  if (till.status !== 201) throw new Error(`registering a terminal gave ${till.status}`);
+  const unknownIds = unknownIdCases([
+    ['PATCH', `/api/users/${randomUUID()}`, admin, { name: 'X' }, 404, 'not_found'],
+    ['POST', '/api/terminals/till-404/secret', admin, undefined, 404, 'terminal_not_found'],
+    ['DELETE', '/api/terminals/till-404', admin, undefined, 404, 'terminal_not_found'],
+  ]);
+  return {
+    tables: ['users', 'refresh_tokens', 'login_throttle', 'terminals'],
+    examples: {
+      'POST /api/auth/register': {
+        body: {
+          email: 'new@mercado.test',
+          password: strongPassword,
+          name: 'New',
+          roles: ['seller'],
+        },
+      },
+      'POST /api/auth/login': { body: { email: 'admin@mercado.test', password: strongPassword } },
+      'POST /api/auth/refresh': { body: { refreshToken: 'rt-example' } },
+      'POST /api/auth/logout': { body: { refreshToken: 'rt-example' } },
+      'GET /api/auth/jwks.json': {},
+      'GET /api/users/me': {},
+      'PATCH /api/users/me': {
+        body: {
+          name: 'Renamed',
+          currentPassword: strongPassword,
+          newPassword: `${strongPassword}!`,
+        },
+      },
+      'GET /api/users': {
+        query: { q: 'ana', role: 'seller', disabled: 'false', limit: '10', cursor: 'c' },
+      },
+      'PATCH /api/users/{id}': {
+        params: { id: admin.userId },
+        body: { roles: ['seller'], disabled: true, name: 'Renamed' },
+      },
+      'POST /api/terminals': { body: { name: 'Till', id: 'till-9', location: 'Madrid' } },
+      'GET /api/terminals': { query: { limit: '10', cursor: 'c' } },
+      'POST /api/terminals/{id}/secret': { params: { id: 'till-1' } },
+      'DELETE /api/terminals/{id}': { params: { id: 'till-1' } },
+      'POST /internal/terminals/verify': { body: { terminalId: 'till-1', secret: 'secret' } },
+    },
+    unknownIds,
+    rawPaths: ['/api/auth/login', '/api/users/me', '/internal/terminals/verify'],
+  };
 }

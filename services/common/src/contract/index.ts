@@ -1,4 +1,8 @@
-/** `@mercado/common/contract`: the MQTT topic contract — every topic, who may use it, its payload. */
+/**
+ * `@mercado/common/contract`: what components agree on without importing each other — the MQTT
+ * topic contract (every topic, who may use it, its payload) and the internal HTTP calls between
+ * services.
+ */
 export {
   mqttServices,
   topics,
@@ -54,3 +58,13 @@ export {
   type TerminalCredentialsRevoked,
   type Revocation,
 } from './contract.js';
+export {
+  productLookupPath,
+  maxProductLookupIds,
+  productLookupRequestSchema,
+  productLookupItemSchema,
+  productLookupResponseSchema,
+  type ProductLookupRequest,
+  type ProductLookupItem,
+  type ProductLookupResponse,
+} from './product-lookup.js';

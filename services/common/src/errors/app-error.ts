@@ -1,4 +1,4 @@
-import { errorCatalogue, type ErrorCode } from './catalogue.js';
+import { genericErrors, type ErrorEntry, type GenericErrorCode } from './catalogue.js';
 
 export interface FieldError {
   /** Where the bad value is: `body.email`, `query.limit`, `params.id`. */
@@ -16,23 +16,24 @@ export interface AppErrorOptions {
 
 /** An error with a catalogued code; the error middleware turns it into problem+json. */
 export class AppError extends Error {
-  readonly code: ErrorCode;
+  readonly code: string;
   readonly status: number;
   readonly title: string;
   readonly detail: string | undefined;
   readonly errors: FieldError[] | undefined;
   readonly headers: Record<string, string> | undefined;
 
-  constructor(code: ErrorCode, options: AppErrorOptions = {}) {
-    const entry = errorCatalogue[code];
-    super(
-      options.detail ?? entry.title,
-      options.cause === undefined ? {} : { cause: options.cause },
-    );
+  /** One of the kit's generic codes. */
+  constructor(code: GenericErrorCode, options?: AppErrorOptions);
+  /** A code of a component's own catalogue (see defineErrors, which calls this). */
+  constructor(code: string, options: AppErrorOptions, entry: ErrorEntry);
+  constructor(code: string, options: AppErrorOptions = {}, entry?: ErrorEntry) {
+    const { status, title } = entry ?? genericErrors[code as GenericErrorCode];
+    super(options.detail ?? title, options.cause === undefined ? {} : { cause: options.cause });
     this.name = 'AppError';
     this.code = code;
-    this.status = entry.status;
-    this.title = entry.title;
+    this.status = status;
+    this.title = title;
     this.detail = options.detail;
     this.errors = options.errors;
     this.headers = options.headers;

@@ -1,5 +1,8 @@
-/** `@mercado/common/errors`: the generic error codes, AppError, problem+json, SQLSTATE translation. */
-export { errorCatalogue, type ErrorCode } from './catalogue.js';
-export { AppError, isAppError, type FieldError, type AppErrorOptions } from './app-error.js';
-export { fromPostgresError, isSerializationFailure, isUniqueViolation } from './postgres.js';
-export { toProblem, problemType, problemContentType, type Problem } from './problem.js';
+/**
+ * `@mercado/common/errors`: AppError and the generic codes, a component's own catalogue
+ * (defineErrors), and the translation of database errors by SQLSTATE.
+ */
+export { genericErrors, type ErrorEntry, type GenericErrorCode } from './catalogue.js';
+export { AppError, type FieldError, type AppErrorOptions } from './app-error.js';
+export { defineErrors, type ErrorCatalogue } from './define-errors.js';
+export { fromPostgresError, isForeignKeyViolation, isUniqueViolation } from './postgres.js';

@@ -1,5 +1,5 @@
 import { AppError } from './app-error.js';
-import type { ErrorCode } from './catalogue.js';
+import type { GenericErrorCode } from './catalogue.js';
 
 interface PostgresError {
   code: string;
@@ -8,7 +8,7 @@ interface PostgresError {
 }
 
 /** SQLSTATE → catalogued code (PostgreSQL docs, Appendix A). Matched by code, never by message. */
-const bySqlState: Record<string, ErrorCode> = {
+const bySqlState: Record<string, GenericErrorCode> = {
   '23505': 'conflict', // unique_violation
   '23503': 'reference_conflict', // foreign_key_violation
   '23514': 'constraint_violation', // check_violation
@@ -19,6 +19,10 @@ const bySqlState: Record<string, ErrorCode> = {
   '22001': 'invalid_input', // string_data_right_truncation
   '22007': 'invalid_input', // invalid_datetime_format
   '22008': 'invalid_input', // datetime_field_overflow
+  // NUL in text (character_not_in_repertoire) or \u0000 in jsonb (untranslatable_character): the
+  // router refuses NUL in any input, so only a value from elsewhere can still get here.
+  '22021': 'invalid_input',
+  '22P05': 'invalid_input',
   '40001': 'serialization_failure',
   '40P01': 'serialization_failure', // deadlock_detected
   '57014': 'database_timeout', // query_canceled: statement_timeout (see db/db.ts)
@@ -74,6 +78,19 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return (
     isPostgresError(error) &&
     error.code === '23505' &&
+    (constraint === undefined || error.constraint === constraint)
+  );
+}
+
+/**
+ * SQLSTATE 23503 on `constraint` (any, when not given): a reference to a row that is not there,
+ * or a row still referenced. The kit answers it as 409 `reference_conflict`; a service that can
+ * name the missing thing (`unknown_category`) checks for it first.
+ */
+export function isForeignKeyViolation(error: unknown, constraint?: string): boolean {
+  return (
+    isPostgresError(error) &&
+    error.code === '23503' &&
     (constraint === undefined || error.constraint === constraint)
   );
 }

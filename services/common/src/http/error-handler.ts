@@ -35,6 +35,15 @@ function fromBodyParserError(error: unknown): AppError | undefined {
   }
 }
 
+/**
+ * Express decodes each path parameter with decodeURIComponent and passes on its URIError (with
+ * `status` 400) when a segment is not percent-encoded UTF-8: `%zz`, or an overlong `%C0%AF`.
+ */
+function fromPathDecodingError(error: unknown): AppError | undefined {
+  if (!(error instanceof URIError)) return undefined;
+  return new AppError('invalid_path', { cause: error });
+}
+
 export function notFoundHandler(): RequestHandler {
   return function notFound(_req, _res, next) {
     next(new AppError('not_found'));
@@ -53,7 +62,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     const known = isAppError(error)
       ? error
-      : (fromBodyParserError(error) ?? fromPostgresError(error));
+      : (fromBodyParserError(error) ?? fromPathDecodingError(error) ?? fromPostgresError(error));
     if (known) {
       if (known.status >= 500) log.error({ err: error, code: known.code }, 'request failed');
       sendProblem(req, res, known);

@@ -1,23 +1,29 @@
 /**
- * `@mercado/common/http`: the HTTP app every service builds, its routers (validated, documented),
- * listening and shutdown, answer caching, cursors, and the service-to-service client.
+ * `@mercado/common/http`: the HTTP app every service builds, its routers (each route validated,
+ * admitted and documented from its spec), listening and shutdown, answer caching, cursors, and
+ * the service-to-service client.
  */
 export { buildHttpApp, type HttpAppOptions, type ReadinessCheck } from './app.js';
 export { buildServiceApp, type ServiceAppOptions } from './service-app.js';
 export {
   ApiRouter,
-  openApiDocument,
-  toOpenApiPath,
-  type Access,
+  allowHeader,
   type DocumentedOperation,
-  type DocumentInfo,
   type HttpMethod,
-  type OpenApiDocument,
+  type OperationHandler,
+  type OperationInput,
   type OperationSpec,
   type ResponseSpec,
+} from './api-router.js';
+export {
+  openApiDocument,
+  problemSchema,
+  errorsDescription,
+  type DocumentInfo,
+  type OpenApiDocument,
 } from './openapi.js';
-export { validate, fieldErrors, type RequestPart } from './validation.js';
-export { errorHandler, notFoundHandler, sendProblem } from './error-handler.js';
+export { sendProblem } from './error-handler.js';
+/** Also declares `req.id`, the request id every handler and log line has. */
 export { requestContext } from './request-context.js';
 export { listen, handleShutdown, type ListeningServer, type ShutdownOptions } from './server.js';
 export {
@@ -29,7 +35,7 @@ export {
   type AnswerCacheOptions,
   type ServiceAnswers,
 } from './answer-cache.js';
-export { entityTag, matchesIfNoneMatch } from './conditional.js';
+export { matchesIfNoneMatch } from './conditional.js';
 export { createCursorCodec, type CursorCodec } from './cursor.js';
 export {
   createServiceClient,

@@ -1,69 +1,7 @@
-import { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { errorCatalogue } from '../errors/catalogue.js';
-import type { Role } from '../identity/identity.js';
-
-export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
-
-/** Who may call an operation: anyone, any signed-in user, some roles, or other services only. */
-export type Access = 'public' | 'authenticated' | readonly Role[] | 'service';
-
-export interface ResponseSpec {
-  description: string;
-  /** The body's schema (JSON), when the response has one worth describing. */
-  schema?: z.ZodType;
-}
-
-/** One route of a service, described by the same zod schemas its handler validates with. */
-export interface OperationSpec {
-  method: HttpMethod;
-  /** Express syntax, relative to the router's base path: `/`, `/:id`, `/:id/commit`. */
-  path: string;
-  summary: string;
-  description?: string;
-  access: Access;
-  params?: z.ZodType;
-  query?: z.ZodType;
-  body?: z.ZodType;
-  /** Success responses by status; error responses (problem+json) are added for every operation. */
-  responses: Record<number, ResponseSpec>;
-}
-
-export interface DocumentedOperation extends OperationSpec {
-  /** The full path in OpenAPI syntax: `/api/products/{id}`. */
-  fullPath: string;
-  tag: string;
-}
-
-/** `/api/products/:id` → `/api/products/{id}`; a trailing slash of a router's root is dropped. */
-export function toOpenApiPath(basePath: string, path: string): string {
-  const joined = `${basePath}${path === '/' ? '' : path}`;
-  return joined.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
-}
-
-/**
- * A router that documents itself: every route is registered from its OperationSpec, so the
- * OpenAPI document and the routes the service answers cannot drift apart.
- */
-export class ApiRouter {
-  readonly router = Router();
-  readonly operations: DocumentedOperation[] = [];
-
-  constructor(
-    readonly basePath: string,
-    readonly tag: string,
-  ) {}
-
-  route(spec: OperationSpec, ...handlers: RequestHandler[]): this {
-    this.router[spec.method](spec.path, ...handlers);
-    this.operations.push({
-      ...spec,
-      fullPath: toOpenApiPath(this.basePath, spec.path),
-      tag: this.tag,
-    });
-    return this;
-  }
-}
+import type { ErrorCatalogue } from '../errors/define-errors.js';
+import { describeAccess, isServiceAccess } from '../identity/access.js';
+import type { DocumentedOperation } from './api-router.js';
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const converted = z.toJSONSchema(schema, {
@@ -92,38 +30,67 @@ function parameters(location: 'query' | 'path', schema: z.ZodType | undefined): 
   }));
 }
 
-const problemSchema = {
-  type: 'object',
-  description: 'RFC 9457 problem details with a stable `code`',
-  required: ['type', 'title', 'status', 'code'],
-  properties: {
-    type: { type: 'string', examples: ['urn:mercado:problem:validation_failed'] },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    code: { type: 'string', enum: Object.keys(errorCatalogue) },
-    detail: { type: 'string' },
-    instance: { type: 'string' },
-    requestId: { type: 'string' },
-    errors: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['path', 'message', 'code'],
-        properties: {
-          path: { type: 'string', examples: ['body.email'] },
-          message: { type: 'string' },
-          code: { type: 'string' },
+/** RFC 9457 problem details, whose `code` is one of `codes`. */
+export function problemSchema(codes: readonly string[]) {
+  return {
+    type: 'object',
+    description: 'RFC 9457 problem details with a stable `code`',
+    required: ['type', 'title', 'status', 'code'],
+    properties: {
+      type: { type: 'string', examples: ['urn:mercado:problem:validation_failed'] },
+      title: { type: 'string' },
+      status: { type: 'integer' },
+      code: { type: 'string', enum: codes },
+      detail: { type: 'string' },
+      instance: { type: 'string' },
+      requestId: { type: 'string' },
+      errors: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['path', 'message', 'code'],
+          properties: {
+            path: { type: 'string', examples: ['body.email'] },
+            message: { type: 'string' },
+            code: { type: 'string' },
+          },
         },
       },
     },
-  },
+  };
+}
+
+const problem = {
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
 };
 
-function describeAccess(access: Access): string {
-  if (access === 'public') return 'Anyone.';
-  if (access === 'authenticated') return 'Any signed-in user.';
-  if (access === 'service') return 'Other Mercado services only.';
-  return `Roles: ${access.join(', ')}.`;
+/** The refusals the router and the kit give this operation before (or instead of) its handler. */
+function refusals(operation: DocumentedOperation): Record<string, unknown> {
+  const invalid = [
+    '`validation_failed` (each bad field in `errors`, NUL characters included)',
+    ...(operation.body ? ['`invalid_json`'] : []),
+    ...(operation.params
+      ? ['`invalid_path` (a path segment that is not percent-encoded UTF-8)']
+      : []),
+  ];
+  const answers: Record<string, { description: string }> = {
+    400: { description: `The input is refused: ${invalid.join(', ')}` },
+  };
+  if (operation.access !== 'public') {
+    answers[401] = { description: '`unauthorized`: no caller this operation admits' };
+  }
+  if (operation.access !== 'public' && operation.access !== 'authenticated') {
+    answers[403] = { description: '`forbidden`: the caller is not one this operation admits' };
+  }
+  if (operation.body) {
+    answers[413] = { description: '`payload_too_large`' };
+    answers[415] = { description: '`unsupported_media_type`: the body must be JSON' };
+  }
+  answers['4XX'] = { description: 'Another refusal (see `code`)' };
+  answers['5XX'] = { description: 'A server-side failure (see `code`)' };
+  return Object.fromEntries(
+    Object.entries(answers).map(([status, answer]) => [status, { ...answer, ...problem }]),
+  );
 }
 
 function operationObject(operation: DocumentedOperation): Record<string, unknown> {
@@ -136,11 +103,7 @@ function operationObject(operation: DocumentedOperation): Record<string, unknown
         : {}),
     };
   }
-  const problem = {
-    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
-  };
-  responses['4XX'] = { description: 'The request was refused (see `code`)', ...problem };
-  responses['5XX'] = { description: 'A server-side failure (see `code`)', ...problem };
+  Object.assign(responses, refusals(operation));
   const secured = operation.access !== 'public';
   return {
     operationId: `${operation.method}${operation.fullPath
@@ -179,19 +142,35 @@ export interface DocumentInfo {
   description?: string;
 }
 
-/** An OpenAPI 3.1 document for `operations` (internal, service-only ones are left out). */
-export function openApiDocument(info: DocumentInfo, operations: DocumentedOperation[]) {
+/** What every Mercado API document says of its errors and of the methods its paths take. */
+export const errorsDescription =
+  'Errors are application/problem+json with a stable `code` (see the Problem schema). A path ' +
+  'asked with a method it does not list answers 405 `method_not_allowed`, its `Allow` header ' +
+  'naming the methods it takes.';
+
+/**
+ * An OpenAPI 3.1 document for `operations` (internal, service-only ones are left out), whose
+ * Problem lists the codes of the service's catalogue.
+ */
+export function openApiDocument(
+  info: DocumentInfo,
+  operations: DocumentedOperation[],
+  errors: ErrorCatalogue,
+) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const operation of operations) {
-    if (operation.access === 'service') continue;
+    if (isServiceAccess(operation.access)) continue;
     (paths[operation.fullPath] ??= {})[operation.method] = operationObject(operation);
   }
   return {
     openapi: '3.1.0',
-    info,
+    info: {
+      ...info,
+      description: [info.description, errorsDescription].filter(Boolean).join('\n\n'),
+    },
     paths,
     components: {
-      schemas: { Problem: problemSchema },
+      schemas: { Problem: problemSchema(Object.keys(errors.entries)) },
       securitySchemes: {
         bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
       },

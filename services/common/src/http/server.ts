@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
 import type { Logger } from '../log/logger.js';
+import { answerClientError } from './client-error.js';
 
 export interface ListeningServer {
   server: http.Server;
@@ -55,12 +56,16 @@ function serverOptionsFor(handler: RequestListener): http.ServerOptions {
   };
 }
 
-/** Listens on host:port (port 0 picks a free one) and resolves once the socket is bound. */
+/**
+ * Listens on host:port (port 0 picks a free one) and resolves once the socket is bound. Requests
+ * Node's parser refuses are answered problem+json too (see answerClientError).
+ */
 export async function listen(
   handler: RequestListener,
   { host = '127.0.0.1', port = 0 }: { host?: string; port?: number } = {},
 ): Promise<ListeningServer> {
   const server = http.createServer(serverOptionsFor(handler), handler);
+  server.on('clientError', answerClientError);
   // Keep-alive longer than the load balancer's (nginx 60s upstream keepalive_timeout default)
   // avoids the race where we close a socket the proxy is about to reuse.
   server.keepAliveTimeout = 65_000;

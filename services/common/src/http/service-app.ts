@@ -1,10 +1,12 @@
 import type { Express } from 'express';
 import type { Knex } from 'knex';
+import type { ErrorCatalogue } from '../errors/define-errors.js';
 import { pingDb } from '../db/db.js';
 import { identityFromGateway } from '../identity/identity.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { openApiDocument, type ApiRouter } from './openapi.js';
+import type { ApiRouter } from './api-router.js';
+import { openApiDocument } from './openapi.js';
 import { buildHttpApp } from './app.js';
 
 export interface ServiceAppOptions {
@@ -18,6 +20,8 @@ export interface ServiceAppOptions {
   isShuttingDown?: (() => boolean) | undefined;
   /** Every router of the service; each mounts at its base path and documents its routes. */
   apis: ApiRouter[];
+  /** The service's error codes (its `errors.ts`), listed in its document's Problem. */
+  errors: ErrorCatalogue;
 }
 
 /**
@@ -34,7 +38,8 @@ export function buildServiceApp(options: ServiceAppOptions): Express {
     metrics: options.metrics,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     readiness: { database: () => pingDb(db) },
-    openapi: () => openApiDocument({ title: options.title, version: '1' }, operations),
+    openapi: () =>
+      openApiDocument({ title: options.title, version: '1' }, operations, options.errors),
     ...(options.isShuttingDown ? { isShuttingDown: options.isShuttingDown } : {}),
     routes(app) {
       app.use(['/api', '/internal'], identityFromGateway(config.INTERNAL_SECRET));

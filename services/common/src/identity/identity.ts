@@ -98,25 +98,3 @@ export function identityFromGateway(secret: string): RequestHandler {
     next();
   };
 }
-
-/** Route guard for services: signed in, and with one of `allowed` roles when given. */
-export function requireRole(...allowed: Role[]): RequestHandler {
-  return function checkRole(req: Request, _res: Response, next: NextFunction) {
-    const identity = req.identity;
-    if (!identity?.userId) throw new AppError('unauthorized');
-    if (allowed.length > 0 && !identity.roles.some((role) => allowed.includes(role))) {
-      throw new AppError('forbidden');
-    }
-    next();
-  };
-}
-
-/** Route guard for internal routes: only another Mercado service (signed `service`) may call. */
-export function requireService(...allowed: string[]): RequestHandler {
-  return function checkService(req: Request, _res: Response, next: NextFunction) {
-    const service = req.identity?.service;
-    if (!service) throw new AppError('unauthorized', { detail: 'Internal route: services only' });
-    if (allowed.length > 0 && !allowed.includes(service)) throw new AppError('forbidden');
-    next();
-  };
-}

@@ -1,10 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { RequestListener } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import { createLogger, type Logger } from '../log/logger.js';
 import { signIdentity, type Identity } from '../identity/identity.js';
+import { genericErrors } from '../errors/catalogue.js';
+import type { ErrorCatalogue } from '../errors/define-errors.js';
 import { createDb, migrate } from '../db/db.js';
 import { listen } from '../http/server.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
@@ -207,9 +210,15 @@ interface Asserts {
 export function expectProblemAnswer(
   t: Asserts,
   response: CallResult,
-  wanted: { name: string; status: number; code: string; paths?: string[] | undefined },
+  wanted: {
+    name: string;
+    status: number;
+    code: string;
+    paths?: string[] | undefined;
+    allow?: string | undefined;
+  },
 ): void {
-  const { name, status, code, paths } = wanted;
+  const { name, status, code, paths, allow } = wanted;
   t.equal(response.status, status, `${name}: status`);
   t.match(
     response.headers.get('content-type'),
@@ -221,11 +230,12 @@ export function expectProblemAnswer(
     { code, status, type: `urn:mercado:problem:${code}`, title: String },
     `${name}: body`,
   );
-  t.notOk(JSON.stringify(response.body).includes('    at '), `${name}: no stack trace`);
+  t.notOk(String(JSON.stringify(response.body)).includes('    at '), `${name}: no stack trace`);
   if (paths) {
     const found = (response.body.errors as Array<{ path: string }> | undefined) ?? [];
     t.same([...new Set(found.map((error) => error.path))], paths, `${name}: field paths`);
   }
+  if (allow !== undefined) t.equal(response.headers.get('allow'), allow, `${name}: Allow`);
 }
 
 /** A request a service must refuse, and the refusal it must get (see expectProblemAnswer). */
@@ -237,6 +247,8 @@ export interface RefusalCase extends CallOptions {
   code: string;
   /** The field paths `errors` must name, exactly; unchecked when absent. */
   paths?: string[];
+  /** The `Allow` header a 405 must carry; unchecked when absent. */
+  allow?: string;
 }
 
 /** Sends every case with `call`, one after the other, and asserts each one's refusal. */
@@ -245,8 +257,53 @@ export async function expectRefusals(
   call: (method: string, path: string, options: CallOptions) => Promise<CallResult>,
   cases: RefusalCase[],
 ): Promise<void> {
-  for (const { name, method, path, status, code, paths, ...options } of cases) {
-    expectProblemAnswer(t, await call(method, path, options), { name, status, code, paths });
+  for (const { name, method, path, status, code, paths, allow, ...options } of cases) {
+    expectProblemAnswer(t, await call(method, path, options), { name, status, code, paths, allow });
+  }
+}
+
+/**
+ * Every row of `tables`, in a stable order: what a refused request must leave exactly as it was
+ * (a row count would miss an update).
+ */
+export async function snapshotTables(
+  db: Knex,
+  tables: readonly string[],
+): Promise<Record<string, string[]>> {
+  const snapshot: Record<string, string[]> = {};
+  for (const table of tables) {
+    const result = await db.raw<{ rows: Array<{ row: string }> }>(
+      'select row_to_json(t)::text as row from ?? t',
+      [table],
+    );
+    snapshot[table] = result.rows.map((entry) => entry.row).sort();
+  }
+  return snapshot;
+}
+
+/**
+ * A service's error catalogue is what it documents: its `/openapi.json` Problem lists every code
+ * of the catalogue (generic ones included), and the `## Error codes` section of its README names
+ * each of its own.
+ */
+export async function expectCatalogueDocumented(
+  t: Asserts & { ok(value: unknown, message: string): unknown },
+  baseUrl: string,
+  catalogue: ErrorCatalogue,
+  readme: URL,
+): Promise<void> {
+  const document = (await (await fetch(`${baseUrl}/openapi.json`)).json()) as {
+    components: { schemas: { Problem: { properties: { code: { enum: string[] } } } } };
+  };
+  t.same(
+    document.components.schemas.Problem.properties.code.enum,
+    Object.keys(catalogue.entries),
+    'the Problem schema lists the generic codes and the service’s own',
+  );
+  const text = await readFile(readme, 'utf8');
+  const section = text.slice(text.indexOf('## Error codes'));
+  for (const code of Object.keys(catalogue.entries)) {
+    if (!(code in genericErrors)) t.ok(section.includes(`\`${code}\``), `the README lists ${code}`);
   }
 }
 

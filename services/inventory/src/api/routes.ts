@@ -1,7 +1,5 @@
-import { AppError } from '@mercado/common/errors';
 import type { Request } from 'express';
-import { ApiRouter, answerFromCache, sendCacheableJson, validate } from '@mercado/common/http';
-import { requireRole, requireService } from '@mercado/common/identity';
+import { ApiRouter, answerFromCache, sendCacheableJson } from '@mercado/common/http';
 import type { InventoryDeps } from '../domain/deps.js';
 import { changeStock, findLowStock, getProductStock } from '../domain/stock.js';
 import {
@@ -38,104 +36,95 @@ function stockScope(req: Request): string | undefined {
 }
 
 /** The services allowed to call the internal reservation routes. */
-export const reservationCallers = ['orders'];
-
-function methodNotAllowed(): never {
-  throw new AppError('method_not_allowed');
-}
+export const reservationCallers = ['orders'] as const;
 
 /** Public routes, mounted at /api/inventory (the gateway decides who reaches them). */
 export function inventoryRoutes(deps: InventoryDeps): ApiRouter {
-  const api = new ApiRouter('/api/inventory', 'inventory')
-    // Before /:productId, which would otherwise take `low-stock` for a product id.
-    .route(
-      {
-        method: 'get',
-        path: '/low-stock',
-        summary: 'Stock rows whose available count is below their low-stock threshold',
-        description:
-          'A seller sees their own products, an admin everyone’s. Keyset pagination on (product, region).',
-        access: ['seller', 'admin'],
-        query: lowStockQuery,
-        responses: { 200: { description: 'A page of low-stock rows', schema: lowStockPage } },
-      },
-      requireRole('seller', 'admin'),
-      async function lowStockRoute(req, res) {
-        const query = validate(lowStockQuery, req.query, 'query');
-        res.json(await findLowStock(deps, req.identity, query));
-      },
-    )
-    .route(
-      {
-        method: 'get',
-        path: '/:productId',
-        summary: "A product's stock in every configured region",
-        description: 'A product never stocked shows zeros; the catalog is not consulted.',
-        access: 'public',
-        params: productParams,
-        responses: { 200: { description: 'The stock per region', schema: productStockView } },
-      },
-      ...(deps.answers ? [answerFromCache(deps.answers, stockScope)] : []),
-      async function stockRoute(req, res) {
-        const { productId } = validate(productParams, req.params, 'params');
-        sendCacheableJson(req, res, await getProductStock(deps, productId), stockCachePolicy);
-      },
-    )
-    .route(
-      {
-        method: 'put',
-        path: '/:productId/:region',
-        summary: 'Set (onHand) or adjust (delta) the stock on hand in one region, with a reason',
-        description:
-          'Give exactly one of onHand or delta. Only the product’s seller (asked of the catalog) or an admin; on hand cannot drop below what is reserved (409 negative_stock).',
-        access: ['seller', 'admin'],
-        params: stockParams,
-        body: changeStockBody,
-        responses: { 200: { description: 'The changed stock row', schema: stockRowView } },
-      },
-      requireRole('seller', 'admin'),
-      async function changeStockRoute(req, res) {
-        const { productId, region } = validate(stockParams, req.params, 'params');
-        const body = validate(changeStockBody, req.body);
-        const { onHand, delta, reason, lowStockThreshold } = body;
-        const change = onHand !== undefined ? { onHand } : { delta: delta! };
-        res.json(
-          await changeStock(deps, req.identity, {
-            productId,
-            region,
-            reason,
-            ...change,
-            ...(lowStockThreshold !== undefined ? { lowStockThreshold } : {}),
-          }),
-        );
-      },
-    );
-
-  api.router.all(['/low-stock', '/:productId', '/:productId/:region'], methodNotAllowed);
-  return api;
+  return (
+    new ApiRouter('/api/inventory', 'inventory')
+      // Before /:productId, which would otherwise take `low-stock` for a product id.
+      .route(
+        {
+          method: 'get',
+          path: '/low-stock',
+          summary: 'Stock rows whose available count is below their low-stock threshold',
+          description:
+            'A seller sees their own products, an admin everyone’s. Keyset pagination on (product, region).',
+          access: ['seller', 'admin'],
+          query: lowStockQuery,
+          responses: { 200: { description: 'A page of low-stock rows', schema: lowStockPage } },
+        },
+        async function lowStockRoute({ identity, query }, _req, res) {
+          res.json(await findLowStock(deps, identity, query));
+        },
+      )
+      .route(
+        {
+          method: 'get',
+          path: '/:productId',
+          summary: "A product's stock in every configured region",
+          description: 'A product never stocked shows zeros; the catalog is not consulted.',
+          access: 'public',
+          params: productParams,
+          responses: {
+            200: { description: 'The stock per region', schema: productStockView },
+            304: { description: 'The copy named in If-None-Match is still current' },
+          },
+          before: deps.answers ? [answerFromCache(deps.answers, stockScope)] : [],
+        },
+        async function stockRoute({ params }, req, res) {
+          const stock = await getProductStock(deps, params.productId);
+          sendCacheableJson(req, res, stock, stockCachePolicy);
+        },
+      )
+      .route(
+        {
+          method: 'put',
+          path: '/:productId/:region',
+          summary: 'Set (onHand) or adjust (delta) the stock on hand in one region, with a reason',
+          description:
+            'Give exactly one of onHand or delta. Only the product’s seller (asked of the catalog) or an admin; on hand cannot drop below what is reserved (409 negative_stock).',
+          access: ['seller', 'admin'],
+          params: stockParams,
+          body: changeStockBody,
+          responses: { 200: { description: 'The changed stock row', schema: stockRowView } },
+        },
+        async function changeStockRoute({ identity, params, body }, _req, res) {
+          const { productId, region } = params;
+          const { onHand, delta, reason, lowStockThreshold } = body;
+          const change = onHand !== undefined ? { onHand } : { delta: delta! };
+          res.json(
+            await changeStock(deps, identity, {
+              productId,
+              region,
+              reason,
+              ...change,
+              ...(lowStockThreshold !== undefined ? { lowStockThreshold } : {}),
+            }),
+          );
+        },
+      )
+  );
 }
 
 /** Internal routes, mounted at /internal/reservations: other services only, never the gateway. */
 export function reservationRoutes(deps: InventoryDeps): ApiRouter {
-  const api = new ApiRouter('/internal/reservations', 'reservations');
-  api.router.use(requireService(...reservationCallers));
-
-  api
+  const access = { services: reservationCallers };
+  return new ApiRouter('/internal/reservations', 'reservations')
     .route(
       {
         method: 'post',
         path: '/',
         summary: 'Hold stock for an order, all lines or none',
         description: 'A repeat of the same request answers 200 with the existing reservation.',
-        access: 'service',
+        access,
         body: reserveBody,
         responses: {
           201: { description: 'The new reservation', schema: reservationView },
           200: { description: 'The existing reservation (a repeat)', schema: reservationView },
         },
       },
-      async function reserveRoute(req, res) {
-        const body = validate(reserveBody, req.body);
+      async function reserveRoute({ body }, _req, res) {
         const { created, reservation } = await reserveStock(deps, body);
         res.status(created ? 201 : 200).json(reservation);
       },
@@ -145,13 +134,12 @@ export function reservationRoutes(deps: InventoryDeps): ApiRouter {
         method: 'get',
         path: '/:orderId',
         summary: "An order's reservation",
-        access: 'service',
+        access,
         params: orderParams,
         responses: { 200: { description: 'The reservation', schema: reservationView } },
       },
-      async function reservationRoute(req, res) {
-        const { orderId } = validate(orderParams, req.params, 'params');
-        res.json(await getReservation(deps, orderId));
+      async function reservationRoute({ params }, _req, res) {
+        res.json(await getReservation(deps, params.orderId));
       },
     )
     .route(
@@ -159,13 +147,12 @@ export function reservationRoutes(deps: InventoryDeps): ApiRouter {
         method: 'post',
         path: '/:orderId/commit',
         summary: 'The order was paid: the reserved units leave stock (idempotent)',
-        access: 'service',
+        access,
         params: orderParams,
         responses: { 200: { description: 'The committed reservation', schema: reservationView } },
       },
-      async function commitRoute(req, res) {
-        const { orderId } = validate(orderParams, req.params, 'params');
-        res.json(await commitReservation(deps, req.identity.service!, orderId));
+      async function commitRoute({ identity, params }, _req, res) {
+        res.json(await commitReservation(deps, identity.service, params.orderId));
       },
     )
     .route(
@@ -174,16 +161,12 @@ export function reservationRoutes(deps: InventoryDeps): ApiRouter {
         path: '/:orderId/release',
         summary:
           'The order was cancelled or declined: the held units become available (idempotent)',
-        access: 'service',
+        access,
         params: orderParams,
         responses: { 200: { description: 'The released reservation', schema: reservationView } },
       },
-      async function releaseRoute(req, res) {
-        const { orderId } = validate(orderParams, req.params, 'params');
-        res.json(await releaseReservation(deps, orderId));
+      async function releaseRoute({ params }, _req, res) {
+        res.json(await releaseReservation(deps, params.orderId));
       },
     );
-
-  api.router.all(['/', '/:orderId', '/:orderId/commit', '/:orderId/release'], methodNotAllowed);
-  return api;
 }

@@ -1,24 +1,12 @@
-import { z } from 'zod';
+import {
+  productLookupPath,
+  productLookupResponseSchema,
+  type ProductLookupRequest,
+} from '@mercado/common/contract';
 import { AppError } from '@mercado/common/errors';
 import { createServiceClient } from '@mercado/common/http';
 import { type Logger } from '@mercado/common/log';
 import type { CatalogProduct, ProductCatalog } from '../domain/deps.js';
-
-export const productsLookupPath = '/internal/products/lookup';
-
-const lookupResponse = z.object({
-  items: z.array(
-    z.object({
-      id: z.string(),
-      sellerId: z.string(),
-      name: z.string(),
-      sku: z.string(),
-      priceMinor: z.number(),
-      currency: z.string(),
-      active: z.boolean(),
-    }),
-  ),
-});
 
 export interface ProductCatalogOptions {
   baseUrls: readonly string[];
@@ -46,8 +34,10 @@ export function createProductCatalog({
   });
   return {
     async findProducts(ids: readonly string[]): Promise<CatalogProduct[]> {
-      const response = await client.request<unknown>('POST', productsLookupPath, { ids });
-      const parsed = response.status === 200 ? lookupResponse.safeParse(response.body) : undefined;
+      const request: ProductLookupRequest = { ids: [...ids] };
+      const response = await client.request<unknown>('POST', productLookupPath, request);
+      const parsed =
+        response.status === 200 ? productLookupResponseSchema.safeParse(response.body) : undefined;
       if (!parsed?.success) {
         const code = (response.body as { code?: unknown } | undefined)?.code;
         log.error(

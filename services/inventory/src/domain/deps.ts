@@ -1,17 +1,10 @@
+import type { ProductLookupItem } from '@mercado/common/contract';
 import type { AnswerCache, CursorCodec } from '@mercado/common/http';
 import type { Knex } from '@mercado/common/db';
 import type { Logger } from '@mercado/common/log';
 
-/** A product as the products service describes it to other services. */
-export interface CatalogProduct {
-  id: string;
-  sellerId: string;
-  name: string;
-  sku: string;
-  priceMinor: number;
-  currency: string;
-  active: boolean;
-}
+/** A product as the products service describes it to other services (the shared contract). */
+export type CatalogProduct = ProductLookupItem;
 
 /** The one thing inventory asks the catalog: which of these products exist, and whose are they. */
 export interface ProductCatalog {

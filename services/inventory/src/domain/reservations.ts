@@ -1,5 +1,6 @@
-import { AppError, type FieldError } from '@mercado/common/errors';
+import { type FieldError } from '@mercado/common/errors';
 import { type Knex } from '@mercado/common/db';
+import { inventoryError } from '../errors.js';
 import { withStockTransaction } from './stock-writes.js';
 import type { InventoryDeps } from './deps.js';
 import { assertKnownRegion } from './regions.js';
@@ -84,7 +85,7 @@ export async function reserveStock(
       const existing = await findReservation(trx, orderId);
       const view = await loadView(trx, existing!);
       if (!isSameRequest(view, request)) {
-        throw new AppError('reservation_conflict', {
+        throw inventoryError('reservation_conflict', {
           detail: 'This order already holds a reservation with other lines or another region',
         });
       }
@@ -117,7 +118,7 @@ export async function reserveStock(
       const short = request.lines.filter((_line, index) =>
         shortages.some((shortage) => shortage.path === `body.lines.${index}.quantity`),
       );
-      throw new AppError('insufficient_stock', {
+      throw inventoryError('insufficient_stock', {
         detail: `Not enough stock in ${region} for: ${short.map((line) => line.productId).join(', ')}`,
         errors: shortages,
       });
@@ -182,7 +183,7 @@ export async function getReservation(
   orderId: string,
 ): Promise<ReservationView> {
   const row = await findReservation(deps.db, orderId);
-  if (!row) throw new AppError('reservation_not_found');
+  if (!row) throw inventoryError('reservation_not_found');
   return loadView(deps.db, row);
 }
 
@@ -211,11 +212,11 @@ export async function commitReservation(
 ): Promise<ReservationView> {
   const result = await withStockTransaction(deps, async (trx, touch) => {
     const row = await lockReservation(trx, orderId);
-    if (!row) throw new AppError('reservation_not_found');
+    if (!row) throw inventoryError('reservation_not_found');
     const lines = await findReservationLines(trx, [orderId]);
     if (row.status === 'committed') return { changed: false, view: toReservationView(row, lines) };
     if (row.status !== 'active') {
-      throw new AppError('reservation_conflict', {
+      throw inventoryError('reservation_conflict', {
         detail: `The reservation is ${row.status} and can no longer be committed`,
       });
     }
@@ -262,13 +263,13 @@ export async function releaseReservation(
 ): Promise<ReservationView> {
   const result = await withStockTransaction(deps, async (trx, touch) => {
     const row = await lockReservation(trx, orderId);
-    if (!row) throw new AppError('reservation_not_found');
+    if (!row) throw inventoryError('reservation_not_found');
     const lines = await findReservationLines(trx, [orderId]);
     if (row.status === 'released' || row.status === 'expired') {
       return { changed: false, view: toReservationView(row, lines) };
     }
     if (row.status === 'committed') {
-      throw new AppError('reservation_conflict', {
+      throw inventoryError('reservation_conflict', {
         detail: 'The reservation is committed (paid) and can no longer be released',
       });
     }

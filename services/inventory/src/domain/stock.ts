@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '@mercado/common/errors';
 import { type Identity } from '@mercado/common/identity';
+import { inventoryError } from '../errors.js';
 import type { InventoryDeps } from './deps.js';
 import { withStockTransaction } from './stock-writes.js';
 import { assertKnownRegion } from './regions.js';
@@ -72,9 +73,9 @@ export async function changeStock(
   const { productId, region } = request;
   assertKnownRegion(deps, region);
   const [product] = await deps.catalog.findProducts([productId]);
-  if (!product || product.id !== productId) throw new AppError('unknown_product');
+  if (!product || product.id !== productId) throw inventoryError('unknown_product');
   if (!caller.roles.includes('admin') && product.sellerId !== caller.userId) {
-    throw new AppError('not_owner');
+    throw inventoryError('not_owner');
   }
   const kind = request.onHand !== undefined ? 'set' : 'adjust';
 
@@ -93,7 +94,7 @@ export async function changeStock(
     const before = locked.find((row) => row.region === region)!;
     const onHandAfter = kind === 'set' ? request.onHand! : before.on_hand + request.delta!;
     if (onHandAfter < before.reserved) {
-      throw new AppError('negative_stock', {
+      throw inventoryError('negative_stock', {
         detail: `On hand would be ${onHandAfter} while ${before.reserved} are reserved`,
       });
     }

@@ -1,5 +1,4 @@
-import { ApiRouter, answerFromCache, sendCacheableJson, validate } from '@mercado/common/http';
-import { requireRole } from '@mercado/common/identity';
+import { ApiRouter, answerFromCache, sendCacheableJson } from '@mercado/common/http';
 import type { ProductsDeps } from '../domain/deps.js';
 import {
   changeProduct,
@@ -10,7 +9,6 @@ import {
 } from '../domain/catalog.js';
 import { actorOf, signedInActor } from './actor.js';
 import { cachePolicy } from './http-cache.js';
-import { methodNotAllowed } from './method-not-allowed.js';
 import {
   createProductBody,
   listProductsQuery,
@@ -23,8 +21,8 @@ import {
 const notModified = { description: 'The copy named in If-None-Match is still current' };
 
 export function productsRoutes(deps: ProductsDeps): ApiRouter {
-  const cached = deps.answers ? [answerFromCache(deps.answers)] : [];
-  const api = new ApiRouter('/api/products', 'products')
+  const before = deps.answers ? [answerFromCache(deps.answers)] : [];
+  return new ApiRouter('/api/products', 'products')
     .route(
       {
         method: 'get',
@@ -39,10 +37,9 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
           200: { description: 'A page of products', schema: productPage },
           304: notModified,
         },
+        before,
       },
-      ...cached,
-      async function listRoute(req, res) {
-        const query = validate(listProductsQuery, req.query, 'query');
+      async function listRoute({ query }, req, res) {
         const page = await listProducts(deps, {
           ...(query.q !== undefined ? { q: query.q } : {}),
           ...(query.category ? { category: query.category } : {}),
@@ -71,11 +68,10 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
           200: { description: 'The product', schema: productView },
           304: notModified,
         },
+        before,
       },
-      ...cached,
-      async function detailRoute(req, res) {
-        const { id } = validate(productIdParams, req.params, 'params');
-        const { product, shared } = await getProduct(deps, id, actorOf(req.identity));
+      async function detailRoute({ params, identity }, req, res) {
+        const { product, shared } = await getProduct(deps, params.id, actorOf(identity));
         sendCacheableJson(
           req,
           res,
@@ -94,10 +90,8 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
         body: createProductBody,
         responses: { 201: { description: 'The new product', schema: productView } },
       },
-      requireRole('seller', 'admin'),
-      async function createRoute(req, res) {
-        const body = validate(createProductBody, req.body);
-        const product = await createProduct(deps, signedInActor(req.identity), body);
+      async function createRoute({ identity, body }, _req, res) {
+        const product = await createProduct(deps, signedInActor(identity), body);
         res.setHeader('Cache-Control', cachePolicy.noStore);
         res.setHeader('Location', `/api/products/${product.id}`);
         res.status(201).json(product);
@@ -114,11 +108,8 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
         body: updateProductBody,
         responses: { 200: { description: 'The updated product', schema: productView } },
       },
-      requireRole('seller', 'admin'),
-      async function changeRoute(req, res) {
-        const { id } = validate(productIdParams, req.params, 'params');
-        const body = validate(updateProductBody, req.body);
-        const product = await changeProduct(deps, signedInActor(req.identity), id, body);
+      async function changeRoute({ identity, params, body }, _req, res) {
+        const product = await changeProduct(deps, signedInActor(identity), params.id, body);
         res.setHeader('Cache-Control', cachePolicy.noStore);
         res.json(product);
       },
@@ -135,16 +126,9 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
         params: productIdParams,
         responses: { 204: { description: 'Deactivated' } },
       },
-      requireRole('seller', 'admin'),
-      async function deactivateRoute(req, res) {
-        const { id } = validate(productIdParams, req.params, 'params');
-        await deactivateProduct(deps, signedInActor(req.identity), id);
+      async function deactivateRoute({ identity, params }, _req, res) {
+        await deactivateProduct(deps, signedInActor(identity), params.id);
         res.status(204).end();
       },
     );
-
-  api.router.all('/', methodNotAllowed(['GET', 'HEAD', 'POST']));
-  api.router.all('/:id', methodNotAllowed(['GET', 'HEAD', 'PATCH', 'DELETE']));
-
-  return api;
 }

@@ -1,8 +1,8 @@
-import { AppError, isUniqueViolation } from '@mercado/common/errors';
+import { AppError, isForeignKeyViolation, isUniqueViolation } from '@mercado/common/errors';
 import { withTransaction, type Knex } from '@mercado/common/db';
+import { productsError } from '../errors.js';
 import type { Actor, ProductsDeps } from './deps.js';
 import { decodeCursor, encodeCursor } from './list-cursor.js';
-import { isForeignKeyViolation } from './database-errors.js';
 import { toPrefixTsquery } from './search-terms.js';
 import {
   toProductLookup,
@@ -146,9 +146,9 @@ export interface ProductInput {
 
 /** Database refusals a client can cause, as the catalog's own codes. */
 function translateWriteError(error: unknown): unknown {
-  if (isUniqueViolation(error, 'products_seller_sku_key')) return new AppError('sku_taken');
+  if (isUniqueViolation(error, 'products_seller_sku_key')) return productsError('sku_taken');
   if (isForeignKeyViolation(error, 'products_category_id_fkey')) {
-    return new AppError('unknown_category', {
+    return productsError('unknown_category', {
       errors: [{ path: 'body.categoryId', message: 'is not a category', code: 'unknown_category' }],
     });
   }
@@ -196,7 +196,7 @@ async function lockOwnProduct(
   const current = await lockProductById(trx, id);
   if (!current) throw new AppError('not_found');
   if (!canManage(actor, current)) {
-    throw new AppError(current.active ? 'not_owner' : 'not_found');
+    throw productsError(current.active ? 'not_owner' : 'not_found');
   }
   return current;
 }

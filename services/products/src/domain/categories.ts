@@ -1,7 +1,7 @@
-import { AppError, isUniqueViolation } from '@mercado/common/errors';
+import { AppError, isForeignKeyViolation, isUniqueViolation } from '@mercado/common/errors';
 import { withTransaction } from '@mercado/common/db';
+import { productsError } from '../errors.js';
 import type { ProductsDeps } from './deps.js';
-import { isForeignKeyViolation } from './database-errors.js';
 import {
   categoryHasChildren,
   deleteCategory,
@@ -64,12 +64,12 @@ export async function getCategoryTree(deps: ProductsDeps): Promise<{ items: Cate
 
 function translateCategoryError(error: unknown): unknown {
   if (isUniqueViolation(error, 'categories_slug_key')) {
-    return new AppError('slug_taken', {
+    return productsError('slug_taken', {
       errors: [{ path: 'body.slug', message: 'is already used', code: 'slug_taken' }],
     });
   }
   if (isForeignKeyViolation(error, 'categories_parent_id_fkey')) {
-    return new AppError('unknown_category', {
+    return productsError('unknown_category', {
       errors: [{ path: 'body.parentId', message: 'is not a category', code: 'unknown_category' }],
     });
   }
@@ -109,7 +109,7 @@ export async function changeCategory(
       const current = await lockCategoryById(trx, id);
       if (!current) throw new AppError('not_found');
       if (typeof changes.parentId === 'string' && (await isInSubtree(trx, id, changes.parentId))) {
-        throw new AppError('category_cycle', {
+        throw productsError('category_cycle', {
           errors: [
             {
               path: 'body.parentId',
@@ -142,7 +142,7 @@ export async function removeCategory(deps: ProductsDeps, id: string): Promise<vo
       const current = await lockCategoryById(trx, id);
       if (!current) throw new AppError('not_found');
       if ((await categoryHasChildren(trx, id)) || (await categoryHasProducts(trx, id))) {
-        throw new AppError('category_in_use');
+        throw productsError('category_in_use');
       }
       await deleteCategory(trx, id);
     });
@@ -151,7 +151,7 @@ export async function removeCategory(deps: ProductsDeps, id: string): Promise<vo
       isForeignKeyViolation(error, 'products_category_id_fkey') ||
       isForeignKeyViolation(error, 'categories_parent_id_fkey')
     ) {
-      throw new AppError('category_in_use');
+      throw productsError('category_in_use');
     }
     throw error;
   } finally {

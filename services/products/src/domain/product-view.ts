@@ -1,3 +1,4 @@
+import type { ProductLookupItem } from '@mercado/common/contract';
 import type {
   ProductLookupRow,
   ProductRow,
@@ -24,16 +25,8 @@ export interface ProductView {
 /** A product in a listing: the detail without its description and attributes. */
 export type ProductSummary = Omit<ProductView, 'description' | 'attributes'>;
 
-/** What other services need to price an order line or check ownership. */
-export interface ProductLookup {
-  id: string;
-  sellerId: string;
-  name: string;
-  sku: string;
-  priceMinor: number;
-  currency: string;
-  active: boolean;
-}
+/** What other services need to price an order line or check ownership (the shared contract). */
+export type ProductLookup = ProductLookupItem;
 
 export function toProductSummary(row: ProductSummaryRow): ProductSummary {
   return {

@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { AppError } from '@mercado/common/errors';
 import { ApiRouter } from '@mercado/common/http';
-import { requireService } from '@mercado/common/identity';
 import type { UsersDeps } from '../domain/deps.js';
 import { listRecentRevocations } from '../domain/revocations.js';
 
@@ -9,7 +7,7 @@ import { listRecentRevocations } from '../domain/revocations.js';
  * Who may read the revocation list: every gateway replica and every broker node, when they start
  * and whenever they reconnect to the broker (what was announced meanwhile did not reach them).
  */
-export const revocationListCallers = ['gateway', 'broker'];
+export const revocationListCallers = ['gateway', 'broker'] as const;
 
 export const revocationList = z.object({
   accounts: z.array(z.object({ userId: z.uuid(), revokedBefore: z.iso.datetime() })),
@@ -17,7 +15,7 @@ export const revocationList = z.object({
 
 /** Routes for the gateway and the broker only, never reachable through the gateway. */
 export function internalRevocationsRoutes(deps: UsersDeps): ApiRouter {
-  const api = new ApiRouter('/internal/revocations', 'internal').route(
+  return new ApiRouter('/internal/revocations', 'internal').route(
     {
       method: 'get',
       path: '/',
@@ -25,17 +23,12 @@ export function internalRevocationsRoutes(deps: UsersDeps): ApiRouter {
       description:
         'The revocations that can still refuse an unexpired token (the last access token ' +
         'lifetime and five minutes); each is also announced on `users/revocations`.',
-      access: 'service',
+      access: { services: revocationListCallers },
       responses: { 200: { description: 'The recent revocations', schema: revocationList } },
     },
-    requireService(...revocationListCallers),
-    async function listRevocationsRoute(_req, res) {
+    async function listRevocationsRoute(_input, _req, res) {
       res.setHeader('Cache-Control', 'no-store');
       res.json(await listRecentRevocations(deps));
     },
   );
-  api.router.all('/', function methodNotAllowed() {
-    throw new AppError('method_not_allowed');
-  });
-  return api;
 }

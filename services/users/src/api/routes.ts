@@ -1,6 +1,4 @@
-import { AppError } from '@mercado/common/errors';
-import { ApiRouter, validate } from '@mercado/common/http';
-import { requireRole } from '@mercado/common/identity';
+import { ApiRouter } from '@mercado/common/http';
 import type { UsersDeps } from '../domain/deps.js';
 import { getProfile, register, updateProfile } from '../domain/accounts.js';
 import { login, logout, refresh } from '../domain/sessions.js';
@@ -35,8 +33,7 @@ export function authRoutes(deps: UsersDeps): ApiRouter {
         body: registerBody,
         responses: { 201: { description: 'The new account, signed in', schema: sessionView } },
       },
-      async function registerRoute(req, res) {
-        const body = validate(registerBody, req.body);
+      async function registerRoute({ body }, _req, res) {
         noStore(res);
         res.status(201).json(await register(deps, body));
       },
@@ -52,9 +49,8 @@ export function authRoutes(deps: UsersDeps): ApiRouter {
         body: loginBody,
         responses: { 200: { description: 'A new session', schema: sessionView } },
       },
-      async function loginRoute(req, res) {
-        const body = validate(loginBody, req.body);
-        const ip = req.identity.ip ?? req.socket.remoteAddress ?? 'unknown';
+      async function loginRoute({ body, identity }, req, res) {
+        const ip = identity.ip ?? req.socket.remoteAddress ?? 'unknown';
         noStore(res);
         res.json(await login(deps, { ...body, ip }));
       },
@@ -69,8 +65,7 @@ export function authRoutes(deps: UsersDeps): ApiRouter {
         body: refreshBody,
         responses: { 200: { description: 'A new session', schema: sessionView } },
       },
-      async function refreshRoute(req, res) {
-        const body = validate(refreshBody, req.body);
+      async function refreshRoute({ body }, _req, res) {
         noStore(res);
         res.json(await refresh(deps, body.refreshToken));
       },
@@ -84,8 +79,7 @@ export function authRoutes(deps: UsersDeps): ApiRouter {
         body: refreshBody,
         responses: { 204: { description: 'Signed out (also for an unknown token)' } },
       },
-      async function logoutRoute(req, res) {
-        const body = validate(refreshBody, req.body);
+      async function logoutRoute({ body }, _req, res) {
         await logout(deps, body.refreshToken);
         res.status(204).end();
       },
@@ -98,7 +92,7 @@ export function authRoutes(deps: UsersDeps): ApiRouter {
         access: 'public',
         responses: { 200: { description: 'A JSON Web Key Set', schema: jwksView } },
       },
-      function jwksRoute(_req, res) {
+      function jwksRoute(_input, _req, res) {
         // Short public caching: verifiers refetch on an unknown kid anyway (RFC 7517 key rotation).
         res.setHeader('Cache-Control', 'public, max-age=300');
         res.json(deps.keys.jwks);
@@ -107,7 +101,7 @@ export function authRoutes(deps: UsersDeps): ApiRouter {
 }
 
 export function usersRoutes(deps: UsersDeps): ApiRouter {
-  const api = new ApiRouter('/api/users', 'users')
+  return new ApiRouter('/api/users', 'users')
     .route(
       {
         method: 'get',
@@ -116,9 +110,8 @@ export function usersRoutes(deps: UsersDeps): ApiRouter {
         access: 'authenticated',
         responses: { 200: { description: 'The profile', schema: userView } },
       },
-      requireRole(),
-      async function getMe(req, res) {
-        res.json(await getProfile(deps, req.identity.userId!));
+      async function getMe({ identity }, _req, res) {
+        res.json(await getProfile(deps, identity.userId));
       },
     )
     .route(
@@ -131,10 +124,8 @@ export function usersRoutes(deps: UsersDeps): ApiRouter {
         body: updateMeBody,
         responses: { 200: { description: 'The updated profile', schema: userView } },
       },
-      requireRole(),
-      async function patchMe(req, res) {
-        const body = validate(updateMeBody, req.body);
-        res.json(await updateProfile(deps, req.identity.userId!, body));
+      async function patchMe({ identity, body }, _req, res) {
+        res.json(await updateProfile(deps, identity.userId, body));
       },
     )
     .route(
@@ -146,9 +137,7 @@ export function usersRoutes(deps: UsersDeps): ApiRouter {
         query: listUsersQuery,
         responses: { 200: { description: 'A page of users', schema: userPage } },
       },
-      requireRole('admin'),
-      async function listRoute(req, res) {
-        const query = validate(listUsersQuery, req.query, 'query');
+      async function listRoute({ query }, _req, res) {
         res.json(await searchUsers(deps, query));
       },
     )
@@ -164,15 +153,8 @@ export function usersRoutes(deps: UsersDeps): ApiRouter {
         body: adminUpdateBody,
         responses: { 200: { description: 'The updated user', schema: userView } },
       },
-      requireRole('admin'),
-      async function patchUser(req, res) {
-        const { id } = validate(userIdParams, req.params, 'params');
-        const body = validate(adminUpdateBody, req.body);
-        res.json(await changeUser(deps, req.identity.userId!, id, body));
+      async function patchUser({ identity, params, body }, _req, res) {
+        res.json(await changeUser(deps, identity.userId, params.id, body));
       },
     );
-  api.router.all(['/me', '/', '/:id'], function methodNotAllowed() {
-    throw new AppError('method_not_allowed');
-  });
-  return api;
 }

@@ -1,6 +1,4 @@
-import { AppError } from '@mercado/common/errors';
-import { ApiRouter, validate } from '@mercado/common/http';
-import { requireRole, requireService } from '@mercado/common/identity';
+import { ApiRouter } from '@mercado/common/http';
 import type { UsersDeps } from '../domain/deps.js';
 import {
   deleteTerminal,
@@ -20,20 +18,16 @@ import {
 } from './schemas.js';
 
 /** The services that may ask whether a terminal's secret is right: the broker, when one connects. */
-export const terminalVerifyCallers = ['broker'];
+export const terminalVerifyCallers = ['broker'] as const;
 
 /** A secret is shown once: nothing between here and the admin may keep a copy (RFC 9111 §5.2.2.5). */
 function noStore(res: { setHeader(name: string, value: string): unknown }): void {
   res.setHeader('Cache-Control', 'no-store');
 }
 
-function methodNotAllowed(): never {
-  throw new AppError('method_not_allowed');
-}
-
 /** The payment-terminal registry, for admins. */
 export function terminalsRoutes(deps: UsersDeps): ApiRouter {
-  const api = new ApiRouter('/api/terminals', 'terminals')
+  return new ApiRouter('/api/terminals', 'terminals')
     .route(
       {
         method: 'post',
@@ -49,10 +43,8 @@ export function terminalsRoutes(deps: UsersDeps): ApiRouter {
           201: { description: 'The terminal and its secret', schema: terminalCredentialsView },
         },
       },
-      requireRole('admin'),
-      async function createTerminalRoute(req, res) {
-        const body = validate(createTerminalBody, req.body);
-        const created = await registerTerminal(deps, req.identity.userId!, body);
+      async function createTerminalRoute({ identity, body }, _req, res) {
+        const created = await registerTerminal(deps, identity.userId, body);
         noStore(res);
         res.status(201).json(created);
       },
@@ -70,9 +62,7 @@ export function terminalsRoutes(deps: UsersDeps): ApiRouter {
         query: listTerminalsQuery,
         responses: { 200: { description: 'A page of terminals', schema: terminalPage } },
       },
-      requireRole('admin'),
-      async function listTerminalsRoute(req, res) {
-        const query = validate(listTerminalsQuery, req.query, 'query');
+      async function listTerminalsRoute({ query }, _req, res) {
         noStore(res);
         res.json(await listTerminals(deps, query));
       },
@@ -91,10 +81,8 @@ export function terminalsRoutes(deps: UsersDeps): ApiRouter {
           200: { description: 'The terminal and its new secret', schema: terminalCredentialsView },
         },
       },
-      requireRole('admin'),
-      async function rotateSecretRoute(req, res) {
-        const { id } = validate(terminalIdParams, req.params, 'params');
-        const rotated = await rotateTerminalSecret(deps, req.identity.userId!, id);
+      async function rotateSecretRoute({ identity, params }, _req, res) {
+        const rotated = await rotateTerminalSecret(deps, identity.userId, params.id);
         noStore(res);
         res.json(rotated);
       },
@@ -108,36 +96,29 @@ export function terminalsRoutes(deps: UsersDeps): ApiRouter {
         params: terminalIdParams,
         responses: { 204: { description: 'Deleted' } },
       },
-      requireRole('admin'),
-      async function deleteTerminalRoute(req, res) {
-        const { id } = validate(terminalIdParams, req.params, 'params');
-        await deleteTerminal(deps, req.identity.userId!, id);
+      async function deleteTerminalRoute({ identity, params }, _req, res) {
+        await deleteTerminal(deps, identity.userId, params.id);
         res.status(204).end();
       },
     );
-  api.router.all(['/', '/:id', '/:id/secret'], methodNotAllowed);
-  return api;
 }
 
 /** Routes for the broker only, never reachable through the gateway (which routes `/api/*`). */
 export function internalTerminalsRoutes(deps: UsersDeps): ApiRouter {
-  const api = new ApiRouter('/internal/terminals', 'internal').route(
+  return new ApiRouter('/internal/terminals', 'internal').route(
     {
       method: 'post',
       path: '/verify',
       summary: "Whether a secret is a live terminal's",
       description: 'An unknown or deleted terminal is `{ valid: false }`, as is a wrong secret.',
-      access: 'service',
+      access: { services: terminalVerifyCallers },
       body: verifyTerminalBody,
       responses: { 200: { description: 'The verdict', schema: terminalVerdict } },
     },
-    requireService(...terminalVerifyCallers),
-    async function verifyTerminalRoute(req, res) {
-      const { terminalId, secret } = validate(verifyTerminalBody, req.body);
+    async function verifyTerminalRoute({ body }, _req, res) {
+      const { terminalId, secret } = body;
       noStore(res);
       res.json({ valid: await verifyTerminalSecret(deps, terminalId, secret) });
     },
   );
-  api.router.all('/verify', methodNotAllowed);
-  return api;
 }

@@ -1,6 +1,7 @@
 import { AppError, isUniqueViolation } from '@mercado/common/errors';
 import { withTransaction } from '@mercado/common/db';
 import { type Role } from '@mercado/common/identity';
+import { usersError } from '../errors.js';
 import type { UsersDeps } from './deps.js';
 import { openSession, type Session } from './sessions.js';
 import { toUserView, type UserView } from './user-view.js';
@@ -32,7 +33,7 @@ export async function register(deps: UsersDeps, input: Registration): Promise<Se
       return openSession(deps, trx, user);
     });
   } catch (error) {
-    if (isUniqueViolation(error, 'users_email_key')) throw new AppError('email_taken');
+    if (isUniqueViolation(error, 'users_email_key')) throw usersError('email_taken');
     throw error;
   }
 }
@@ -64,7 +65,7 @@ export async function updateProfile(
   if (changes.newPassword !== undefined) {
     const current = changes.currentPassword ?? '';
     if (!(await deps.hasher.verify(user.password_hash, current))) {
-      throw new AppError('invalid_credentials', {
+      throw usersError('invalid_credentials', {
         detail: 'The current password is wrong',
       });
     }

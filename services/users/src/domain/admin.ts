@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError } from '@mercado/common/errors';
 import { withTransaction } from '@mercado/common/db';
 import { type Role } from '@mercado/common/identity';
+import { usersError } from '../errors.js';
 import type { UsersDeps } from './deps.js';
 import { toUserView, type UserView } from './user-view.js';
 import {
@@ -66,7 +67,7 @@ export async function changeUser(
 ): Promise<UserView> {
   if (actorId === userId) {
     if (changes.disabled === true || (changes.roles && !changes.roles.includes('admin'))) {
-      throw new AppError('cannot_modify_self');
+      throw usersError('cannot_modify_self');
     }
   }
   const updated = await withTransaction(deps.db, async (trx) => {

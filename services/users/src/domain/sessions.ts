@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { AppError } from '@mercado/common/errors';
+import type { AppError } from '@mercado/common/errors';
 import { withTransaction, type Knex } from '@mercado/common/db';
+import { usersError } from '../errors.js';
 import type { UsersDeps } from './deps.js';
 import { toUserView, type UserView } from './user-view.js';
 import { findUserByEmail, findUserById, type UserRow } from '../data/users-repository.js';
@@ -42,7 +43,7 @@ export async function openSession(
   familyId: string = randomUUID(),
 ): Promise<Session> {
   const claims = await readTokenClaims(db, user.id);
-  if (!claims || claims.disabled_at) throw new AppError('account_disabled');
+  if (!claims || claims.disabled_at) throw usersError('account_disabled');
   const refreshToken = randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + deps.refreshTokenTtlSeconds * 1000);
   await insertRefreshToken(db, {
@@ -67,7 +68,7 @@ export async function openSession(
 }
 
 function throttled(seconds: number): AppError {
-  return new AppError('login_throttled', { headers: { 'retry-after': String(seconds) } });
+  return usersError('login_throttled', { headers: { 'retry-after': String(seconds) } });
 }
 
 /**
@@ -95,9 +96,9 @@ export async function login(
     await recordFailure(deps.db, accountKey, deps.throttle.account);
     await recordFailure(deps.db, ipKey, deps.throttle.ip);
     deps.log.info({ outcome: 'login_failed' }, 'login failed');
-    throw new AppError('invalid_credentials');
+    throw usersError('invalid_credentials');
   }
-  if (user.disabled_at) throw new AppError('account_disabled');
+  if (user.disabled_at) throw usersError('account_disabled');
   await clearFailures(deps.db, accountKey);
   deps.log.info({ userId: user.id, outcome: 'login' }, 'signed in');
   return openSession(deps, deps.db, user);
@@ -139,11 +140,11 @@ export async function refresh(deps: UsersDeps, refreshToken: string): Promise<Se
         { userId: outcome.userId, familyId: outcome.familyId, outcome: 'refresh_token_reused' },
         'refresh token reused; family revoked',
       );
-      throw new AppError('refresh_token_reused');
+      throw usersError('refresh_token_reused');
     case 'disabled':
-      throw new AppError('account_disabled');
+      throw usersError('account_disabled');
     case 'invalid':
-      throw new AppError('invalid_refresh_token');
+      throw usersError('invalid_refresh_token');
   }
 }
 

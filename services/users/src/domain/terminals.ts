@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { AppError, isUniqueViolation } from '@mercado/common/errors';
+import { isUniqueViolation } from '@mercado/common/errors';
 import { withTransaction } from '@mercado/common/db';
+import { usersError } from '../errors.js';
 import type { UsersDeps } from './deps.js';
 import { toTerminalView, type TerminalView } from './terminal-view.js';
 import {
@@ -64,7 +65,7 @@ export async function registerTerminal(
       return { terminal: toTerminalView(row, deps.presence), secret };
     } catch (error) {
       if (!isUniqueViolation(error, 'terminals_pkey')) throw error;
-      if (input.id !== undefined || attempt >= 3) throw new AppError('terminal_id_taken');
+      if (input.id !== undefined || attempt >= 3) throw usersError('terminal_id_taken');
     }
   }
 }
@@ -106,7 +107,7 @@ export async function rotateTerminalSecret(
     if (replaced) await announceTerminalRevoked(trx, terminalId, 'secret_rotated');
     return replaced;
   });
-  if (!row) throw new AppError('terminal_not_found');
+  if (!row) throw usersError('terminal_not_found');
   deps.log.info({ actorId, terminalId, outcome: 'terminal_secret_rotated' }, 'secret rotated');
   return { terminal: toTerminalView(row, deps.presence), secret };
 }
@@ -125,7 +126,7 @@ export async function deleteTerminal(
     if (found) await announceTerminalRevoked(trx, terminalId, 'deleted');
     return found;
   });
-  if (!deleted) throw new AppError('terminal_not_found');
+  if (!deleted) throw usersError('terminal_not_found');
   deps.log.info({ actorId, terminalId, outcome: 'terminal_deleted' }, 'terminal deleted');
 }
 
