@@ -173,6 +173,7 @@ export async function prepareUsersSweep(users: UsersHarness): Promise<HostileInp
       'POST /api/terminals/{id}/secret': { params: { id: 'till-1' } },
       'DELETE /api/terminals/{id}': { params: { id: 'till-1' } },
       'POST /internal/terminals/verify': { body: { terminalId: 'till-1', secret: 'secret' } },
+      'GET /internal/revocations': {},
     },
     unknownIds,
     rawPaths: ['/api/auth/login', '/api/users/me', '/internal/terminals/verify'],
