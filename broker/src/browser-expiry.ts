@@ -10,8 +10,8 @@ const maxDelayMs = 2 ** 31 - 1;
 
 /**
  * A browser's connection lasts as long as the access token it connected with: at the token's
- * `exp` the broker closes it, so reconnecting takes a fresh token (DESIGN: "the broker disconnects
- * them when it expires"). The timer starts once the connection is ready and goes with it.
+ * `exp` the broker closes it, so reconnecting takes a fresh token (docs/architecture.md,
+ * "Credentials between parts"). The timer starts once the connection is ready and goes with it.
  * Counted in `mqtt_denied_total{action="expired",kind="browser"}`.
  */
 export function disconnectAtExpiry(

@@ -14,7 +14,7 @@ import {
 
 /**
  * Shared subscriptions on a real aedes broker with real MQTT clients over TCP (Nagle off on both
- * sides, TOOLCHAIN.md). No timing assertions: every wait is on a count, with a generous deadline.
+ * sides, docs/platform-notes.md). No timing assertions: every wait is on a count, with a generous deadline.
  */
 
 const SHARE = '$share/payments/payments/requests';

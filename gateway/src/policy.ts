@@ -49,7 +49,7 @@ export const routeOwners: Readonly<Record<string, RouteOwner>> = {
 
 /**
  * Routes the gateway answers itself although their prefix belongs to a service. Paying an order
- * travels HTTP → MQTT → payments (DESIGN.md, "The checkout"); until that bridge exists the route
+ * travels HTTP → MQTT → payments (docs/architecture.md, "The checkout, end to end"); until that bridge exists the route
  * answers 503 `service_unavailable` rather than reaching the orders service with card data.
  */
 export const gatewayHandledRoutes: ReadonlyArray<Pick<PolicyEntry, 'method' | 'path'>> = [

@@ -25,7 +25,7 @@ const upstreamRequest = Symbol('mercado.upstreamRequest');
 type ProxiedRequest = Request & { [proxyState]?: ProxyState };
 type TrackedResponse = Response & { [upstreamRequest]?: ClientRequest };
 
-/** Raised by our own timer; http-proxy's `timeout`/`proxyTimeout` options are not used (TOOLCHAIN.md). */
+/** Raised by our own timer; http-proxy's `timeout`/`proxyTimeout` options are not used (docs/platform-notes.md, HTTP). */
 class UpstreamTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
   /** The connection was never established, which says the URL itself is unreachable. */
@@ -143,7 +143,7 @@ export function createUpstreamProxy({
   internalSecret,
   cache,
 }: UpstreamProxyOptions): UpstreamProxy {
-  // One agent for all services: connections are reused across requests (TOOLCHAIN.md measured
+  // One agent for all services: connections are reused across requests (docs/platform-notes.md:
   // ~1.8x the throughput of a fresh connection each time). maxSockets is per upstream host:port.
   // LIFO keeps the busy few sockets warm and lets the rest expire. Idle sockets are dropped after
   // 30 s, before a Mercado service's 65 s keep-alive would close them under us.

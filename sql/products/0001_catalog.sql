@@ -27,7 +27,7 @@ create table products (
   sku text not null,
   name text not null,
   description text not null default '',
-  -- Money is integer minor units plus an ISO 4217 code (DESIGN.md).
+  -- Money is integer minor units plus an ISO 4217 code (docs/architecture.md).
   price_minor bigint not null,
   currency char(3) not null,
   category_id uuid references categories (id) on delete restrict,

@@ -6,7 +6,7 @@ import { createMercadoBroker, loadBrokerConfig, startListeners } from '@mercado/
 
 /**
  * The broker under test, in a process of its own so that the load generator never shares its
- * event loop, started by bench/broker.ts: `bare` is aedes as it comes (TOOLCHAIN.md's setup),
+ * event loop, started by bench/broker.ts: `bare` is aedes as it comes (default options, TCP_NODELAY on),
  * `mercado` is Mercado's broker as broker/src/main.ts starts it (authentication, the topic
  * contract's ACL and payload validation, the packet guard, the connection rate, metrics), with
  * its configuration from the environment. MQTT listens on a free port of 127.0.0.1.

@@ -7,7 +7,7 @@ export type { IClientOptions, MqttClient } from 'mqtt';
  * Creates a Mercado MQTT client that connects in the background and keeps reconnecting, without
  * waiting for anything: for a process that must start (and keep serving) while the broker is
  * down, such as one relaying an outbox. TCP sockets get TCP_NODELAY: with Nagle and delayed ACKs
- * a QoS 1 request/response takes ~88 ms, without them well under 1 ms (TOOLCHAIN.md). With `log`,
+ * a QoS 1 request/response takes ~88 ms, without them well under 1 ms (docs/platform-notes.md). With `log`,
  * it reports connecting and losing the connection once per change, not once per attempt.
  */
 export function createMqttClient(

@@ -29,7 +29,7 @@ import { mayPublish, parsePayload, topics, type MqttServiceName } from '../contr
  * - **Order.** One relay publishes in id order, retrying a failed row before any later one. Across
  *   replicas there is none (each publishes the batch it claimed), and ids are taken before their
  *   transactions commit, so a row can become visible after a later one was published. Consumers
- *   must not rely on order (TOOLCHAIN.md: neither does the broker once clustered).
+ *   must not rely on order (docs/platform-notes.md: neither does the broker once clustered).
  * - **Rows that can never be published** — a topic outside the contract, one this service may not
  *   publish to (the broker would close the connection), a payload its topic's schema refuses —
  *   are set aside with `failed_at` and a `failure_reason` (the contract's reason, which names
