@@ -1,22 +1,17 @@
 import type { Aedes, AedesPublishPacket, Client } from 'aedes';
-import { z } from 'zod';
-import { parsePayload, topics } from '@mercado/common/contract';
+import {
+  createRevocationLedger,
+  parsePayload,
+  revocationListPath,
+  revocationListResponseSchema,
+  topics,
+} from '@mercado/common/contract';
 import { createServiceClient } from '@mercado/common/http';
 import { type Logger } from '@mercado/common/log';
 import type { Clock } from './clock.js';
 import type { Accepted } from './hooks/authenticate.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { Principals } from './principals.js';
-
-/** The users service's list of recent revocations. */
-export const revocationListPath = '/internal/revocations';
-
-const revocationList = z.object({
-  accounts: z.array(z.object({ userId: z.string(), revokedBefore: z.iso.datetime() })),
-});
-
-/** The longest an access token may live (the users service's ACCESS_TOKEN_TTL_SECONDS ceiling). */
-const maxTokenLifetimeMs = 24 * 3_600_000;
 
 export interface RevocationsOptions {
   /** The users service, which lists recent revocations; without it, only announcements count. */
@@ -77,7 +72,7 @@ export function watchRevocations(
     retryMs = 1_000,
   }: RevocationsOptions,
 ): Revocations {
-  const revokedBefore = new Map<string, number>();
+  const ledger = createRevocationLedger();
   /** Browsers' tokens' `iat`, ms, from their CONNECT on. */
   const issuedAt = new WeakMap<Client, number>();
   /** Browsers' connections open now, by user. */
@@ -96,16 +91,11 @@ export function watchRevocations(
       })
     : undefined;
 
-  function isRevoked(userId: string, iatMs: number): boolean {
-    const before = revokedBefore.get(userId);
-    return before !== undefined && iatMs <= before;
-  }
-
   function closeIfRevoked(client: Client): boolean {
     const principal = principals.get(client);
     if (principal?.kind !== 'browser' || client.closed) return false;
     const iatMs = issuedAt.get(client);
-    if (iatMs === undefined || !isRevoked(principal.userId, iatMs)) return false;
+    if (iatMs === undefined || !ledger.isRevoked(principal.userId, iatMs)) return false;
     metrics.denied.inc({ action: 'revoked', kind: 'browser' });
     log.info(
       { clientId: client.id, userId: principal.userId },
@@ -120,29 +110,18 @@ export function watchRevocations(
     for (const clients of sets) for (const client of [...clients]) closeIfRevoked(client);
   }
 
-  function revoke(userId: string, beforeMs: number): boolean {
-    const known = revokedBefore.get(userId);
-    if (known !== undefined && known >= beforeMs) return false;
-    revokedBefore.set(userId, beforeMs);
-    return true;
-  }
-
   async function fetchList(): Promise<void> {
     const response = await users!.request<unknown>('GET', revocationListPath);
-    const parsed = response.status === 200 ? revocationList.safeParse(response.body) : undefined;
+    const parsed =
+      response.status === 200 ? revocationListResponseSchema.safeParse(response.body) : undefined;
     if (!parsed?.success) {
       throw new Error(`the users service answered ${response.status} to the revocation list`);
     }
-    for (const { userId, revokedBefore: before } of parsed.data.accounts) {
-      // Known from the list only when its announcement was missed.
-      if (revoke(userId, Date.parse(before)) && loaded) {
-        log.info({ userId, source: 'list' }, 'account tokens revoked');
-      }
+    // Known from the list only when its announcement was missed.
+    for (const userId of ledger.apply(parsed.data)) {
+      if (loaded) log.info({ userId, source: 'list' }, 'account tokens revoked');
     }
-    const horizon = clock.now() - maxTokenLifetimeMs;
-    for (const [userId, before] of revokedBefore) {
-      if (before < horizon) revokedBefore.delete(userId);
-    }
+    ledger.forgetExpired(clock.now());
   }
 
   function catchUp(): void {
@@ -157,7 +136,7 @@ export function watchRevocations(
     fetchList().then(
       function listed() {
         fetching = false;
-        if (!loaded) log.info({ known: revokedBefore.size }, 'revocation list loaded');
+        if (!loaded) log.info({ known: ledger.size }, 'revocation list loaded');
         loaded = true;
         closeRevokedBrowsers();
         onAnnouncementsMissed();
@@ -187,7 +166,7 @@ export function watchRevocations(
     }
     const event = message.value;
     if (event.type === 'account.tokens_revoked') {
-      if (revoke(event.userId, Date.parse(event.revokedBefore))) {
+      if (ledger.revoke(event.userId, Date.parse(event.revokedBefore))) {
         log.info(
           { userId: event.userId, reason: event.reason, eventId: event.id },
           'account tokens revoked',
@@ -226,7 +205,7 @@ export function watchRevocations(
   return {
     browserRevoked(userId, issuedAtMs) {
       if (!loaded) throw new Error('revocation list not loaded yet');
-      return isRevoked(userId, issuedAtMs);
+      return ledger.isRevoked(userId, issuedAtMs);
     },
     accepted(client, { principal, claims }) {
       if (principal.kind === 'browser' && typeof claims?.iat === 'number') {

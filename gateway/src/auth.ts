@@ -7,7 +7,13 @@ import {
   type JWTVerifyOptions,
 } from 'jose';
 import { AppError } from '@mercado/common/errors';
-import { roles as knownRoles, type Role } from '@mercado/common/identity';
+import {
+  accessTokenAlgorithms,
+  isAccessTokenFault,
+  joseErrorCode,
+  roles as knownRoles,
+  type Role,
+} from '@mercado/common/identity';
 import { type Logger } from '@mercado/common/log';
 import { gatewayError } from './errors.js';
 import type { UpstreamPool } from './upstreams.js';
@@ -19,12 +25,6 @@ export interface Caller {
   /** The token's `iat`, in milliseconds (revocations refuse tokens issued at or before theirs). */
   issuedAt: number;
 }
-
-/**
- * Only EdDSA: an allow-list, so `alg: none` and the HS256-with-the-public-key trick are refused
- * before any key is looked at (RFC 8725 §3.1).
- */
-export const acceptedAlgorithms = ['EdDSA'];
 
 // RFC 6750 §3: the challenge on every 401, with the error code once a token was sent.
 const challenge = { 'www-authenticate': 'Bearer realm="mercado"' };
@@ -50,24 +50,6 @@ export function tokenRevoked(): AppError {
 
 export function forbidden(): AppError {
   return new AppError('forbidden', { headers: insufficientScopeChallenge });
-}
-
-/** jose error codes that mean "this token is not acceptable" rather than "we could not check". */
-const tokenFaults = new Set([
-  'ERR_JWT_EXPIRED',
-  'ERR_JWT_CLAIM_VALIDATION_FAILED',
-  'ERR_JWT_INVALID',
-  'ERR_JWS_INVALID',
-  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
-  'ERR_JOSE_ALG_NOT_ALLOWED',
-  'ERR_JOSE_NOT_SUPPORTED',
-  'ERR_JWKS_NO_MATCHING_KEY',
-  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
-]);
-
-function joseCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 // RFC 6750 §2.1: `Bearer` (any case), one or more spaces, a token68.
@@ -114,7 +96,8 @@ export function createTokenVerifier({
   now = Date.now,
 }: TokenVerifierOptions): TokenVerifier {
   const options: JWTVerifyOptions = {
-    algorithms: acceptedAlgorithms,
+    // The kit's policy (EdDSA only), shared with the broker.
+    algorithms: [...accessTokenAlgorithms],
     issuer,
     audience,
     requiredClaims: ['sub', 'exp', 'iat'],
@@ -147,9 +130,11 @@ export function createTokenVerifier({
       try {
         ({ payload } = await jwtVerify(token, keySet, options));
       } catch (error) {
-        const code = joseCode(error);
-        if (code !== undefined && tokenFaults.has(code)) throw invalidToken();
-        log.warn({ code: code ?? 'unknown', reason: messageOf(error) }, 'token keys unavailable');
+        if (isAccessTokenFault(error)) throw invalidToken();
+        log.warn(
+          { code: joseErrorCode(error) ?? 'unknown', reason: messageOf(error) },
+          'token keys unavailable',
+        );
         throw new AppError('service_unavailable');
       }
       const { sub, roles, exp, iat } = payload;
@@ -241,7 +226,7 @@ export function createRemoteKeySet({
       function refreshFailed(error: unknown) {
         // Try again after the cooldown rather than a whole max age later.
         refreshDueAt = now() + cooldownMs;
-        log.warn({ code: joseCode(error), reason: messageOf(error) }, 'JWKS refresh failed');
+        log.warn({ code: joseErrorCode(error), reason: messageOf(error) }, 'JWKS refresh failed');
       },
     );
   }

@@ -1,18 +1,13 @@
-import { z } from 'zod';
-import { parsePayload, topics } from '@mercado/common/contract';
+import {
+  createRevocationLedger,
+  parsePayload,
+  revocationListPath,
+  revocationListResponseSchema,
+  topics,
+} from '@mercado/common/contract';
 import { createServiceClient } from '@mercado/common/http';
 import { type Logger } from '@mercado/common/log';
 import { createServiceMqttClient, type MqttClient } from '@mercado/common/mqtt';
-
-/** The users service's list of recent revocations (its `GET /internal/revocations`). */
-export const revocationListPath = '/internal/revocations';
-
-const revocationList = z.object({
-  accounts: z.array(z.object({ userId: z.string(), revokedBefore: z.iso.datetime() })),
-});
-
-/** The longest an access token may live (the users service's ACCESS_TOKEN_TTL_SECONDS ceiling). */
-const maxTokenLifetimeMs = 24 * 3_600_000;
 
 export interface RevocationWatchOptions {
   /**
@@ -71,7 +66,7 @@ export function startRevocationWatch({
   log,
   pollMs = 1_000,
 }: RevocationWatchOptions): RevocationWatch {
-  const revokedBefore = new Map<string, number>();
+  const ledger = createRevocationLedger();
   let loadedOnce = false;
   let closed = false;
   let fetching: Promise<void> | undefined;
@@ -84,20 +79,6 @@ export function startRevocationWatch({
     timeoutMs: 2_000,
   });
 
-  function revoke(userId: string, beforeMs: number): boolean {
-    const known = revokedBefore.get(userId);
-    if (known !== undefined && known >= beforeMs) return false;
-    revokedBefore.set(userId, beforeMs);
-    return true;
-  }
-
-  function forgetExpired(): void {
-    const horizon = Date.now() - maxTokenLifetimeMs;
-    for (const [userId, beforeMs] of revokedBefore) {
-      if (beforeMs < horizon) revokedBefore.delete(userId);
-    }
-  }
-
   /**
    * True until a list fetched while subscribed has arrived: from the start, and again whenever
    * the broker connection drops (announcements made meanwhile were not heard).
@@ -108,21 +89,20 @@ export function startRevocationWatch({
   async function fetchList(): Promise<void> {
     const whileSubscribed = subscribed;
     const response = await users.request<unknown>('GET', revocationListPath);
-    const parsed = response.status === 200 ? revocationList.safeParse(response.body) : undefined;
+    const parsed =
+      response.status === 200 ? revocationListResponseSchema.safeParse(response.body) : undefined;
     if (!parsed?.success) {
       throw new Error(`the users service answered ${response.status} to the revocation list`);
     }
-    for (const { userId, revokedBefore: before } of parsed.data.accounts) {
-      // Known from the list only when its announcement was missed (or not made yet).
-      if (revoke(userId, Date.parse(before)) && loadedOnce) {
-        log.info({ userId, source: 'list' }, 'account tokens revoked');
-      }
+    // Known from the list only when its announcement was missed (or not made yet).
+    for (const userId of ledger.apply(parsed.data)) {
+      if (loadedOnce) log.info({ userId, source: 'list' }, 'account tokens revoked');
     }
-    forgetExpired();
+    ledger.forgetExpired(Date.now());
     if (whileSubscribed && subscribed) stale = false;
     if (!loadedOnce) {
       loadedOnce = true;
-      log.info({ known: revokedBefore.size }, 'revocation list loaded');
+      log.info({ known: ledger.size }, 'revocation list loaded');
       for (const wake of whenLoaded.splice(0)) wake();
     }
   }
@@ -186,7 +166,7 @@ export function startRevocationWatch({
     }
     const event = message.value;
     if (event.type !== 'account.tokens_revoked') return;
-    if (revoke(event.userId, Date.parse(event.revokedBefore))) {
+    if (ledger.revoke(event.userId, Date.parse(event.revokedBefore))) {
       log.info(
         { userId: event.userId, reason: event.reason, eventId: event.id },
         'account tokens revoked',
@@ -198,10 +178,7 @@ export function startRevocationWatch({
 
   return {
     loaded: () => loadedOnce,
-    isRevoked(userId, issuedAtMs) {
-      const before = revokedBefore.get(userId);
-      return before !== undefined && (issuedAtMs ?? 0) <= before;
-    },
+    isRevoked: (userId, issuedAtMs) => ledger.isRevoked(userId, issuedAtMs ?? 0),
     ready(timeoutMs) {
       if (loadedOnce) return Promise.resolve(true);
       return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 import type { Aedes, Client } from 'aedes';
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { mqttServices, type MqttServiceName, type Principal } from '@mercado/common/contract';
+import { accessTokenAlgorithms, isAccessTokenFault } from '@mercado/common/identity';
 import { createServicePasswordCheck } from '@mercado/common/mqtt';
 import { type Logger } from '@mercado/common/log';
 import type { Clock } from '../clock.js';
@@ -14,35 +15,6 @@ const identifierRejected = 2;
 const serverUnavailable = 3;
 const badCredentials = 4;
 const notAuthorized = 5;
-
-/**
- * Only EdDSA, as the users service signs and the gateway accepts: an allow-list, so `alg: none`,
- * the HS256-with-the-public-key trick and a token signed with any other key the set may hold are
- * refused before any key is used (RFC 8725 §3.1).
- */
-export const acceptedAlgorithms = ['EdDSA'];
-
-/**
- * jose's codes for "this token is not acceptable" (CONNACK 4); any other failure means the keys
- * could not be had (the users service unreachable, a malformed key set): CONNACK 3, so the
- * browser retries rather than being told its token is bad.
- */
-const tokenFaults = new Set([
-  'ERR_JWT_EXPIRED',
-  'ERR_JWT_CLAIM_VALIDATION_FAILED',
-  'ERR_JWT_INVALID',
-  'ERR_JWS_INVALID',
-  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
-  'ERR_JOSE_ALG_NOT_ALLOWED',
-  'ERR_JOSE_NOT_SUPPORTED',
-  'ERR_JWKS_NO_MATCHING_KEY',
-  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
-]);
-
-function isTokenFault(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && tokenFaults.has(code);
-}
 
 function refusal(message: string, returnCode: number) {
   return Object.assign(new Error(message), { returnCode });
@@ -131,7 +103,8 @@ export function createAuthenticate({
     if (username === 'browser') {
       try {
         const { payload } = await jwtVerify(password.toString('utf8'), keySet, {
-          algorithms: acceptedAlgorithms,
+          // The kit's policy (EdDSA only), shared with the gateway.
+          algorithms: [...accessTokenAlgorithms],
           issuer: config.JWT_ISSUER,
           audience: config.JWT_AUDIENCE,
           requiredClaims: ['sub', 'exp', 'iat'],
@@ -146,7 +119,7 @@ export function createAuthenticate({
         if (browserRevoked?.(payload.sub!, Math.round(payload.iat! * 1_000))) return undefined;
         return { principal: { kind: 'browser', userId: payload.sub! }, claims: payload };
       } catch (error) {
-        if (isTokenFault(error)) return undefined;
+        if (isAccessTokenFault(error)) return undefined;
         throw error;
       }
     }

@@ -3,6 +3,8 @@ import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
 import {
   callService,
+  type CallOptions,
+  type CallResult,
   type captureLogs,
   startTestService,
   unknownIdCases,
@@ -25,19 +27,7 @@ interface TestContext {
   teardown(fn: () => unknown): void;
 }
 
-export interface CallOptions {
-  body?: unknown;
-  rawBody?: string;
-  /** Who calls, signed as the gateway would; anonymous when absent. */
-  identity?: Identity;
-  headers?: Record<string, string>;
-}
-
-export interface CallResult {
-  status: number;
-  headers: Headers;
-  body: any;
-}
+export type { CallOptions, CallResult } from '@mercado/common/testing';
 
 export interface ProductsHarness {
   url: string;

@@ -18,34 +18,6 @@ import {
   terminalStatusSchema,
 } from './payloads.js';
 
-/** The payloads are part of the contract: import them from here. */
-export {
-  cardSchema,
-  paymentIntentSchema,
-  paymentRequestSchema,
-  paymentResultSchema,
-  terminalPaymentRequestSchema,
-  terminalPaymentResultSchema,
-  terminalStatusSchema,
-  orderStatusChangedSchema,
-  lowStockReachedSchema,
-  accountTokensRevokedSchema,
-  terminalCredentialsRevokedSchema,
-  revocationSchema,
-  type Card,
-  type PaymentIntentCreated,
-  type PaymentRequested,
-  type PaymentResult,
-  type TerminalPaymentRequested,
-  type TerminalPaymentResult,
-  type TerminalStatus,
-  type OrderStatusChanged,
-  type LowStockReached,
-  type AccountTokensRevoked,
-  type TerminalCredentialsRevoked,
-  type Revocation,
-} from './payloads.js';
-
 export const mqttServices = [
   'users',
   'products',

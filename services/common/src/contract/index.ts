@@ -33,31 +33,9 @@ export {
   type ParsedPayload,
   type ParsedMessage,
   type PayloadFailure,
-  cardSchema,
-  paymentIntentSchema,
-  paymentRequestSchema,
-  paymentResultSchema,
-  terminalPaymentRequestSchema,
-  terminalPaymentResultSchema,
-  terminalStatusSchema,
-  orderStatusChangedSchema,
-  lowStockReachedSchema,
-  accountTokensRevokedSchema,
-  terminalCredentialsRevokedSchema,
-  revocationSchema,
-  type Card,
-  type PaymentIntentCreated,
-  type PaymentRequested,
-  type PaymentResult,
-  type TerminalPaymentRequested,
-  type TerminalPaymentResult,
-  type TerminalStatus,
-  type OrderStatusChanged,
-  type LowStockReached,
-  type AccountTokensRevoked,
-  type TerminalCredentialsRevoked,
-  type Revocation,
 } from './contract.js';
+/** Every topic's payload schema and type. */
+export * from './payloads.js';
 export {
   productLookupPath,
   maxProductLookupIds,
@@ -68,3 +46,12 @@ export {
   type ProductLookupItem,
   type ProductLookupResponse,
 } from './product-lookup.js';
+export {
+  revocationListPath,
+  revocationListCallers,
+  revocationListResponseSchema,
+  maxAccessTokenLifetimeSeconds,
+  createRevocationLedger,
+  type RevocationListResponse,
+  type RevocationLedger,
+} from './revocation-list.js';

@@ -20,3 +20,4 @@ export {
   type SignedInIdentity,
   type ServiceIdentity,
 } from './access.js';
+export { accessTokenAlgorithms, isAccessTokenFault, joseErrorCode } from './access-token.js';
