@@ -3,6 +3,7 @@ import {
   loadBenchDemo,
   measureAtRate,
   measureCeiling,
+  measureCeilingAtRate,
   measureMax,
   measureMaxOver,
   printTable,
@@ -26,7 +27,13 @@ export async function benchCatalog(system: BenchSystem): Promise<void> {
   const catalog = await demoCatalog(system.gatewayUrl);
   const fresh = () => ({ 'cache-control': 'no-cache' });
   const ceiling = await measureCeiling(system);
-  const rows: TableRow[] = [{ ...ceiling, group: 'GET /api/auth/jwks.json (ceiling)' }];
+  const rows: TableRow[] = [
+    { ...ceiling, group: 'GET /api/auth/jwks.json (ceiling)' },
+    {
+      ...(await measureCeilingAtRate(system, '1,000 req/s', 1000)),
+      group: 'GET /api/auth/jwks.json (ceiling)',
+    },
+  ];
   const limits = Array.from({ length: 50 }, (_, index) => index + 1);
   const routes: Array<{ label: string; path: string; variants?: string[] }> = [
     {

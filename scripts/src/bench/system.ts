@@ -116,6 +116,33 @@ function figures(label: string, result: autocannon.Result): Figures {
   };
 }
 
+/**
+ * Throughput of `target` as a share of the ceiling, measured in turns (ceiling, target, ceiling,
+ * target, …, `rounds` of each): on two shared cores a single run of each swung by ±40% from one
+ * minute to the next, so a share taken from two runs minutes apart said more about the machine
+ * than about the route. The row is the target's median run and `of` the ceiling's median; `turns` lists every run.
+ */
+export async function measureMaxInTurns(
+  ceiling: () => Promise<Figures>,
+  target: () => Promise<Figures>,
+  rounds = Number(process.env.BENCH_ROUNDS ?? 3),
+): Promise<{ row: Figures & { of: number }; ceiling: Figures; turns: string }> {
+  const ceilings: Figures[] = [];
+  const targets: Figures[] = [];
+  for (let round = 0; round < rounds; round++) {
+    ceilings.push(await ceiling());
+    targets.push(await target());
+  }
+  const median = (runs: Figures[]) =>
+    [...runs].sort((a, b) => a.rps - b.rps)[(runs.length - 1) >> 1]!;
+  const rates = (runs: Figures[]) => runs.map((run) => run.rps.toFixed(0)).join(' / ');
+  return {
+    row: { ...median(targets), of: median(ceilings).rps },
+    ceiling: median(ceilings),
+    turns: `ceiling ${rates(ceilings)}, route ${rates(targets)}`,
+  };
+}
+
 /** A row of a printed table: the figures of one run, its group, and the reference it is a share of. */
 export type TableRow = Figures & { group: string; of?: number };
 
@@ -267,6 +294,13 @@ export async function measureCeiling(system: BenchSystem) {
       'cache-control': 'no-cache',
     }),
   );
+}
+
+/** The same ceiling's latency at a steady `rate`: the floor every latency figure stands on. */
+export async function measureCeilingAtRate(system: BenchSystem, label: string, rate: number) {
+  return measureAtRate(label, `${system.gatewayUrl}/api/auth/jwks.json`, rate, () => ({
+    'cache-control': 'no-cache',
+  }));
 }
 
 /** Every product of the catalog, page by page, as a shopper lists them. */
