@@ -52,6 +52,8 @@ const matrix: [topic: string, ...cells: string[]][] = [
   ['payments/intents',             '-', '-', '-', '-', '-',  '-',  '-',  'P',   'S',  '-'],
   ['payments/requests',            '-', '-', '-', '-', '-',  '-',  '-',  '-',   'S',  'P'],
   [`payments/results/${order}`,    '-', '-', '-', '-', '-',  '-',  '-',  'S',   'P',  'S'],
+  ['payments/refunds',             '-', '-', '-', '-', '-',  '-',  '-',  'P',   'S',  '-'],
+  ['payments/keys',                '-', '-', '-', '-', '-',  '-',  '-',  '-',   'P',  'S'],
   [`terminals/${T1}/requests`,     '-', '-', 'P', '-', '-',  '-',  '-',  '-',   'S',  '-'],
   [`terminals/${T2}/requests`,     '-', '-', '-', 'P', '-',  '-',  '-',  '-',   'S',  '-'],
   [`terminals/${T1}/results`,      '-', '-', 'S', '-', '-',  '-',  '-',  '-',   'P',  '-'],
@@ -64,8 +66,9 @@ const matrix: [topic: string, ...cells: string[]][] = [
   ['users/revocations',            '-', '-', '-', '-', 'P',  '-',  '-',  '-',   '-',  'S'],
 ];
 
-/** Only terminal status is published retained (the contract's `retain`), every topic at QoS 1. */
-const retained = (topic: string) => /^terminals\/[^/]+\/status$/.test(topic);
+/** Only presence and payments' keys are published retained (the contract's `retain`), all at QoS 1. */
+const retained = (topic: string) =>
+  /^terminals\/[^/]+\/status$/.test(topic) || topic === 'payments/keys';
 
 /** Subscription filters with wildcards, `$` and `$share`: who gets SUBACK 1 (S), nobody else. */
 // prettier-ignore
@@ -94,7 +97,8 @@ const filterMatrix: [filter: string, ...cells: string[]][] = [
   [`terminals/${T1}/+`,                 '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  '-'],
   [`+/${T1}/results`,                   '-', '-', 'S', '-', '-',  '-',  '-',  '-',   '-',  '-'],
   ['terminals/#',                       '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  '-'],
-  ['payments/+',                        '-', '-', '-', '-', '-',  '-',  '-',  '-',   'S',  '-'],
+  // payments/+ reaches payments/keys, which payments publishes and only the gateway reads.
+  ['payments/+',                        '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  '-'],
   ['payments/#',                        '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  '-'],
   ['payments/results/+',                '-', '-', '-', '-', '-',  '-',  '-',  'S',   '-',  'S'],
   ['inventory/#',                       '-', '-', '-', '-', '-',  'S',  '-',  'S',   '-',  'S'],
@@ -198,7 +202,7 @@ t.test('the matrix covers every contract topic, with own and other ids', async (
   // A topic added to the contract must get its rows here before it can pass.
   const covered = new Set(matrix.map(([topic]) => matchTopic(topic)?.name));
   t.strictSame([...covered].sort(), Object.keys(topics).sort());
-  t.equal(matrix.length, 13);
+  t.equal(matrix.length, 15);
   t.ok(matrix.every(([, ...cells]) => cells.length === columns.length));
   t.ok(filterMatrix.every(([, ...cells]) => cells.length === columns.length));
 });
@@ -374,7 +378,7 @@ t.test('every principal × every contract topic × publish and subscribe', async
       t.strictSame(leaked, [], `${column} received no refused publish`);
     }
     await expectDenied(t, broker, 'publish', before, expectedDenied);
-    t.equal(expectedDenied.browser + expectedDenied.terminal + expectedDenied.service, 117);
+    t.equal(expectedDenied.browser + expectedDenied.terminal + expectedDenied.service, 135);
   });
 
   await t.test('the other connections were served throughout', async (t) => {

@@ -171,11 +171,17 @@ t.test('bad input costs the sender its connection or its message, nobody else', 
       'topic_mismatch',
     ]);
     const gateway = await broker.service('gateway');
-    const request = JSON.parse(validMessage('payments/requests').payload) as Record<string, object>;
+    const request = JSON.parse(validMessage('payments/requests').payload) as Record<
+      string,
+      unknown
+    >;
     bad.push([
       gateway,
       'payments/requests',
-      JSON.stringify({ ...request, card: { ...request.card, number: cardNumber, pin: '1234' } }),
+      JSON.stringify({
+        ...request,
+        card: { number: cardNumber, expMonth: 12, expYear: 2030, cvc: '123', pin: '1234' },
+      }),
       'invalid_payload',
     ]);
     for (const [client, topic, payload, reason] of bad) {

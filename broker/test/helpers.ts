@@ -415,6 +415,9 @@ function uniqueTime(): string {
 }
 
 const card = { number: '4111111111111111', expMonth: 12, expYear: 2030, cvc: '123' };
+/** payments/requests carries a compact JWE for payments' key; its shape is all the broker checks. */
+const encryptedCard =
+  'eyJhbGciOiJFQ0RILUVTK0EyNTZLVyIsImVuYyI6IkEyNTZHQ00ifQ.d3JhcHBlZA.aXYtaXYtaXYt.Y2lwaGVy.dGFn';
 
 /**
  * A payload the contract accepts on `topic` (a concrete contract topic), carrying a marker no
@@ -440,7 +443,7 @@ export function validMessage(topic: string): { payload: string; marker: string }
       requestId: marker,
       orderId: randomUUID(),
       userId: randomUUID(),
-      card,
+      card: encryptedCard,
     }),
     paymentResults: (params: Record<string, string>) => ({
       type: 'payment.approved',
@@ -449,6 +452,20 @@ export function validMessage(topic: string): { payload: string; marker: string }
       orderId: params.orderId,
       amountMinor: 1_999,
       currency: 'EUR',
+      at,
+    }),
+    refundRequests: () => ({
+      type: 'refund.requested',
+      refundId: marker,
+      orderId: randomUUID(),
+      paymentId: randomUUID(),
+      amountMinor: 1_999,
+      reason: 'order_expired',
+    }),
+    // No free field to carry a uuid: the timestamp is the marker.
+    paymentKeys: () => ({
+      type: 'payments.keys',
+      keys: [{ kty: 'OKP', crv: 'X25519', x: 'x', kid: 'k1', alg: 'ECDH-ES+A256KW', use: 'enc' }],
       at,
     }),
     terminalRequests: () => ({
@@ -487,7 +504,10 @@ export function validMessage(topic: string): { payload: string; marker: string }
     }),
   } satisfies Record<string, (params: Record<string, string>) => object>;
   const payload = JSON.stringify(payloads[match.name](match.params));
-  return { payload, marker: match.name === 'terminalStatus' ? at : marker };
+  return {
+    payload,
+    marker: match.name === 'terminalStatus' || match.name === 'paymentKeys' ? at : marker,
+  };
 }
 
 /** Waits until `predicate` holds, polling; false if it still does not after `timeoutMs`. */

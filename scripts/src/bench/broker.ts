@@ -59,13 +59,8 @@ function paymentRequest(orderId: string): Buffer {
       requestId: `bench-${orderId}`,
       orderId,
       userId,
-      card: {
-        number: '4242424242424242',
-        expMonth: 12,
-        expYear: 2030,
-        cvc: '123',
-        holder: 'Bench Load',
-      },
+      // The shape of a card encrypted for payments (a compact JWE); the broker checks no more.
+      card: 'eyJhbGciOiJFQ0RILUVTK0EyNTZLVyIsImVuYyI6IkEyNTZHQ00ifQ.d3JhcHBlZA.aXYtaXYtaXYt.Y2lwaGVy.dGFn',
     }),
   );
 }

@@ -37,6 +37,8 @@ const matrix: [topic: string, ...cells: string[]][] = [
   ['payments/intents',        '-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
   ['payments/requests',       '-',   '-',     '-',  '-',     '-',      '-',   'S',     'P'],
   ['payments/results/o1',     '-',   '-',     '-',  '-',     '-',      'S',   'P',     'S'],
+  ['payments/refunds',        '-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
+  ['payments/keys',           '-',   '-',     '-',  '-',     '-',      '-',   'P',     'S'],
   ['terminals/t1/requests',   '-',   'P',     '-',  '-',     '-',      '-',   'S',     '-'],
   ['terminals/t2/requests',   '-',   '-',     '-',  '-',     '-',      '-',   'S',     '-'],
   ['terminals/t1/results',    '-',   'S',     '-',  '-',     '-',      '-',   'P',     '-'],
@@ -65,7 +67,7 @@ t.test('each principal may publish and subscribe exactly the cells of the matrix
   }
 });
 
-t.test('a retained publish is allowed only on the retained terminal status topic', async (t) => {
+t.test('a retained publish is allowed only on the retained topics (presence, keys)', async (t) => {
   t.ok(mayPublish(principals.terminal, 'terminals/t1/status', { retain: true }));
   t.ok(mayPublish(principals.terminal, 'terminals/t1/status', { retain: false }));
   t.notOk(
@@ -75,9 +77,11 @@ t.test('a retained publish is allowed only on the retained terminal status topic
   t.notOk(mayPublish(principals.orders, 'payments/intents', { retain: true }));
   t.notOk(mayPublish(principals.terminal, 'terminals/t1/requests', { retain: true }));
   t.ok(mayPublish(principals.gateway, 'payments/requests', { retain: false }));
+  t.ok(mayPublish(principals.payments, 'payments/keys', { retain: true }));
+  t.notOk(mayPublish(principals.orders, 'payments/refunds', { retain: true }));
 });
 
-t.test('every topic publishes at QoS 1 and only terminal status is retained', async (t) => {
+t.test('every topic publishes at QoS 1 and only presence and keys are retained', async (t) => {
   const shape = Object.fromEntries(
     Object.entries(topics).map(([key, spec]) => [
       key,
@@ -88,6 +92,8 @@ t.test('every topic publishes at QoS 1 and only terminal status is retained', as
     paymentIntents: ['paymentIntents', 'payments/intents', 1, false],
     paymentRequests: ['paymentRequests', 'payments/requests', 1, false],
     paymentResults: ['paymentResults', 'payments/results/{orderId}', 1, false],
+    refundRequests: ['refundRequests', 'payments/refunds', 1, false],
+    paymentKeys: ['paymentKeys', 'payments/keys', 1, true],
     terminalRequests: ['terminalRequests', 'terminals/{terminalId}/requests', 1, false],
     terminalResults: ['terminalResults', 'terminals/{terminalId}/results', 1, false],
     terminalStatus: ['terminalStatus', 'terminals/{terminalId}/status', 1, true],
@@ -168,7 +174,8 @@ const wildcardCases: [PrincipalName, string, boolean][] = [
   ['terminal', 'terminals/t1/status', false],
   ['payments', 'payments/requests', true],
   ['payments', 'payments/intents', true],
-  ['payments', 'payments/+', true],
+  // payments/+ reaches payments/keys too, which payments publishes and nobody but the gateway reads.
+  ['payments', 'payments/+', false],
   ['payments', 'terminals/+/requests', true],
   ['payments', 'terminals/+/status', true],
   ['payments', '$share/payments/payments/requests', true],
@@ -357,6 +364,9 @@ const uuid = {
 const at = '2025-03-01T12:00:00.000Z';
 const cardNumber = '4111111111111111';
 const card = { number: cardNumber, expMonth: 12, expYear: 2030, cvc: '123', holder: 'Ana Pérez' };
+/** A card as it travels on payments/requests: a compact JWE for payments' key (shape only here). */
+const encryptedCard =
+  'eyJhbGciOiJFQ0RILUVTK0EyNTZLVyIsImVuYyI6IkEyNTZHQ00ifQ.d3JhcHBlZA.aXYtaXYtaXYt.Y2lwaGVy.dGFn';
 
 const validPayloads: { [K in TopicKey]: [topic: string, payload: Record<string, unknown>] } = {
   paymentIntents: [
@@ -378,7 +388,7 @@ const validPayloads: { [K in TopicKey]: [topic: string, payload: Record<string, 
       requestId: 'idem-1',
       orderId: uuid.order,
       userId: uuid.user,
-      card,
+      card: encryptedCard,
     },
   ],
   paymentResults: [
@@ -393,6 +403,27 @@ const validPayloads: { [K in TopicKey]: [topic: string, payload: Record<string, 
       transactionId: 'tx-1',
       cardBrand: 'visa',
       cardLast4: '1111',
+      at,
+    },
+  ],
+  refundRequests: [
+    'payments/refunds',
+    {
+      type: 'refund.requested',
+      refundId: `void-${uuid.order}`,
+      orderId: uuid.order,
+      paymentId: uuid.event,
+      amountMinor: 12_345,
+      reason: 'order_expired',
+    },
+  ],
+  paymentKeys: [
+    'payments/keys',
+    {
+      type: 'payments.keys',
+      keys: [
+        { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: 'k1', alg: 'ECDH-ES+A256KW', use: 'enc' },
+      ],
       at,
     },
   ],
@@ -507,9 +538,14 @@ t.test('a payload that breaks its schema is refused naming the fields', async (t
     ok: false,
     reason: 'invalid_payload: amountMinor too_big',
   });
+  // An unknown type names only the type: which of the union's shapes was meant is unknown.
   t.strictSame(refuse('paymentIntents', { ...intent, type: 'payment.requested', id: 'x' }), {
     ok: false,
-    reason: 'invalid_payload: type invalid_value, id invalid_format',
+    reason: 'invalid_payload: type invalid_union',
+  });
+  t.strictSame(refuse('paymentIntents', { ...intent, id: 'x' }), {
+    ok: false,
+    reason: 'invalid_payload: id invalid_format',
   });
   t.strictSame(refuse('paymentIntents', [intent]), {
     ok: false,
@@ -544,8 +580,33 @@ t.test('a payload whose id differs from its topic is refused', async (t) => {
   );
 });
 
+t.test(
+  'payments/requests carries an encrypted card only: a card in clear is refused',
+  async (t) => {
+    const [, request] = validPayloads.paymentRequests;
+    const reasons = [
+      { ...request, card },
+      { ...request, card: cardNumber },
+      { ...request, card: `${encryptedCard}.extra` },
+      { ...request, card: 'a'.repeat(5_000) },
+      { ...request, amountMinor: 1 },
+    ].map((attempt) => {
+      const result = parsePayload('paymentRequests', JSON.stringify(attempt));
+      return result.ok ? 'accepted' : result.reason;
+    });
+    t.strictSame(reasons, [
+      'invalid_payload: card invalid_type',
+      'invalid_payload: card invalid_format',
+      'invalid_payload: card invalid_format',
+      'invalid_payload: card too_big, card invalid_format',
+      'invalid_payload: (root) unknown_field',
+    ]);
+    for (const reason of reasons) t.notMatch(reason, /4111/);
+  },
+);
+
 t.test('a refused card payload never names the card number', async (t) => {
-  const [, request] = validPayloads.paymentRequests;
+  const [, request] = validPayloads.terminalRequests;
   const attempts = [
     { ...request, card: { ...card, cvc: 'abc' } },
     { ...request, card: { ...card, number: `${cardNumber}2222` } },
@@ -557,7 +618,7 @@ t.test('a refused card payload never names the card number', async (t) => {
     { ...request, card: { ...card, holder: cardNumber.repeat(10) } },
   ];
   const reasons = attempts.map((attempt) => {
-    const result = parsePayload('paymentRequests', JSON.stringify(attempt));
+    const result = parsePayload('terminalRequests', JSON.stringify(attempt));
     return result.ok ? 'accepted' : result.reason;
   });
   t.strictSame(reasons, [

@@ -10,8 +10,10 @@ import {
   lowStockReachedSchema,
   orderStatusChangedSchema,
   paymentIntentSchema,
+  paymentKeysSchema,
   paymentRequestSchema,
   paymentResultSchema,
+  refundRequestSchema,
   revocationSchema,
   terminalPaymentRequestSchema,
   terminalPaymentResultSchema,
@@ -163,7 +165,25 @@ export const topics = Object.freeze({
     qos: 1,
     retain: false,
     publish: [service('payments')],
+    // orders through `$share/orders/…/+`; a gateway replica only the orders it waits for.
     subscribe: [service('orders', 'gateway')],
+  }),
+  refundRequests: defineTopic('refundRequests', {
+    pattern: 'payments/refunds',
+    schema: refundRequestSchema,
+    qos: 1,
+    retain: false,
+    publish: [service('orders')],
+    subscribe: [service('payments')],
+  }),
+  paymentKeys: defineTopic('paymentKeys', {
+    pattern: 'payments/keys',
+    schema: paymentKeysSchema,
+    qos: 1,
+    // Retained: a gateway replica learns the keys on subscribing, whenever it starts.
+    retain: true,
+    publish: [service('payments')],
+    subscribe: [service('gateway')],
   }),
   terminalRequests: defineTopic('terminalRequests', {
     pattern: 'terminals/{terminalId}/requests',

@@ -34,8 +34,22 @@ export const cardSchema = z.strictObject({
   holder: z.string().max(100).optional(),
 });
 
+/**
+ * A card encrypted for the payments service: a JWE in compact serialization (five base64url parts),
+ * made with one of the public keys payments announces on `payments/keys`, whose plaintext is a
+ * `cardSchema` object. Only payments holds the private keys: the broker, Redis, outboxes and logs
+ * only ever see this.
+ */
+export const encryptedCardSchema = z
+  .string()
+  .max(4_096)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+
+/** A stable code: why a payment was declined, refused or refunded (`card_declined`, …). */
+const code = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/);
+
 /** orders → payments: this order owes this amount until `expiresAt`; never a client's figure. */
-export const paymentIntentSchema = z.strictObject({
+export const paymentIntentCreatedSchema = z.strictObject({
   type: z.literal('payment.intent_created'),
   id,
   orderId: id,
@@ -45,30 +59,96 @@ export const paymentIntentSchema = z.strictObject({
   expiresAt: timestamp,
 });
 
-/** gateway → payments: charge this order with this card; `requestId` is the idempotency key. */
+/**
+ * orders → payments: the order can no longer be paid (cancelled, expired). Payments refuses later
+ * requests for it, and voids a payment that was approved while this was on its way.
+ */
+export const paymentIntentCancelledSchema = z.strictObject({
+  type: z.literal('payment.intent_cancelled'),
+  id,
+  orderId: id,
+  reason: z.enum(['cancelled', 'expired']),
+  at: timestamp,
+});
+
+export const paymentIntentSchema = z.discriminatedUnion('type', [
+  paymentIntentCreatedSchema,
+  paymentIntentCancelledSchema,
+]);
+
+/**
+ * gateway → payments: charge this order with this card; `requestId` is the idempotency key (the
+ * HTTP Idempotency-Key, scoped by the gateway to the caller). Never an amount: the intent rules.
+ */
 export const paymentRequestSchema = z.strictObject({
   type: z.literal('payment.requested'),
   requestId,
   orderId: id,
   userId: id,
-  card: cardSchema,
+  card: encryptedCardSchema,
 });
 
-/** payments → orders and the gateway: one request's outcome; of the card, brand and last 4. */
+/**
+ * payments → orders and the waiting gateway: one request's outcome, or a refund of a payment.
+ * - `payment.approved`: charged (`paymentId`, `transactionId`);
+ * - `payment.declined`: the processor said no (`reason`: card_declined, insufficient_funds,
+ *   expired_card, incorrect_cvc, processing_error, invalid_card, amount_too_large, …);
+ *   the order may be paid again until its deadline;
+ * - `payment.refused`: payments did not try (`reason`: order_already_paid, payment_in_progress,
+ *   order_not_payable, unknown_order, unreadable_card, …); nothing changes on the order;
+ * - `payment.refunded`: money given back on a payment (`reason`: order_expired,
+ *   order_cancelled, … ; `amountMinor` is the refunded amount).
+ * Of the card, brand and last four only.
+ */
 export const paymentResultSchema = z.strictObject({
-  type: z.enum(['payment.approved', 'payment.declined']),
+  type: z.enum(['payment.approved', 'payment.declined', 'payment.refused', 'payment.refunded']),
   id,
   requestId,
   orderId: id,
-  amountMinor,
-  currency,
+  paymentId: id.optional(),
+  amountMinor: amountMinor.optional(),
+  currency: currency.optional(),
   transactionId: z.string().min(1).max(100).optional(),
-  reason: reason.optional(),
+  reason: code.optional(),
   cardBrand: z.string().min(1).max(40).optional(),
   cardLast4: z
     .string()
     .regex(/^\d{4}$/)
     .optional(),
+  at: timestamp,
+});
+
+/**
+ * orders → payments: give back (part of) a payment — a payment approved for an order that had
+ * expired or been cancelled meanwhile is voided this way. `refundId` makes it idempotent.
+ */
+export const refundRequestSchema = z.strictObject({
+  type: z.literal('refund.requested'),
+  refundId: requestId,
+  orderId: id,
+  paymentId: id,
+  amountMinor,
+  reason: code,
+});
+
+/**
+ * payments → the gateway (retained): the public keys to encrypt cards for payments (a JWK set,
+ * ECDH-ES key agreement). The first key is the one to use; the others are still accepted
+ * (rotation: announce the new key first, retire the old one once no request can carry it).
+ */
+export const paymentKeysSchema = z.strictObject({
+  type: z.literal('payments.keys'),
+  keys: z
+    .array(
+      z.looseObject({
+        kty: z.string().min(1).max(10),
+        kid: z.string().min(1).max(100),
+        alg: z.string().min(1).max(40),
+        use: z.literal('enc'),
+      }),
+    )
+    .min(1)
+    .max(10),
   at: timestamp,
 });
 
@@ -156,9 +236,13 @@ export const revocationSchema = z.discriminatedUnion('type', [
 ]);
 
 export type Card = z.infer<typeof cardSchema>;
-export type PaymentIntentCreated = z.infer<typeof paymentIntentSchema>;
+export type PaymentIntentCreated = z.infer<typeof paymentIntentCreatedSchema>;
+export type PaymentIntentCancelled = z.infer<typeof paymentIntentCancelledSchema>;
+export type PaymentIntent = z.infer<typeof paymentIntentSchema>;
 export type PaymentRequested = z.infer<typeof paymentRequestSchema>;
 export type PaymentResult = z.infer<typeof paymentResultSchema>;
+export type RefundRequested = z.infer<typeof refundRequestSchema>;
+export type PaymentKeys = z.infer<typeof paymentKeysSchema>;
 export type TerminalPaymentRequested = z.infer<typeof terminalPaymentRequestSchema>;
 export type TerminalPaymentResult = z.infer<typeof terminalPaymentResultSchema>;
 export type TerminalStatus = z.infer<typeof terminalStatusSchema>;
