@@ -34,6 +34,7 @@ import {
   rateLimitRedisReady,
   RedisRateLimitStore,
 } from './rate-limit-store.js';
+import { createPaymentBridge } from './payments.js';
 import { startRevocationWatch } from './revocations.js';
 import { securityHeaders } from './security-headers.js';
 import { UpstreamPool } from './upstreams.js';
@@ -82,6 +83,13 @@ export interface Gateway {
 }
 
 type LocalHandler = (req: Request, res: Response) => Promise<void>;
+type CallerHandler = (req: Request, res: Response, caller: Caller) => Promise<void>;
+
+/** A part that runs only with a broker: without one, its routes answer 503. */
+function unavailableWithout<T>(part: T | undefined): T {
+  if (part === undefined) throw new AppError('service_unavailable');
+  return part;
+}
 
 const noRoles: Role[] = [];
 
@@ -165,6 +173,14 @@ export function buildGateway({
         log,
       })
     : undefined;
+  const payments = config.MQTT_URL
+    ? createPaymentBridge({
+        mqtt: { MQTT_URL: config.MQTT_URL, MQTT_PASSWORD: config.MQTT_PASSWORD! },
+        log,
+        metrics,
+        waitMs: config.PAYMENT_WAIT_MS,
+      })
+    : undefined;
   const routes = compilePolicy();
   const cache = new MicroCache({
     ttlMs: config.CACHE_TTL_MS,
@@ -183,6 +199,14 @@ export function buildGateway({
     ['GET /api/health', createHealthHandler({ pools, agent: upstreamProxy.agent, isShuttingDown })],
     ['GET /api/openapi.json', docs.document],
     ['GET /api/docs', docs.page],
+    ['GET /api/payments/keys.json', (req, res) => unavailableWithout(payments).keys(req, res)],
+  ]);
+  /** Routes the gateway answers itself for a signed-in caller. */
+  const callerHandlers = new Map<string, CallerHandler>([
+    [
+      'POST /api/orders/:id/payments',
+      (req, res, caller) => unavailableWithout(payments).pay(req, res, caller),
+    ],
   ]);
   const bodyLimit = config.BODY_LIMIT_BYTES;
 
@@ -195,7 +219,14 @@ export function buildGateway({
     caller: Caller | undefined,
   ): void {
     if (route.owner === 'gateway') {
-      const handler = localHandlers.get(`${route.method} ${route.path}`);
+      const key = `${route.method} ${route.path}`;
+      const forCaller = callerHandlers.get(key);
+      if (forCaller) {
+        // Only signed-in routes are here: the policy admitted a caller.
+        forCaller(req, res, caller!).catch(next);
+        return;
+      }
+      const handler = localHandlers.get(key);
       if (!handler) throw new AppError('service_unavailable');
       handler(req, res).catch(next);
       return;
@@ -331,6 +362,7 @@ export function buildGateway({
     async close() {
       upstreamProxy.close();
       await revocations?.close();
+      await payments?.close();
       if (limitsRedis) await limitsRedis.quit().catch(() => limitsRedis.disconnect());
     },
   };

@@ -114,11 +114,14 @@ export const gatewaySettings = {
   CACHE_MAX_BODY_BYTES: setting.int(256 * 1024, 1_024, 10 * 1024 * 1024),
   CORS_ORIGINS: corsOrigins,
   /**
-   * The broker, where the users service announces revoked accounts: with it, a disabled or
-   * demoted account's tokens are refused within a second (see revocations.ts). Unset: they work
-   * until they expire. MQTT_PASSWORD is the gateway's own broker password (service `gateway`).
+   * The broker, where the users service announces revoked accounts (with it, a disabled or
+   * demoted account's tokens are refused within a second, see revocations.ts) and through which
+   * orders are paid (payments.ts). Unset: tokens work until they expire and paying answers 503.
+   * MQTT_PASSWORD is the gateway's own broker password (service `gateway`).
    */
   ...mqttSettings,
+  /** How long a payment request waits for its result before answering 202 (where to look). */
+  PAYMENT_WAIT_MS: setting.int(3_000, 1, 60_000),
   TRUST_PROXY: trustProxy,
 };
 

@@ -42,6 +42,74 @@ const gatewayPaths: Record<string, PathItem> = {
       responses: { 200: { description: 'The OpenAPI 3.1 document of the public API' } },
     },
   },
+  '/api/payments/keys.json': {
+    get: {
+      operationId: 'getApiPaymentsKeysJson',
+      summary: "Payments' public keys, to encrypt a card in the browser (a JWK set)",
+      description:
+        'Encrypt `{ number, expMonth, expYear, cvc, holder? }` as a compact JWE for the first key ' +
+        '(its `alg`, `enc: A256GCM`, its `kid`) and send it as `encryptedCard`.',
+      tags: ['payments'],
+      'x-mercado-access': 'public',
+      responses: {
+        200: { description: 'The keys payments announced' },
+        503: { description: 'Payments has not announced its keys yet' },
+      },
+    },
+  },
+  '/api/orders/{id}/payments': {
+    post: {
+      operationId: 'postApiOrdersIdPayments',
+      summary: 'Pay an order by card (over MQTT to payments; the amount is the order’s)',
+      tags: ['payments'],
+      'x-mercado-access': 'authenticated',
+      security: [{ bearerAuth: [] }],
+      parameters: [
+        { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: true,
+          schema: { type: 'string', minLength: 1, maxLength: 255 },
+        },
+      ],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              description:
+                'Exactly one of card and encryptedCard; amountMinor, amount and currency are ignored.',
+              properties: {
+                card: {
+                  type: 'object',
+                  required: ['number', 'expMonth', 'expYear', 'cvc'],
+                  additionalProperties: false,
+                  properties: {
+                    number: { type: 'string', pattern: '^\\d{12,19}$' },
+                    expMonth: { type: 'integer', minimum: 1, maximum: 12 },
+                    expYear: { type: 'integer', minimum: 2000, maximum: 2100 },
+                    cvc: { type: 'string', pattern: '^\\d{3,4}$' },
+                    holder: { type: 'string', maxLength: 100 },
+                  },
+                },
+                encryptedCard: { type: 'string', maxLength: 4096, description: 'A compact JWE' },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        200: { description: 'Approved' },
+        202: { description: 'Sent; no result yet (see Location)' },
+        402: { description: 'Declined (`payment_declined`, with the reason)' },
+        404: { description: 'No such order of yours' },
+        409: { description: 'Not attempted: paid, in progress, or no longer payable' },
+        503: { description: 'Payments or the broker is unavailable' },
+      },
+    },
+  },
   '/api/docs': {
     get: {
       operationId: 'getApiDocs',

@@ -42,6 +42,8 @@ export const routeOwners: Readonly<Record<string, RouteOwner>> = {
   // The terminal registry is identity (the users service owns the `terminal` role); payments only
   // hears terminals over MQTT.
   '/api/terminals': 'users',
+  // Payments is reached over MQTT only: what the gateway serves of it, it serves itself.
+  '/api/payments': 'gateway',
   '/api/health': 'gateway',
   '/api/openapi.json': 'gateway',
   '/api/docs': 'gateway',
@@ -49,8 +51,9 @@ export const routeOwners: Readonly<Record<string, RouteOwner>> = {
 
 /**
  * Routes the gateway answers itself although their prefix belongs to a service. Paying an order
- * travels HTTP → MQTT → payments (docs/architecture.md, "The checkout, end to end"); until that bridge exists the route
- * answers 503 `service_unavailable` rather than reaching the orders service with card data.
+ * travels HTTP → MQTT → payments (payments.ts, and docs/architecture.md, "The checkout, end to
+ * end"); without a broker (no MQTT_URL) it answers 503 `service_unavailable`, never reaching the
+ * orders service with card data.
  */
 export const gatewayHandledRoutes: ReadonlyArray<Pick<PolicyEntry, 'method' | 'path'>> = [
   { method: 'POST', path: '/api/orders/:id/payments' },
@@ -110,6 +113,9 @@ export const policy: readonly PolicyEntry[] = [
   { method: 'POST', path: '/api/orders/:id/deliver', access: sellerOrAdmin },
   { method: 'POST', path: '/api/orders/:id/refund', access: sellerOrAdmin },
   { method: 'POST', path: '/api/orders/:id/payments', access: 'authenticated' },
+
+  // payments' public keys, for a browser to encrypt a card itself (answered by the gateway).
+  { method: 'GET', path: '/api/payments/keys.json', access: 'public' },
 
   // the gateway itself (the docs page's static files are served apart, under /api/docs/assets/)
   { method: 'GET', path: '/api/health', access: 'public' },

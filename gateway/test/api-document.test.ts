@@ -58,8 +58,11 @@ t.test('every routable path is documented, and every documented path is routable
   );
   const routable = new Map<string, unknown>();
   for (const entry of policy) {
-    if (!servicesUnderTest.has(ownerOf(entry.path) ?? '')) continue; // orders, payments: not built yet
-    if (handledByGateway.has(`${entry.method} ${entry.path}`)) continue;
+    // Routes the gateway answers itself are documented by the gateway, whatever their prefix.
+    const owner = handledByGateway.has(`${entry.method} ${entry.path}`)
+      ? 'gateway'
+      : ownerOf(entry.path);
+    if (!servicesUnderTest.has(owner ?? '')) continue; // orders: not built yet
     routable.set(`${entry.method} ${openApiPath(entry.path)}`, entry.access);
   }
   t.same([...documented.keys()].sort(), [...routable.keys()].sort(), 'the same routes');

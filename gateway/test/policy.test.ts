@@ -58,6 +58,7 @@ t.test('the policy table has an entry for every route of the public API', async 
     ['POST', '/api/orders/o-1/deliver'],
     ['POST', '/api/orders/o-1/refund'],
     ['POST', '/api/orders/o-1/payments'],
+    ['GET', '/api/payments/keys.json'],
     ['GET', '/api/terminals'],
     ['POST', '/api/terminals'],
     ['DELETE', '/api/terminals/t-1'],

@@ -131,6 +131,9 @@ export const refundRequestSchema = z.strictObject({
   reason: code,
 });
 
+/** JWK members that carry private key material (RFC 7518 §6): never on the broker. */
+const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
+
 /**
  * payments → the gateway (retained): the public keys to encrypt cards for payments (a JWK set,
  * ECDH-ES key agreement). The first key is the one to use; the others are still accepted
@@ -140,12 +143,16 @@ export const paymentKeysSchema = z.strictObject({
   type: z.literal('payments.keys'),
   keys: z
     .array(
-      z.looseObject({
-        kty: z.string().min(1).max(10),
-        kid: z.string().min(1).max(100),
-        alg: z.string().min(1).max(40),
-        use: z.literal('enc'),
-      }),
+      z
+        .looseObject({
+          kty: z.string().min(1).max(10),
+          kid: z.string().min(1).max(100),
+          alg: z.string().min(1).max(40),
+          use: z.literal('enc'),
+        })
+        .refine((key) => privateMembers.every((member) => !(member in key)), {
+          message: 'a public key only',
+        }),
     )
     .min(1)
     .max(10),

@@ -23,6 +23,8 @@ export {
   type OpenApiDocument,
 } from './openapi.js';
 export { sendProblem } from './error-handler.js';
+/** For a handler that validates outside ApiRouter (the gateway's own routes). */
+export { fieldErrors, nulCharacters, type RequestPart } from './validation.js';
 /** Also declares `req.id`, the request id every handler and log line has. */
 export { requestContext } from './request-context.js';
 export { listen, handleShutdown, type ListeningServer, type ShutdownOptions } from './server.js';
