@@ -28,6 +28,8 @@ const createRedisEmitter = require('mqemitter-redis') as EmitterFactory;
 
 /** How long a shared message's claim key lives: longer than any node takes to see the message. */
 const CLAIM_TTL_MS = 60_000;
+/** How long QUIT may wait for Redis at shutdown. */
+const QUIT_TIMEOUT_MS = 2_000;
 /** A node that stops bidding for a group (it crashed) stops being chosen after this long. */
 const NODE_TTL_MS = 3_000;
 /** A node whose members of a group are all offline bids this late, so a node that can deliver wins. */
@@ -126,6 +128,18 @@ export interface RedisCluster {
  * call; the messages chosen for it then are lost to the group — its members' connections died
  * with it anyway, and a payment request's sender retries with its idempotency key.
  */
+/** QUIT, waiting for pending replies; a connection that cannot say goodbye is dropped. */
+async function quitGracefully(connection: Redis): Promise<void> {
+  if (connection.status === 'end') return;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+  });
+  await Promise.race([connection.quit().catch(() => undefined), timedOut]);
+  clearTimeout(timer);
+  connection.disconnect();
+}
+
 export function createRedisCluster(url: string, nodeId: string, log: Logger): RedisCluster {
   const store = new Redis(url);
   const claims = new Redis(url, { enableAutoPipelining: true });
@@ -196,8 +210,10 @@ export function createRedisCluster(url: string, nodeId: string, log: Logger): Re
     },
     async close() {
       clearInterval(refresher);
-      await persistence.destroy();
-      claims.disconnect();
+      // QUIT, not a disconnect (what persistence.destroy() does): the commands aedes issued while
+      // its clients were closing get their replies first. A disconnect rejects them, and nobody
+      // awaits those promises: an unhandled rejection ("Connection is closed") in every process.
+      await Promise.all([quitGracefully(store), quitGracefully(claims)]);
     },
   };
 }
