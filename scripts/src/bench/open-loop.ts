@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { build } from 'hdr-histogram-js';
 
@@ -8,7 +9,10 @@ import { build } from 'hdr-histogram-js';
  * next) hides every stall behind the requests it did not send — coordinated omission — and, with
  * per-connection timers, adds its own scheduling jitter; this is what wrk2 does, in Node.
  *
- * argv: url rate seconds [header:value ...]; prints one JSON line of figures.
+ * argv: url rate seconds [header:value ...] — GET `url` every time; or url rate seconds @file —
+ * the requests of a JSON file (`[{ method, path, headers?, body?, expect? }]`, `path` joined to
+ * `url`), each in turn: one payment per order, say. A request counts as an error unless it
+ * answers `expect` (200 by default). Prints one JSON line of figures.
  */
 const [url, rateArgument, secondsArgument, ...headerArguments] = process.argv.slice(2);
 if (!url || !rateArgument || !secondsArgument) {
@@ -17,12 +21,29 @@ if (!url || !rateArgument || !secondsArgument) {
 }
 const rate = Number(rateArgument);
 const total = Math.round(rate * Number(secondsArgument));
-const headers = Object.fromEntries(
-  headerArguments.map((pair) => [
-    pair.slice(0, pair.indexOf(':')),
-    pair.slice(pair.indexOf(':') + 1),
-  ]),
-);
+interface PlannedRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  expect?: number;
+}
+const fromFile = headerArguments[0]?.startsWith('@') ? headerArguments[0].slice(1) : undefined;
+const planned: PlannedRequest[] = fromFile
+  ? (JSON.parse(readFileSync(fromFile, 'utf8')) as PlannedRequest[])
+  : [
+      {
+        method: 'GET',
+        path: '',
+        headers: Object.fromEntries(
+          headerArguments.map((pair) => [
+            pair.slice(0, pair.indexOf(':')),
+            pair.slice(pair.indexOf(':') + 1),
+          ]),
+        ),
+      },
+    ];
+if (planned.length === 0) throw new Error('open-loop: no requests');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 const latencies = build({
   lowestDiscernibleValue: 1,
@@ -42,12 +63,18 @@ await new Promise<void>(function run(resolve) {
     if (!ok) errors++;
     if (++settled === total) resolve();
   };
-  const send = (due: bigint) => {
-    const request = http.get(url, { agent, headers }, function onResponse(response) {
-      response.resume();
-      response.once('end', () => finish(due, response.statusCode === 200));
-    });
+  const send = (due: bigint, index: number) => {
+    const plan = planned[index % planned.length]!;
+    const request = http.request(
+      `${url}${plan.path}`,
+      { method: plan.method, agent, headers: plan.headers ?? {} },
+      function onResponse(response) {
+        response.resume();
+        response.once('end', () => finish(due, response.statusCode === (plan.expect ?? 200)));
+      },
+    );
     request.once('error', () => finish(due, false));
+    request.end(plan.body);
   };
   // A 1 ms timer, not a busy loop: spinning on setImmediate kept to the schedule within tens of
   // microseconds but took a whole core from the system under test (half of this machine).
@@ -55,7 +82,10 @@ await new Promise<void>(function run(resolve) {
   // generator's own lateness (about a millisecond) counts against the figures, never for them.
   const tick = () => {
     const now = process.hrtime.bigint();
-    while (sent < total && dueAt(sent) <= now) send(dueAt(sent++));
+    while (sent < total && dueAt(sent) <= now) {
+      send(dueAt(sent), sent);
+      sent++;
+    }
     if (sent < total) setTimeout(tick, 1);
   };
   tick();
