@@ -60,7 +60,7 @@ export async function requestPayment(
     const same = await findPaymentByRequest(deps.db, orderId, requestId);
     if (same) return { kind: 'existing', payment: same } as const;
     const live = await findLivePayment(deps.db, orderId);
-    return refusalForLive(live);
+    return refusalForLive(live, requestId);
   });
   if (start.kind === 'existing') return repeat(deps, start.payment);
   if (start.kind === 'refused') return refused(deps, request, start.reason);
@@ -143,8 +143,12 @@ async function startPayment(
     if (intent.cancelled_reason || intent.expires_at!.getTime() <= deps.now().getTime()) {
       return { kind: 'refused', reason: 'order_not_payable' };
     }
+    // A delivery of this request that committed while this one decrypted (each statement reads
+    // what is committed when it starts: the live payment may be this request's own).
+    const same = await findPaymentByRequest(trx, request.orderId, request.requestId);
+    if (same) return { kind: 'existing', payment: same };
     const live = await findLivePayment(trx, request.orderId);
-    if (live) return refusalForLive(live);
+    if (live) return refusalForLive(live, request.requestId);
     const paymentId = randomUUID();
     await insertProcessingPayment(trx, {
       id: paymentId,
@@ -178,7 +182,8 @@ async function startPayment(
  * Why a request is refused beside the order's live payment. The refusal never names that payment:
  * orders keys its inbox by payment id, and this request's answer is not that payment's.
  */
-function refusalForLive(live: PaymentRow | undefined): Start {
+function refusalForLive(live: PaymentRow | undefined, requestId: string): Start {
+  if (live?.request_id === requestId) return { kind: 'existing', payment: live };
   // Gone between the violation and the read: it failed meanwhile; the caller may try again.
   if (!live || live.status === 'processing') {
     return { kind: 'refused', reason: 'payment_in_progress' };
