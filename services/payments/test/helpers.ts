@@ -1,6 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { createMercadoBroker, loadBrokerConfig, type MercadoBroker } from '@mercado/broker/testing';
 import {
   encryptCard,
+  type MqttServiceName,
   type Card,
   type CardPublicJwk,
   type PaymentIntentCreated,
@@ -8,7 +12,14 @@ import {
 } from '@mercado/common/contract';
 import type { Knex } from '@mercado/common/db';
 import type { MqttClient } from '@mercado/common/mqtt';
-import { startTestService, testMqttPassword, type captureLogs } from '@mercado/common/testing';
+import { createMetrics } from '@mercado/common/metrics';
+import {
+  captureLogs,
+  startTestService,
+  testBrokerCredentials,
+  testMqttPassword,
+  testServiceMqttCredentials,
+} from '@mercado/common/testing';
 
 export { eventually } from '@mercado/common/testing';
 import {
@@ -205,4 +216,151 @@ export async function queuedResults(
   if (orderId) query.where({ topic: `payments/results/${orderId}` });
   const rows: Array<{ payload: Record<string, any> }> = await query;
   return rows.map((row) => row.payload);
+}
+
+export interface TestBroker {
+  url: string;
+  port: number;
+  broker: MercadoBroker;
+  logs: ReturnType<typeof captureLogs>;
+  /** Stops the broker and starts a fresh one on the same port: every retained message is gone. */
+  restart(): Promise<void>;
+}
+
+/**
+ * Mercado's real broker in this process, on a TCP port of its own (as its listeners.ts does),
+ * admitting every contract service with its test password. Its packet limit is raised so that
+ * payments itself is seen refusing an oversized payload.
+ */
+export async function startTestBroker(t: TestContext): Promise<TestBroker> {
+  const config = loadBrokerConfig({
+    INTERNAL_SECRET: 'payments-test-internal-secret-0123456789abcdef',
+    ...testBrokerCredentials(),
+    JWKS_URL: 'http://127.0.0.1:1/jwks.json',
+    MQTT_PORT: '0',
+    PORT: '0',
+    MAX_PACKET_BYTES: String(256 * 1024),
+  });
+  const logs = captureLogs('broker');
+  let server: net.Server | undefined;
+  let current: MercadoBroker | undefined;
+  let port = 0;
+  async function open() {
+    const broker = await createMercadoBroker({
+      config,
+      log: logs.log,
+      metrics: createMetrics('broker'),
+    });
+    const listening = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
+    await new Promise<void>((resolve, reject) => {
+      listening.once('error', reject);
+      listening.listen(port, '127.0.0.1', () => resolve());
+    });
+    port = (listening.address() as net.AddressInfo).port;
+    server = listening;
+    current = broker;
+  }
+  async function close() {
+    const closing = server;
+    server = undefined;
+    if (!closing) return;
+    const closed = new Promise((resolve) => closing.close(resolve));
+    // Open connections end with the broker; the server closes once they have.
+    await current!.close();
+    await closed;
+  }
+  await open();
+  t.teardown(close);
+  const testBroker: TestBroker = {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    broker: current!,
+    logs,
+    async restart() {
+      await close();
+      await open();
+      testBroker.broker = current!;
+    },
+  };
+  return testBroker;
+}
+
+/** mosquitto_pub / mosquitto_sub's connection options, as service `service` with its password. */
+function mosquittoConnection(broker: TestBroker, service: MqttServiceName, clientId: string) {
+  const { username, password } = testServiceMqttCredentials(service);
+  return [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(broker.port),
+    '-u',
+    username,
+    '-P',
+    password,
+    '-i',
+    clientId,
+    '-q',
+    '1',
+    '-V',
+    'mqttv311',
+  ];
+}
+
+/** Publishes one message with mosquitto_pub (the payload on its stdin), as a foreign client. */
+export function mosquittoPublish(
+  broker: TestBroker,
+  service: MqttServiceName,
+  topic: string,
+  payload: string,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(
+    'mosquitto_pub',
+    [...mosquittoConnection(broker, service, `${service}-pub-${randomUUID()}`), '-t', topic, '-s'],
+    { stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(payload);
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
+
+/**
+ * Subscribes with mosquitto_sub and resolves once the broker has granted it (its own output is
+ * block-buffered on a pipe, so the broker says when it is ready); `messages` holds each line.
+ */
+export async function mosquittoSubscribe(
+  t: TestContext,
+  broker: TestBroker,
+  service: MqttServiceName,
+  topic: string,
+): Promise<{ messages: string[] }> {
+  const clientId = `${service}-sub-${randomUUID()}`;
+  const granted = new Promise<void>((resolve) => {
+    const aedes = broker.broker.aedes;
+    aedes.on('subscribe', function onSubscribe(_subscriptions: unknown, client: { id: string }) {
+      if (client.id !== clientId) return;
+      aedes.off('subscribe', onSubscribe);
+      resolve();
+    });
+  });
+  const child = spawn(
+    'mosquitto_sub',
+    [...mosquittoConnection(broker, service, clientId), '-t', topic],
+    {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  );
+  t.teardown(() => {
+    child.kill('SIGTERM');
+  });
+  const messages: string[] = [];
+  let pending = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    messages.push(...lines);
+  });
+  await granted;
+  return { messages };
 }
