@@ -55,3 +55,11 @@ export {
   type RevocationListResponse,
   type RevocationLedger,
 } from './revocation-list.js';
+export {
+  cardKeyAlgorithm,
+  cardContentEncryption,
+  cardKeyCurves,
+  cardPublicJwkSchema,
+  encryptCard,
+  type CardPublicJwk,
+} from './card-encryption.js';

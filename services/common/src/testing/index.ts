@@ -5,6 +5,7 @@
  */
 export * from './testing.js';
 export { freePort } from './free-port.js';
+export { eventually } from './eventually.js';
 export { sendRawHttp, unparsableRequests } from './raw-http.js';
 export {
   expectHostileInputRefused,

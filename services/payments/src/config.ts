@@ -1,0 +1,35 @@
+import {
+  baseServiceSettings,
+  databaseSettings,
+  loadConfig,
+  mqttSettings,
+  outboxRelaySettings,
+  setting,
+} from '@mercado/common/config';
+import { cardKeysSetting } from './keys.js';
+
+export const paymentsSettings = {
+  ...baseServiceSettings,
+  ...databaseSettings,
+  /**
+   * The private keys cards are decrypted with: a JSON array of P-256 or X25519 JWKs (each with a
+   * kid); the first is announced as the one to use, the others are still accepted (rotation).
+   */
+  PAYMENTS_CARD_KEYS: cardKeysSetting,
+  /** The key of the card fingerprint (HMAC-SHA256 of the number): the same card, the same print. */
+  CARD_FINGERPRINT_KEY: setting.secret(32),
+  /** The sandbox processor's amount limits, in minor units of any currency. */
+  PROCESSOR_MIN_AMOUNT_MINOR: setting.int(50, 1, 100_000_000_000),
+  PROCESSOR_MAX_AMOUNT_MINOR: setting.int(99_999_999, 1, 100_000_000_000),
+  /** How long the sandbox's slow test card takes to answer. */
+  PROCESSOR_SLOW_CARD_DELAY_MS: setting.int(5_000, 0, 120_000),
+  /** The broker: requests and intents come from it, results and the keys go to it. */
+  ...mqttSettings,
+  ...outboxRelaySettings,
+};
+
+export type PaymentsConfig = ReturnType<typeof loadPaymentsConfig>;
+
+export function loadPaymentsConfig(env: Record<string, string | undefined> = process.env) {
+  return loadConfig(paymentsSettings, env);
+}

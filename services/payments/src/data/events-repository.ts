@@ -1,0 +1,49 @@
+import type { Knex } from '@mercado/common/db';
+
+export type PaymentEventType =
+  | 'intent_received'
+  | 'intent_cancelled'
+  | 'payment_started'
+  | 'payment_approved'
+  | 'payment_declined'
+  | 'payment_refused'
+  | 'payment_refunded'
+  | 'refund_refused';
+
+export interface PaymentEvent {
+  type: PaymentEventType;
+  orderId: string;
+  paymentId?: string | undefined;
+  requestId?: string | undefined;
+  amountMinor?: number | undefined;
+  currency?: string | undefined;
+  reason?: string | undefined;
+}
+
+export interface PaymentEventRow {
+  id: number;
+  type: PaymentEventType;
+  order_id: string;
+  payment_id: string | null;
+  request_id: string | null;
+  amount_minor: number | null;
+  currency: string | null;
+  reason: string | null;
+  at: Date;
+}
+
+/** Appends to the audit log (sql/payments: the table refuses UPDATE, DELETE and TRUNCATE). */
+export async function appendPaymentEvent(
+  trx: Knex.Transaction,
+  event: PaymentEvent,
+): Promise<void> {
+  await trx('payment_events').insert({
+    type: event.type,
+    order_id: event.orderId,
+    payment_id: event.paymentId ?? null,
+    request_id: event.requestId ?? null,
+    amount_minor: event.amountMinor ?? null,
+    currency: event.currency ?? null,
+    reason: event.reason ?? null,
+  });
+}

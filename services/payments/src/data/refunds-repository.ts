@@ -1,0 +1,50 @@
+import type { Knex } from '@mercado/common/db';
+import type { PaymentResult } from '@mercado/common/contract';
+
+export interface RefundRow {
+  id: string;
+  payment_id: string;
+  order_id: string;
+  amount_minor: number;
+  reason: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  transaction_id: string | null;
+  result: PaymentResult | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function findRefund(
+  db: Knex | Knex.Transaction,
+  refundId: string,
+): Promise<RefundRow | undefined> {
+  return db<RefundRow>('refunds').where({ id: refundId }).first();
+}
+
+export async function insertPendingRefund(
+  trx: Knex.Transaction,
+  refund: { id: string; paymentId: string; orderId: string; amountMinor: number; reason: string },
+): Promise<void> {
+  await trx('refunds').insert({
+    id: refund.id,
+    payment_id: refund.paymentId,
+    order_id: refund.orderId,
+    amount_minor: refund.amountMinor,
+    reason: refund.reason,
+  });
+}
+
+export async function completeRefund(
+  trx: Knex.Transaction,
+  refundId: string,
+  outcome: { status: 'succeeded' | 'failed'; transactionId?: string; result: PaymentResult },
+): Promise<void> {
+  await trx('refunds')
+    .where({ id: refundId, status: 'pending' })
+    .update({
+      status: outcome.status,
+      transaction_id: outcome.transactionId ?? null,
+      result: JSON.stringify(outcome.result),
+      updated_at: trx.fn.now(),
+    });
+}

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type { Card, PaymentRequested, PaymentResult } from '@mercado/common/contract';
+import { withTransaction } from '@mercado/common/db';
+import { isUniqueViolation } from '@mercado/common/errors';
+import type { RefusalReason } from '../errors.js';
+import { appendPaymentEvent } from '../data/events-repository.js';
+import { findIntentLocked } from '../data/intents-repository.js';
+import {
+  completePayment,
+  findLivePayment,
+  findPaymentByRequest,
+  insertProcessingPayment,
+  type PaymentRow,
+} from '../data/payments-repository.js';
+import { cardFingerprint, detectBrand, lastFour } from './cards.js';
+import type { PaymentsDeps } from './deps.js';
+import type { ChargeOutcome } from './processor.js';
+import { voidPayment } from './intents.js';
+import { publishResult, refuse } from './results.js';
+
+/**
+ * What became of one delivery of a payment request:
+ * - `charged`: this delivery tried the card (approved or declined: `result`);
+ * - `repeated`: the request was tried before and its first result was published again;
+ * - `in_progress`: the request is being tried by another delivery, whose result will come;
+ * - `refused`: nothing was tried (`reason`).
+ */
+export type PaymentAnswer =
+  | { kind: 'charged'; result: PaymentResult }
+  | { kind: 'repeated'; result: PaymentResult }
+  | { kind: 'in_progress' }
+  | { kind: 'refused'; reason: RefusalReason };
+
+type Start =
+  | { kind: 'started'; paymentId: string; amountMinor: number; currency: string }
+  | { kind: 'refused'; reason: RefusalReason }
+  | { kind: 'existing'; payment: PaymentRow };
+
+/**
+ * One payment request: one attempt to charge the order's intent (never an amount from the
+ * request), idempotent by (order, request id). The database is the last guard: the payment row is
+ * inserted under unique indexes before the processor is asked, so concurrent deliveries of one
+ * request charge once, and concurrent requests for one order cannot both be charged.
+ */
+export async function requestPayment(
+  deps: PaymentsDeps,
+  request: PaymentRequested,
+): Promise<PaymentAnswer> {
+  const { orderId, requestId } = request;
+  const earlier = await findPaymentByRequest(deps.db, orderId, requestId);
+  if (earlier) return repeat(deps, earlier);
+
+  const decrypted = await deps.keyring.decrypt(request.card);
+  if (!decrypted.ok) return refused(deps, request, decrypted.reason);
+  const { card } = decrypted;
+
+  const start = await startPayment(deps, request, card).catch(async (error: unknown) => {
+    if (!isUniqueViolation(error)) throw error;
+    // Another delivery of this request, or another request of this order, got there first.
+    const same = await findPaymentByRequest(deps.db, orderId, requestId);
+    if (same) return { kind: 'existing', payment: same } as const;
+    const live = await findLivePayment(deps.db, orderId);
+    return refusalForLive(live, requestId);
+  });
+  if (start.kind === 'existing') return repeat(deps, start.payment);
+  if (start.kind === 'refused') return refused(deps, request, start.reason);
+
+  const outcome: ChargeOutcome = await deps.processor
+    .charge({
+      paymentId: start.paymentId,
+      amountMinor: start.amountMinor,
+      currency: start.currency,
+      card,
+    })
+    .catch(function processorFailed(error: unknown) {
+      deps.log.error(
+        { paymentId: start.paymentId, err: { message: (error as Error).message } },
+        'the processor failed',
+      );
+      return { approved: false, declineCode: 'processing_error' } as const;
+    });
+  const brand = detectBrand(card.number).brand;
+  const result: PaymentResult = {
+    type: outcome.approved ? 'payment.approved' : 'payment.declined',
+    id: randomUUID(),
+    requestId,
+    orderId,
+    paymentId: start.paymentId,
+    amountMinor: start.amountMinor,
+    currency: start.currency,
+    ...(outcome.approved
+      ? { transactionId: outcome.transactionId }
+      : { reason: outcome.declineCode }),
+    cardBrand: brand,
+    cardLast4: lastFour(card.number),
+    at: new Date().toISOString(),
+  };
+  const voidAs = await withTransaction(deps.db, async function recordOutcome(trx) {
+    // Read under the intent's lock: a cancellation that committed first is seen here, and one
+    // that comes later sees this payment succeeded.
+    const intent = await findIntentLocked(trx, orderId);
+    await completePayment(
+      trx,
+      start.paymentId,
+      outcome.approved
+        ? { status: 'succeeded', transactionId: outcome.transactionId, result }
+        : { status: 'failed', declineCode: outcome.declineCode, result },
+    );
+    await appendPaymentEvent(trx, {
+      type: outcome.approved ? 'payment_approved' : 'payment_declined',
+      orderId,
+      paymentId: start.paymentId,
+      requestId,
+      amountMinor: start.amountMinor,
+      currency: start.currency,
+      reason: outcome.approved ? undefined : outcome.declineCode,
+    });
+    await publishResult(trx, result);
+    return outcome.approved ? (intent?.cancelled_reason ?? undefined) : undefined;
+  });
+  deps.log.info(
+    { orderId, requestId, paymentId: start.paymentId, outcome: result.type, reason: result.reason },
+    'payment processed',
+  );
+  // Approved for an order that was cancelled or expired meanwhile: the money goes back at once.
+  if (voidAs) await voidPayment(deps, start.paymentId, voidAs);
+  return { kind: 'charged', result };
+}
+
+/** Checks the intent and inserts the payment as processing, in one transaction. */
+async function startPayment(
+  deps: PaymentsDeps,
+  request: PaymentRequested,
+  card: Card,
+): Promise<Start> {
+  return withTransaction(deps.db, async function startAttempt(trx): Promise<Start> {
+    const intent = await findIntentLocked(trx, request.orderId);
+    // Another user's order is answered as an unknown one: no order id can be probed.
+    if (!intent || intent.amount_minor === null || intent.user_id !== request.userId) {
+      if (intent?.cancelled_reason) return { kind: 'refused', reason: 'order_not_payable' };
+      return { kind: 'refused', reason: 'unknown_order' };
+    }
+    if (intent.cancelled_reason || intent.expires_at!.getTime() <= deps.now().getTime()) {
+      return { kind: 'refused', reason: 'order_not_payable' };
+    }
+    // A delivery of this request that committed while this one decrypted (each statement reads
+    // what is committed when it starts: the live payment may be this request's own).
+    const same = await findPaymentByRequest(trx, request.orderId, request.requestId);
+    if (same) return { kind: 'existing', payment: same };
+    const live = await findLivePayment(trx, request.orderId);
+    if (live) return refusalForLive(live, request.requestId);
+    const paymentId = randomUUID();
+    await insertProcessingPayment(trx, {
+      id: paymentId,
+      orderId: request.orderId,
+      requestId: request.requestId,
+      userId: request.userId,
+      amountMinor: intent.amount_minor,
+      currency: intent.currency!,
+      cardBrand: detectBrand(card.number).brand,
+      cardLast4: lastFour(card.number),
+      cardFingerprint: cardFingerprint(card.number, deps.fingerprintKey),
+    });
+    await appendPaymentEvent(trx, {
+      type: 'payment_started',
+      orderId: request.orderId,
+      paymentId,
+      requestId: request.requestId,
+      amountMinor: intent.amount_minor,
+      currency: intent.currency!,
+    });
+    return {
+      kind: 'started',
+      paymentId,
+      amountMinor: intent.amount_minor,
+      currency: intent.currency!,
+    };
+  });
+}
+
+/**
+ * Why a request is refused beside the order's live payment. The refusal never names that payment:
+ * orders keys its inbox by payment id, and this request's answer is not that payment's.
+ */
+function refusalForLive(live: PaymentRow | undefined, requestId: string): Start {
+  if (live?.request_id === requestId) return { kind: 'existing', payment: live };
+  // Gone between the violation and the read: it failed meanwhile; the caller may try again.
+  if (!live || live.status === 'processing') {
+    return { kind: 'refused', reason: 'payment_in_progress' };
+  }
+  return { kind: 'refused', reason: 'order_already_paid' };
+}
+
+/** A request tried before: its first result again (the same event), or nothing yet. */
+async function repeat(deps: PaymentsDeps, payment: PaymentRow): Promise<PaymentAnswer> {
+  const { result } = payment;
+  if (!result) {
+    deps.log.info(
+      { orderId: payment.order_id, requestId: payment.request_id, paymentId: payment.id },
+      'payment request repeated while in progress',
+    );
+    return { kind: 'in_progress' };
+  }
+  await deps.db.transaction((trx) => publishResult(trx, result));
+  deps.log.info(
+    { orderId: payment.order_id, requestId: payment.request_id, paymentId: payment.id },
+    'payment request repeated: first result published again',
+  );
+  return { kind: 'repeated', result };
+}
+
+async function refused(
+  deps: PaymentsDeps,
+  request: PaymentRequested,
+  reason: RefusalReason,
+): Promise<PaymentAnswer> {
+  await refuse(deps.db, { orderId: request.orderId, requestId: request.requestId, reason });
+  deps.log.info(
+    { orderId: request.orderId, requestId: request.requestId, reason },
+    'payment request refused',
+  );
+  return { kind: 'refused', reason };
+}

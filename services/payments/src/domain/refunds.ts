@@ -1,0 +1,187 @@
+import { randomUUID } from 'node:crypto';
+import type { PaymentResult } from '@mercado/common/contract';
+import { withTransaction } from '@mercado/common/db';
+import { isUniqueViolation } from '@mercado/common/errors';
+import type { RefusalReason } from '../errors.js';
+import { appendPaymentEvent } from '../data/events-repository.js';
+import { addRefunded, findPaymentForUpdate } from '../data/payments-repository.js';
+import {
+  completeRefund,
+  findRefund,
+  insertPendingRefund,
+  type RefundRow,
+} from '../data/refunds-repository.js';
+import type { PaymentsDeps } from './deps.js';
+import { publishResult, refuse } from './results.js';
+
+export interface RefundAsk {
+  refundId: string;
+  paymentId: string;
+  /** The order the caller believes the payment is for; checked when given. */
+  orderId?: string;
+  /** What to give back; all that is left when not given. */
+  amountMinor?: number;
+  reason: string;
+}
+
+export type RefundAnswer =
+  | { kind: 'refunded'; result: PaymentResult }
+  | { kind: 'refused'; reason: RefusalReason }
+  | { kind: 'repeated' }
+  | { kind: 'pending' };
+
+type Claim =
+  | {
+      kind: 'claimed';
+      orderId: string;
+      amountMinor: number;
+      currency: string;
+      transactionId: string;
+    }
+  | { kind: 'refused'; reason: RefusalReason; orderId: string }
+  | { kind: 'existing'; refund: RefundRow };
+
+/**
+ * Gives money back on a succeeded payment, once per refund id and never more than was captured.
+ * The amount is set aside on the payment (under its row lock) before the processor is asked, so
+ * two refunds of one payment can never both take the last of it; a processor failure puts it back.
+ */
+export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise<RefundAnswer> {
+  const claim = await claimRefund(deps, ask).catch(async (error: unknown) => {
+    // The same refund claimed at the same moment elsewhere (a void from a cancellation and from
+    // the payment's own completion): that one goes on, this one is a repeat.
+    if (!isUniqueViolation(error, 'refunds_pkey')) throw error;
+    return claimRefund(deps, ask);
+  });
+
+  if (claim.kind === 'existing') {
+    return claim.refund.result ? { kind: 'repeated' } : { kind: 'pending' };
+  }
+  if (claim.kind === 'refused') {
+    // A payment id that is not a uuid never reaches here: the contract refuses it first.
+    await refuse(
+      deps.db,
+      {
+        orderId: claim.orderId,
+        requestId: ask.refundId,
+        paymentId: ask.paymentId,
+        reason: claim.reason,
+      },
+      'refund_refused',
+    );
+    deps.log.info({ refundId: ask.refundId, reason: claim.reason }, 'refund refused');
+    return { kind: 'refused', reason: claim.reason };
+  }
+
+  const outcome = await deps.processor
+    .refund({
+      refundId: ask.refundId,
+      transactionId: claim.transactionId,
+      amountMinor: claim.amountMinor,
+      currency: claim.currency,
+    })
+    .catch(() => ({ refunded: false }) as const);
+
+  const at = new Date().toISOString();
+  if (!outcome.refunded) {
+    const result: PaymentResult = {
+      type: 'payment.refused',
+      id: randomUUID(),
+      requestId: ask.refundId,
+      orderId: claim.orderId,
+      paymentId: ask.paymentId,
+      reason: 'refund_failed',
+      at,
+    };
+    await withTransaction(deps.db, async function releaseRefund(trx) {
+      await completeRefund(trx, ask.refundId, { status: 'failed', result });
+      await addRefunded(trx, ask.paymentId, -claim.amountMinor);
+      await appendPaymentEvent(trx, {
+        type: 'refund_refused',
+        orderId: claim.orderId,
+        paymentId: ask.paymentId,
+        requestId: ask.refundId,
+        reason: 'refund_failed',
+      });
+      await publishResult(trx, result);
+    });
+    deps.log.warn({ refundId: ask.refundId }, 'refund failed at the processor');
+    return { kind: 'refused', reason: 'refund_failed' };
+  }
+
+  const result: PaymentResult = {
+    type: 'payment.refunded',
+    id: randomUUID(),
+    requestId: ask.refundId,
+    orderId: claim.orderId,
+    paymentId: ask.paymentId,
+    amountMinor: claim.amountMinor,
+    currency: claim.currency,
+    transactionId: outcome.transactionId,
+    reason: ask.reason,
+    at,
+  };
+  await withTransaction(deps.db, async function recordRefund(trx) {
+    await completeRefund(trx, ask.refundId, {
+      status: 'succeeded',
+      transactionId: outcome.transactionId,
+      result,
+    });
+    await appendPaymentEvent(trx, {
+      type: 'payment_refunded',
+      orderId: claim.orderId,
+      paymentId: ask.paymentId,
+      requestId: ask.refundId,
+      amountMinor: claim.amountMinor,
+      currency: claim.currency,
+      reason: ask.reason,
+    });
+    await publishResult(trx, result);
+  });
+  deps.log.info(
+    { refundId: ask.refundId, paymentId: ask.paymentId, orderId: claim.orderId },
+    'payment refunded',
+  );
+  return { kind: 'refunded', result };
+}
+
+/** Sets the amount aside on the payment and records the refund as pending, or says why not. */
+function claimRefund(deps: PaymentsDeps, ask: RefundAsk): Promise<Claim> {
+  return withTransaction(deps.db, async function claim(trx): Promise<Claim> {
+    // The payment's lock first: a refund of it committed while this waited is then seen below
+    // (each statement reads what is committed when it starts).
+    const payment = await findPaymentForUpdate(trx, ask.paymentId);
+    const existing = await findRefund(trx, ask.refundId);
+    if (existing) {
+      if (existing.result) await publishResult(trx, existing.result);
+      return { kind: 'existing', refund: existing };
+    }
+    const orderId = ask.orderId ?? payment?.order_id;
+    if (!payment || !orderId || payment.order_id !== orderId) {
+      return { kind: 'refused', reason: 'unknown_payment', orderId: orderId ?? ask.paymentId };
+    }
+    if (payment.status !== 'succeeded' && payment.status !== 'refunded') {
+      return { kind: 'refused', reason: 'payment_not_captured', orderId };
+    }
+    const left = payment.amount_minor - payment.refunded_minor;
+    const amountMinor = ask.amountMinor ?? left;
+    if (amountMinor <= 0 || amountMinor > left) {
+      return { kind: 'refused', reason: 'refund_exceeds_captured', orderId };
+    }
+    await insertPendingRefund(trx, {
+      id: ask.refundId,
+      paymentId: payment.id,
+      orderId,
+      amountMinor,
+      reason: ask.reason,
+    });
+    await addRefunded(trx, payment.id, amountMinor);
+    return {
+      kind: 'claimed',
+      orderId,
+      amountMinor,
+      currency: payment.currency,
+      transactionId: payment.transaction_id!,
+    };
+  });
+}
