@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { CompactEncrypt, importJWK, type CryptoKey, type JWK } from 'jose';
 import { z } from 'zod';
 import {
   cardSchema,
+  encryptCard,
   encryptedCardSchema,
   parsePayload,
   topics,
@@ -175,7 +175,6 @@ export function createPaymentBridge({
     registers: [metrics.registry],
   });
   let announced: PaymentKeys | undefined;
-  let encryptionKey: { kid: string; alg: string; key: CryptoKey | Uint8Array } | undefined;
   /** Requests waiting for a result, by order. */
   const waiting = new Map<string, Set<Waiter>>();
   /** Subscriptions under way or held, by order (so concurrent requests subscribe once). */
@@ -202,7 +201,9 @@ export function createPaymentBridge({
       return;
     }
     if (message.name === 'paymentKeys') {
-      void useKeys(message.value);
+      announced = message.value;
+      const [first] = announced.keys;
+      log.info({ kid: first?.kid, keys: announced.keys.length }, 'payments card keys known');
       return;
     }
     if (message.name !== 'paymentResults') return;
@@ -212,18 +213,6 @@ export function createPaymentBridge({
       if (waiter.requestId === result.requestId) waiter.settle(result);
     }
   });
-
-  async function useKeys(keys: PaymentKeys): Promise<void> {
-    const first = keys.keys[0]!;
-    try {
-      const key = await importJWK(first as JWK, first.alg);
-      announced = keys;
-      encryptionKey = { kid: first.kid, alg: first.alg, key };
-      log.info({ kid: first.kid, keys: keys.keys.length }, 'payments card keys known');
-    } catch (error) {
-      log.error({ kid: first.kid, err: { message: String(error) } }, 'payments card key unusable');
-    }
-  }
 
   function subscribe(orderId: string): Promise<void> {
     let subscribed = subscriptions.get(orderId);
@@ -248,10 +237,14 @@ export function createPaymentBridge({
   }
 
   async function encrypt(card: z.infer<typeof cardSchema>): Promise<string> {
-    if (!encryptionKey) throw new AppError('service_unavailable');
-    return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(card)))
-      .setProtectedHeader({ alg: encryptionKey.alg, enc: 'A256GCM', kid: encryptionKey.kid })
-      .encrypt(encryptionKey.key);
+    if (!announced) throw new AppError('service_unavailable');
+    try {
+      return await encryptCard(card, announced);
+    } catch (error) {
+      // A key set payments announced but no one can use: payments' trouble, not the shopper's.
+      log.error({ err: { message: String(error) } }, 'payments card key unusable');
+      throw new AppError('service_unavailable');
+    }
   }
 
   return {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { mqttServices, type MqttServiceName } from '@mercado/common/contract';
+import { generateCardKey, type CardPrivateJwk } from '@mercado/payments/keys';
 import { generateSigningKey, type SigningJwk } from './signing-keys.js';
 
 /**
@@ -23,6 +24,10 @@ export interface LocalSecrets {
    * SHA-256 digests): a service is handed its own only.
    */
   mqttPasswords: Record<MqttServiceName, string>;
+  /** The private keys payments decrypts cards with (PAYMENTS_CARD_KEYS); payments' alone. */
+  paymentsCardKeys: CardPrivateJwk[];
+  /** The key of payments' card fingerprints (CARD_FINGERPRINT_KEY). */
+  cardFingerprintKey: string;
 }
 
 export interface LoadedSecrets {
@@ -61,6 +66,8 @@ const generators: {
         ]),
       ),
     ) as Record<MqttServiceName, string>,
+  paymentsCardKeys: async () => [await generateCardKey()],
+  cardFingerprintKey: randomText(32),
 };
 
 /** Whether a stored value still lacks something a generator would add. */

@@ -108,6 +108,22 @@ export const processes: readonly ProcessEntry[] = [
     }),
   },
   {
+    name: 'payments',
+    entry: 'services/payments/dist/main.js',
+    // Its own database; in Compose, a Postgres server of its own.
+    database: 'mercado_payments',
+    readyPath: '/health/ready',
+    mqttService: 'payments',
+    env: ({ secrets, databaseUrl, mqttUrl }) => ({
+      // No INTERNAL_SECRET: payments serves no routes to other services (MQTT only).
+      DATABASE_URL: databaseUrl,
+      PAYMENTS_CARD_KEYS: JSON.stringify(secrets.paymentsCardKeys),
+      CARD_FINGERPRINT_KEY: secrets.cardFingerprintKey,
+      MQTT_URL: mqttUrl,
+      MQTT_PASSWORD: secrets.mqttPasswords.payments,
+    }),
+  },
+  {
     name: 'gateway',
     entry: 'gateway/dist/main.js',
     public: true,
