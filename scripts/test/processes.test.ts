@@ -58,11 +58,30 @@ t.test(
         MQTT_PASSWORD_HASHES_USERS: hashServiceMqttPassword(secrets.mqttPasswords.users),
         MQTT_PASSWORD_HASHES_INVENTORY: hashServiceMqttPassword(secrets.mqttPasswords.inventory),
         MQTT_PASSWORD_HASHES_GATEWAY: hashServiceMqttPassword(secrets.mqttPasswords.gateway),
+        MQTT_PASSWORD_HASHES_PAYMENTS: hashServiceMqttPassword(secrets.mqttPasswords.payments),
       },
       'the broker admits the services that run, by digest, and no other',
     );
   },
 );
+
+t.test('card keys reach payments and no other process', async (t) => {
+  const { secrets } = await secretsIn(t);
+  t.match(secrets.paymentsCardKeys, [{ kty: 'OKP', crv: 'X25519', d: String, kid: String }]);
+  t.ok(secrets.cardFingerprintKey.length >= 32);
+  const envs = environments(secrets);
+  for (const entry of processes) {
+    const env = Object.values(envs.get(entry.name)!).join('\n');
+    const holds =
+      env.includes(secrets.paymentsCardKeys[0]!.d) || env.includes(secrets.cardFingerprintKey);
+    t.equal(
+      holds,
+      entry.name === 'payments',
+      `${entry.name}: ${entry.name === 'payments' ? 'holds them' : 'none'}`,
+    );
+  }
+  t.notOk('INTERNAL_SECRET' in envs.get('payments')!, 'payments serves no HTTP route to trust');
+});
 
 t.test(
   'an existing installation gets the broker passwords it lacks on its next start, keeping the rest',
