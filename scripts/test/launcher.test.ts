@@ -166,11 +166,13 @@ t.test(
     t.same(first.generated.sort(), [
       'adminEmail',
       'adminPassword',
+      'cardFingerprintKey',
       'demoPassword',
       'internalSecret',
       'jwtActiveKid',
       'jwtSigningKeys',
       'mqttPasswords',
+      'paymentsCardKeys',
       'postgresPassword',
     ]);
     t.equal(statSync(first.file).mode & 0o777, 0o600, 'readable by the owner only');
