@@ -202,7 +202,10 @@ const benchPasswords = {
   payments: randomBytes(24).toString('base64url'),
 };
 
-async function startBroker(kind: BrokerKind, internalSecret: string): Promise<BrokerUnderTest> {
+export async function startBroker(
+  kind: BrokerKind,
+  internalSecret: string,
+): Promise<BrokerUnderTest> {
   const child = spawnNode(`broker-${kind}`, './broker-server.js', [kind], {
     LOG_LEVEL: 'warn',
     INTERNAL_SECRET: internalSecret,
@@ -388,7 +391,10 @@ async function oneToOne(broker: BrokerUnderTest, qos: 0 | 1): Promise<Measured> 
 }
 
 /** Request/response at QoS 1 with `inFlight` requests outstanding at all times. */
-async function requestResponse(broker: BrokerUnderTest, inFlight: number): Promise<Measured> {
+export async function requestResponse(
+  broker: BrokerUnderTest,
+  inFlight: number,
+): Promise<Measured> {
   return withClients(broker, async (clients, problems) => {
     const { payments: responder, gateway: requester } = clients;
     await responder.subscribeAsync(requestTopic, { qos: 1 });

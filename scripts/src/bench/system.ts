@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,13 @@ import autocannon from 'autocannon';
 import { freePort } from '@mercado/common/testing';
 import { databaseUrl, ensureDatabases, startPostgres } from '../postgres.js';
 import { loadDemoData } from '../demo/load.js';
+import type { MqttServiceName } from '@mercado/common/contract';
+import {
+  hashServiceMqttPassword,
+  serviceMqttCredentials,
+  servicePasswordHashesSetting,
+} from '@mercado/common/mqtt';
+import { generateCardKey } from '@mercado/payments/keys';
 import { generateSigningKey } from '../signing-keys.js';
 
 /**
@@ -63,7 +71,7 @@ async function openLoop(
   url: string,
   rate: number,
   seconds: number,
-  headers: Record<string, string>,
+  headers: Record<string, string> | { file: string },
 ): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
   const generator = fileURLToPath(new URL('./open-loop.js', import.meta.url));
   const { stdout } = await execFileAsync(process.execPath, [
@@ -71,9 +79,49 @@ async function openLoop(
     url,
     String(rate),
     String(seconds),
-    ...Object.entries(headers).map(([name, value]) => `${name}:${value}`),
+    ...('file' in headers
+      ? [`@${headers.file as string}`]
+      : Object.entries(headers).map(([name, value]) => `${name}:${value}`)),
   ]);
   return JSON.parse(stdout) as { rps: number; p50: number; p99: number; errors: number };
+}
+
+/** A request the open-loop generator sends once (see open-loop.ts). */
+export interface PlannedRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  expect?: number;
+}
+
+/**
+ * Latency at a fixed rate over requests that may each be sent once (a payment per order): the
+ * first `rate × 2` of `plan` warm up, the next `rate × durationSeconds` are measured.
+ */
+export async function measurePlannedAtRate(
+  label: string,
+  baseUrl: string,
+  rate: number,
+  plan: (count: number) => Promise<PlannedRequest[]>,
+): Promise<Figures> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mercado-bench-plan-'));
+  try {
+    const runs: Array<[seconds: number, file: string]> = [];
+    for (const [name, seconds] of [
+      ['warm-up', 2],
+      ['measured', durationSeconds],
+    ] as const) {
+      const file = path.join(dir, `${name}.json`);
+      await writeFile(file, JSON.stringify(await plan(Math.ceil(rate * seconds))));
+      runs.push([seconds, file]);
+    }
+    let result: Awaited<ReturnType<typeof openLoop>> | undefined;
+    for (const [seconds, file] of runs) result = await openLoop(baseUrl, rate, seconds, { file });
+    return { label, rps: result!.rps, p50: result!.p50, p99: result!.p99, errors: result!.errors };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -175,10 +223,20 @@ export interface BenchSystem {
   gatewayUrl: string;
   /** A bare node:http proxy in front of the users service: the ceiling of any Node proxy here. */
   bareUrl: string;
+  /** With `payments`: the broker, and how to log in to it as orders (to announce intents). */
+  mqttUrl?: string;
+  ordersMqtt?: { username: string; password: string };
   stop(): Promise<void>;
 }
 
-export async function startBenchSystem({ catalog }: { catalog: boolean }): Promise<BenchSystem> {
+export async function startBenchSystem({
+  catalog,
+  payments = false,
+}: {
+  catalog: boolean;
+  /** The broker and the payments service too, and the gateway on the broker. */
+  payments?: boolean;
+}): Promise<BenchSystem> {
   const internalSecret = randomBytes(48).toString('base64url');
   const postgres = await startPostgres({
     dataDir: path.join(os.tmpdir(), `mercado-bench-pg-${process.pid}`),
@@ -224,6 +282,7 @@ export async function startBenchSystem({ catalog }: { catalog: boolean }): Promi
     const databases = [
       'mercado_users',
       ...(catalog ? ['mercado_products', 'mercado_inventory'] : []),
+      ...(payments ? ['mercado_payments'] : []),
     ];
     await ensureDatabases(postgres.url, databases);
     const usersUrl = await start('users', 'services/users/dist/main.js', {
@@ -246,7 +305,40 @@ export async function startBenchSystem({ catalog }: { catalog: boolean }): Promi
         PRODUCTS_URLS: productsUrl,
       });
     }
+    let mqtt:
+      { url: string; passwords: Record<'gateway' | 'payments' | 'orders', string> } | undefined;
+    if (payments) {
+      const passwords = {
+        gateway: randomBytes(24).toString('base64url'),
+        payments: randomBytes(24).toString('base64url'),
+        orders: randomBytes(24).toString('base64url'),
+      };
+      const mqttPort = await freePort();
+      await start('broker', 'broker/dist/main.js', {
+        MQTT_PORT: String(mqttPort),
+        INTERNAL_SECRET: internalSecret,
+        JWKS_URL: `${usersUrl}/api/auth/jwks.json`,
+        USERS_URL: usersUrl,
+        // Every connection of the benchmark comes from 127.0.0.1.
+        CONNECTIONS_PER_IP_PER_MINUTE: '1000000',
+        ...Object.fromEntries(
+          Object.entries(passwords).map(([service, password]) => [
+            servicePasswordHashesSetting(service as MqttServiceName),
+            hashServiceMqttPassword(password),
+          ]),
+        ),
+      });
+      mqtt = { url: `mqtt://127.0.0.1:${mqttPort}`, passwords };
+      await start('payments', 'services/payments/dist/main.js', {
+        DATABASE_URL: databaseUrl(postgres.url, 'mercado_payments'),
+        PAYMENTS_CARD_KEYS: JSON.stringify([await generateCardKey()]),
+        CARD_FINGERPRINT_KEY: randomBytes(32).toString('base64url'),
+        MQTT_URL: mqtt.url,
+        MQTT_PASSWORD: passwords.payments,
+      });
+    }
     const gatewayUrl = await start('gateway', 'gateway/dist/main.js', {
+      ...(mqtt ? { MQTT_URL: mqtt.url, MQTT_PASSWORD: mqtt.passwords.gateway } : {}),
       INTERNAL_SECRET: internalSecret,
       USERS_URLS: usersUrl,
       ...(productsUrl ? { PRODUCTS_URLS: productsUrl } : {}),
@@ -264,6 +356,12 @@ export async function startBenchSystem({ catalog }: { catalog: boolean }): Promi
       ...(inventoryUrl ? { inventoryUrl } : {}),
       gatewayUrl,
       bareUrl,
+      ...(mqtt
+        ? {
+            mqttUrl: mqtt.url,
+            ordersMqtt: serviceMqttCredentials('orders', mqtt.passwords.orders),
+          }
+        : {}),
       stop,
     };
   } catch (error) {
