@@ -5,6 +5,7 @@ import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
 import { ordersErrors } from './errors.js';
 import { cartRoutes } from './api/cart-routes.js';
+import { ordersRoutes } from './api/orders-routes.js';
 import { createProductCatalog } from './clients/products-client.js';
 import { createInventoryClient } from './clients/inventory-client.js';
 import type { Inventory, OrdersDeps, ProductCatalog } from './domain/deps.js';
@@ -14,6 +15,18 @@ export { loadOrdersConfig, ordersSettings, type OrdersConfig } from './config.js
 export { ordersErrors } from './errors.js';
 export type { OrdersDeps, ProductCatalog, Inventory, CatalogProduct } from './domain/deps.js';
 export type { CartView, CartLineView, CartNotice } from './domain/cart.js';
+export type { OrderView, OrderSummaryView } from './domain/views.js';
+export { ordersOutbox } from './data/outbox-repository.js';
+export { orderTransitions } from './domain/transitions.js';
+export { applyPaymentResult, type ResultOutcome } from './domain/payment-results.js';
+export { consumePaymentResults } from './consumers/payment-results.js';
+export {
+  createOrderSweeper,
+  sweepOrders,
+  type OrderSweeper,
+  type SweepDeps,
+  type SweepResult,
+} from './domain/sweeper.js';
 
 export const ordersMigrationsDir = new URL('../../../sql/orders', import.meta.url);
 
@@ -61,7 +74,7 @@ export function ordersDeps({ config, log, db, catalog, inventory }: OrdersAppDep
 
 /** Every operation of the orders service, by router (their specs are what the app enforces). */
 export function ordersApis(deps: OrdersDeps): ApiRouter[] {
-  return [cartRoutes(deps)];
+  return [cartRoutes(deps), ordersRoutes(deps)];
 }
 
 /** Builds the orders service's HTTP app (it does not listen, and starts nothing in the background). */

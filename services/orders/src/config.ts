@@ -31,7 +31,7 @@ export const ordersSettings = {
   /** Lines a cart may hold. */
   CART_MAX_LINES: setting.int(50, 1, 100),
   /** How long an order may be paid for (its deadline, the intent's expiresAt). */
-  PAYMENT_WINDOW_SECONDS: setting.int(900, 60, 3000),
+  PAYMENT_WINDOW_SECONDS: setting.int(900, 60, 2900),
   /**
    * How long past its deadline an unpaid order waits before it expires: a payment approved just
    * before the deadline may still be on its way from payments' outbox (see the README, "Expiry").
