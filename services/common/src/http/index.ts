@@ -45,3 +45,8 @@ export {
   type ServiceClientOptions,
   type ServiceResponse,
 } from './service-client.js';
+export {
+  createProductLookupClient,
+  type ProductLookupClient,
+  type ProductLookupClientOptions,
+} from './product-lookup-client.js';

@@ -1,0 +1,114 @@
+import type { Request } from 'express';
+import { ApiRouter } from '@mercado/common/http';
+import { ordersError } from '../errors.js';
+import type { OrdersDeps } from '../domain/deps.js';
+import { placeOrderOnce, replayedHeader } from '../domain/checkout.js';
+import { cancelOrder, findOrders, fulfilOrder, getOrder } from '../domain/orders.js';
+import { checkoutBody, orderParams, orderView, ordersPage, ordersQuery } from './schemas.js';
+
+/** Stripe's limit: up to 255 characters; printable ASCII, as an HTTP header value carries it. */
+const idempotencyKeyPattern = /^[\x20-\x7e]{1,255}$/;
+
+function idempotencyKey(req: Request): string {
+  const key = req.get('idempotency-key');
+  if (key === undefined || !idempotencyKeyPattern.test(key)) {
+    throw ordersError('idempotency_key_required');
+  }
+  return key;
+}
+
+const orderAnswer = { 200: { description: 'The order', schema: orderView } };
+
+/** Orders, mounted at /api/orders: the checkout, the shopper's orders, and fulfilment. */
+export function ordersRoutes(deps: OrdersDeps): ApiRouter {
+  return new ApiRouter('/api/orders', 'orders')
+    .route(
+      {
+        method: 'post',
+        path: '/',
+        summary: 'Check out the cart: stock reserved, an order awaiting payment',
+        description:
+          'Requires an Idempotency-Key header (1-255 characters, per user, kept at least 24 h): the first answer is kept and given again, with `Idempotent-Replayed: true`; the same key with another body is 422 `idempotency_key_reused`, while the first request runs 409 `idempotency_key_in_use`. The amount comes from the catalog’s prices now, never from the request.',
+        access: 'authenticated',
+        body: checkoutBody,
+        responses: {
+          201: { description: 'The order, awaiting payment until its deadline', schema: orderView },
+        },
+      },
+      async function checkoutRoute({ identity, body }, req, res) {
+        const key = idempotencyKey(req);
+        const answer = await placeOrderOnce(deps, identity.userId, key, body);
+        if (answer.replayed) res.setHeader(replayedHeader, 'true');
+        res.setHeader('Location', `/api/orders/${answer.body.id}`);
+        res.status(answer.status).json(answer.body);
+      },
+    )
+    .route(
+      {
+        method: 'get',
+        path: '/',
+        summary: 'The caller’s orders (an admin’s: everyone’s), newest first',
+        access: 'authenticated',
+        query: ordersQuery,
+        responses: { 200: { description: 'A page of orders', schema: ordersPage } },
+      },
+      async function ordersRoute({ identity, query }, _req, res) {
+        res.setHeader('Cache-Control', 'no-store');
+        res.json(await findOrders(deps, identity, query));
+      },
+    )
+    .route(
+      {
+        method: 'get',
+        path: '/:id',
+        summary: 'An order with its lines, totals, history and payment attempts',
+        description: 'Its owner’s or an admin’s; anyone else gets 404.',
+        access: 'authenticated',
+        params: orderParams,
+        responses: orderAnswer,
+      },
+      async function orderRoute({ identity, params }, _req, res) {
+        res.setHeader('Cache-Control', 'no-store');
+        res.json(await getOrder(deps, identity, params.id));
+      },
+    )
+    .route(
+      {
+        method: 'post',
+        path: '/:id/cancel',
+        summary: 'Cancel an unpaid order: the stock is released, payments told',
+        access: 'authenticated',
+        params: orderParams,
+        responses: orderAnswer,
+      },
+      async function cancelRoute({ identity, params }, _req, res) {
+        res.json(await cancelOrder(deps, identity, params.id));
+      },
+    )
+    .route(
+      {
+        method: 'post',
+        path: '/:id/ship',
+        summary: 'The paid order left: by the seller of all its items, or an admin',
+        access: ['seller', 'admin'],
+        params: orderParams,
+        responses: orderAnswer,
+      },
+      async function shipRoute({ identity, params }, _req, res) {
+        res.json(await fulfilOrder(deps, identity, params.id, 'shipped'));
+      },
+    )
+    .route(
+      {
+        method: 'post',
+        path: '/:id/deliver',
+        summary: 'The shipped order arrived: by the seller of all its items, or an admin',
+        access: ['seller', 'admin'],
+        params: orderParams,
+        responses: orderAnswer,
+      },
+      async function deliverRoute({ identity, params }, _req, res) {
+        res.json(await fulfilOrder(deps, identity, params.id, 'delivered'));
+      },
+    );
+}

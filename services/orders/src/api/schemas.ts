@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { orderStatuses } from '../domain/orders.js';
+
+const quantity = z.number().int().min(1).max(10_000);
+
+/** Regions are checked against REGIONS in the domain (422 unknown_region); this only bounds them. */
+const region = z.string().min(1).max(100);
+
+export const productParams = z.strictObject({ productId: z.uuid() });
+
+export const addItemBody = z.strictObject({ productId: z.uuid(), quantity });
+
+export const setQuantityBody = z.strictObject({ quantity });
+
+export const cartBody = z.strictObject({ region });
+
+// Response bodies, for the OpenAPI document (see domain/cart.ts).
+const lineProblem = z.enum([
+  'product_not_found',
+  'product_inactive',
+  'currency_mismatch',
+  'insufficient_stock',
+]);
+
+export const cartView = z.object({
+  cartToken: z
+    .string()
+    .optional()
+    .describe('Only when this call created a guest cart: send it back as Cart-Token'),
+  region: z.string(),
+  currency: z.string().nullable(),
+  lines: z.array(
+    z.object({
+      productId: z.uuid(),
+      name: z.string().nullable(),
+      sku: z.string().nullable(),
+      quantity: z.number().int(),
+      unitPriceMinor: z.number().int(),
+      lineTotalMinor: z.number().int(),
+      available: z.number().int(),
+      problem: lineProblem.nullable(),
+    }),
+  ),
+  itemCount: z.number().int(),
+  totalMinor: z.number().int(),
+  checkoutReady: z.boolean(),
+  notices: z.array(
+    z.object({
+      productId: z.uuid(),
+      code: z.union([lineProblem, z.enum(['quantity_capped', 'cart_full'])]),
+      message: z.string(),
+    }),
+  ),
+});
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+export const checkoutBody = z.strictObject({
+  shippingAddress: z.strictObject({
+    name: text(200),
+    line1: text(200),
+    line2: text(200).optional(),
+    city: text(100),
+    postalCode: text(20),
+    /** ISO 3166-1 alpha-2. */
+    country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code'),
+  }),
+});
+
+export const orderParams = z.strictObject({ id: z.uuid() });
+
+const orderStatus = z.enum(orderStatuses);
+
+export const ordersQuery = z.strictObject({
+  status: orderStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().min(1).max(300).optional(),
+});
+
+const orderSummary = z.object({
+  id: z.uuid(),
+  userId: z.uuid(),
+  status: orderStatus,
+  region: z.string(),
+  currency: z.string(),
+  totalMinor: z.number().int(),
+  itemCount: z.number().int(),
+  deadline: z.iso.datetime().describe('Pay by'),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+});
+
+export const ordersPage = z.object({
+  items: z.array(orderSummary),
+  nextCursor: z.string().nullable(),
+});
+
+export const orderView = orderSummary.extend({
+  shippingAddress: checkoutBody.shape.shippingAddress,
+  failureReason: z.string().nullable(),
+  lines: z.array(
+    z.object({
+      productId: z.uuid(),
+      sellerId: z.uuid(),
+      name: z.string(),
+      sku: z.string(),
+      unitPriceMinor: z.number().int(),
+      quantity: z.number().int(),
+      lineTotalMinor: z.number().int(),
+    }),
+  ),
+  history: z.array(
+    z.object({
+      from: orderStatus.nullable(),
+      to: orderStatus,
+      cause: z.string(),
+      actor: z.string(),
+      at: z.iso.datetime(),
+    }),
+  ),
+  payments: z.array(
+    z.object({
+      paymentId: z.uuid().nullable(),
+      outcome: z.enum(['approved', 'declined', 'refused', 'refunded']),
+      reason: z.string().nullable(),
+      amountMinor: z.number().int().nullable(),
+      cardBrand: z.string().nullable(),
+      cardLast4: z.string().nullable(),
+      at: z.iso.datetime(),
+    }),
+  ),
+  refunds: z.array(
+    z.object({
+      refundId: z.uuid(),
+      paymentId: z.uuid(),
+      amountMinor: z.number().int(),
+      reason: z.string(),
+      requestedAt: z.iso.datetime(),
+    }),
+  ),
+});

@@ -1,0 +1,212 @@
+import type { Knex } from '@mercado/common/db';
+
+export const orderStatuses = [
+  'awaiting_payment',
+  'payment_failed',
+  'paid',
+  'shipped',
+  'delivered',
+  'cancelled',
+  'expired',
+] as const;
+export type OrderStatus = (typeof orderStatuses)[number];
+
+export type ReservationState = 'held' | 'committed' | 'released' | 'lost';
+
+export interface ShippingAddress {
+  name: string;
+  line1: string;
+  line2?: string | undefined;
+  city: string;
+  postalCode: string;
+  country: string;
+}
+
+export interface OrderRow {
+  id: string;
+  user_id: string;
+  status: OrderStatus;
+  region: string;
+  currency: string;
+  total_minor: number;
+  item_count: number;
+  shipping_address: ShippingAddress;
+  deadline: Date;
+  expires_at: Date;
+  reservation: ReservationState;
+  payment_id: string | null;
+  failure_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface OrderLineRow {
+  order_id: string;
+  product_id: string;
+  seller_id: string;
+  name: string;
+  sku: string;
+  unit_price_minor: number;
+  quantity: number;
+  line_total_minor: number;
+}
+
+export interface OrderHistoryRow {
+  id: number;
+  order_id: string;
+  from_status: OrderStatus | null;
+  to_status: OrderStatus;
+  cause: string;
+  actor: string;
+  at: Date;
+}
+
+/**
+ * Who moves an order and why, for the rest of the transaction: sql/orders' trigger writes them
+ * into the history row of every move, and refuses a move without them.
+ */
+export async function setMoveContext(
+  trx: Knex.Transaction,
+  context: { cause: string; actor: string },
+): Promise<void> {
+  await trx.raw(
+    `select set_config('mercado.order_cause', ?, true), set_config('mercado.order_actor', ?, true)`,
+    [context.cause, context.actor],
+  );
+}
+
+export async function insertOrder(
+  trx: Knex.Transaction,
+  order: Omit<
+    OrderRow,
+    'status' | 'reservation' | 'payment_id' | 'failure_reason' | 'created_at' | 'updated_at'
+  >,
+  lines: ReadonlyArray<Omit<OrderLineRow, 'order_id' | 'line_total_minor'>>,
+): Promise<OrderRow> {
+  const [row] = await trx<OrderRow>('orders')
+    .insert({ ...order, shipping_address: JSON.stringify(order.shipping_address) as never })
+    .returning('*');
+  await trx('order_lines').insert(lines.map((line) => ({ ...line, order_id: order.id })));
+  return row!;
+}
+
+export async function findOrder(db: Knex, orderId: string): Promise<OrderRow | undefined> {
+  return db<OrderRow>('orders').where({ id: orderId }).first();
+}
+
+export async function lockOrder(
+  trx: Knex.Transaction,
+  orderId: string,
+): Promise<OrderRow | undefined> {
+  return trx<OrderRow>('orders').where({ id: orderId }).forUpdate().first();
+}
+
+export async function updateOrder(
+  trx: Knex.Transaction,
+  orderId: string,
+  change: Partial<Pick<OrderRow, 'status' | 'reservation' | 'payment_id' | 'failure_reason'>>,
+): Promise<OrderRow> {
+  const [row] = await trx<OrderRow>('orders')
+    .where({ id: orderId })
+    .update({ ...change, updated_at: trx.fn.now() as unknown as Date })
+    .returning('*');
+  return row!;
+}
+
+export async function findOrderLines(
+  db: Knex,
+  orderIds: readonly string[],
+): Promise<OrderLineRow[]> {
+  if (orderIds.length === 0) return [];
+  return db<OrderLineRow>('order_lines')
+    .whereIn('order_id', orderIds)
+    .orderBy([
+      { column: 'order_id', order: 'asc' },
+      { column: 'product_id', order: 'asc' },
+    ]);
+}
+
+export async function findOrderHistory(db: Knex, orderId: string): Promise<OrderHistoryRow[]> {
+  return db<OrderHistoryRow>('order_history').where({ order_id: orderId }).orderBy('id');
+}
+
+/** A note on the order's history that does not move it (a refund requested, say). */
+export async function appendOrderNote(
+  trx: Knex.Transaction,
+  order: Pick<OrderRow, 'id' | 'status'>,
+  note: { cause: string; actor: string },
+): Promise<void> {
+  await trx('order_history').insert({
+    order_id: order.id,
+    from_status: order.status,
+    to_status: order.status,
+    ...note,
+  });
+}
+
+/** A page of orders, newest first, after the keyset position `after`. */
+export async function listOrders(
+  db: Knex,
+  filter: {
+    userId?: string | undefined;
+    status?: OrderStatus | undefined;
+    after?: { createdAt: string; id: string } | undefined;
+    limit: number;
+  },
+): Promise<OrderRow[]> {
+  const query = db<OrderRow>('orders');
+  if (filter.userId) query.where({ user_id: filter.userId });
+  if (filter.status) query.where({ status: filter.status });
+  if (filter.after) {
+    query.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', [
+      filter.after.createdAt,
+      filter.after.id,
+    ]);
+  }
+  return query
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(filter.limit);
+}
+
+/**
+ * Claims up to `limit` unpaid orders past their expiry (by the database's clock, the same for
+ * every replica). SKIP LOCKED lets every replica sweep at once: each claims rows no other holds,
+ * and an order a payment result is being applied to right now is left for the next sweep.
+ */
+export async function claimExpiredOrders(
+  trx: Knex.Transaction,
+  limit: number,
+): Promise<OrderRow[]> {
+  return trx<OrderRow>('orders')
+    .whereIn('status', ['awaiting_payment', 'payment_failed'])
+    .where('expires_at', '<=', trx.fn.now())
+    .orderBy([
+      { column: 'expires_at', order: 'asc' },
+      { column: 'id', order: 'asc' },
+    ])
+    .limit(limit)
+    .forUpdate()
+    .skipLocked();
+}
+
+/** Orders whose reservation inventory has still to commit (paid) or release (cancelled, expired). */
+export async function findUnsettledOrders(db: Knex, limit: number): Promise<OrderRow[]> {
+  return db<OrderRow>('orders')
+    .where({ reservation: 'held' })
+    .whereNotIn('status', ['awaiting_payment', 'payment_failed'])
+    .orderBy('id')
+    .limit(limit);
+}
+
+/** Sets the reservation's state once inventory did what it says, unless it moved meanwhile. */
+export async function markReservation(
+  db: Knex,
+  orderId: string,
+  from: ReservationState,
+  to: ReservationState,
+): Promise<void> {
+  await db('orders').where({ id: orderId, reservation: from }).update({ reservation: to });
+}

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import type { OutboxMessage } from '../data/outbox-repository.js';
+import type { OrderRow } from '../data/orders-repository.js';
+
+/** `order.status_changed` for the order's owner, on `orders/{userId}/{orderId}/status`. */
+export function statusChanged(order: Pick<OrderRow, 'id' | 'user_id' | 'status'>): OutboxMessage {
+  return {
+    topic: 'orderStatus',
+    params: { userId: order.user_id, orderId: order.id },
+    payload: {
+      type: 'order.status_changed',
+      id: randomUUID(),
+      orderId: order.id,
+      status: order.status,
+      at: new Date().toISOString(),
+    },
+  };
+}
+
+/** `payment.intent_created`: payments is told what this order owes, and until when. */
+export function intentCreated(order: OrderRow): OutboxMessage {
+  return {
+    topic: 'paymentIntents',
+    payload: {
+      type: 'payment.intent_created',
+      id: randomUUID(),
+      orderId: order.id,
+      userId: order.user_id,
+      amountMinor: order.total_minor,
+      currency: order.currency,
+      expiresAt: order.deadline.toISOString(),
+    },
+  };
+}
+
+/** `payment.intent_cancelled`: the order can no longer be paid. */
+export function intentCancelled(
+  order: Pick<OrderRow, 'id'>,
+  reason: 'cancelled' | 'expired',
+): OutboxMessage {
+  return {
+    topic: 'paymentIntents',
+    payload: {
+      type: 'payment.intent_cancelled',
+      id: randomUUID(),
+      orderId: order.id,
+      reason,
+      at: new Date().toISOString(),
+    },
+  };
+}
+
+/** `refund.requested`: give a payment back (the void of one that came too late). */
+export function refundRequested(refund: {
+  refundId: string;
+  orderId: string;
+  paymentId: string;
+  amountMinor: number;
+  reason: string;
+}): OutboxMessage {
+  return { topic: 'refundRequests', payload: { type: 'refund.requested', ...refund } };
+}

@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { withTransaction } from '@mercado/common/db';
+import type { Identity } from '@mercado/common/identity';
+import { ordersError } from '../errors.js';
+import {
+  findOrder,
+  findOrderLines,
+  listOrders,
+  lockOrder,
+  orderStatuses,
+  type OrderRow,
+  type OrderStatus,
+} from '../data/orders-repository.js';
+import type { OrdersDeps } from './deps.js';
+import { intentCancelled } from './events.js';
+import { settleReservation } from './reservations.js';
+import { actorOf, moveOrder } from './transitions.js';
+import { loadOrderView, toOrderSummary, type OrderSummaryView, type OrderView } from './views.js';
+
+const isAdmin = (identity: Identity) => identity.roles.includes('admin');
+
+/** The order, if the caller may see it: its owner's, or any for an admin; else 404. */
+async function visibleOrder(
+  deps: OrdersDeps,
+  identity: Identity,
+  orderId: string,
+): Promise<OrderRow> {
+  const order = await findOrder(deps.db, orderId);
+  if (!order || (order.user_id !== identity.userId && !isAdmin(identity))) {
+    throw ordersError('order_not_found');
+  }
+  return order;
+}
+
+export async function getOrder(
+  deps: OrdersDeps,
+  identity: Identity,
+  orderId: string,
+): Promise<OrderView> {
+  return loadOrderView(deps.db, await visibleOrder(deps, identity, orderId));
+}
+
+const cursorSchema = z.strictObject({ createdAt: z.iso.datetime(), id: z.uuid() });
+
+/**
+ * The caller's orders (an admin's: everyone's), newest first, `limit` a page, keyset-paginated on
+ * (created, id) with a signed cursor bound to the filter.
+ */
+export async function findOrders(
+  deps: OrdersDeps,
+  identity: Identity,
+  query: { status?: OrderStatus | undefined; limit: number; cursor?: string | undefined },
+): Promise<{ items: OrderSummaryView[]; nextCursor: string | null }> {
+  const userId = isAdmin(identity) ? undefined : identity.userId;
+  const context = `${userId ?? '*'}|${query.status ?? '*'}`;
+  const after = query.cursor ? deps.cursors.decode(query.cursor, cursorSchema, context) : undefined;
+  const rows = await listOrders(deps.db, {
+    userId,
+    status: query.status,
+    after,
+    limit: query.limit + 1,
+  });
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(toOrderSummary),
+    nextCursor:
+      rows.length > query.limit && last
+        ? deps.cursors.encode({ createdAt: last.created_at.toISOString(), id: last.id }, context)
+        : null,
+  };
+}
+
+export { orderStatuses };
+
+/**
+ * The shopper cancels an order they have not paid (awaiting payment, or after a declined
+ * payment): payments is told it can no longer be paid, and the stock is released. A paid order
+ * is refunded instead (409 here).
+ */
+export async function cancelOrder(
+  deps: OrdersDeps,
+  identity: Identity & { userId: string },
+  orderId: string,
+): Promise<OrderView> {
+  const order = await withTransaction(deps.db, async (trx) => {
+    const locked = await lockOrder(trx, orderId);
+    if (!locked || (locked.user_id !== identity.userId && !isAdmin(identity))) {
+      throw ordersError('order_not_found');
+    }
+    return moveOrder(trx, locked, {
+      to: 'cancelled',
+      cause: 'cancelled by the shopper',
+      actor: actorOf(identity),
+      events: [intentCancelled(locked, 'cancelled')],
+    });
+  });
+  deps.log.info({ orderId, outcome: 'cancelled' }, 'order cancelled');
+  await settleReservation(deps, order);
+  return loadOrderView(deps.db, (await findOrder(deps.db, orderId))!);
+}
+
+/**
+ * Fulfilment: `shipped` (from paid) and `delivered` (from shipped), by an admin or the seller of
+ * every line of the order. A seller of none of them does not learn the order exists (404).
+ */
+export async function fulfilOrder(
+  deps: OrdersDeps,
+  identity: Identity & { userId: string },
+  orderId: string,
+  to: 'shipped' | 'delivered',
+): Promise<OrderView> {
+  const order = await withTransaction(deps.db, async (trx) => {
+    const locked = await lockOrder(trx, orderId);
+    if (!locked) throw ordersError('order_not_found');
+    if (!isAdmin(identity)) {
+      const sellers = new Set((await findOrderLines(trx, [orderId])).map((line) => line.seller_id));
+      if (!sellers.has(identity.userId)) throw ordersError('order_not_found');
+      if (sellers.size > 1) {
+        throw ordersError('not_order_seller', {
+          detail: 'Other sellers have items in this order: an admin ships it',
+        });
+      }
+    }
+    return moveOrder(trx, locked, {
+      to,
+      cause: to === 'shipped' ? 'shipped by the seller' : 'delivered',
+      actor: actorOf(identity),
+    });
+  });
+  deps.log.info({ orderId, outcome: to }, `order ${to}`);
+  return loadOrderView(deps.db, order);
+}

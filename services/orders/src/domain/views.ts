@@ -1,0 +1,131 @@
+import type { Knex } from '@mercado/common/db';
+import {
+  findOrderHistory,
+  findOrderLines,
+  type OrderLineRow,
+  type OrderRow,
+  type OrderStatus,
+  type ShippingAddress,
+} from '../data/orders-repository.js';
+import {
+  findPaymentAttempts,
+  findRefunds,
+  type PaymentOutcome,
+} from '../data/payments-repository.js';
+
+export interface OrderSummaryView {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  region: string;
+  currency: string;
+  totalMinor: number;
+  itemCount: number;
+  deadline: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface OrderView extends OrderSummaryView {
+  shippingAddress: ShippingAddress;
+  failureReason: string | null;
+  lines: Array<{
+    productId: string;
+    sellerId: string;
+    name: string;
+    sku: string;
+    unitPriceMinor: number;
+    quantity: number;
+    lineTotalMinor: number;
+  }>;
+  history: Array<{
+    from: OrderStatus | null;
+    to: OrderStatus;
+    cause: string;
+    actor: string;
+    at: string;
+  }>;
+  /** Of the card, brand and last four only. */
+  payments: Array<{
+    paymentId: string | null;
+    outcome: PaymentOutcome;
+    reason: string | null;
+    amountMinor: number | null;
+    cardBrand: string | null;
+    cardLast4: string | null;
+    at: string;
+  }>;
+  refunds: Array<{
+    refundId: string;
+    paymentId: string;
+    amountMinor: number;
+    reason: string;
+    requestedAt: string;
+  }>;
+}
+
+export function toOrderSummary(row: OrderRow): OrderSummaryView {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    status: row.status,
+    region: row.region,
+    currency: row.currency,
+    totalMinor: row.total_minor,
+    itemCount: row.item_count,
+    deadline: row.deadline.toISOString(),
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+export function toLineView(line: OrderLineRow): OrderView['lines'][number] {
+  return {
+    productId: line.product_id,
+    sellerId: line.seller_id,
+    name: line.name,
+    sku: line.sku,
+    unitPriceMinor: line.unit_price_minor,
+    quantity: line.quantity,
+    lineTotalMinor: line.line_total_minor,
+  };
+}
+
+/** The whole order: lines, totals, every move, every payment result and refund. */
+export async function loadOrderView(db: Knex, row: OrderRow): Promise<OrderView> {
+  const [lines, history, attempts, refunds] = await Promise.all([
+    findOrderLines(db, [row.id]),
+    findOrderHistory(db, row.id),
+    findPaymentAttempts(db, row.id),
+    findRefunds(db, row.id),
+  ]);
+  return {
+    ...toOrderSummary(row),
+    shippingAddress: row.shipping_address,
+    failureReason: row.failure_reason,
+    lines: lines.map(toLineView),
+    history: history.map((entry) => ({
+      from: entry.from_status,
+      to: entry.to_status,
+      cause: entry.cause,
+      actor: entry.actor,
+      at: entry.at.toISOString(),
+    })),
+    payments: attempts.map((attempt) => ({
+      paymentId: attempt.payment_id,
+      outcome: attempt.outcome,
+      reason: attempt.reason,
+      amountMinor: attempt.amount_minor,
+      cardBrand: attempt.card_brand,
+      cardLast4: attempt.card_last4,
+      at: attempt.at.toISOString(),
+    })),
+    refunds: refunds.map((refund) => ({
+      refundId: refund.refund_id,
+      paymentId: refund.payment_id,
+      amountMinor: refund.amount_minor,
+      reason: refund.reason,
+      requestedAt: refund.requested_at.toISOString(),
+    })),
+  };
+}

@@ -1,0 +1,332 @@
+import { randomUUID } from 'node:crypto';
+import t from 'tap';
+import type { Identity } from '@mercado/common/identity';
+import {
+  as,
+  checkout,
+  countRows,
+  eventually,
+  listenAs,
+  publishResult,
+  startBroker,
+  startShop,
+  type Listener,
+  type Shop,
+} from './helpers.js';
+
+const ordersService: Identity = { roles: [], service: 'orders' };
+
+async function startWired(t: { teardown(fn: () => unknown): void }) {
+  const mqttUrl = await startBroker(t);
+  const payments = await listenAs(t, mqttUrl, 'payments', ['payments/intents', 'payments/refunds']);
+  const gateway = await listenAs(t, mqttUrl, 'gateway', ['orders/+/+/status']);
+  const shop = await startShop(t, { MQTT_URL: mqttUrl });
+  const lamp = await shop.sell({ priceMinor: 4_500, stock: { north: 10 } });
+  return { shop, payments, gateway, lamp };
+}
+
+function statusHeard(gateway: Listener, orderId: string, status: string) {
+  return gateway.next(
+    (message) => message.payload.orderId === orderId && message.payload.status === status,
+  );
+}
+
+/** The log line of an applied result: a repeat is logged as a duplicate, and changes nothing. */
+function applied(shop: Shop, eventId: string, times = 1) {
+  return eventually(
+    () =>
+      shop.orders.logs.lines.filter(
+        (line) => line.msg === 'payment result applied' && line.eventId === eventId,
+      ).length >= times,
+  );
+}
+
+async function reservationOf(shop: Shop, orderId: string) {
+  return (
+    await shop.callInventory('GET', `/internal/reservations/${orderId}`, {
+      identity: ordersService,
+    })
+  ).body;
+}
+
+t.test('approved: paid once however often it is delivered, the stock committed', async (t) => {
+  const { shop, payments, gateway, lamp } = await startWired(t);
+  const user = as.customer();
+  const placed = await checkout(shop, user, [{ productId: lamp.id, quantity: 2 }]);
+  const id = placed.body.id;
+  const paymentId = randomUUID();
+  const result = await publishResult(payments, {
+    type: 'payment.approved',
+    orderId: id,
+    paymentId,
+    amountMinor: 9_000,
+    currency: 'EUR',
+    transactionId: 'txn-1',
+    cardBrand: 'visa',
+    cardLast4: '4242',
+  });
+  await statusHeard(gateway, id, 'paid');
+  // The same result twice more (QoS 1 redelivery, a broker cluster's duplicates).
+  for (let i = 0; i < 2; i++) {
+    await payments.client.publishAsync(`payments/results/${id}`, JSON.stringify(result), {
+      qos: 1,
+    });
+  }
+  await applied(shop, result.id, 3);
+  const duplicates = shop.orders.logs.lines.filter(
+    (line) => line.eventId === result.id && line.outcome === 'duplicate',
+  );
+  t.equal(duplicates.length, 2, 'the repeats were recognised');
+
+  await eventually(async () => (await reservationOf(shop, id)).status === 'committed');
+  const stock = await shop.inventory.db('stock').where({ product_id: lamp.id }).first();
+  t.same([stock.on_hand, stock.reserved], [8, 0], 'the units left stock');
+
+  const order = await shop.orders.call('GET', `/api/orders/${id}`, { identity: user });
+  t.match(order.body, {
+    status: 'paid',
+    history: [
+      { to: 'awaiting_payment' },
+      {
+        from: 'awaiting_payment',
+        to: 'paid',
+        cause: 'payment approved',
+        actor: 'service:payments',
+      },
+    ],
+  });
+  t.equal(order.body.history.length, 2, 'one move, however many deliveries');
+  t.same(order.body.payments, [
+    {
+      paymentId,
+      outcome: 'approved',
+      reason: null,
+      amountMinor: 9_000,
+      cardBrand: 'visa',
+      cardLast4: '4242',
+      at: result.at.replace(/(\.\d{3})?Z$/, (m) => (m.length > 1 ? m : '.000Z')),
+    },
+  ]);
+  t.same(Object.keys(order.body.payments[0]).sort(), [
+    'amountMinor',
+    'at',
+    'cardBrand',
+    'cardLast4',
+    'outcome',
+    'paymentId',
+    'reason',
+  ]);
+  t.equal((await shop.orders.db('orders').where({ id }).first()).reservation, 'committed');
+  t.equal(
+    gateway.heard.filter(
+      (message) => message.payload.orderId === id && message.payload.status === 'paid',
+    ).length,
+    1,
+    'one status event',
+  );
+});
+
+t.test(
+  'declined: payment_failed with the reason, paid on a retry; refused and refunded only recorded',
+  async (t) => {
+    const { shop, payments, gateway, lamp } = await startWired(t);
+    const user = as.customer();
+    const placed = await checkout(shop, user, [{ productId: lamp.id, quantity: 1 }]);
+    const id = placed.body.id;
+
+    await publishResult(payments, {
+      type: 'payment.declined',
+      orderId: id,
+      reason: 'insufficient_funds',
+      cardBrand: 'visa',
+      cardLast4: '9995',
+    });
+    await statusHeard(gateway, id, 'payment_failed');
+    let order = await shop.orders.call('GET', `/api/orders/${id}`, { identity: user });
+    t.match(order.body, {
+      status: 'payment_failed',
+      failureReason: 'insufficient_funds',
+      history: [
+        {},
+        {
+          from: 'awaiting_payment',
+          to: 'payment_failed',
+          cause: 'payment declined: insufficient_funds',
+        },
+      ],
+    });
+    t.match(
+      await reservationOf(shop, id),
+      { status: 'active' },
+      'the stock stays held for a retry',
+    );
+
+    const refused = await publishResult(payments, {
+      type: 'payment.refused',
+      orderId: id,
+      reason: 'payment_in_progress',
+    });
+    await applied(shop, refused.id);
+    order = await shop.orders.call('GET', `/api/orders/${id}`, { identity: user });
+    t.equal(order.body.status, 'payment_failed', 'a refusal changes nothing');
+    t.same(
+      order.body.payments.map((p: any) => [p.outcome, p.reason]),
+      [
+        ['declined', 'insufficient_funds'],
+        ['refused', 'payment_in_progress'],
+      ],
+    );
+
+    const paymentId = randomUUID();
+    await publishResult(payments, {
+      type: 'payment.approved',
+      orderId: id,
+      paymentId,
+      cardBrand: 'visa',
+      cardLast4: '4242',
+    });
+    await statusHeard(gateway, id, 'paid');
+    const refunded = await publishResult(payments, {
+      type: 'payment.refunded',
+      orderId: id,
+      paymentId,
+      reason: 'requested_by_customer',
+      amountMinor: 4_500,
+    });
+    await applied(shop, refunded.id);
+    order = await shop.orders.call('GET', `/api/orders/${id}`, { identity: user });
+    t.match(order.body, {
+      status: 'paid',
+      failureReason: null,
+      history: [
+        {},
+        {},
+        { from: 'payment_failed', to: 'paid' },
+        {
+          from: 'paid',
+          to: 'paid',
+          cause: 'payment refunded: requested_by_customer',
+          actor: 'service:payments',
+        },
+      ],
+    });
+    t.equal(order.body.payments.length, 4);
+  },
+);
+
+t.test(
+  'approved for an order that can no longer be paid: a void is requested, never "charged and expired"',
+  async (t) => {
+    const { shop, payments, gateway, lamp } = await startWired(t);
+    const user = as.customer();
+    const { db } = shop.orders;
+
+    const cancelled = (await checkout(shop, user, [{ productId: lamp.id, quantity: 1 }])).body.id;
+    await shop.orders.call('POST', `/api/orders/${cancelled}/cancel`, { identity: user });
+    const late = randomUUID();
+    await publishResult(payments, {
+      type: 'payment.approved',
+      orderId: cancelled,
+      paymentId: late,
+      amountMinor: 4_500,
+      currency: 'EUR',
+    });
+    const refund = await payments.next(
+      (message) =>
+        message.payload.type === 'refund.requested' && message.payload.orderId === cancelled,
+    );
+    t.same(refund, {
+      topic: 'payments/refunds',
+      payload: {
+        type: 'refund.requested',
+        refundId: refund.payload.refundId,
+        orderId: cancelled,
+        paymentId: late,
+        amountMinor: 4_500,
+        reason: 'order_cancelled',
+      },
+    });
+    const seen = await shop.orders.call('GET', `/api/orders/${cancelled}`, { identity: user });
+    t.match(seen.body, {
+      status: 'cancelled',
+      refunds: [
+        {
+          refundId: refund.payload.refundId,
+          paymentId: late,
+          amountMinor: 4_500,
+          reason: 'order_cancelled',
+        },
+      ],
+      history: [
+        {},
+        { to: 'cancelled' },
+        { from: 'cancelled', to: 'cancelled', cause: 'refund requested: order_cancelled' },
+      ],
+    });
+
+    // Past its expiry, before any sweeper got to it: it expires now and the payment is voided.
+    const overdue = (await checkout(shop, user, [{ productId: lamp.id, quantity: 3 }])).body.id;
+    await db('orders')
+      .where({ id: overdue })
+      .update({
+        deadline: db.raw(`now() - interval '2 minutes'`),
+        expires_at: db.raw(`now() - interval '1 second'`),
+      });
+    const tooLate = randomUUID();
+    await publishResult(payments, {
+      type: 'payment.approved',
+      orderId: overdue,
+      paymentId: tooLate,
+    });
+    const voided = await payments.next(
+      (message) =>
+        message.payload.type === 'refund.requested' && message.payload.orderId === overdue,
+    );
+    t.match(voided.payload, { paymentId: tooLate, amountMinor: 13_500, reason: 'order_expired' });
+    await statusHeard(gateway, overdue, 'expired');
+    t.notOk(
+      gateway.heard.some(
+        (message) => message.payload.orderId === overdue && message.payload.status === 'paid',
+      ),
+    );
+    await eventually(async () => (await reservationOf(shop, overdue)).status === 'released');
+
+    // A second payment of a paid order is given back too.
+    const paid = (await checkout(shop, user, [{ productId: lamp.id, quantity: 1 }])).body.id;
+    const first = randomUUID();
+    await publishResult(payments, { type: 'payment.approved', orderId: paid, paymentId: first });
+    await statusHeard(gateway, paid, 'paid');
+    const second = randomUUID();
+    await publishResult(payments, { type: 'payment.approved', orderId: paid, paymentId: second });
+    const duplicate = await payments.next(
+      (message) =>
+        message.payload.type === 'refund.requested' && message.payload.paymentId === second,
+    );
+    t.equal(duplicate.payload.reason, 'duplicate_payment');
+    t.equal((await db('orders').where({ id: paid }).first()).payment_id, first);
+    t.equal(await countRows(db, 'refunds'), 3);
+  },
+);
+
+t.test('results the contract refuses, or for orders nobody has, change nothing', async (t) => {
+  const { shop, payments } = await startWired(t);
+  const before = await countRows(shop.orders.db, 'payment_attempts');
+  await payments.client.publishAsync(
+    `payments/results/${randomUUID()}`,
+    '{"type":"payment.approved"}',
+    { qos: 1 },
+  );
+  const unknown = await publishResult(payments, {
+    type: 'payment.approved',
+    orderId: randomUUID(),
+    paymentId: randomUUID(),
+  });
+  await applied(shop, unknown.id);
+  t.ok(
+    shop.orders.logs.lines.some(
+      (line) => line.msg === 'mqtt message refused by the contract; dropped',
+    ),
+  );
+  t.equal(await countRows(shop.orders.db, 'payment_attempts'), before);
+  t.equal(await countRows(shop.orders.db, 'refunds'), 0);
+});
