@@ -102,6 +102,7 @@ export const policy: readonly PolicyEntry[] = [
 
   // orders: the cart is open to guests (the orders service identifies them by a cart token).
   { method: 'GET', path: '/api/cart', access: 'public' },
+  { method: 'PATCH', path: '/api/cart', access: 'public' },
   { method: 'POST', path: '/api/cart/items', access: 'public' },
   { method: 'PATCH', path: '/api/cart/items/:productId', access: 'public' },
   { method: 'DELETE', path: '/api/cart/items/:productId', access: 'public' },

@@ -5,7 +5,13 @@ import { generateCardKey } from '@mercado/payments/keys';
 import { generateSigningKey } from './signing-keys.js';
 
 /** The services of docker-compose.yml that log in to the broker, each with its own password. */
-const brokerServices: readonly MqttServiceName[] = ['users', 'inventory', 'payments', 'gateway'];
+const brokerServices: readonly MqttServiceName[] = [
+  'users',
+  'inventory',
+  'orders',
+  'payments',
+  'gateway',
+];
 
 /**
  * `npm run --silent compose:env > .env`: prints a fresh `.env` for docker compose with every
@@ -22,6 +28,7 @@ async function main(): Promise<void> {
     `USERS_DB_PASSWORD=${secret(24)}`,
     `PRODUCTS_DB_PASSWORD=${secret(24)}`,
     `INVENTORY_DB_PASSWORD=${secret(24)}`,
+    `ORDERS_DB_PASSWORD=${secret(24)}`,
     `PAYMENTS_DB_PASSWORD=${secret(24)}`,
     // base64url: it travels in the Redis clients' URLs.
     `REDIS_PASSWORD=${secret(24)}`,

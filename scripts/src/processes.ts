@@ -108,6 +108,23 @@ export const processes: readonly ProcessEntry[] = [
     }),
   },
   {
+    name: 'orders',
+    entry: 'services/orders/dist/main.js',
+    database: 'mercado_orders',
+    readyPath: '/health/ready',
+    mqttService: 'orders',
+    env: ({ secrets, databaseUrl, urlOf, mqttUrl }) => ({
+      DATABASE_URL: databaseUrl,
+      INTERNAL_SECRET: secrets.internalSecret,
+      PRODUCTS_URLS: urlOf('products'),
+      INVENTORY_URLS: urlOf('inventory'),
+      REGIONS: localRegions().join(','),
+      // Intents and refunds out (outbox), payment results in, live order status out.
+      MQTT_URL: mqttUrl,
+      MQTT_PASSWORD: secrets.mqttPasswords.orders,
+    }),
+  },
+  {
     name: 'payments',
     entry: 'services/payments/dist/main.js',
     // Its own database; in Compose, a Postgres server of its own.
@@ -137,6 +154,7 @@ export const processes: readonly ProcessEntry[] = [
       MQTT_PASSWORD: secrets.mqttPasswords.gateway,
       PRODUCTS_URLS: urlOf('products'),
       INVENTORY_URLS: urlOf('inventory'),
+      ORDERS_URLS: urlOf('orders'),
       CORS_ORIGINS:
         process.env.CORS_ORIGINS || `${publicUrl},${publicUrl.replace('127.0.0.1', 'localhost')}`,
     }),

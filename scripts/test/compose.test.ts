@@ -14,6 +14,7 @@ const required = {
   USERS_DB_PASSWORD: 'dummy-db-password',
   PRODUCTS_DB_PASSWORD: 'dummy-products-db-password',
   INVENTORY_DB_PASSWORD: 'dummy-inventory-db-password',
+  ORDERS_DB_PASSWORD: 'dummy-orders-db-password',
   PAYMENTS_DB_PASSWORD: 'dummy-payments-db-password',
   PAYMENTS_CARD_KEYS: '[{"kty":"OKP","crv":"X25519","kid":"card-1","x":"x","d":"d"}]',
   CARD_FINGERPRINT_KEY: 'dummy-card-fingerprint-key-0123456789abcdef',
@@ -28,6 +29,8 @@ const required = {
   INVENTORY_MQTT_PASSWORD_HASH: 'b'.repeat(64),
   GATEWAY_MQTT_PASSWORD: 'dummy-gateway-mqtt-password-0123456789',
   GATEWAY_MQTT_PASSWORD_HASH: 'c'.repeat(64),
+  ORDERS_MQTT_PASSWORD: 'dummy-orders-mqtt-password-0123456789',
+  ORDERS_MQTT_PASSWORD_HASH: 'e'.repeat(64),
   PAYMENTS_MQTT_PASSWORD: 'dummy-payments-mqtt-password-0123456789',
   PAYMENTS_MQTT_PASSWORD_HASH: 'd'.repeat(64),
 };
@@ -141,8 +144,17 @@ t.test(
       inventory: required.INVENTORY_MQTT_PASSWORD,
       gateway: required.GATEWAY_MQTT_PASSWORD,
       payments: required.PAYMENTS_MQTT_PASSWORD,
+      orders: required.ORDERS_MQTT_PASSWORD,
     };
-    for (const service of ['users', 'products', 'inventory', 'payments', 'broker', 'gateway']) {
+    for (const service of [
+      'users',
+      'products',
+      'inventory',
+      'orders',
+      'payments',
+      'broker',
+      'gateway',
+    ]) {
       const held = Object.entries(passwords)
         .filter(([, password]) => environment(service).includes(password))
         .map(([owner]) => owner);
@@ -155,9 +167,11 @@ t.test(
     t.match(environment('gateway'), `MQTT_PASSWORD: ${passwords.gateway}\n`);
     t.match(environment('broker'), `MQTT_PASSWORD_HASHES_GATEWAY: ${'c'.repeat(64)}\n`);
     t.match(environment('payments'), `MQTT_PASSWORD: ${passwords.payments}\n`);
+    t.match(environment('orders'), `MQTT_PASSWORD: ${passwords.orders}\n`);
+    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_ORDERS: ${'e'.repeat(64)}\n`);
     t.match(environment('broker'), `MQTT_PASSWORD_HASHES_PAYMENTS: ${'d'.repeat(64)}\n`);
     t.notMatch(environment('payments'), 'INTERNAL_SECRET', 'payments serves no HTTP route');
-    for (const service of ['users', 'products', 'inventory', 'broker', 'gateway']) {
+    for (const service of ['users', 'products', 'inventory', 'orders', 'broker', 'gateway']) {
       t.notMatch(environment(service), 'PAYMENTS_CARD_KEYS', `${service}: no card key`);
     }
     t.match(environment('payments'), 'PAYMENTS_CARD_KEYS: ');
@@ -180,7 +194,7 @@ t.test('the .env that `npm run compose:env` prints satisfies the compose file', 
     { kty: 'OKP', crv: 'X25519', kid: String, d: String, alg: 'ECDH-ES+A256KW' },
   ]);
   t.match(generated, /^CARD_FINGERPRINT_KEY=[\w-]{43}$/m);
-  for (const service of ['USERS', 'INVENTORY', 'PAYMENTS', 'GATEWAY']) {
+  for (const service of ['USERS', 'INVENTORY', 'ORDERS', 'PAYMENTS', 'GATEWAY']) {
     const password = new RegExp(`^${service}_MQTT_PASSWORD=([\\w-]{32})$`, 'm').exec(
       generated,
     )?.[1];

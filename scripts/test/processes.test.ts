@@ -58,6 +58,7 @@ t.test(
         MQTT_PASSWORD_HASHES_USERS: hashServiceMqttPassword(secrets.mqttPasswords.users),
         MQTT_PASSWORD_HASHES_INVENTORY: hashServiceMqttPassword(secrets.mqttPasswords.inventory),
         MQTT_PASSWORD_HASHES_GATEWAY: hashServiceMqttPassword(secrets.mqttPasswords.gateway),
+        MQTT_PASSWORD_HASHES_ORDERS: hashServiceMqttPassword(secrets.mqttPasswords.orders),
         MQTT_PASSWORD_HASHES_PAYMENTS: hashServiceMqttPassword(secrets.mqttPasswords.payments),
       },
       'the broker admits the services that run, by digest, and no other',
