@@ -47,6 +47,7 @@ t.test('the policy table has an entry for every route of the public API', async 
     ['PUT', '/api/inventory/p-1/eu-west'],
     ['GET', '/api/inventory/low-stock'],
     ['GET', '/api/cart'],
+    ['PATCH', '/api/cart'],
     ['POST', '/api/cart/items'],
     ['PATCH', '/api/cart/items/p-1'],
     ['DELETE', '/api/cart/items/p-1'],
