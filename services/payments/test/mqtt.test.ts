@@ -5,9 +5,9 @@ import {
   card,
   eventually,
   everyRow,
-  intent,
   mosquittoPublish,
   mosquittoSubscribe,
+  publishIntent,
   startPayments,
   startTestBroker,
   testCards,
@@ -64,20 +64,10 @@ t.test(
   'a foreign client pays: the intent from orders, a card encrypted for the announced key from the gateway, the result on payments/results/{orderId}; no card number anywhere',
   async (t) => {
     const { broker, payments } = await setUp(t);
-    const owed = intent({ amountMinor: 12_345 });
-    const results = await mosquittoSubscribe(
-      t,
-      broker,
-      'gateway',
-      `payments/results/${owed.orderId}`,
-    );
-    t.equal(
-      (await mosquittoPublish(broker, 'orders', 'payments/intents', JSON.stringify(owed))).code,
-      0,
-    );
-    await eventually('the intent recorded', () =>
-      payments.db('intents').where({ order_id: owed.orderId }).first(),
-    );
+    const { owed, results } = await publishIntent(t, broker, payments.db, {
+      amountMinor: 12_345,
+      resultsAs: 'gateway',
+    });
 
     const keys = await announcedKeys(t, broker);
     const request = {
@@ -144,17 +134,7 @@ t.test(
   'the same request delivered 3 times charges once; each delivery answers with the first result or nothing',
   async (t) => {
     const { broker, payments } = await setUp(t);
-    const owed = intent();
-    const results = await mosquittoSubscribe(
-      t,
-      broker,
-      'orders',
-      `payments/results/${owed.orderId}`,
-    );
-    await mosquittoPublish(broker, 'orders', 'payments/intents', JSON.stringify(owed));
-    await eventually('the intent recorded', () =>
-      payments.db('intents').where({ order_id: owed.orderId }).first(),
-    );
+    const { owed, results } = await publishIntent(t, broker, payments.db, { resultsAs: 'orders' });
     const request = JSON.stringify(
       await payments.request(owed.orderId, owed.userId, testCards.approved, 'same-key'),
     );
@@ -194,11 +174,7 @@ t.test(
   'malformed, oversized and wrong-type payloads on every topic payments consumes are dropped and change nothing',
   async (t) => {
     const { broker, payments } = await setUp(t);
-    const owed = intent();
-    await mosquittoPublish(broker, 'orders', 'payments/intents', JSON.stringify(owed));
-    await eventually('the intent recorded', () =>
-      payments.db('intents').where({ order_id: owed.orderId }).first(),
-    );
+    const { owed } = await publishIntent(t, broker, payments.db);
     const before = await everyRow(payments.db);
     const request = await payments.request(owed.orderId, owed.userId);
     const refund = {

@@ -16,7 +16,7 @@ import { cardFingerprint, detectBrand, lastFour } from './cards.js';
 import type { PaymentsDeps } from './deps.js';
 import type { ChargeOutcome } from './processor.js';
 import { voidPayment } from './intents.js';
-import { publishResult, refuse } from './results.js';
+import { publishAgain, publishResult, refuse } from './results.js';
 
 /**
  * What became of one delivery of a payment request:
@@ -201,9 +201,9 @@ async function repeat(deps: PaymentsDeps, payment: PaymentRow): Promise<PaymentA
     );
     return { kind: 'in_progress' };
   }
-  await deps.db.transaction((trx) => publishResult(trx, result));
+  const queued = await deps.db.transaction((trx) => publishAgain(trx, result));
   deps.log.info(
-    { orderId: payment.order_id, requestId: payment.request_id, paymentId: payment.id },
+    { orderId: payment.order_id, requestId: payment.request_id, paymentId: payment.id, queued },
     'payment request repeated: first result published again',
   );
   return { kind: 'repeated', result };
