@@ -12,6 +12,7 @@ import { consumePaymentRequests } from './consumers/payment-requests.js';
 import { consumeRefundRequests } from './consumers/refund-requests.js';
 import type { PaymentsDeps } from './domain/deps.js';
 import { createSandboxProcessor, type CardProcessor } from './domain/processor.js';
+import { startPaymentRecovery } from './domain/recovery.js';
 import { announceCardKeys, type KeyAnnouncement } from './key-announcement.js';
 import { loadCardKeyring } from './keys.js';
 
@@ -38,6 +39,7 @@ export {
 export { detectBrand, passesLuhn, cardFingerprint, type CardBrand } from './domain/cards.js';
 export { requestPayment, type PaymentAnswer } from './domain/payments.js';
 export { receiveIntent, receiveIntentCancellation } from './domain/intents.js';
+export { recoverAbandonedPayments, type RecoveryOptions } from './domain/recovery.js';
 export { refundPayment, type RefundAnswer, type RefundAsk } from './domain/refunds.js';
 export { announceCardKeys, type KeyAnnouncement } from './key-announcement.js';
 export type { PaymentsDeps } from './domain/deps.js';
@@ -86,13 +88,19 @@ export interface PaymentsWork {
 
 /**
  * Payments' work beside its HTTP app, as main runs it: the card keys announced on every
- * connection, the consumers of intents, requests and refunds, and the outbox relay. Without MQTT
+ * connection, the consumers of intents, requests and refunds, the recovery of payments abandoned
+ * mid-charge, and the outbox relay. Without MQTT
  * there is nothing to do but wait for a broker (the rows wait too).
  */
 export function startPaymentsWork(runtime: PaymentsRuntime, deps: PaymentsDeps): PaymentsWork {
-  const { mqtt } = runtime;
+  const { config, mqtt } = runtime;
+  // Every replica looks; only one records each abandoned payment's outcome.
+  const recovery = startPaymentRecovery(deps, {
+    abandonedAfterMs: config.PAYMENTS_ABANDONED_AFTER_MS,
+    intervalMs: config.PAYMENTS_RECOVERY_INTERVAL_MS,
+  });
   const relay = paymentsOutbox.startRelay(runtime as OutboxRuntime);
-  if (!mqtt) return { background: relay ? [relay] : [], keys: undefined };
+  if (!mqtt) return { background: [recovery, ...(relay ? [relay] : [])], keys: undefined };
   const keys = announceCardKeys({ mqtt, log: runtime.log, keyring: deps.keyring });
   const withMqtt = { ...deps, mqtt };
   return {
@@ -103,6 +111,7 @@ export function startPaymentsWork(runtime: PaymentsRuntime, deps: PaymentsDeps):
       consumePaymentIntents(withMqtt),
       consumeRefundRequests(withMqtt),
       { name: 'card key announcement', stop: () => keys.stop() },
+      recovery,
       ...(relay ? [relay] : []),
     ],
   };

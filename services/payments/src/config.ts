@@ -23,6 +23,13 @@ export const paymentsSettings = {
   PROCESSOR_MAX_AMOUNT_MINOR: setting.int(99_999_999, 1, 100_000_000_000),
   /** How long the sandbox's slow test card takes to answer. */
   PROCESSOR_SLOW_CARD_DELAY_MS: setting.int(5_000, 0, 120_000),
+  /**
+   * A payment still `processing` after this long was abandoned by a process that died mid-charge:
+   * the processor is asked what it answered, and it is settled (far above any processor's answer).
+   */
+  PAYMENTS_ABANDONED_AFTER_MS: setting.int(600_000, 1_000, 86_400_000),
+  /** How often each replica looks for abandoned payments. */
+  PAYMENTS_RECOVERY_INTERVAL_MS: setting.int(60_000, 100, 3_600_000),
   /** The broker: requests and intents come from it, results and the keys go to it. */
   ...mqttSettings,
   ...outboxRelaySettings,

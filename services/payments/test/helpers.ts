@@ -15,13 +15,14 @@ import type { MqttClient } from '@mercado/common/mqtt';
 import { createMetrics } from '@mercado/common/metrics';
 import {
   captureLogs,
+  eventually,
   startTestService,
   testBrokerCredentials,
   testMqttPassword,
   testServiceMqttCredentials,
 } from '@mercado/common/testing';
 
-export { eventually } from '@mercado/common/testing';
+export { eventually };
 import {
   buildPaymentsApp,
   loadPaymentsConfig,
@@ -363,4 +364,25 @@ export async function mosquittoSubscribe(
   });
   await granted;
   return { messages };
+}
+
+/**
+ * A new order's intent, published by orders with mosquitto_pub once `resultsAs` listens to its
+ * results (when given), and recorded by payments.
+ */
+export async function publishIntent(
+  t: TestContext,
+  broker: TestBroker,
+  db: Knex,
+  { resultsAs, ...overrides }: Partial<PaymentIntentCreated> & { resultsAs?: MqttServiceName } = {},
+) {
+  const owed = intent(overrides);
+  const results = resultsAs
+    ? await mosquittoSubscribe(t, broker, resultsAs, `payments/results/${owed.orderId}`)
+    : { messages: [] };
+  await mosquittoPublish(broker, 'orders', 'payments/intents', JSON.stringify(owed));
+  await eventually('the intent recorded', () =>
+    db('intents').where({ order_id: owed.orderId }).first(),
+  );
+  return { owed, results };
 }

@@ -5,9 +5,9 @@ import {
   card,
   eventually,
   everyRow,
-  intent,
   mosquittoPublish,
   mosquittoSubscribe,
+  publishIntent,
   startPayments,
   startTestBroker,
   testCards,
@@ -64,20 +64,10 @@ t.test(
   'a foreign client pays: the intent from orders, a card encrypted for the announced key from the gateway, the result on payments/results/{orderId}; no card number anywhere',
   async (t) => {
     const { broker, payments } = await setUp(t);
-    const owed = intent({ amountMinor: 12_345 });
-    const results = await mosquittoSubscribe(
-      t,
-      broker,
-      'gateway',
-      `payments/results/${owed.orderId}`,
-    );
-    t.equal(
-      (await mosquittoPublish(broker, 'orders', 'payments/intents', JSON.stringify(owed))).code,
-      0,
-    );
-    await eventually('the intent recorded', () =>
-      payments.db('intents').where({ order_id: owed.orderId }).first(),
-    );
+    const { owed, results } = await publishIntent(t, broker, payments.db, {
+      amountMinor: 12_345,
+      resultsAs: 'gateway',
+    });
 
     const keys = await announcedKeys(t, broker);
     const request = {
@@ -144,17 +134,7 @@ t.test(
   'the same request delivered 3 times charges once; each delivery answers with the first result or nothing',
   async (t) => {
     const { broker, payments } = await setUp(t);
-    const owed = intent();
-    const results = await mosquittoSubscribe(
-      t,
-      broker,
-      'orders',
-      `payments/results/${owed.orderId}`,
-    );
-    await mosquittoPublish(broker, 'orders', 'payments/intents', JSON.stringify(owed));
-    await eventually('the intent recorded', () =>
-      payments.db('intents').where({ order_id: owed.orderId }).first(),
-    );
+    const { owed, results } = await publishIntent(t, broker, payments.db, { resultsAs: 'orders' });
     const request = JSON.stringify(
       await payments.request(owed.orderId, owed.userId, testCards.approved, 'same-key'),
     );
@@ -194,11 +174,7 @@ t.test(
   'malformed, oversized and wrong-type payloads on every topic payments consumes are dropped and change nothing',
   async (t) => {
     const { broker, payments } = await setUp(t);
-    const owed = intent();
-    await mosquittoPublish(broker, 'orders', 'payments/intents', JSON.stringify(owed));
-    await eventually('the intent recorded', () =>
-      payments.db('intents').where({ order_id: owed.orderId }).first(),
-    );
+    const { owed } = await publishIntent(t, broker, payments.db);
     const before = await everyRow(payments.db);
     const request = await payments.request(owed.orderId, owed.userId);
     const refund = {
@@ -262,5 +238,89 @@ t.test(
     t.same(new Set(reasons), new Set(['not_json', 'invalid_payload', 'too_large']));
     t.same(await everyRow(payments.db), before, 'nothing stored, nothing changed');
     t.notOk(payments.logs.text().includes(testCards.approved), 'the clear card was not logged');
+  },
+);
+
+t.test(
+  'over the broker: an order cancelled after its payment is refunded at once; a refund from orders is applied once however often it comes',
+  async (t) => {
+    const { broker, payments } = await setUp(t);
+    const parsed = (messages: string[]) =>
+      messages.map((message) => JSON.parse(message) as PaymentResult);
+    const pay = async (owed: { orderId: string; userId: string }) => {
+      const request = await payments.request(owed.orderId, owed.userId);
+      await mosquittoPublish(broker, 'gateway', 'payments/requests', JSON.stringify(request));
+    };
+
+    const cancelled = await publishIntent(t, broker, payments.db, { resultsAs: 'orders' });
+    await pay(cancelled.owed);
+    const [approved] = parsed(
+      await eventually(
+        'approved',
+        () => cancelled.results.messages.length === 1 && cancelled.results.messages,
+      ),
+    );
+    t.equal(approved!.type, 'payment.approved');
+    const cancellation = {
+      type: 'payment.intent_cancelled',
+      id: randomUUID(),
+      orderId: cancelled.owed.orderId,
+      reason: 'cancelled',
+      at: new Date().toISOString(),
+    };
+    await mosquittoPublish(broker, 'orders', 'payments/intents', JSON.stringify(cancellation));
+    const [, refunded] = parsed(
+      await eventually(
+        'refunded',
+        () => cancelled.results.messages.length === 2 && cancelled.results.messages,
+      ),
+    );
+    t.match(refunded, {
+      type: 'payment.refunded',
+      orderId: cancelled.owed.orderId,
+      paymentId: approved!.paymentId,
+      amountMinor: cancelled.owed.amountMinor,
+      reason: 'order_cancelled',
+    });
+
+    const partly = await publishIntent(t, broker, payments.db, {
+      resultsAs: 'orders',
+      amountMinor: 1000,
+    });
+    await pay(partly.owed);
+    const [paid] = parsed(
+      await eventually(
+        'approved',
+        () => partly.results.messages.length === 1 && partly.results.messages,
+      ),
+    );
+    const refund = JSON.stringify({
+      type: 'refund.requested',
+      refundId: 'refund-77',
+      orderId: partly.owed.orderId,
+      paymentId: paid!.paymentId,
+      amountMinor: 400,
+      reason: 'requested_by_customer',
+    });
+    await mosquittoPublish(broker, 'orders', 'payments/refunds', refund);
+    await eventually('the refund', () => partly.results.messages.length === 2);
+    await eventually(
+      'relayed',
+      async () => (await payments.db('outbox').whereNull('sent_at')).length === 0,
+    );
+    await mosquittoPublish(broker, 'orders', 'payments/refunds', refund);
+    const [, first, again] = parsed(
+      await eventually(
+        'the refund again',
+        () => partly.results.messages.length === 3 && partly.results.messages,
+      ),
+    );
+    t.match(first, { type: 'payment.refunded', requestId: 'refund-77', amountMinor: 400 });
+    t.same(again, first, 'the same event');
+    t.match(await payments.db('payments').where({ id: paid!.paymentId }).first(), {
+      status: 'succeeded',
+      refunded_minor: 400,
+    });
+    t.equal((await payments.db('refunds').where({ payment_id: paid!.paymentId })).length, 1);
   },
 );

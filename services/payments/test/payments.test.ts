@@ -3,6 +3,7 @@ import t from 'tap';
 import type { PaymentIntentCancelled, PaymentIntentCreated } from '@mercado/common/contract';
 import {
   createSandboxProcessor,
+  recoverAbandonedPayments,
   receiveIntent,
   receiveIntentCancellation,
   refundPayment,
@@ -36,6 +37,7 @@ function countingProcessor() {
       counts.charges++;
       return sandbox.charge(request);
     },
+    retrieve: (paymentId) => sandbox.retrieve(paymentId),
     refund(request) {
       counts.refunds++;
       return sandbox.refund(request);
@@ -68,6 +70,10 @@ async function payWithHeldSlowCard(
   // Wrapped: an async function returning the promise itself would wait for it.
   return { slow };
 }
+
+/** Marks every queued message sent, as the relay does once the broker acknowledged it. */
+const relayed = (payments: PaymentsHarness) =>
+  payments.db('outbox').whereNull('sent_at').update({ sent_at: payments.db.fn.now() });
 
 const events = (payments: PaymentsHarness, orderId: string) =>
   payments.db('payment_events').where({ order_id: orderId }).orderBy('id').pluck('type');
@@ -138,10 +144,13 @@ t.test(
     t.equal(counts.charges, 1);
 
     // The same request again: the first result again, the very same event; no second charge.
-    const again = await requestPayment(payments.deps, request);
-    t.same(again, { kind: 'repeated', result: row.result });
+    // While the first is still queued it goes out anyway, once.
+    t.same(await requestPayment(payments.deps, request), { kind: 'repeated', result: row.result });
+    t.equal((await queuedResults(payments.db)).length, 1, 'not queued twice');
+    await relayed(payments);
+    t.same(await requestPayment(payments.deps, request), { kind: 'repeated', result: row.result });
     const results = await queuedResults(payments.db);
-    t.equal(results.length, 2);
+    t.equal(results.length, 2, 'queued again once the first was sent');
     t.same(results[1], results[0]);
     t.equal(counts.charges, 1);
     // Another request for the paid order is refused.
@@ -530,6 +539,7 @@ t.test(
       kind: 'refunded',
       result: { type: 'payment.refunded', amountMinor: 300, requestId: 'refund-1' },
     });
+    await relayed(payments);
     t.same(await ask('refund-1', 300), { kind: 'repeated' });
     t.equal(counts.refunds, 1);
     t.match(await payments.db('payments').where({ id: paymentId }).first(), {
@@ -598,3 +608,97 @@ t.test('a declined payment cannot be refunded', async (t) => {
     { kind: 'refused', reason: 'payment_not_captured' },
   );
 });
+
+t.test(
+  'a payment abandoned mid-charge, which the processor never answered, is declined processing_error; a late approval is given back',
+  async (t) => {
+    const { payments, holds, counts } = await start(t);
+    const owed = intent();
+    await receiveIntent(payments.deps, owed);
+    const { slow } = await payWithHeldSlowCard(payments, owed, holds);
+    t.equal(
+      await recoverAbandonedPayments(payments.deps, { abandonedAfterMs: 60_000 }),
+      0,
+      'not yet',
+    );
+    t.equal(await recoverAbandonedPayments(payments.deps, { abandonedAfterMs: 0 }), 1);
+    const [payment] = await payments.db('payments').select('*');
+    t.match(payment, { status: 'failed', decline_code: 'processing_error' });
+    t.same(
+      (await queuedResults(payments.db)).map((result) => [result.type, result.reason]),
+      [['payment.declined', 'processing_error']],
+    );
+    // The order can be paid again.
+    t.match(
+      await requestPayment(payments.deps, await payments.request(owed.orderId, owed.userId)),
+      {
+        kind: 'charged',
+        result: { type: 'payment.approved' },
+      },
+    );
+    // The processor answers the abandoned charge after all: recorded nowhere, given back.
+    holds[0]!();
+    t.match(await slow, {
+      kind: 'charged',
+      result: { type: 'payment.declined', paymentId: payment.id },
+    });
+    t.equal(counts.refunds, 1);
+    t.match(await payments.db('payments').where({ id: payment.id }).first(), { status: 'failed' });
+    t.same(
+      await payments
+        .db('payment_events')
+        .where({ payment_id: payment.id })
+        .orderBy('id')
+        .select('type', 'reason'),
+      [
+        { type: 'payment_started', reason: null },
+        { type: 'payment_declined', reason: 'processing_error' },
+        { type: 'payment_refunded', reason: 'late_approval' },
+      ],
+    );
+    t.equal(
+      (await queuedResults(payments.db, owed.orderId)).length,
+      2,
+      'no result for the late approval',
+    );
+  },
+);
+
+t.test(
+  'a payment whose process died after the processor approved it is settled as approved, from the processor’s answer',
+  async (t) => {
+    const sandbox = createSandboxProcessor({
+      now: () => new Date(),
+      minAmountMinor: 50,
+      maxAmountMinor: 99_999_999,
+      slowCardDelayMs: 0,
+    });
+    let charged = 0;
+    const dying: CardProcessor = {
+      async charge(request) {
+        await sandbox.charge(request);
+        charged++;
+        // The process dies here: the answer never reaches payments' database.
+        return new Promise(() => undefined);
+      },
+      retrieve: (paymentId) => sandbox.retrieve(paymentId),
+      refund: (request) => sandbox.refund(request),
+    };
+    const payments = await startPayments(t, {}, { processor: dying });
+    const owed = intent();
+    await receiveIntent(payments.deps, owed);
+    void requestPayment(payments.deps, await payments.request(owed.orderId, owed.userId));
+    await eventually('the charge at the processor', () => charged === 1);
+    t.equal(await recoverAbandonedPayments(payments.deps, { abandonedAfterMs: 0 }), 1);
+    const [payment] = await payments.db('payments').select('*');
+    t.match(payment, { status: 'succeeded', transaction_id: /^sbx_ch_/ });
+    t.match(await queuedResults(payments.db), [
+      { type: 'payment.approved', paymentId: payment.id, transactionId: payment.transaction_id },
+    ]);
+    t.equal(
+      await recoverAbandonedPayments(payments.deps, { abandonedAfterMs: 0 }),
+      0,
+      'settled once',
+    );
+  },
+);

@@ -101,8 +101,8 @@ export async function completePayment(
   outcome:
     | { status: 'succeeded'; transactionId: string; result: PaymentResult }
     | { status: 'failed'; declineCode: string; result: PaymentResult },
-): Promise<void> {
-  await trx('payments')
+): Promise<boolean> {
+  const updated = await trx('payments')
     .where({ id: paymentId, status: 'processing' })
     .update({
       status: outcome.status,
@@ -111,6 +111,23 @@ export async function completePayment(
       result: JSON.stringify(outcome.result),
       updated_at: trx.fn.now(),
     });
+  return updated === 1;
+}
+
+/**
+ * Payments left `processing` for longer than `olderThanMs`: their process died between the row
+ * and the processor's answer (the slowest answer is far shorter).
+ */
+export async function findAbandonedPayments(
+  db: Knex,
+  olderThanMs: number,
+  limit: number,
+): Promise<PaymentRow[]> {
+  return db<PaymentRow>('payments')
+    .where({ status: 'processing' })
+    .where('updated_at', '<', db.raw('now() - make_interval(secs => ?)', [olderThanMs / 1000]))
+    .orderBy('updated_at')
+    .limit(limit);
 }
 
 /** Adds to (or, negative, takes back from) what was refunded; `refunded` once all of it is. */

@@ -16,7 +16,7 @@ import { cardFingerprint, detectBrand, lastFour } from './cards.js';
 import type { PaymentsDeps } from './deps.js';
 import type { ChargeOutcome } from './processor.js';
 import { voidPayment } from './intents.js';
-import { publishResult, refuse } from './results.js';
+import { publishAgain, publishResult, refuse } from './results.js';
 
 /**
  * What became of one delivery of a payment request:
@@ -79,52 +79,142 @@ export async function requestPayment(
       );
       return { approved: false, declineCode: 'processing_error' } as const;
     });
-  const brand = detectBrand(card.number).brand;
+  const result = await recordOutcome(
+    deps,
+    {
+      id: start.paymentId,
+      orderId,
+      requestId,
+      amountMinor: start.amountMinor,
+      currency: start.currency,
+      cardBrand: detectBrand(card.number).brand,
+      cardLast4: lastFour(card.number),
+    },
+    outcome,
+  );
+  return { kind: 'charged', result };
+}
+
+/** What recordOutcome needs of a payment being processed. */
+export interface ProcessingPayment {
+  id: string;
+  orderId: string;
+  requestId: string;
+  amountMinor: number;
+  currency: string;
+  cardBrand: string;
+  cardLast4: string;
+}
+
+/**
+ * Records the processor's answer for a payment still `processing`: its status, the audit, and
+ * the result in the outbox, in one transaction; then voids an approval the order can no longer
+ * take. Only one caller records a payment's outcome (the charge's own, or the recovery of an
+ * abandoned one): the others get the result that was recorded.
+ */
+export async function recordOutcome(
+  deps: PaymentsDeps,
+  payment: ProcessingPayment,
+  outcome: ChargeOutcome,
+): Promise<PaymentResult> {
+  const { orderId, requestId } = payment;
   const result: PaymentResult = {
     type: outcome.approved ? 'payment.approved' : 'payment.declined',
     id: randomUUID(),
     requestId,
     orderId,
-    paymentId: start.paymentId,
-    amountMinor: start.amountMinor,
-    currency: start.currency,
+    paymentId: payment.id,
+    amountMinor: payment.amountMinor,
+    currency: payment.currency,
     ...(outcome.approved
       ? { transactionId: outcome.transactionId }
       : { reason: outcome.declineCode }),
-    cardBrand: brand,
-    cardLast4: lastFour(card.number),
+    cardBrand: payment.cardBrand,
+    cardLast4: payment.cardLast4,
     at: new Date().toISOString(),
   };
-  const voidAs = await withTransaction(deps.db, async function recordOutcome(trx) {
+  const recorded = await withTransaction(deps.db, async function recordAnswer(trx) {
     // Read under the intent's lock: a cancellation that committed first is seen here, and one
     // that comes later sees this payment succeeded.
     const intent = await findIntentLocked(trx, orderId);
-    await completePayment(
+    const completed = await completePayment(
       trx,
-      start.paymentId,
+      payment.id,
       outcome.approved
         ? { status: 'succeeded', transactionId: outcome.transactionId, result }
         : { status: 'failed', declineCode: outcome.declineCode, result },
     );
+    if (!completed) {
+      const stored = await findPaymentByRequest(trx, orderId, requestId);
+      return { result: stored!.result!, voidAs: undefined, lateApproval: outcome.approved };
+    }
     await appendPaymentEvent(trx, {
       type: outcome.approved ? 'payment_approved' : 'payment_declined',
       orderId,
-      paymentId: start.paymentId,
+      paymentId: payment.id,
       requestId,
-      amountMinor: start.amountMinor,
-      currency: start.currency,
+      amountMinor: payment.amountMinor,
+      currency: payment.currency,
       reason: outcome.approved ? undefined : outcome.declineCode,
     });
     await publishResult(trx, result);
-    return outcome.approved ? (intent?.cancelled_reason ?? undefined) : undefined;
+    return {
+      result,
+      voidAs: outcome.approved ? (intent?.cancelled_reason ?? undefined) : undefined,
+      lateApproval: false,
+    };
   });
   deps.log.info(
-    { orderId, requestId, paymentId: start.paymentId, outcome: result.type, reason: result.reason },
+    {
+      orderId,
+      requestId,
+      paymentId: payment.id,
+      outcome: recorded.result.type,
+      reason: recorded.result.reason,
+      recorded: recorded.result === result,
+    },
     'payment processed',
   );
   // Approved for an order that was cancelled or expired meanwhile: the money goes back at once.
-  if (voidAs) await voidPayment(deps, start.paymentId, voidAs);
-  return { kind: 'charged', result };
+  if (recorded.voidAs) await voidPayment(deps, payment.id, recorded.voidAs);
+  if (recorded.lateApproval && recorded.result.type !== 'payment.approved' && outcome.approved) {
+    await giveBackLateApproval(deps, payment, outcome.transactionId);
+  }
+  return recorded.result;
+}
+
+/**
+ * The processor approved a charge after payments had given it up as abandoned and declined it:
+ * the money goes back at once, audited, so no card is charged for a payment that failed.
+ */
+async function giveBackLateApproval(
+  deps: PaymentsDeps,
+  payment: ProcessingPayment,
+  transactionId: string,
+): Promise<void> {
+  const refunded = await deps.processor
+    .refund({
+      refundId: `late-${payment.id}`,
+      transactionId,
+      amountMinor: payment.amountMinor,
+      currency: payment.currency,
+    })
+    .catch(() => ({ refunded: false }) as const);
+  await deps.db.transaction((trx) =>
+    appendPaymentEvent(trx, {
+      type: refunded.refunded ? 'payment_refunded' : 'refund_refused',
+      orderId: payment.orderId,
+      paymentId: payment.id,
+      requestId: payment.requestId,
+      amountMinor: payment.amountMinor,
+      currency: payment.currency,
+      reason: 'late_approval',
+    }),
+  );
+  deps.log.error(
+    { paymentId: payment.id, orderId: payment.orderId, refunded: refunded.refunded },
+    'a charge approved after its payment was given up: given back',
+  );
 }
 
 /** Checks the intent and inserts the payment as processing, in one transaction. */
@@ -201,9 +291,9 @@ async function repeat(deps: PaymentsDeps, payment: PaymentRow): Promise<PaymentA
     );
     return { kind: 'in_progress' };
   }
-  await deps.db.transaction((trx) => publishResult(trx, result));
+  const queued = await deps.db.transaction((trx) => publishAgain(trx, result));
   deps.log.info(
-    { orderId: payment.order_id, requestId: payment.request_id, paymentId: payment.id },
+    { orderId: payment.order_id, requestId: payment.request_id, paymentId: payment.id, queued },
     'payment request repeated: first result published again',
   );
   return { kind: 'repeated', result };

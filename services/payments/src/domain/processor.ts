@@ -10,6 +10,11 @@ import { detectBrand, passesLuhn } from './cards.js';
  */
 export interface CardProcessor {
   charge(request: ChargeRequest): Promise<ChargeOutcome>;
+  /**
+   * The answer the processor gave a charge with this payment id, or undefined if it never got
+   * one: how payments learns what became of a charge whose process died waiting for it.
+   */
+  retrieve(paymentId: string): Promise<ChargeOutcome | undefined>;
   refund(request: RefundRequest): Promise<RefundOutcome>;
 }
 
@@ -91,16 +96,29 @@ const transactionId = (kind: 'ch' | 're') => `sbx_${kind}_${randomBytes(12).toSt
 export function createSandboxProcessor(options: SandboxOptions): CardProcessor {
   const wait =
     options.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  // What it answered, by payment id, as a processor keeps its idempotency keys (this process's
+  // lifetime only: the sandbox moves no money, so one it forgot was never charged anywhere).
+  const answered = new Map<string, ChargeOutcome>();
+  async function decide({ amountMinor, card }: ChargeRequest): Promise<ChargeOutcome> {
+    const problem = cardProblem(card, amountMinor, options);
+    if (problem) return { approved: false, declineCode: problem };
+    const behaviour = (sandboxTestCards as Record<string, string>)[card.number] ?? 'approved';
+    if (behaviour === 'slow') await wait(options.slowCardDelayMs);
+    else if (behaviour !== 'approved') {
+      return { approved: false, declineCode: behaviour as DeclineReason };
+    }
+    return { approved: true, transactionId: transactionId('ch') };
+  }
   return {
-    async charge({ amountMinor, card }) {
-      const problem = cardProblem(card, amountMinor, options);
-      if (problem) return { approved: false, declineCode: problem };
-      const behaviour = (sandboxTestCards as Record<string, string>)[card.number] ?? 'approved';
-      if (behaviour === 'slow') await wait(options.slowCardDelayMs);
-      else if (behaviour !== 'approved') {
-        return { approved: false, declineCode: behaviour as DeclineReason };
-      }
-      return { approved: true, transactionId: transactionId('ch') };
+    async charge(request) {
+      const earlier = answered.get(request.paymentId);
+      if (earlier) return earlier;
+      const outcome = await decide(request);
+      answered.set(request.paymentId, outcome);
+      return outcome;
+    },
+    async retrieve(paymentId) {
+      return answered.get(paymentId);
     },
     async refund() {
       return { refunded: true, transactionId: transactionId('re') };

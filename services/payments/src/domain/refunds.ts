@@ -12,7 +12,7 @@ import {
   type RefundRow,
 } from '../data/refunds-repository.js';
 import type { PaymentsDeps } from './deps.js';
-import { publishResult, refuse } from './results.js';
+import { publishAgain, publishResult, refuse } from './results.js';
 
 export interface RefundAsk {
   refundId: string;
@@ -153,7 +153,7 @@ function claimRefund(deps: PaymentsDeps, ask: RefundAsk): Promise<Claim> {
     const payment = await findPaymentForUpdate(trx, ask.paymentId);
     const existing = await findRefund(trx, ask.refundId);
     if (existing) {
-      if (existing.result) await publishResult(trx, existing.result);
+      if (existing.result) await publishAgain(trx, existing.result);
       return { kind: 'existing', refund: existing };
     }
     const orderId = ask.orderId ?? payment?.order_id;

@@ -1,15 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import type { PaymentResult } from '@mercado/common/contract';
+import { topics, type PaymentResult } from '@mercado/common/contract';
 import type { Knex } from '@mercado/common/db';
 import type { RefusalReason } from '../errors.js';
 import { appendPaymentEvent } from '../data/events-repository.js';
-import { paymentsOutbox } from '../data/outbox.js';
+import { isQueued, paymentsOutbox } from '../data/outbox.js';
 
 /** Queues a result on `payments/results/{orderId}`, in the transaction that decided it. */
 export async function publishResult(trx: Knex.Transaction, result: PaymentResult): Promise<void> {
   await paymentsOutbox.insert(trx, [
     { topic: 'paymentResults', params: { orderId: result.orderId }, payload: result },
   ]);
+}
+
+/**
+ * Publishes a stored result again for a repeated request, unless it is still waiting in the
+ * outbox (then it goes out anyway, once): the repeat of a request that was delivered again after
+ * its first handler's process died, say. Returns whether it queued it.
+ */
+export async function publishAgain(trx: Knex.Transaction, result: PaymentResult): Promise<boolean> {
+  const topic = topics.paymentResults.build({ orderId: result.orderId });
+  if (await isQueued(trx, topic, result.id)) return false;
+  await publishResult(trx, result);
+  return true;
 }
 
 export interface Refusal {

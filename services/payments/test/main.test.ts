@@ -1,0 +1,174 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import type { PaymentResult } from '@mercado/common/contract';
+import { createDb, type Knex } from '@mercado/common/db';
+import { captureLogs, createTestDatabase } from '@mercado/common/testing';
+import { createMetrics } from '@mercado/common/metrics';
+import {
+  eventually,
+  everyRow,
+  mosquittoPublish,
+  publishIntent,
+  paymentsEnv,
+  startPayments,
+  startTestBroker,
+  testCards,
+} from './helpers.js';
+
+/** The built entry point, as an operator starts it (the test runner builds before it tests). */
+const builtMain = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+interface TestContext {
+  teardown(fn: () => unknown): void;
+}
+
+/** payments' main as a child process, its JSON log lines parsed as they come. */
+function runPayments(t: TestContext, env: Record<string, string>) {
+  const child: ChildProcess = spawn(process.execPath, [builtMain], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Array<Record<string, unknown>> = [];
+  let text = '';
+  let pending = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    text += chunk.toString();
+    pending += chunk.toString();
+    const complete = pending.split('\n');
+    pending = complete.pop()!;
+    for (const line of complete) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    return exited;
+  });
+  return {
+    child,
+    lines,
+    text: () => text,
+    exited,
+    logged: (message: string) => lines.filter((line) => line.msg === message).length,
+  };
+}
+
+/**
+ * A TCP relay between payments and the broker whose client → broker direction can be held: what
+ * payments sends (its PUBACKs, its results) then goes nowhere, while what the broker sends still
+ * reaches it. That is a process that charged and could not yet publish, held in that state for as
+ * long as the test needs.
+ */
+async function startHoldingProxy(t: TestContext, brokerPort: number) {
+  let holding = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer(function relay(client) {
+    const upstream = net.connect(brokerPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => {
+      if (!holding) upstream.write(chunk);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const close = () => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  };
+  t.teardown(close);
+  return {
+    url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    hold: () => (holding = true),
+    close,
+  };
+}
+
+t.test('the service with bad configuration stops with one line and exit code 2', async (t) => {
+  const payments = runPayments(t, {});
+  t.equal(await payments.exited, 2);
+  const lines = payments
+    .text()
+    .trim()
+    .split('\n')
+    .filter((line) => !line.startsWith('('));
+  t.equal(lines.length, 1, payments.text());
+  t.match(
+    lines[0],
+    /^invalid configuration: .*DATABASE_URL is required.*PAYMENTS_CARD_KEYS is required.*CARD_FINGERPRINT_KEY is required/,
+  );
+});
+
+t.test(
+  'payments killed after charging but before publishing: after a restart the result goes out, once',
+  async (t) => {
+    const broker = await startTestBroker(t);
+    const proxy = await startHoldingProxy(t, broker.port);
+    const databaseUrl = await createTestDatabase(t, 'payments');
+    const env = {
+      ...(await paymentsEnv()),
+      DATABASE_URL: databaseUrl,
+      LOG_LEVEL: 'info',
+    };
+    // Its relay gives up on the held publish soon, and tries again: still nothing gets through.
+    const first = runPayments(t, { ...env, MQTT_URL: proxy.url, OUTBOX_PUBLISH_TIMEOUT_MS: '500' });
+    await eventually(
+      'the first process subscribed',
+      () => first.logged('mqtt consumer subscribed') === 3,
+    );
+
+    const db: Knex = createDb({
+      url: databaseUrl,
+      log: captureLogs().log,
+      metrics: createMetrics('test'),
+    });
+    t.teardown(() => db.destroy());
+    const { owed, results } = await publishIntent(t, broker, db, { resultsAs: 'orders' });
+
+    // From here the first process hears the broker but cannot answer it.
+    proxy.hold();
+    const encrypter = await startPayments(t);
+    const request = await encrypter.request(owed.orderId, owed.userId, testCards.approved);
+    await mosquittoPublish(broker, 'gateway', 'payments/requests', JSON.stringify(request));
+    const charged = await eventually('the payment charged and its result queued', async () => {
+      const payment = await db('payments').where({ order_id: owed.orderId }).first();
+      const unsent = await db('outbox').whereNull('sent_at');
+      return payment?.status === 'succeeded' && unsent.length === 1 && payment;
+    });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await proxy.close();
+    t.same(results.messages, [], 'nothing reached the broker');
+
+    const second = runPayments(t, { ...env, MQTT_URL: broker.url });
+    const [line] = await eventually(
+      'the result, published by the restarted process',
+      () => results.messages.length > 0 && results.messages,
+    );
+    await eventually(
+      'the outbox row marked sent',
+      async () => (await db('outbox').whereNull('sent_at')).length === 0,
+    );
+    const result = JSON.parse(line!) as PaymentResult;
+    t.same(result, charged.result, 'the result stored with the charge');
+    t.equal(result.type, 'payment.approved');
+    // The broker hands the request the killed process never acknowledged to the new one, which
+    // answers the repeat with the stored result: the same event, skipped while still queued, sent
+    // again if the relay was quicker (orders deduplicates by its id). One result, never another.
+    t.same(new Set(results.messages), new Set([line]), 'one result event');
+    t.equal(second.logged('payment processed'), 0, 'not charged again');
+    t.equal((await db('payments').count('* as n').first())!.n, 1, 'one payment');
+    // Neither process wrote the card anywhere: its logs, the database.
+    const everything = [first.text(), second.text(), ...(await everyRow(db))].join('\n');
+    for (const form of [testCards.approved, Buffer.from(testCards.approved).toString('base64')]) {
+      t.notOk(everything.includes(form), `no ${form}`);
+    }
+  },
+);
