@@ -12,8 +12,10 @@ import {
   testBrokerCredentials,
   testMqttPassword,
   testServiceMqttCredentials,
+  unknownIdCases,
   type CallOptions,
   type CallResult,
+  type HostileInputSweep,
 } from '@mercado/common/testing';
 import { createMercadoBroker, loadBrokerConfig, startListeners } from '@mercado/broker/testing';
 import {
@@ -342,4 +344,50 @@ export function placeOrder(
 export async function countRows(db: Knex, table: string): Promise<number> {
   const [row] = await db(table).count<Array<{ n: string }>>('* as n');
   return Number(row!.n);
+}
+
+/** The hostile-input sweep of the orders service, with a cart and an order to refuse changes to. */
+export async function prepareOrdersSweep(shop: Shop): Promise<HostileInputSweep> {
+  const lamp = await shop.sell({ stock: { north: 10 } });
+  const ana = as.customer();
+  const placed = await checkout(shop, ana, [{ productId: lamp.id, quantity: 1 }]);
+  const added = await shop.orders.call('POST', '/api/cart/items', {
+    identity: ana,
+    body: { productId: lamp.id, quantity: 1 },
+  });
+  if (placed.status !== 201 || added.status !== 200) {
+    throw new Error(`checkout gave ${placed.status}, adding ${added.status}`);
+  }
+  const id = placed.body.id;
+  const unknown = randomUUID();
+  const admin = as.admin();
+  const unknownIds = unknownIdCases([
+    ['GET', `/api/orders/${unknown}`, ana, undefined, 404, 'order_not_found'],
+    ['POST', `/api/orders/${unknown}/cancel`, ana, undefined, 404, 'order_not_found'],
+    ['POST', `/api/orders/${unknown}/ship`, admin, undefined, 404, 'order_not_found'],
+    ['POST', `/api/orders/${unknown}/deliver`, admin, undefined, 404, 'order_not_found'],
+    ['PATCH', `/api/cart/items/${unknown}`, ana, { quantity: 1 }, 404, 'line_not_found'],
+    ['DELETE', `/api/cart/items/${unknown}`, ana, undefined, 404, 'line_not_found'],
+    ['POST', '/api/cart/items', ana, { productId: unknown, quantity: 1 }, 422, 'product_not_found'],
+    ['PATCH', '/api/cart', ana, { region: 'atlantis' }, 422, 'unknown_region'],
+  ]);
+  const productId = lamp.id;
+  return {
+    tables: ordersTables,
+    examples: {
+      'GET /api/cart': {},
+      'PATCH /api/cart': { body: { region: 'north' } },
+      'POST /api/cart/items': { body: { productId, quantity: 2 } },
+      'PATCH /api/cart/items/{productId}': { params: { productId }, body: { quantity: 2 } },
+      'DELETE /api/cart/items/{productId}': { params: { productId } },
+      'POST /api/orders': { body: { shippingAddress: { ...address, line2: 'Piso 2' } } },
+      'GET /api/orders': { query: { status: 'paid', limit: '10', cursor: 'c' } },
+      'GET /api/orders/{id}': { params: { id } },
+      'POST /api/orders/{id}/cancel': { params: { id } },
+      'POST /api/orders/{id}/ship': { params: { id } },
+      'POST /api/orders/{id}/deliver': { params: { id } },
+    },
+    unknownIds,
+    rawPaths: ['/api/cart', '/api/cart/items', '/api/orders', `/api/orders/${id}`],
+  };
 }

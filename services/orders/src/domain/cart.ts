@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { withTransaction } from '@mercado/common/db';
+import { withTransaction, type Knex } from '@mercado/common/db';
 import type { FieldError } from '@mercado/common/errors';
 import { ordersError } from '../errors.js';
 import {
@@ -250,14 +250,17 @@ export async function setCartItemQuantity(
   quantity: number,
 ): Promise<CartView> {
   const { cart, notices } = await existingCart(deps, caller);
+  const hasLine = async (db: Knex) =>
+    (await findCartLines(db, cart.id)).some((row) => row.product_id === productId);
+  // The cart's own answer first: a product it does not hold is not asked of the catalog.
+  if (!(await hasLine(deps.db))) throw ordersError('line_not_found');
   const [product, available] = await Promise.all([
     findProduct(deps, productId),
     deps.inventory.availableIn(cart.region, [productId]),
   ]);
   await withTransaction(deps.db, async (trx) => {
     const locked = (await lockCart(trx, { id: cart.id }))!;
-    const lines = await findCartLines(trx, locked.id);
-    if (!lines.some((row) => row.product_id === productId)) throw ordersError('line_not_found');
+    if (!(await hasLine(trx))) throw ordersError('line_not_found');
     checkCurrency(locked, product);
     checkStock(productId, quantity, available.get(productId) ?? 0);
     await upsertCartLine(trx, {
