@@ -17,8 +17,7 @@ import path from 'node:path';
  *   satisfied by `@types/<name>`);
  * - the kit (option `kit`) imports no other workspace package;
  * - a service (a workspace package under the `services` folder, the kit aside) imports no other
- *   service, neither in its sources nor in its tests, except that its tests may start another
- *   service through that service's declared test export;
+ *   service, neither in its sources nor in its tests;
  * - test code reaches another component only through that component's declared test export
  *   (`@mercado/x/testing`), and running code (everything but test code, in every package but the
  *   `tools` ones) never imports a test export, its own included.
@@ -260,10 +259,7 @@ const boundaries = {
         });
         return;
       }
-      // A service's tests may run another service through its declared test export (a real
-      // service beside them, as in production); its running code and its types never come in.
-      const startsServiceForTest = testCode && subpath.split('/')[0] === 'testing';
-      if (ownIsService && isService(target) && !startsServiceForTest) {
+      if (ownIsService && isService(target)) {
         context.report({
           node,
           messageId: 'serviceImportsService',

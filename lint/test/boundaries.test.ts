@@ -108,8 +108,8 @@ export const used = [freePort, createMercadoBroker];`,
     [],
   ],
 
-  // Services never import each other: not in src, not in tests (but for a test export), not types,
-  // not re-exported, whether declared or not.
+  // Services never import each other: not in src, not in tests, not types, not re-exported,
+  // whether declared or not.
   'services/orders/src/checkout.ts': [
     `import { buildUsersApp } from '@mercado/users';
 import type { UsersConfig } from '@mercado/users';
@@ -123,16 +123,9 @@ export const used: [unknown, UsersConfig?] = [buildUsersApp];`,
   ],
   'services/orders/test/checkout.test.ts': [
     `import t from 'tap';
-import { buildUsersApp } from '@mercado/users';
-t.ok(buildUsersApp);`,
-    [[2, 'serviceImportsService']],
-  ],
-  // ... but its tests may start another service through its declared test export.
-  'services/orders/test/cart.test.ts': [
-    `import t from 'tap';
 import { startUsers } from '@mercado/users/testing';
 t.ok(startUsers);`,
-    [],
+    [[2, 'serviceImportsService']],
   ],
 
   // The kit imports no component, even in its tests, even by a URL into another package's files.

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { as, countRows, startShop } from './helpers.js';
+import { as, countRows, startShop } from './shop.js';
 
 const token = /^[A-Za-z0-9_-]{43}$/;
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { address, as, countRows, listenAs, placeOrder, startBroker, startShop } from './helpers.js';
+import { address, as, countRows, listenAs, placeOrder, startBroker, startShop } from './shop.js';
 
 const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 

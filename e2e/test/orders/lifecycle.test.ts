@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { Identity } from '@mercado/common/identity';
-import { orderTransitions } from '../src/app.js';
+import { orderTransitions } from './shop.js';
 import {
   as,
   checkout,
@@ -12,7 +12,7 @@ import {
   startShop,
   type Listener,
   type Shop,
-} from './helpers.js';
+} from './shop.js';
 
 const orders: Identity = { roles: [], service: 'orders' };
 

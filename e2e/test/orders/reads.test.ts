@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import { as, checkout, placeOrder, startShop } from './helpers.js';
+import { as, checkout, placeOrder, startShop } from './shop.js';
 
 t.test(
   'GET /api/orders: own orders, newest first, keyset pages, by status; an admin sees all',

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { expectCatalogueDocumented, expectHostileInputRefused } from '@mercado/common/testing';
-import { ordersErrors } from '../src/errors.js';
-import { prepareOrdersSweep, startShop } from './helpers.js';
+import { ordersErrors } from './shop.js';
+import { prepareOrdersSweep, startShop } from './shop.js';
 
 t.test(
   'no handler is reached with input its spec refuses; hostile input changes nothing',

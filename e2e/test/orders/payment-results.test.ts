@@ -12,7 +12,7 @@ import {
   startShop,
   type Listener,
   type Shop,
-} from './helpers.js';
+} from './shop.js';
 
 const ordersService: Identity = { roles: [], service: 'orders' };
 
