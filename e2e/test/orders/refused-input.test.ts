@@ -1,7 +1,6 @@
 import t from 'tap';
 import { expectCatalogueDocumented, expectHostileInputRefused } from '@mercado/common/testing';
-import { ordersErrors } from './shop.js';
-import { prepareOrdersSweep, startShop } from './shop.js';
+import { ordersErrors, ordersReadme, prepareOrdersSweep, startShop } from './shop.js';
 
 t.test(
   'no handler is reached with input its spec refuses; hostile input changes nothing',
@@ -46,10 +45,5 @@ t.test(
 
 t.test('the service answers with its own catalogue, documented and in its README', async (t) => {
   const { orders } = await startShop(t);
-  await expectCatalogueDocumented(
-    t,
-    orders.url,
-    ordersErrors,
-    new URL('../README.md', import.meta.url),
-  );
+  await expectCatalogueDocumented(t, orders.url, ordersErrors, ordersReadme);
 });

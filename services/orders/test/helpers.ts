@@ -39,6 +39,8 @@ interface TestContext {
 export type { CallOptions, CallResult } from '@mercado/common/testing';
 /** What tests elsewhere (e2e/) check against: the transitions the database allows, the codes. */
 export { orderTransitions, ordersErrors } from '../src/app.js';
+/** The service's README, whose error-code section the catalogue test reads. */
+export const ordersReadme = new URL('../README.md', import.meta.url);
 
 /** Callers, as the gateway signs them. */
 export const as = {
