@@ -41,6 +41,8 @@ export type { CallOptions, CallResult } from '@mercado/common/testing';
 export { orderTransitions, ordersErrors } from '../src/app.js';
 /** The service's README, whose error-code section the catalogue test reads. */
 export const ordersReadme = new URL('../README.md', import.meta.url);
+/** The built entry point (`npm test` builds first), for tests that run the service as a process. */
+export const ordersBuiltMain = new URL('../dist/main.js', import.meta.url);
 
 /** Callers, as the gateway signs them. */
 export const as = {

@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { testMqttPassword } from '@mercado/common/testing';
+import {
+  as,
+  checkout,
+  internalSecret,
+  listenAs,
+  publishResult,
+  startBroker,
+  startShop,
+  ordersBuiltMain,
+} from './shop.js';
+
+const builtMain = fileURLToPath(ordersBuiltMain);
+
+t.test(
+  'the built service, as main.ts wires it: expires overdue orders on start, consumes results, relays events',
+  async (t) => {
+    const mqttUrl = await startBroker(t);
+    const payments = await listenAs(t, mqttUrl, 'payments', ['payments/intents']);
+    const gateway = await listenAs(t, mqttUrl, 'gateway', ['orders/+/+/status']);
+    // Orders here without a broker: only the built process relays and consumes.
+    const shop = await startShop(t);
+    const lamp = await shop.sell({ stock: { north: 5 } });
+    const overdue = (await checkout(shop, as.customer(), [{ productId: lamp.id, quantity: 1 }]))
+      .body.id;
+    const payable = (await checkout(shop, as.customer(), [{ productId: lamp.id, quantity: 2 }]))
+      .body.id;
+    const { db } = shop.orders;
+    await db('orders')
+      .where({ id: overdue })
+      .update({
+        deadline: db.raw(`now() - interval '3 minutes'`),
+        expires_at: db.raw(`now() - interval '1 minute'`),
+      });
+
+    const child = spawn(process.execPath, [builtMain], {
+      env: {
+        PATH: process.env.PATH,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        DATABASE_URL: shop.orders.config.DATABASE_URL,
+        INTERNAL_SECRET: internalSecret,
+        PRODUCTS_URLS: shop.products.url,
+        INVENTORY_URLS: shop.inventory.url,
+        MQTT_URL: mqttUrl,
+        MQTT_PASSWORD: testMqttPassword('orders'),
+        // Only the sweep at start: nothing else expires the overdue order.
+        SWEEP_INTERVAL_MS: '3600000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    t.teardown(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    const subscribed = new Promise<void>((resolve) => {
+      child.stdout!.on('data', function read(chunk: Buffer) {
+        if (chunk.toString().includes('mqtt consumer subscribed')) resolve();
+      });
+    });
+
+    const expired = await gateway.next(
+      (message) => message.payload.orderId === overdue && message.payload.status === 'expired',
+    );
+    t.equal(expired.topic.split('/')[2], overdue, 'expired by the sweep at start, and relayed');
+    const intents = await payments.next((message) => message.payload.orderId === payable);
+    t.equal(
+      intents.payload.type,
+      'payment.intent_created',
+      'events written before it started go out too',
+    );
+
+    await subscribed;
+    await publishResult(payments, {
+      type: 'payment.approved',
+      orderId: payable,
+      paymentId: randomUUID(),
+    });
+    await gateway.next(
+      (message) => message.payload.orderId === payable && message.payload.status === 'paid',
+    );
+    child.kill('SIGTERM');
+    t.equal(await exited, 0, 'it stops cleanly on SIGTERM');
+  },
+);
