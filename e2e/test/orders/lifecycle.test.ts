@@ -235,13 +235,21 @@ t.test('ship and deliver: by the seller of every item or an admin, once paid', a
 t.test(
   'the sweeper expires unpaid orders past their expiry, once, on every replica at once',
   async (t) => {
-    const { shop, payments, gateway } = await startWired(t, { EXPIRY_GRACE_SECONDS: '60' });
-    const lamp = await shop.sell({ stock: { north: 5 } });
-    const due = await checkout(shop, as.customer(), [{ productId: lamp.id, quantity: 2 }]);
+    const { shop, payments, gateway } = await startWired(t, {
+      EXPIRY_GRACE_SECONDS: '60',
+      SWEEP_BATCH_SIZE: '2',
+    });
+    const lamp = await shop.sell({ stock: { north: 30 } });
+    const due: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      due.push(
+        (await checkout(shop, as.customer(), [{ productId: lamp.id, quantity: 2 }])).body.id,
+      );
+    }
     const inGrace = await checkout(shop, as.customer(), [{ productId: lamp.id, quantity: 1 }]);
     const { db } = shop.orders;
     await db('orders')
-      .where({ id: due.body.id })
+      .whereIn('id', due)
       .update({
         deadline: db.raw(`now() - interval '2 minutes'`),
         expires_at: db.raw(`now() - interval '1 minute'`),
@@ -254,17 +262,22 @@ t.test(
         expires_at: db.raw(`now() + interval '59 seconds'`),
       });
 
-    const sweeps = await Promise.all([
-      shop.orders.sweep(),
-      shop.orders.sweep(),
-      shop.orders.sweep(),
-    ]);
+    const sweeps = await Promise.all(Array.from({ length: 4 }, () => shop.orders.sweep()));
     t.equal(
       sweeps.reduce((sum, sweep) => sum + sweep.expired, 0),
-      1,
-      'expired once among three sweepers',
+      12,
+      'each expired once among four sweepers',
     );
-    const expired = await shop.orders.call('GET', `/api/orders/${due.body.id}`, {
+    const cancellations = await db('outbox')
+      .where({ topic: 'payments/intents' })
+      .whereRaw(`payload->>'type' = 'payment.intent_cancelled'`)
+      .select(db.raw(`payload->>'orderId' as order_id`));
+    t.same(
+      cancellations.map((row: { order_id: string }) => row.order_id).sort(),
+      [...due].sort(),
+      'one payment.intent_cancelled per order',
+    );
+    const expired = await shop.orders.call('GET', `/api/orders/${due[0]}`, {
       identity: as.admin(),
     });
     t.match(expired.body, {
@@ -282,16 +295,17 @@ t.test(
     t.equal(expired.body.history.length, 2);
     const inGraceNow = await db('orders').where({ id: inGrace.body.id }).first();
     t.equal(inGraceNow.status, 'awaiting_payment');
-    await eventually(async () => (await reservationOf(shop, due.body.id)).status === 'released');
+    for (const id of due) {
+      await eventually(async () => (await reservationOf(shop, id)).status === 'released');
+    }
     const told = await payments.next(
       (message) =>
-        message.payload.type === 'payment.intent_cancelled' &&
-        message.payload.orderId === due.body.id,
+        message.payload.type === 'payment.intent_cancelled' && message.payload.orderId === due[0],
     );
     t.equal(told.payload.reason, 'expired');
-    await statusHeard(gateway, due.body.id, 'expired');
+    await statusHeard(gateway, due[0]!, 'expired');
     const stock = await shop.inventory.db('stock').where({ product_id: lamp.id }).first();
-    t.same([stock.reserved, stock.available], [1, 4]);
+    t.same([stock.reserved, stock.available], [1, 29]);
   },
 );
 

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { Identity } from '@mercado/common/identity';
+import { testServiceMqttCredentials } from '@mercado/common/testing';
 import {
   as,
   checkout,
@@ -330,3 +332,112 @@ t.test('results the contract refuses, or for orders nobody has, change nothing',
   t.equal(await countRows(shop.orders.db, 'payment_attempts'), before);
   t.equal(await countRows(shop.orders.db, 'refunds'), 0);
 });
+
+t.test(
+  'a cancel racing an approval: paid, or cancelled with the payment voided — never both, never neither',
+  async (t) => {
+    const { shop, payments, gateway, lamp } = await startWired(t);
+    const user = as.customer();
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      ids.push((await checkout(shop, user, [{ productId: lamp.id, quantity: 1 }])).body.id);
+    }
+    const cancels = await Promise.all(
+      ids.map(async (id) => {
+        const [answer] = await Promise.all([
+          shop.orders.call('POST', `/api/orders/${id}/cancel`, { identity: user }),
+          publishResult(payments, {
+            type: 'payment.approved',
+            orderId: id,
+            paymentId: randomUUID(),
+          }),
+        ]);
+        return answer;
+      }),
+    );
+    for (const [index, id] of ids.entries()) {
+      const settled = await Promise.race([
+        statusHeard(gateway, id, 'paid').then(() => 'paid'),
+        payments
+          .next(
+            (message) =>
+              message.payload.type === 'refund.requested' && message.payload.orderId === id,
+          )
+          .then(() => 'voided'),
+      ]);
+      const order = await shop.orders.db('orders').where({ id }).first();
+      if (settled === 'paid') {
+        t.equal(order.status, 'paid');
+        t.match(cancels[index], { status: 409, body: { code: 'order_state_conflict' } });
+      } else {
+        t.equal(order.status, 'cancelled');
+        t.equal(cancels[index]!.status, 200);
+      }
+    }
+    // Every reservation settled: committed for the paid, released for the cancelled.
+    await eventually(async () => {
+      const held = await shop.orders.db('orders').whereIn('id', ids).where({ reservation: 'held' });
+      return held.length === 0;
+    });
+    const refunded = await shop.orders.db('refunds').pluck('order_id');
+    const paid = await shop.orders.db('orders').where({ status: 'paid' }).pluck('id');
+    t.same(
+      refunded.filter((id: string) => paid.includes(id)),
+      [],
+      'no paid order was voided',
+    );
+    const cancelled = await shop.orders.db('orders').where({ status: 'cancelled' }).pluck('id');
+    t.same(
+      [...refunded].sort(),
+      [...cancelled].sort(),
+      'every cancelled order had its payment voided',
+    );
+  },
+);
+
+t.test(
+  'a result from a foreign MQTT client (mosquitto_pub as service payments) is applied',
+  async (t) => {
+    const { shop, gateway, lamp } = await startWired(t);
+    const placed = await checkout(shop, as.customer(), [{ productId: lamp.id, quantity: 1 }]);
+    const id = placed.body.id;
+    const { username, password } = testServiceMqttCredentials('payments');
+    const url = new URL(shop.orders.config.MQTT_URL!);
+    const result = {
+      type: 'payment.approved',
+      id: randomUUID(),
+      requestId: 'req-mosquitto',
+      orderId: id,
+      paymentId: randomUUID(),
+      at: new Date().toISOString(),
+    };
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(
+        'mosquitto_pub',
+        [
+          '-h',
+          url.hostname,
+          '-p',
+          url.port,
+          '-u',
+          username,
+          '-P',
+          password,
+          '-i',
+          `payments-${randomUUID()}`,
+          '-q',
+          '1',
+          '-t',
+          `payments/results/${id}`,
+          '-m',
+          JSON.stringify(result),
+        ],
+        { stdio: 'ignore' },
+      );
+      child.once('close', resolve);
+    });
+    t.equal(code, 0);
+    await statusHeard(gateway, id, 'paid');
+    await eventually(async () => (await reservationOf(shop, id)).status === 'committed');
+  },
+);

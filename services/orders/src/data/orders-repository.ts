@@ -101,16 +101,21 @@ export async function lockOrder(
   return trx<OrderRow>('orders').where({ id: orderId }).forUpdate().first();
 }
 
+/**
+ * Changes an order; with `fromStatus`, only while it still has that status (undefined when it
+ * moved meanwhile: a move is never applied twice, whatever locks the caller took).
+ */
 export async function updateOrder(
   trx: Knex.Transaction,
   orderId: string,
   change: Partial<Pick<OrderRow, 'status' | 'reservation' | 'payment_id' | 'failure_reason'>>,
-): Promise<OrderRow> {
+  fromStatus?: OrderStatus,
+): Promise<OrderRow | undefined> {
   const [row] = await trx<OrderRow>('orders')
-    .where({ id: orderId })
+    .where({ id: orderId, ...(fromStatus ? { status: fromStatus } : {}) })
     .update({ ...change, updated_at: trx.fn.now() as unknown as Date })
     .returning('*');
-  return row!;
+  return row;
 }
 
 export async function findOrderLines(

@@ -55,7 +55,10 @@ export async function moveOrder(
     });
   }
   await setMoveContext(trx, { cause: move.cause, actor: move.actor });
-  const moved = await updateOrder(trx, order.id, { ...move.change, status: move.to });
+  const moved = await updateOrder(trx, order.id, { ...move.change, status: move.to }, order.status);
+  if (!moved) {
+    throw ordersError('order_state_conflict', { detail: 'The order changed meanwhile; retry' });
+  }
   await insertOutboxMessages(trx, [...(move.events ?? []), statusChanged(moved)]);
   return moved;
 }
