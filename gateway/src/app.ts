@@ -107,7 +107,16 @@ function corsPolicy(origins: readonly string[]): RequestHandler | undefined {
   const handler = cors({
     origin: [...origins],
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-    exposedHeaders: ['X-Request-Id', 'Location', 'Retry-After', 'WWW-Authenticate', 'Allow'],
+    // Cart-Token: a guest's cart (sent back on the next call); Idempotent-Replayed: a stored answer.
+    exposedHeaders: [
+      'X-Request-Id',
+      'Location',
+      'Retry-After',
+      'WWW-Authenticate',
+      'Allow',
+      'Cart-Token',
+      'Idempotent-Replayed',
+    ],
     maxAge: 600,
   });
   return function applyCors(req, res, next) {

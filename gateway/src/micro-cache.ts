@@ -43,7 +43,8 @@ function maxAgeMs(cacheControl: string): number | undefined {
  * A micro-cache for anonymous public reads (the catalog): a response the service marked
  * `Cache-Control: public, max-age=N` is kept for at most `ttlMs` and answered from memory, so a
  * burst of shoppers on the same listing costs the service one request per `ttlMs`. Anything with
- * a token, a cookie, `private`/`no-store`, a status other than 200, or a large body is never kept.
+ * a token, a cookie, a cart token, `private`/`no-store`, a status other than 200, or a large body
+ * is never kept.
  * A browser or CDN may keep such a response for N seconds anyway; the gateway keeps it far less.
  */
 export class MicroCache {
@@ -63,8 +64,15 @@ export class MicroCache {
   /** The cache key of a request that may be answered from the cache, else undefined. */
   keyOf(req: Request): string | undefined {
     if (!this.enabled || (req.method !== 'GET' && req.method !== 'HEAD')) return undefined;
-    if (req.headers.authorization !== undefined || req.headers.cookie !== undefined)
+    // Whoever the request speaks for (a token, a cookie, a guest's cart) gets an answer of its own.
+    const { authorization, cookie } = req.headers;
+    if (
+      authorization !== undefined ||
+      cookie !== undefined ||
+      req.headers['cart-token'] !== undefined
+    ) {
       return undefined;
+    }
     return req.originalUrl;
   }
 

@@ -645,16 +645,24 @@ t.test('anonymous public reads are answered from a short-lived micro-cache', asy
   t.equal(signedIn.status, 200);
   t.equal(served, 4, 'a request with a token always reaches the service');
 
+  // A guest's cart token speaks for one guest, as a bearer token speaks for one user: even a
+  // catalog answer the service marked public is neither served from nor kept in the cache.
+  const guest = await gateway.call('/api/products?limit=5', { headers: { 'cart-token': 'g-1' } });
+  t.same([guest.headers.get('x-cache'), served], [null, 5], 'a cart token reaches the service');
+  await gateway.call('/api/products?limit=7', { headers: { 'cart-token': 'g-1' } });
+  await gateway.call('/api/products?limit=7');
+  t.equal(served, 7, 'and its answer was not kept for the next anonymous caller');
+
   await gateway.call('/api/products/private-1');
   await gateway.call('/api/products/private-1');
-  t.equal(served, 6, 'a private answer is never kept');
+  t.equal(served, 9, 'a private answer is never kept');
 
   clock.advance(3_000);
   const older = await gateway.call('/api/products?limit=5');
-  t.same([served, older.headers.get('x-cache'), older.headers.get('age')], [6, 'HIT', '3']);
+  t.same([served, older.headers.get('x-cache'), older.headers.get('age')], [9, 'HIT', '3']);
   clock.advance(2_000);
   await gateway.call('/api/products?limit=5');
-  t.equal(served, 7, 'entries expire after CACHE_TTL_MS');
+  t.equal(served, 10, 'entries expire after CACHE_TTL_MS');
 
   const off = await startGateway(t, {
     USERS_URLS: url,
@@ -664,5 +672,5 @@ t.test('anonymous public reads are answered from a short-lived micro-cache', asy
   });
   await off.call('/api/products?limit=5');
   await off.call('/api/products?limit=5');
-  t.equal(served, 9, 'CACHE_TTL_MS=0 turns the cache off');
+  t.equal(served, 12, 'CACHE_TTL_MS=0 turns the cache off');
 });
