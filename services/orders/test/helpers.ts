@@ -7,15 +7,14 @@ import { createMetrics } from '@mercado/common/metrics';
 import { connectMqtt, type MqttClient } from '@mercado/common/mqtt';
 import {
   callService,
-  captureLogs,
+  type captureLogs,
   startTestService,
-  testBrokerCredentials,
   testMqttPassword,
   testServiceMqttCredentials,
   type CallOptions,
   type CallResult,
 } from '@mercado/common/testing';
-import { createMercadoBroker, loadBrokerConfig, startListeners } from '@mercado/broker/testing';
+import { startTestBroker } from '@mercado/broker/testing';
 import {
   buildOrdersApp,
   consumePaymentResults,
@@ -119,22 +118,7 @@ export async function startOrders(
 
 /** Mercado's real broker in this process, on a free port; its MQTT URL. */
 export async function startBroker(t: TestContext): Promise<string> {
-  const config = loadBrokerConfig({
-    INTERNAL_SECRET: internalSecret,
-    ...testBrokerCredentials(),
-    JWKS_URL: 'http://127.0.0.1:1/jwks.json',
-    MQTT_PORT: '0',
-    PORT: '0',
-  });
-  const { log } = captureLogs('broker');
-  const metrics = createMetrics('broker');
-  const broker = await createMercadoBroker({ config, log, metrics });
-  const listeners = await startListeners(broker, { config, log, metrics });
-  t.teardown(async function stopBroker() {
-    await broker.close();
-    await listeners.close();
-  });
-  return listeners.mqttUrl;
+  return (await startTestBroker(t)).url;
 }
 
 export interface Heard {
