@@ -462,6 +462,21 @@ export function validMessage(topic: string): { payload: string; marker: string }
       amountMinor: 1_999,
       reason: 'order_expired',
     }),
+    paymentStatusRequests: () => ({
+      type: 'payment.status_requested',
+      id: marker,
+      orderIds: [randomUUID()],
+      expire: false,
+      at,
+    }),
+    paymentStatus: (params: Record<string, string>) => ({
+      type: 'payment.status',
+      id: marker,
+      requestId: randomUUID(),
+      orderId: params.orderId,
+      state: 'open',
+      at,
+    }),
     // No free field to carry a uuid: the timestamp is the marker.
     paymentKeys: () => ({
       type: 'payments.keys',

@@ -33,15 +33,22 @@ export const ordersSettings = {
   /** How long an order may be paid for (its deadline, the intent's expiresAt). */
   PAYMENT_WINDOW_SECONDS: setting.int(900, 60, 2900),
   /**
-   * How long past its deadline an unpaid order waits before it expires: a payment approved just
-   * before the deadline may still be on its way from payments' outbox (see the README, "Expiry").
+   * How long past its deadline an unpaid order waits before orders asks payments to close it: a
+   * payment approved just before the deadline may still be on its way (see the README, "Expiry
+   * and reconciliation").
    * The stock stays reserved for the window plus this.
    */
   EXPIRY_GRACE_SECONDS: setting.int(120, 0, 600),
   /** How often each replica sweeps: expiries, stock left to commit or release, old keys. */
   SWEEP_INTERVAL_MS: setting.int(5000, 100, 3_600_000),
-  /** Orders expired per sweeper transaction. */
+  /** Orders claimed per sweeper transaction (asked about, or asked to be closed). */
   SWEEP_BATCH_SIZE: setting.int(100, 1, 10_000),
+  /**
+   * How often payments is asked again about an unpaid order: a result published while no orders
+   * replica listened is published again on the answer (see the README, "Expiry and
+   * reconciliation"). A replica's first sweep asks about every unpaid order at once.
+   */
+  PAYMENT_CHECK_INTERVAL_SECONDS: setting.int(60, 1, 86_400),
   /** How long an Idempotency-Key and its answer are kept (at least 24 h). */
   IDEMPOTENCY_KEY_TTL_HOURS: setting.int(24, 24, 24 * 30),
   /** Guest carts untouched for longer are deleted. */
