@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   baseServiceSettings,
   databaseSettings,
@@ -7,9 +6,6 @@ import {
   outboxRelaySettings,
   setting,
 } from '@mercado/common/config';
-
-/** A region name as inventory spells it: short, lower case, URL-safe. */
-export const regionPattern = /^[a-z][a-z0-9-]{0,31}$/;
 
 export const ordersSettings = {
   ...baseServiceSettings,
@@ -22,12 +18,7 @@ export const ordersSettings = {
   INVENTORY_URLS: setting.urls(),
   INVENTORY_TIMEOUT_MS: setting.int(3000, 100, 60_000),
   /** The regions the shop ships from, as inventory's REGIONS; the first is a new cart's. */
-  REGIONS: setting.list(['north', 'south']).pipe(
-    z
-      .array(z.string().regex(regionPattern, 'must be lower-case letters, digits and dashes'))
-      .min(1)
-      .refine((regions) => new Set(regions).size === regions.length, 'must not repeat a region'),
-  ),
+  REGIONS: setting.regions(['north', 'south']),
   /** Lines a cart may hold. */
   CART_MAX_LINES: setting.int(50, 1, 100),
   /** How long an order may be paid for (its deadline, the intent's expiresAt). */

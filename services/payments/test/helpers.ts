@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
-import { createMercadoBroker, loadBrokerConfig, type MercadoBroker } from '@mercado/broker/testing';
+import { startTestBroker as startBroker, type TestBroker } from '@mercado/broker/testing';
 import {
   encryptCard,
   type MqttServiceName,
@@ -12,17 +11,16 @@ import {
 } from '@mercado/common/contract';
 import type { Knex } from '@mercado/common/db';
 import type { MqttClient } from '@mercado/common/mqtt';
-import { createMetrics } from '@mercado/common/metrics';
 import {
-  captureLogs,
+  type captureLogs,
   eventually,
   startTestService,
-  testBrokerCredentials,
   testMqttPassword,
   testServiceMqttCredentials,
 } from '@mercado/common/testing';
 
 export { eventually };
+export type { TestBroker };
 import {
   buildPaymentsApp,
   loadPaymentsConfig,
@@ -219,71 +217,12 @@ export async function queuedResults(
   return rows.map((row) => row.payload);
 }
 
-export interface TestBroker {
-  url: string;
-  port: number;
-  broker: MercadoBroker;
-  logs: ReturnType<typeof captureLogs>;
-  /** Stops the broker and starts a fresh one on the same port: every retained message is gone. */
-  restart(): Promise<void>;
-}
-
 /**
- * Mercado's real broker in this process, on a TCP port of its own (as its listeners.ts does),
- * admitting every contract service with its test password. Its packet limit is raised so that
- * payments itself is seen refusing an oversized payload.
+ * Mercado's real broker through its own test export, its packet limit raised so that payments
+ * itself is seen refusing an oversized payload.
  */
-export async function startTestBroker(t: TestContext): Promise<TestBroker> {
-  const config = loadBrokerConfig({
-    INTERNAL_SECRET: 'payments-test-internal-secret-0123456789abcdef',
-    ...testBrokerCredentials(),
-    JWKS_URL: 'http://127.0.0.1:1/jwks.json',
-    MQTT_PORT: '0',
-    PORT: '0',
-    MAX_PACKET_BYTES: String(256 * 1024),
-  });
-  const logs = captureLogs('broker');
-  let server: net.Server | undefined;
-  let current: MercadoBroker | undefined;
-  let port = 0;
-  async function open() {
-    const broker = await createMercadoBroker({
-      config,
-      log: logs.log,
-      metrics: createMetrics('broker'),
-    });
-    const listening = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
-    await new Promise<void>((resolve, reject) => {
-      listening.once('error', reject);
-      listening.listen(port, '127.0.0.1', () => resolve());
-    });
-    port = (listening.address() as net.AddressInfo).port;
-    server = listening;
-    current = broker;
-  }
-  async function close() {
-    const closing = server;
-    server = undefined;
-    if (!closing) return;
-    const closed = new Promise((resolve) => closing.close(resolve));
-    // Open connections end with the broker; the server closes once they have.
-    await current!.close();
-    await closed;
-  }
-  await open();
-  t.teardown(close);
-  const testBroker: TestBroker = {
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
-    broker: current!,
-    logs,
-    async restart() {
-      await close();
-      await open();
-      testBroker.broker = current!;
-    },
-  };
-  return testBroker;
+export function startTestBroker(t: TestContext): Promise<TestBroker> {
+  return startBroker(t, { MAX_PACKET_BYTES: String(256 * 1024) });
 }
 
 /** mosquitto_pub / mosquitto_sub's connection options, as service `service` with its password. */
