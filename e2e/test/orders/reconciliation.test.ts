@@ -34,7 +34,7 @@ async function reservationOf(shop: Shop, orderId: string) {
 }
 
 t.test(
-  'approved while no orders replica listened: paid when orders is back; past its expiry too, never expired; one nobody paid expires, and payments refuses it after',
+  'approved while no orders replica listened: paid when orders is back; past its expiry too, never expired; one nobody paid expires, and payments refuses it after; an intent payments never got is sent again',
   async (t) => {
     const mqttUrl = await startBroker(t);
     const payments = await startPayments(t, { MQTT_URL: mqttUrl }, { work: true });
@@ -52,6 +52,7 @@ t.test(
     const inTime = await place(1);
     const overdue = await place(2);
     const unpaid = await place(3);
+    const lost = await place(1);
 
     // The intents reach payments as orders' relay sends them.
     const relay = await connectMqtt(mqttUrl, {
@@ -61,8 +62,11 @@ t.test(
     t.teardown(() => relay.endAsync(true));
     const intents = await shop.orders.db('outbox').where({ topic: 'payments/intents' });
     for (const row of intents) {
+      // The last one was relayed while no payments replica listened: lost.
+      if (row.payload.orderId === lost) continue;
       await relay.publishAsync(row.topic, JSON.stringify(row.payload), { qos: 1 });
     }
+    await shop.orders.db('outbox').update({ sent_at: shop.orders.db.fn.now() });
     await eventually(
       async () => Number((await payments.db('intents').count({ n: '*' }).first())?.n) === 3,
     );
@@ -107,7 +111,7 @@ t.test(
       () => back.logs.lines.filter((line) => line.msg === 'mqtt consumer subscribed').length === 2,
     );
     const swept = await back.sweep({ checkAll: true });
-    t.same([swept.expiring, swept.checked], [2, 1], 'two due asked to close, one asked about');
+    t.same([swept.expiring, swept.checked], [2, 2], 'two due asked to close, two asked about');
 
     const heard = (orderId: string, wanted: string) =>
       status.next(
@@ -139,7 +143,11 @@ t.test(
       await eventually(async () => (await reservationOf(shop, orderId)).status === wanted);
     }
     const stock = await shop.inventory.db('stock').where({ product_id: lamp.id }).first();
-    t.same([stock.on_hand, stock.reserved, stock.available], [7, 0, 7], 'sold 3, 3 back');
+    t.same(
+      [stock.on_hand, stock.reserved, stock.available],
+      [7, 1, 6],
+      'sold 3, 3 back, 1 held for the order whose intent was lost',
+    );
 
     // Each payment charged once; the unpaid order's intent is closed, and paying it is refused.
     t.same(
@@ -162,6 +170,12 @@ t.test(
     );
     t.match(refused.payload, { type: 'payment.refused', reason: 'order_not_payable' });
     t.same(await payments.db('payments').where({ order_id: unpaid }).pluck('id'), []);
+
+    // The lost intent was sent again on payments' `unknown`: the order can be paid.
+    await eventually(async () => payments.db('intents').where({ order_id: lost }).first());
+    const paying = await payments.request(lost, ana.userId);
+    await gateway.client.publishAsync('payments/requests', JSON.stringify(paying), { qos: 1 });
+    await heard(lost, 'paid');
 
     // The results came again and were applied once each.
     const attempts = await db('payment_attempts').whereIn('order_id', [inTime, overdue]);

@@ -747,12 +747,16 @@ t.test(
     now = new Date(now.getTime() + 120_000);
     const unknown = randomUUID();
 
-    const asked = statusRequest([paid.orderId, slow.orderId, open.orderId, lapsed.orderId], false);
+    const asked = statusRequest(
+      [paid.orderId, slow.orderId, open.orderId, lapsed.orderId, unknown],
+      false,
+    );
     t.same(await answerStatusRequest(payments.deps, asked), {
       [paid.orderId]: 'succeeded',
       [slow.orderId]: 'processing',
       [open.orderId]: 'open',
       [lapsed.orderId]: 'closed',
+      [unknown]: 'unknown',
     });
     const answers = await statusAnswers(payments, asked.id);
     t.same(
@@ -762,6 +766,7 @@ t.test(
         [`payments/status/${slow.orderId}`, 'processing', null],
         [`payments/status/${open.orderId}`, 'open', null],
         [`payments/status/${lapsed.orderId}`, 'closed', null],
+        [`payments/status/${unknown}`, 'unknown', null],
       ],
     );
     const resent = (await queuedResults(payments.db, paid.orderId)).filter(

@@ -152,14 +152,15 @@ export const paymentStatusRequestSchema = z.strictObject({
  * `requestId`: `succeeded` (`paymentId`; its result is published again), `processing` (a result
  * will follow), `open` (nothing paid, a payment may still start), `closed` (nothing paid, and no
  * payment can start any more: the intent was cancelled, is past its expiry, or was closed by this
- * request).
+ * request), `unknown` (payments never received the order's intent: published while no payments
+ * replica listened; orders sends it again).
  */
 export const paymentStatusSchema = z.strictObject({
   type: z.literal('payment.status'),
   id,
   requestId: id,
   orderId: id,
-  state: z.enum(['succeeded', 'processing', 'open', 'closed']),
+  state: z.enum(['succeeded', 'processing', 'open', 'closed', 'unknown']),
   paymentId: id.optional(),
   at: timestamp,
 });

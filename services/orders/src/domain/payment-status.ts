@@ -1,11 +1,13 @@
 import type { PaymentStatus } from '@mercado/common/contract';
 import { withTransaction } from '@mercado/common/db';
 import { lockOrder } from '../data/orders-repository.js';
+import { insertOutboxMessages } from '../data/outbox-repository.js';
 import type { OrdersDeps } from './deps.js';
+import { intentCreated } from './events.js';
 import { settleReservation } from './reservations.js';
 import { moveOrder } from './transitions.js';
 
-export type StatusOutcome = 'expired' | 'noted' | 'ignored';
+export type StatusOutcome = 'expired' | 'intent_sent' | 'noted' | 'ignored';
 
 const unpaid = new Set(['awaiting_payment', 'payment_failed']);
 
@@ -15,7 +17,10 @@ const unpaid = new Set(['awaiting_payment', 'payment_failed']);
  * expires (its stock released once that committed) — the only way an unpaid order expires, so
  * never after its payment succeeded. The other answers change nothing here: a succeeded payment's
  * result is published again before its answer and pays the order through the inbox; a processing
- * one's result follows; an open order may still be paid. Applying an answer twice changes nothing.
+ * one's result follows; an open order may still be paid. `unknown`: payments never got the
+ * order's intent (published while no payments replica listened, so nobody kept it) — an unpaid
+ * order's intent is queued again. Applying an answer twice changes nothing (an intent twice is
+ * recorded once).
  */
 export async function applyPaymentStatus(
   deps: Pick<OrdersDeps, 'db' | 'log' | 'inventory'>,
@@ -26,6 +31,7 @@ export async function applyPaymentStatus(
     deps.log.warn({ eventId: status.id, outcome: 'ignored' }, 'payment status for another topic');
     return 'ignored';
   }
+  if (status.state === 'unknown') return sendIntentAgain(deps, status);
   if (status.state !== 'closed') return 'noted';
   const expired = await withTransaction(deps.db, async (trx) => {
     const order = await lockOrder(trx, status.orderId);
@@ -43,4 +49,22 @@ export async function applyPaymentStatus(
   if (!expired) return 'ignored';
   await settleReservation(deps, expired);
   return 'expired';
+}
+
+/** Queues the intent of an order payments never heard of again, while the order is unpaid. */
+async function sendIntentAgain(
+  deps: Pick<OrdersDeps, 'db' | 'log'>,
+  status: PaymentStatus,
+): Promise<StatusOutcome> {
+  const sent = await withTransaction(deps.db, async (trx) => {
+    const order = await lockOrder(trx, status.orderId);
+    if (!order || !unpaid.has(order.status)) return false;
+    await insertOutboxMessages(trx, [intentCreated(order)]);
+    return true;
+  });
+  deps.log.info(
+    { eventId: status.id, orderId: status.orderId, outcome: sent ? 'intent_sent' : 'ignored' },
+    'payment status applied',
+  );
+  return sent ? 'intent_sent' : 'ignored';
 }

@@ -22,7 +22,8 @@ type State = PaymentStatus['state'];
  * - none, and the request says `expire`: the intent is closed (reason expired, audited) unless it
  *   already was, and the answer is `closed` — no payment can start after it, so orders may expire
  *   the order knowing no money was taken;
- * - none, otherwise: `closed` when the intent is cancelled or past its expiry, else `open`.
+ * - none, otherwise: `closed` when the intent is cancelled or past its expiry, `unknown` when it
+ *   never arrived (orders then sends it again), else `open`.
  * Each answer goes out on `payments/status/{orderId}` from the outbox, in the same transaction.
  */
 export async function answerStatusRequest(
@@ -66,7 +67,7 @@ async function answerForOrder(
     const closed =
       intent?.cancelled_reason != null ||
       (intent?.expires_at != null && intent.expires_at.getTime() <= deps.now().getTime());
-    state = closed ? 'closed' : 'open';
+    state = closed ? 'closed' : intent ? 'open' : 'unknown';
   }
   const answer: PaymentStatus = {
     type: 'payment.status',
