@@ -71,17 +71,33 @@ export interface OrdersHarness {
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
   /** One sweep, as a replica's timer runs it. */
   sweep(): Promise<SweepResult>;
+  /** The port it listens on (give it back as `port` to restart it where the gateway calls it). */
+  port: number;
+  /**
+   * Stops it as its process dies: the results consumer and the outbox relay, the port, the MQTT
+   * connection and the database pool. Its database stays: start it again on `config.DATABASE_URL`.
+   */
+  stop(): Promise<void>;
+}
+
+export interface OrdersOptions {
+  /** Another replica, or the service restarted: this database instead of a fresh one. */
+  databaseUrl?: string;
+  /** Listen on this port (a restarted service where the gateway expects it); a free one if 0. */
+  port?: number;
 }
 
 /** The orders service on a fresh database and a free port; `env` names products and inventory. */
 export async function startOrders(
   t: TestContext,
   env: Record<string, string>,
-  options: { databaseUrl?: string } = {},
+  options: OrdersOptions = {},
 ): Promise<OrdersHarness> {
+  let stopBackground = async () => {};
   const service = await startTestService(t, {
     name: 'orders',
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.port ? { port: options.port } : {}),
     loadConfig: loadOrdersConfig,
     env: { INTERNAL_SECRET: internalSecret, MQTT_PASSWORD: testMqttPassword('orders'), ...env },
     migrationsDir: ordersMigrationsDir,
@@ -93,10 +109,13 @@ export async function startOrders(
       const results = runtime.mqtt
         ? consumePaymentResults({ ...deps, mqtt: runtime.mqtt })
         : undefined;
-      t.teardown(async function stopBackground() {
-        await results?.stop();
-        await relay?.stop();
-      });
+      let stopping: Promise<void> | undefined;
+      stopBackground = () =>
+        (stopping ??= (async function stopBackground() {
+          await results?.stop();
+          await relay?.stop();
+        })());
+      t.teardown(stopBackground);
       const sweep = () =>
         sweepOrders({
           db: runtime.db,
@@ -113,6 +132,10 @@ export async function startOrders(
   return {
     ...service,
     call: (method, path, options = {}) => callService(service.url, secret, method, path, options),
+    async stop() {
+      await stopBackground();
+      await service.stop();
+    },
   };
 }
 
