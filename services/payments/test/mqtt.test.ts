@@ -223,6 +223,12 @@ t.test(
       ['payments/refunds', 'orders', JSON.stringify({ ...refund, paymentId: 'p-1' })],
       ['payments/refunds', 'orders', JSON.stringify({ ...refund, refundId: undefined })],
       ['payments/refunds', 'orders', JSON.stringify({ ...refund, pad: 'x'.repeat(70 * 1024) })],
+      // On each topic: an empty object, and another topic's message.
+      ['payments/intents', 'orders', JSON.stringify(refund)],
+      ['payments/requests', 'gateway', '{}'],
+      ['payments/requests', 'gateway', JSON.stringify(owed)],
+      ['payments/refunds', 'orders', '{}'],
+      ['payments/refunds', 'orders', JSON.stringify(request)],
     ];
     for (const [topic, service, payload] of bad) {
       const dropped = logged(payments, 'mqtt message refused by the contract; dropped');
