@@ -88,7 +88,7 @@ export interface CheckoutSystem {
   payments: PaymentsHarness[];
   /** Every payments replica ever started, stopped ones included (their logs stay readable). */
   paymentsEver: PaymentsHarness[];
-  /** The gateway's base URL (the same across restarts), its logs and metrics. */
+  /** The gateway's base URL (the same across restarts), its logs, its running process's metrics. */
   gateway: { url: string; logs: ReturnType<typeof captureLogs>; metrics: Metrics };
   /** Connections to orders' and payments' databases that outlive the services' stops. */
   db: { orders: Knex; payments: Knex };
@@ -208,11 +208,13 @@ export async function startCheckoutSystem(
   };
 
   const gatewayLogs = captureLogs('gateway');
-  const gatewayMetrics = createMetrics('gateway');
+  // Mutable: each start of the gateway is a new process, with metrics of its own.
+  const gatewayView = { url: '', logs: gatewayLogs, metrics: createMetrics('gateway') };
   let gatewayPort = 0;
   let running: { server: ListeningServer; close(): Promise<void> } | undefined;
   async function startGateway(): Promise<void> {
     if (running) return;
+    if (gatewayPort !== 0) gatewayView.metrics = createMetrics('gateway');
     const gateway = buildGateway({
       config: loadGatewayConfig({
         INTERNAL_SECRET: internalSecret,
@@ -230,7 +232,7 @@ export async function startCheckoutSystem(
         ...options.gatewayEnv,
       }),
       log: gatewayLogs.log,
-      metrics: gatewayMetrics,
+      metrics: gatewayView.metrics,
     });
     const server = await listen(gateway.app, { port: gatewayPort });
     gatewayPort = server.port;
@@ -251,6 +253,7 @@ export async function startCheckoutSystem(
   await startGateway();
   t.teardown(stopGateway);
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  gatewayView.url = gatewayUrl;
 
   // The kit's caller with no identity of its own: the gateway signs one from the token.
   const api: CheckoutSystem['api'] = (shopper, method, path, { body, headers } = {}) =>
@@ -268,7 +271,7 @@ export async function startCheckoutSystem(
     users,
     payments,
     paymentsEver,
-    gateway: { url: gatewayUrl, logs: gatewayLogs, metrics: gatewayMetrics },
+    gateway: gatewayView,
     db,
     stopBroker: () => broker.stop(),
     startBroker: () => broker.start(),
