@@ -45,6 +45,13 @@ t.test(
       'every payment answered 200',
     );
 
+    const failures = system.shop.orders.logs.lines.filter((line) => Number(line.level) >= 50);
+    t.comment(
+      `${system.unavailableCheckouts} checkouts asked again after a 503;`,
+      JSON.stringify(
+        failures.slice(0, 5).map((line) => [line.msg, line.status, line.code, line.call]),
+      ),
+    );
     const charges = await system.db.payments('payments').select('order_id', 'status');
     t.equal(charges.length, total, `${total} payment rows`);
     t.equal(new Set(charges.map((charge) => charge.order_id)).size, total, 'one per order');

@@ -152,6 +152,8 @@ export interface CheckoutSystem {
    * wants (committed when paid, released when cancelled or expired): the end of a checkout.
    */
   settled(orderId: string, statuses: string[]): Promise<{ status: string; reservation: string }>;
+  /** Checkouts answered 503 and asked again (products or inventory slow under load). */
+  unavailableCheckouts: number;
   /** How many `payment processed` lines a replica logged (a charge it made, with `outcome`). */
   processedBy(replica: PaymentsHarness, outcome?: string): number;
 }
@@ -331,10 +333,17 @@ export async function startCheckoutSystem(
           throw new Error(`adding gave ${added.status}: ${JSON.stringify(added.body)}`);
         }
       }
-      const placed = await api(shopper, 'POST', '/api/orders', {
-        headers: { 'idempotency-key': key },
-        body: { shippingAddress: address },
-      });
+      // A 503 (products or inventory could not answer in time) keeps nothing: the client asks
+      // again under the same key, as orders' README says (one order, one reservation whatever).
+      let placed: CallResult;
+      for (let attempt = 1; ; attempt++) {
+        placed = await api(shopper, 'POST', '/api/orders', {
+          headers: { 'idempotency-key': key },
+          body: { shippingAddress: address },
+        });
+        if (placed.status !== 503 || attempt === 5) break;
+        system.unavailableCheckouts++;
+      }
       if (placed.status !== 201) {
         throw new Error(`checkout gave ${placed.status}: ${JSON.stringify(placed.body)}`);
       }
@@ -377,6 +386,7 @@ export async function startCheckoutSystem(
       });
     },
 
+    unavailableCheckouts: 0,
     processedBy: (replica, outcome) =>
       replica.logs.lines.filter(
         (line) =>
