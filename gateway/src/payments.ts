@@ -88,6 +88,13 @@ const payBody = z
     path: ['card'],
   });
 
+/**
+ * Refusals of the card the client sent, not of the order's state: a JWE payments cannot decrypt,
+ * one for a key it does not hold (the browser should fetch the keys again), or one that holds no
+ * card. The client's mistake, 400, as the same card in clear would be.
+ */
+const cardRefusals = new Set(['unreadable_card', 'unknown_key', 'invalid_card']);
+
 /** What a result answers over HTTP. Approved is the only 200. */
 function answerFor(result: PaymentResult): { status: number; body: Record<string, unknown> } {
   const card = {
@@ -125,7 +132,7 @@ function answerFor(result: PaymentResult): { status: number; body: Record<string
     default: {
       // refused (or a refund, which no pay request waits for): nothing was charged.
       const reason = result.reason ?? 'payment_refused';
-      const status = reason === 'unknown_order' ? 404 : reason === 'unreadable_card' ? 400 : 409;
+      const status = reason === 'unknown_order' ? 404 : cardRefusals.has(reason) ? 400 : 409;
       return {
         status,
         body: {

@@ -69,28 +69,53 @@ export interface OrdersHarness {
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
   /** One sweep, as a replica's timer runs it (`checkAll`: as its first). */
   sweep(options?: SweepOptions): Promise<SweepResult>;
+  /** The port it listens on (give it back as `port` to restart it where the gateway calls it). */
+  port: number;
+  /**
+   * Stops it as its process dies: its consumers and outbox relay, the port, the MQTT connection
+   * and the database pool. Its database stays: start it again on `config.DATABASE_URL`.
+   */
+  stop(): Promise<void>;
+}
+
+export interface OrdersOptions {
+  /** Another replica, or the service restarted: this database instead of a fresh one. */
+  databaseUrl?: string;
+  /** Listen on this port (a restarted service where the gateway expects it); a free one if 0. */
+  port?: number;
+  /**
+   * Run the sweeper on its timer, as main does (SWEEP_INTERVAL_MS), first asking about every
+   * unpaid order; without it the test sweeps when it chooses (`sweep()`).
+   */
+  sweeping?: boolean;
 }
 
 /** The orders service on a fresh database and a free port; `env` names products and inventory. */
 export async function startOrders(
   t: TestContext,
   env: Record<string, string>,
-  options: { databaseUrl?: string } = {},
+  options: OrdersOptions = {},
 ): Promise<OrdersHarness> {
+  let stopBackground = async () => {};
   const service = await startTestService(t, {
     name: 'orders',
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.port ? { port: options.port } : {}),
     loadConfig: loadOrdersConfig,
     env: { INTERNAL_SECRET: internalSecret, MQTT_PASSWORD: testMqttPassword('orders'), ...env },
     migrationsDir: ordersMigrationsDir,
     build(runtime) {
       const deps = ordersDeps(runtime);
       const operations = ordersApis(deps).flatMap((api) => api.operations);
-      // As main.ts wires it (the relay and, given a broker, the consumers), but the test sweeps.
-      const work = startOrdersWork(runtime, deps, { sweep: false });
-      t.teardown(async function stopBackground() {
-        for (const task of work.background) await task.stop();
-      });
+      // As main.ts wires it (the relay and, given a broker, the consumers); the test sweeps unless
+      // it asks for the timer.
+      const work = startOrdersWork(runtime, deps, { sweep: options.sweeping === true });
+      let stopping: Promise<void> | undefined;
+      stopBackground = () =>
+        (stopping ??= (async function stopBackground() {
+          for (const task of work.background) await task.stop();
+        })());
+      t.teardown(stopBackground);
       const sweep = (options?: SweepOptions) => work.sweeper.runOnce(options);
       return { app: buildOrdersApp(runtime), extra: { operations, sweep } };
     },
@@ -99,6 +124,10 @@ export async function startOrders(
   return {
     ...service,
     call: (method, path, options = {}) => callService(service.url, secret, method, path, options),
+    async stop() {
+      await stopBackground();
+      await service.stop();
+    },
   };
 }
 

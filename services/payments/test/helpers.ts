@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { startTestBroker as startBroker, type TestBroker } from '@mercado/broker/testing';
+import { startTestBroker as startBrokerForTests, type TestBroker } from '@mercado/broker/testing';
 import {
   encryptCard,
   type MqttServiceName,
@@ -11,8 +11,8 @@ import {
 } from '@mercado/common/contract';
 import type { Knex } from '@mercado/common/db';
 import type { MqttClient } from '@mercado/common/mqtt';
+import type { captureLogs } from '@mercado/common/testing';
 import {
-  type captureLogs,
   eventually,
   startTestService,
   testMqttPassword,
@@ -20,7 +20,6 @@ import {
 } from '@mercado/common/testing';
 
 export { eventually };
-export type { TestBroker };
 import {
   buildPaymentsApp,
   loadPaymentsConfig,
@@ -113,6 +112,11 @@ export interface PaymentsHarness {
   deps: PaymentsDeps;
   /** The consumers, relay and key announcement, when started (MQTT_URL in `env`). */
   work: PaymentsWork | undefined;
+  /**
+   * Stops this replica as its process dies: its consumers, relay and announcement, its MQTT
+   * connection and database pool. The database stays: start another on `config.DATABASE_URL`.
+   */
+  stop(): Promise<void>;
   /** A payment request for an order, its card encrypted for the service's active key. */
   request(
     orderId: string,
@@ -137,6 +141,7 @@ export async function startPayments(
   env: Record<string, string> = {},
   options: PaymentsOptions = {},
 ): Promise<PaymentsHarness> {
+  let stopWork = async () => {};
   const service = await startTestService(t, {
     name: 'payments',
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
@@ -151,9 +156,12 @@ export async function startPayments(
       });
       const work = options.work ? startPaymentsWork(runtime, deps) : undefined;
       if (work) {
-        t.teardown(async function stopPaymentsWork() {
-          for (const task of work.background) await task.stop();
-        });
+        let stopping: Promise<void> | undefined;
+        stopWork = () =>
+          (stopping ??= (async function stopPaymentsWork() {
+            for (const task of work.background) await task.stop();
+          })());
+        t.teardown(stopWork);
       }
       return { app: buildPaymentsApp(runtime), extra: { deps, work } };
     },
@@ -161,6 +169,10 @@ export async function startPayments(
   const publicKeys = service.deps.keyring.publicKeys;
   return {
     ...service,
+    async stop() {
+      await stopWork();
+      await service.stop();
+    },
     async request(orderId, userId, number = testCards.approved, requestId = randomUUID()) {
       return {
         type: 'payment.requested',
@@ -217,12 +229,16 @@ export async function queuedResults(
   return rows.map((row) => row.payload);
 }
 
+export type { TestBroker } from '@mercado/broker/testing';
+
 /**
- * Mercado's real broker through its own test export, its packet limit raised so that payments
- * itself is seen refusing an oversized payload.
+ * Mercado's real broker in this process (the broker's own test export), on a TCP port of its
+ * own, admitting every contract service with its test password; `restart()` brings it back on the
+ * same port without any retained message. Its packet limit is raised so that payments itself is
+ * seen refusing an oversized payload.
  */
 export function startTestBroker(t: TestContext): Promise<TestBroker> {
-  return startBroker(t, { MAX_PACKET_BYTES: String(256 * 1024) });
+  return startBrokerForTests(t, { MAX_PACKET_BYTES: String(256 * 1024) });
 }
 
 /** mosquitto_pub / mosquitto_sub's connection options, as service `service` with its password. */
@@ -275,14 +291,6 @@ export async function mosquittoSubscribe(
   topic: string,
 ): Promise<{ messages: string[] }> {
   const clientId = `${service}-sub-${randomUUID()}`;
-  const granted = new Promise<void>((resolve) => {
-    const aedes = broker.broker.aedes;
-    aedes.on('subscribe', function onSubscribe(_subscriptions: unknown, client: { id: string }) {
-      if (client.id !== clientId) return;
-      aedes.off('subscribe', onSubscribe);
-      resolve();
-    });
-  });
   const child = spawn(
     'mosquitto_sub',
     [...mosquittoConnection(broker, service, clientId), '-t', topic],
@@ -295,6 +303,7 @@ export async function mosquittoSubscribe(
   });
   const messages: string[] = [];
   let pending = '';
+  const granted = broker.subscribed(clientId, topic);
   child.stdout.on('data', (chunk: Buffer) => {
     pending += chunk.toString();
     const lines = pending.split('\n');

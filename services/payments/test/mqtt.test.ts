@@ -245,6 +245,14 @@ t.test(
         'orders',
         JSON.stringify({ ...ask, pad: 'x'.repeat(70 * 1024) }),
       ],
+      // On each topic: an empty object, and another topic's message.
+      ['payments/intents', 'orders', JSON.stringify(refund)],
+      ['payments/requests', 'gateway', '{}'],
+      ['payments/requests', 'gateway', JSON.stringify(owed)],
+      ['payments/refunds', 'orders', '{}'],
+      ['payments/refunds', 'orders', JSON.stringify(request)],
+      ['payments/status-requests', 'orders', '{}'],
+      ['payments/status-requests', 'orders', JSON.stringify(refund)],
     ];
     for (const [topic, service, payload] of bad) {
       const dropped = logged(payments, 'mqtt message refused by the contract; dropped');
