@@ -41,8 +41,8 @@ export async function benchPayments(system: BenchSystem): Promise<void> {
   const plan = async (count: number): Promise<PlannedRequest[]> => {
     const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
     const planned: PlannedRequest[] = [];
-    const orderIds: string[] = [];
-    const announced: Array<Promise<unknown>> = [];
+    let orderIds: string[] = [];
+    let announced: Array<Promise<unknown>> = [];
     for (let index = 0; index < count; index++) {
       const orderId = randomUUID();
       orderIds.push(orderId);
@@ -72,9 +72,16 @@ export async function benchPayments(system: BenchSystem): Promise<void> {
         body: card,
         expect: 200,
       });
+      // A hundred at a time, each hundred recorded before the next: payments handles every
+      // message it receives at once, and thousands at once would wait on its pool for longer
+      // than a connection may be waited for (the handler then fails, and the intent is lost).
+      if (orderIds.length === 100 || index === count - 1) {
+        await Promise.all(announced);
+        await intentsRecorded(system, orderIds);
+        orderIds = [];
+        announced = [];
+      }
     }
-    await Promise.all(announced);
-    await intentsRecorded(system, orderIds);
     return planned;
   };
   try {
@@ -114,7 +121,7 @@ async function intentsRecorded(system: BenchSystem, orderIds: string[]): Promise
   const client = new pg.Client({ connectionString: system.databaseUrl('mercado_payments') });
   await client.connect();
   try {
-    for (let attempt = 0; attempt < 1200; attempt++) {
+    for (let attempt = 0; attempt < 300; attempt++) {
       const { rows } = await client.query<{ n: string }>(
         'select count(*) as n from intents where order_id = any($1::uuid[])',
         [orderIds],
