@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { createMetrics } from '@mercado/common/metrics';
-import { captureLogs, testBrokerCredentials } from '@mercado/common/testing';
-import { createMercadoBroker, loadBrokerConfig } from './index.js';
+import { captureLogs, eventually, testBrokerCredentials } from '@mercado/common/testing';
+import { createMercadoBroker, loadBrokerConfig, type MercadoBroker } from './index.js';
 
 /**
  * `@mercado/broker/testing`: what other components' tests use to run Mercado's real broker in
@@ -20,17 +20,47 @@ export {
 } from './index.js';
 export { createTerminalVerifier } from './terminal-verifier.js';
 
+/** aedes' clients by id, with what each subscribed to: kept by aedes, left out of its types. */
+function connectedClients(
+  broker: MercadoBroker,
+): Record<string, { connected: boolean; subscriptions: Record<string, unknown> } | undefined> {
+  return (broker.aedes as unknown as { clients: ReturnType<typeof connectedClients> }).clients;
+}
+
 export interface TestBroker {
   /** `mqtt://127.0.0.1:{port}`: a TCP listener, as the broker's own listeners.ts opens it. */
   url: string;
+  port: number;
+  /** The broker now listening (another one after a restart; undefined while stopped). */
+  readonly broker: MercadoBroker | undefined;
+  /** The broker's log lines, across restarts. */
   logs: ReturnType<typeof captureLogs>;
+  /**
+   * Stops it as a broker process dies: every connection dropped, the port closed. What it held in
+   * memory (sessions, retained messages, QoS 1 messages in flight) is gone; on Redis (`REDIS_URL`)
+   * it stays there for the next start. Idempotent.
+   */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, with the same settings (a no-op while it runs). */
+  start(): Promise<void>;
+  /** `stop()` then `start()`: a broker restart, as clients see it. */
+  restart(): Promise<void>;
+  /**
+   * Resolves once client `clientId` is connected to the running broker and holds a subscription
+   * to `filter` (a `$share/…` one included): what a test waits for after a restart, before it
+   * publishes what that client must hear (a message for a group with no member is for nobody).
+   */
+  subscribed(clientId: string, filter: string): Promise<void>;
+  /** The same as `stop()`; the test's teardown calls it. */
   close(): Promise<void>;
 }
 
 /**
  * The real Mercado broker in the test's process, on a free port of 127.0.0.1, admitting every
  * contract service with its test password (`testServiceMqttCredentials`), browsers' tokens
- * against a JWKS nobody serves unless `env` names one; closed at the test's teardown.
+ * against a JWKS nobody serves unless `env` names one; `env` sets anything else of its config
+ * (e.g. MAX_PACKET_BYTES, REDIS_URL). Closed at the test's teardown. It can be stopped and
+ * started again on the same port, so clients reconnect to it as to a restarted one.
  */
 export async function startTestBroker(
   t: { teardown(fn: () => unknown): void },
@@ -45,24 +75,61 @@ export async function startTestBroker(
     ...env,
   });
   const logs = captureLogs('broker');
-  const broker = await createMercadoBroker({
-    config,
-    log: logs.log,
-    metrics: createMetrics('broker'),
-  });
-  const server = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    const stopped = new Promise((resolve) => server.close(resolve));
-    await broker.close();
-    await stopped;
+  let port = 0;
+  let running: { server: net.Server; broker: MercadoBroker } | undefined;
+  let stopping: Promise<void> | undefined;
+
+  async function start() {
+    if (running) return;
+    await stopping;
+    const broker = await createMercadoBroker({
+      config,
+      log: logs.log,
+      metrics: createMetrics('broker'),
+    });
+    const server = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    port = (server.address() as net.AddressInfo).port;
+    running = { server, broker };
+  }
+
+  function stop(): Promise<void> {
+    if (!running) return stopping ?? Promise.resolve();
+    const { server, broker } = running;
+    running = undefined;
+    stopping = (async function stopBroker() {
+      const stopped = new Promise((resolve) => server.close(resolve));
+      // Open connections end with the broker; the server closes once they have.
+      await broker.close();
+      await stopped;
+    })();
+    return stopping;
+  }
+
+  await start();
+  t.teardown(stop);
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    get broker() {
+      return running?.broker;
+    },
+    logs,
+    stop,
+    start,
+    close: stop,
+    async restart() {
+      await stop();
+      await start();
+    },
+    async subscribed(clientId, filter) {
+      await eventually(`${clientId} subscribed to ${filter}`, () => {
+        const client = running && connectedClients(running.broker)[clientId];
+        return client?.connected === true && filter in client.subscriptions;
+      });
+    },
   };
-  t.teardown(close);
-  return { url: `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`, logs, close };
 }

@@ -398,6 +398,34 @@ export class Inbox {
   }
 }
 
+/**
+ * An end marker: a valid message on `topic`, published at QoS 1 by `publisher` after whatever a
+ * test must not see delivered, which `inbox` (holding a subscription that matches `topic`) then
+ * waits for. Once it is there, nothing acknowledged or refused before it is still on its way to
+ * `inbox` (docs/platform-notes.md, "aedes delivers in order"): a test asserts that something did
+ * not arrive after this, never after a sleep. Undefined if the marker itself never came.
+ */
+export async function endMarker(
+  inbox: Inbox,
+  publisher: MqttClient,
+  topic: string,
+  { retain = false }: { retain?: boolean } = {},
+): Promise<Received | undefined> {
+  const { payload, marker } = validMessage(topic);
+  if ((await publishOutcome(publisher, topic, payload, { retain })) !== 'acked') return undefined;
+  return inbox.waitForMarker(marker);
+}
+
+/**
+ * The end marker of a client no message may reach (it may subscribe to nothing): an UNSUBSCRIBE
+ * round trip on its own connection. aedes writes the UNSUBACK after whatever it queued for the
+ * client before, and mqtt.js handles incoming packets in order, so once this resolves every
+ * message already on its way has been emitted (docs/platform-notes.md, "aedes delivers in order").
+ */
+export async function caughtUp(client: MqttClient): Promise<void> {
+  await client.unsubscribeAsync('mercado/end-marker');
+}
+
 export const orderStatus = (orderId: string) =>
   JSON.stringify({
     type: 'order.status_changed',
@@ -461,6 +489,21 @@ export function validMessage(topic: string): { payload: string; marker: string }
       paymentId: randomUUID(),
       amountMinor: 1_999,
       reason: 'order_expired',
+    }),
+    paymentStatusRequests: () => ({
+      type: 'payment.status_requested',
+      id: marker,
+      orderIds: [randomUUID()],
+      expire: false,
+      at,
+    }),
+    paymentStatus: (params: Record<string, string>) => ({
+      type: 'payment.status',
+      id: marker,
+      requestId: randomUUID(),
+      orderId: params.orderId,
+      state: 'open',
+      at,
     }),
     // No free field to carry a uuid: the timestamp is the marker.
     paymentKeys: () => ({

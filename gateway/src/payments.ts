@@ -40,6 +40,10 @@ import { gatewayError } from './errors.js';
  *   requests wait on it, dropped once none does), so no other replica hears it. It answers with
  *   the result when it comes (200 approved, 402 declined, 409/404 refused), or after
  *   `waitMs` with 202 and where to look (`Location: /api/orders/{id}`).
+ * - **A just-placed order is not "unknown"**: payments refuses `unknown_order` when the order's
+ *   intent has not reached it yet (it travels from orders' outbox while the shopper pays). Nothing
+ *   was tried, so the bridge asks again, the same request, after 20, 40, 80… ms for up to a
+ *   second (or `waitMs`, if shorter); only then is it 404.
  */
 
 export interface PaymentBridgeOptions {
@@ -63,6 +67,10 @@ export interface PaymentBridge {
 }
 
 const maxBodyBytes = 16 * 1024;
+/** The first pause before asking again about an order payments does not know yet (doubling). */
+const unknownOrderRetryMs = 20;
+/** How long an unknown order is asked about again before it is answered 404. */
+const unknownOrderRetryWindowMs = 1_000;
 const uuid = z.uuid();
 const idempotencyKey = /^[\x21-\x7e]{1,255}$/;
 
@@ -79,6 +87,13 @@ const payBody = z
     message: 'give exactly one of card and encryptedCard',
     path: ['card'],
   });
+
+/**
+ * Refusals of the card the client sent, not of the order's state: a JWE payments cannot decrypt,
+ * one for a key it does not hold (the browser should fetch the keys again), or one that holds no
+ * card. The client's mistake, 400, as the same card in clear would be.
+ */
+const cardRefusals = new Set(['unreadable_card', 'unknown_key', 'invalid_card']);
 
 /** What a result answers over HTTP. Approved is the only 200. */
 function answerFor(result: PaymentResult): { status: number; body: Record<string, unknown> } {
@@ -117,7 +132,7 @@ function answerFor(result: PaymentResult): { status: number; body: Record<string
     default: {
       // refused (or a refund, which no pay request waits for): nothing was charged.
       const reason = result.reason ?? 'payment_refused';
-      const status = reason === 'unknown_order' ? 404 : reason === 'unreadable_card' ? 400 : 409;
+      const status = reason === 'unknown_order' ? 404 : cardRefusals.has(reason) ? 400 : 409;
       return {
         status,
         body: {
@@ -247,6 +262,49 @@ export function createPaymentBridge({
     }
   }
 
+  /**
+   * Publishes one payment request and waits for its result until `deadline` (undefined: none came
+   * in time). Subscribed to the order's results before publishing, so the answer cannot slip by.
+   */
+  async function requestOnce(
+    orderId: string,
+    requestId: string,
+    request: string,
+    deadline: number,
+  ): Promise<PaymentResult | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    let waiter: Waiter | undefined;
+    const result = new Promise<PaymentResult | undefined>((resolve) => {
+      waiter = { requestId, settle: resolve };
+      timer = setTimeout(() => resolve(undefined), Math.max(0, deadline - Date.now()));
+    });
+    const set = waiting.get(orderId) ?? new Set<Waiter>();
+    set.add(waiter!);
+    waiting.set(orderId, set);
+    try {
+      await subscribe(orderId);
+      await publishWithin(
+        mqtt,
+        topics.paymentRequests.build(),
+        request,
+        { qos: 1 },
+        publishTimeoutMs,
+      );
+    } catch (error) {
+      clearTimeout(timer);
+      release(orderId, waiter!);
+      answered.inc({ outcome: 'unsent' });
+      log.warn({ orderId, err: { message: String(error) } }, 'payment request not sent');
+      throw new AppError('service_unavailable');
+    }
+    try {
+      return await result;
+    } finally {
+      clearTimeout(timer);
+      release(orderId, waiter!);
+    }
+  }
+
   return {
     async pay(req, res, caller) {
       // The policy matched /api/orders/:id/payments; a uuid needs no percent-decoding.
@@ -269,40 +327,25 @@ export function createPaymentBridge({
       const card = parsed.data.encryptedCard ?? (await encrypt(parsed.data.card!));
       const requestId = createHash('sha256').update(`${caller.userId}\n${key}`).digest('base64url');
 
-      let timer: NodeJS.Timeout | undefined;
-      let waiter: Waiter | undefined;
-      const result = new Promise<PaymentResult | undefined>((resolve) => {
-        waiter = { requestId, settle: resolve };
-        timer = setTimeout(() => resolve(undefined), waitMs);
+      const request = JSON.stringify({
+        type: 'payment.requested',
+        requestId,
+        orderId,
+        userId: caller.userId,
+        card,
       });
-      const set = waiting.get(orderId) ?? new Set<Waiter>();
-      set.add(waiter!);
-      waiting.set(orderId, set);
-      try {
-        await subscribe(orderId);
-        await publishWithin(
-          mqtt,
-          topics.paymentRequests.build(),
-          JSON.stringify({
-            type: 'payment.requested',
-            requestId,
-            orderId,
-            userId: caller.userId,
-            card,
-          }),
-          { qos: 1 },
-          publishTimeoutMs,
-        );
-      } catch (error) {
-        clearTimeout(timer);
-        release(orderId, waiter!);
-        answered.inc({ outcome: 'unsent' });
-        log.warn({ orderId, err: { message: String(error) } }, 'payment request not sent');
-        throw new AppError('service_unavailable');
+      const deadline = Date.now() + waitMs;
+      const retryUntil = Date.now() + Math.min(waitMs, unknownOrderRetryWindowMs);
+      let outcome: PaymentResult | undefined;
+      for (let attempt = 0; ; attempt++) {
+        outcome = await requestOnce(orderId, requestId, request, deadline);
+        // The order's intent may still be on its way from orders' outbox (a shopper paying the
+        // moment the order exists): payments tried nothing, so asking again is safe.
+        if (outcome?.type !== 'payment.refused' || outcome.reason !== 'unknown_order') break;
+        const pause = Math.min(unknownOrderRetryMs * 2 ** attempt, 500);
+        if (Date.now() + pause >= retryUntil) break;
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
-      const outcome = await result;
-      clearTimeout(timer);
-      release(orderId, waiter!);
       answered.inc({ outcome: outcome ? outcome.type.slice('payment.'.length) : 'pending' });
       if (!outcome) {
         const location = `/api/orders/${orderId}`;

@@ -2,6 +2,7 @@ import t from 'tap';
 import { startUsers } from '@mercado/users/testing';
 import { startProducts } from '@mercado/products/testing';
 import { startInventory } from '@mercado/inventory/testing';
+import { startOrders } from '@mercado/orders/testing';
 import { gatewayHandledRoutes, policy, routeOwners } from '../src/policy.js';
 import { deadUrl, startGateway } from './helpers.js';
 
@@ -12,7 +13,14 @@ import { deadUrl, startGateway } from './helpers.js';
  * document, route for route and access for access.
  */
 
-const servicesUnderTest = new Set(['users', 'products', 'inventory', 'gateway']);
+const servicesUnderTest = new Set(['users', 'products', 'inventory', 'orders', 'gateway']);
+
+/**
+ * Routable, but not answered by any service yet: refunds come with the next issue (the gateway's
+ * policy table already lists the route; orders does not have it). Checked to be undocumented, so
+ * that the day orders documents it, this entry must go.
+ */
+const notBuiltYet = new Set(['POST /api/orders/{id}/refund']);
 
 function ownerOf(path: string): string | undefined {
   const prefix = path.split('/').slice(0, 3).join('/');
@@ -27,10 +35,15 @@ async function startSystem(t: { teardown(fn: () => unknown): void }) {
   const users = await startUsers(t);
   const products = await startProducts(t);
   const inventory = await startInventory(t);
+  const orders = await startOrders(t, {
+    PRODUCTS_URLS: products.url,
+    INVENTORY_URLS: inventory.url,
+  });
   return startGateway(t, {
     USERS_URLS: users.url,
     PRODUCTS_URLS: products.url,
     INVENTORY_URLS: inventory.url,
+    ORDERS_URLS: orders.url,
     JWKS_URL: `${users.url}/api/auth/jwks.json`,
   });
 }
@@ -62,10 +75,23 @@ t.test('every routable path is documented, and every documented path is routable
     const owner = handledByGateway.has(`${entry.method} ${entry.path}`)
       ? 'gateway'
       : ownerOf(entry.path);
-    if (!servicesUnderTest.has(owner ?? '')) continue; // orders: not built yet
-    routable.set(`${entry.method} ${openApiPath(entry.path)}`, entry.access);
+    if (!servicesUnderTest.has(owner ?? '')) continue;
+    const route = `${entry.method} ${openApiPath(entry.path)}`;
+    if (notBuiltYet.has(route)) continue;
+    routable.set(route, entry.access);
+  }
+  for (const route of notBuiltYet) {
+    t.notOk(documented.has(route), `${route}: not built yet, so not documented`);
   }
   t.same([...documented.keys()].sort(), [...routable.keys()].sort(), 'the same routes');
+  for (const route of [
+    'GET /api/cart',
+    'POST /api/cart/items',
+    'POST /api/orders',
+    'GET /api/orders/{id}',
+  ]) {
+    t.ok(documented.has(route), `${route}: orders' document is merged in`);
+  }
   for (const [route, access] of routable) {
     t.same(
       documented.get(route),

@@ -44,6 +44,8 @@ interface StandIn {
   seen: Seen[];
   /** Answer requests (true) or leave them unanswered (false). */
   answering: boolean;
+  /** Orders whose intent has not arrived yet: refused unknown_order this many more times. */
+  unknown: Map<string, number>;
   publicJwk: JWK;
 }
 
@@ -63,7 +65,7 @@ async function startPaymentsStandIn(t: Test, mqttUrl: string): Promise<StandIn> 
     ...testServiceMqttCredentials('payments'),
   });
   t.teardown(() => client.endAsync(true));
-  const standIn: StandIn = { client, seen: [], answering: true, publicJwk };
+  const standIn: StandIn = { client, seen: [], answering: true, unknown: new Map(), publicJwk };
   await client.subscribeAsync(sharedTopicFilter('payments', 'paymentRequests'), { qos: 1 });
   client.on('message', function charge(topic, payload) {
     const message = parsePayload(topic, payload);
@@ -72,6 +74,23 @@ async function startPaymentsStandIn(t: Test, mqttUrl: string): Promise<StandIn> 
     void decrypt(request.card, privateKey).then(async (clear) => {
       standIn.seen.push({ text: payload.toString('utf8'), ...request, card: clear });
       if (!standIn.answering) return;
+      const unknownFor = standIn.unknown.get(request.orderId) ?? 0;
+      if (unknownFor > 0) {
+        standIn.unknown.set(request.orderId, unknownFor - 1);
+        await client.publishAsync(
+          topics.paymentResults.build({ orderId: request.orderId }),
+          JSON.stringify({
+            type: 'payment.refused',
+            id: randomUUID(),
+            requestId: request.requestId,
+            orderId: request.orderId,
+            reason: 'unknown_order',
+            at: new Date().toISOString(),
+          }),
+          { qos: 1 },
+        );
+        return;
+      }
       const approved = clear.number === approves;
       await client.publishAsync(
         topics.paymentResults.build({ orderId: request.orderId }),
@@ -244,6 +263,33 @@ t.test('one request id per caller and key: a repeat is the same request', async 
   t.ok(first!.length <= 100, 'within the contract');
   t.notMatch(first, 'order-42', 'the key itself never travels');
 });
+
+t.test(
+  'an order payments does not know yet is asked about again, the same request; one it never knows is 404',
+  async (t) => {
+    const system = await startSystem(t);
+    const gateway = await system.gateway();
+    await keysKnown(gateway.url);
+    const token = await signToken(system.key, { userId: randomUUID() });
+    const justPlaced = randomUUID();
+    system.standIn.unknown.set(justPlaced, 2);
+    const paid = await pay(gateway.url, justPlaced, token, { card: card(approves) });
+    t.equal(paid.status, 200, 'paid once its intent arrived');
+    const asked = system.standIn.seen.filter((seen) => seen.orderId === justPlaced);
+    t.equal(asked.length, 3, 'refused twice, then charged');
+    t.equal(new Set(asked.map((seen) => seen.requestId)).size, 1, 'one request, asked again');
+
+    const nobodys = randomUUID();
+    system.standIn.unknown.set(nobodys, Number.POSITIVE_INFINITY);
+    const unknown = await pay(gateway.url, nobodys, token, { card: card(approves) });
+    t.equal(unknown.status, 404);
+    t.match(unknown.body, { code: 'unknown_order' });
+    t.ok(
+      system.standIn.seen.filter((seen) => seen.orderId === nobodys).length > 1,
+      'asked again before giving up',
+    );
+  },
+);
 
 t.test('no result within the wait: 202 and where to look', async (t) => {
   const system = await startSystem(t);

@@ -3,6 +3,7 @@ import t from 'tap';
 import type { Identity } from '@mercado/common/identity';
 import { orderTransitions } from './shop.js';
 import {
+  answerStatus,
   as,
   checkout,
   eventually,
@@ -29,7 +30,11 @@ async function startWired(
   env: Record<string, string> = {},
 ) {
   const mqttUrl = await startBroker(t);
-  const payments = await listenAs(t, mqttUrl, 'payments', ['payments/intents', 'payments/refunds']);
+  const payments = await listenAs(t, mqttUrl, 'payments', [
+    'payments/intents',
+    'payments/refunds',
+    'payments/status-requests',
+  ]);
   const gateway = await listenAs(t, mqttUrl, 'gateway', ['orders/+/+/status']);
   const shop = await startShop(t, { MQTT_URL: mqttUrl, ...env });
   return { shop, payments, gateway };
@@ -233,7 +238,7 @@ t.test('ship and deliver: by the seller of every item or an admin, once paid', a
 });
 
 t.test(
-  'the sweeper expires unpaid orders past their expiry, once, on every replica at once',
+  'the sweeper has payments close unpaid orders past their expiry, once, on every replica at once; they expire on its answer',
   async (t) => {
     const { shop, payments, gateway } = await startWired(t, {
       EXPIRY_GRACE_SECONDS: '60',
@@ -264,20 +269,51 @@ t.test(
 
     const sweeps = await Promise.all(Array.from({ length: 4 }, () => shop.orders.sweep()));
     t.equal(
-      sweeps.reduce((sum, sweep) => sum + sweep.expired, 0),
+      sweeps.reduce((sum, sweep) => sum + sweep.expiring, 0),
       12,
-      'each expired once among four sweepers',
+      'each asked about once among four sweepers',
     );
-    const cancellations = await db('outbox')
-      .where({ topic: 'payments/intents' })
-      .whereRaw(`payload->>'type' = 'payment.intent_cancelled'`)
-      .select(db.raw(`payload->>'orderId' as order_id`));
     t.same(
-      cancellations.map((row: { order_id: string }) => row.order_id).sort(),
-      [...due].sort(),
-      'one payment.intent_cancelled per order',
+      sweeps.map((sweep) => sweep.checked),
+      [0, 0, 0, 0],
+      'orders asked about lately (or just placed) are not asked about again',
     );
-    const expired = await shop.orders.call('GET', `/api/orders/${due[0]}`, {
+    const requests = await db('outbox')
+      .where({ topic: 'payments/status-requests' })
+      .select('payload');
+    const asked = requests.flatMap((row: { payload: { orderIds: string[]; expire: boolean } }) => {
+      t.equal(row.payload.expire, true, 'asked to close them');
+      t.ok(row.payload.orderIds.length <= 2, 'one request per batch');
+      return row.payload.orderIds;
+    });
+    t.same(
+      asked.sort(),
+      [...due].sort(),
+      'each due order in one request, the one in grace in none',
+    );
+    t.same(
+      await db('orders').whereIn('id', due).whereNot({ status: 'awaiting_payment' }).pluck('id'),
+      [],
+      'nothing expires before payments answers',
+    );
+    t.same((await shop.orders.sweep()).expiring, 0, 'an order asked about is not asked again');
+
+    // Payments closes all but one, whose payment is still processing.
+    const [processing, ...closed] = due;
+    const heard = await Promise.all(
+      due.map((id) =>
+        payments.next(
+          (message) =>
+            message.topic === 'payments/status-requests' && message.payload.orderIds.includes(id),
+        ),
+      ),
+    );
+    for (const [index, id] of due.entries()) {
+      const requestId = heard[index]!.payload.id;
+      await answerStatus(payments, id, id === processing ? 'processing' : 'closed', { requestId });
+    }
+    for (const id of closed) await statusHeard(gateway, id, 'expired');
+    const expired = await shop.orders.call('GET', `/api/orders/${closed[0]}`, {
       identity: as.admin(),
     });
     t.match(expired.body, {
@@ -293,19 +329,41 @@ t.test(
       ],
     });
     t.equal(expired.body.history.length, 2);
-    const inGraceNow = await db('orders').where({ id: inGrace.body.id }).first();
-    t.equal(inGraceNow.status, 'awaiting_payment');
-    for (const id of due) {
+    // The same answer again changes nothing.
+    const again = await answerStatus(payments, closed[0]!, 'closed');
+    await eventually(() =>
+      shop.orders.logs.lines.some(
+        (line) => line.eventId === again.id && line.msg === 'payment status applied',
+      ),
+    );
+    const still = await db('orders').whereIn('id', [processing, inGrace.body.id]).pluck('status');
+    t.same(still, ['awaiting_payment', 'awaiting_payment'], 'processing and in grace: unpaid');
+    for (const id of closed) {
       await eventually(async () => (await reservationOf(shop, id)).status === 'released');
     }
-    const told = await payments.next(
-      (message) =>
-        message.payload.type === 'payment.intent_cancelled' && message.payload.orderId === due[0],
+    await eventually(async () => {
+      const stock = await shop.inventory.db('stock').where({ product_id: lamp.id }).first();
+      return stock.reserved === 3 && stock.available === 27;
+    });
+    t.equal(
+      (await db('order_history').where({ order_id: closed[0], to_status: 'expired' })).length,
+      1,
+      'expired once, however often payments said so',
     );
-    t.equal(told.payload.reason, 'expired');
-    await statusHeard(gateway, due[0]!, 'expired');
-    const stock = await shop.inventory.db('stock').where({ product_id: lamp.id }).first();
-    t.same([stock.reserved, stock.available], [1, 29]);
+
+    // A replica's first sweep asks about every unpaid order, however recently it was asked.
+    const first = await shop.orders.sweep({ checkAll: true });
+    t.same(
+      [first.expiring, first.checked],
+      [1, 1],
+      'the due one still processing is asked to close again, the one not yet due is asked about',
+    );
+    const check = await payments.next(
+      (message) =>
+        message.topic === 'payments/status-requests' &&
+        message.payload.orderIds.includes(inGrace.body.id),
+    );
+    t.equal(check.payload.expire, false, 'only asked: it is not due');
   },
 );
 

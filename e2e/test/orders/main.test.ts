@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { testMqttPassword } from '@mercado/common/testing';
 import {
+  answerStatus,
   as,
   checkout,
   internalSecret,
@@ -17,10 +18,13 @@ import {
 const builtMain = fileURLToPath(ordersBuiltMain);
 
 t.test(
-  'the built service, as main.ts wires it: expires overdue orders on start, consumes results, relays events',
+  'the built service, as main.ts wires it: on start asks payments about unpaid orders and expires the overdue one payments closed, consumes results, relays events',
   async (t) => {
     const mqttUrl = await startBroker(t);
-    const payments = await listenAs(t, mqttUrl, 'payments', ['payments/intents']);
+    const payments = await listenAs(t, mqttUrl, 'payments', [
+      'payments/intents',
+      'payments/status-requests',
+    ]);
     const gateway = await listenAs(t, mqttUrl, 'gateway', ['orders/+/+/status']);
     // Orders here without a broker: only the built process relays and consumes.
     const shop = await startShop(t);
@@ -48,7 +52,7 @@ t.test(
         INVENTORY_URLS: shop.inventory.url,
         MQTT_URL: mqttUrl,
         MQTT_PASSWORD: testMqttPassword('orders'),
-        // Only the sweep at start: nothing else expires the overdue order.
+        // Only the sweep at start: nothing else asks payments about the orders.
         SWEEP_INTERVAL_MS: '3600000',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,16 +61,35 @@ t.test(
     t.teardown(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
+    // Both consumers: payment results and payments' status answers.
+    let output = '';
     const subscribed = new Promise<void>((resolve) => {
       child.stdout!.on('data', function read(chunk: Buffer) {
-        if (chunk.toString().includes('mqtt consumer subscribed')) resolve();
+        output += chunk.toString();
+        const filters = ['payments/results/+', 'payments/status/+'];
+        if (filters.every((filter) => output.includes(`"filter":"$share/orders/${filter}"`))) {
+          resolve();
+        }
       });
     });
 
+    // The sweep at start: the overdue order to close, the payable one only asked about.
+    const closing = await payments.next(
+      (message) =>
+        message.topic === 'payments/status-requests' && message.payload.orderIds.includes(overdue),
+    );
+    t.equal(closing.payload.expire, true);
+    const asking = await payments.next(
+      (message) =>
+        message.topic === 'payments/status-requests' && message.payload.orderIds.includes(payable),
+    );
+    t.equal(asking.payload.expire, false);
+    await subscribed;
+    await answerStatus(payments, overdue, 'closed', { requestId: closing.payload.id });
     const expired = await gateway.next(
       (message) => message.payload.orderId === overdue && message.payload.status === 'expired',
     );
-    t.equal(expired.topic.split('/')[2], overdue, 'expired by the sweep at start, and relayed');
+    t.equal(expired.topic.split('/')[2], overdue, 'expired on payments’ answer, and relayed');
     const intents = await payments.next((message) => message.payload.orderId === payable);
     t.equal(
       intents.payload.type,
@@ -74,7 +97,6 @@ t.test(
       'events written before it started go out too',
     );
 
-    await subscribed;
     await publishResult(payments, {
       type: 'payment.approved',
       orderId: payable,

@@ -4,6 +4,7 @@ import t from 'tap';
 import type { Identity } from '@mercado/common/identity';
 import { testServiceMqttCredentials } from '@mercado/common/testing';
 import {
+  answerStatus,
   as,
   checkout,
   countRows,
@@ -217,7 +218,7 @@ t.test(
 );
 
 t.test(
-  'approved for an order that can no longer be paid: a void is requested, never "charged and expired"',
+  'approved for an order that can no longer be paid: a void is requested, never "charged and expired"; approved past its expiry but before it was closed: paid',
   async (t) => {
     const { shop, payments, gateway, lamp } = await startWired(t);
     const user = as.customer();
@@ -266,7 +267,8 @@ t.test(
       ],
     });
 
-    // Past its expiry, before any sweeper got to it: it expires now and the payment is voided.
+    // Past its expiry, payments not yet asked to close it: payments approved it while the intent
+    // was open, so it is paid — an order never expires after its payment succeeded.
     const overdue = (await checkout(shop, user, [{ productId: lamp.id, quantity: 3 }])).body.id;
     await db('orders')
       .where({ id: overdue })
@@ -274,24 +276,45 @@ t.test(
         deadline: db.raw(`now() - interval '2 minutes'`),
         expires_at: db.raw(`now() - interval '1 second'`),
       });
-    const tooLate = randomUUID();
+    const justInTime = randomUUID();
     await publishResult(payments, {
       type: 'payment.approved',
       orderId: overdue,
+      paymentId: justInTime,
+    });
+    await statusHeard(gateway, overdue, 'paid');
+    await eventually(async () => (await reservationOf(shop, overdue)).status === 'committed');
+
+    // Expired once payments closed it: an approval that still comes (a processor's late answer,
+    // which payments voids itself) is given back, and the order stays expired.
+    const closed = (await checkout(shop, user, [{ productId: lamp.id, quantity: 2 }])).body.id;
+    await db('orders')
+      .where({ id: closed })
+      .update({
+        deadline: db.raw(`now() - interval '2 minutes'`),
+        expires_at: db.raw(`now() - interval '1 second'`),
+      });
+    t.equal((await shop.orders.sweep()).expiring, 1);
+    await answerStatus(payments, closed, 'closed');
+    await statusHeard(gateway, closed, 'expired');
+    const tooLate = randomUUID();
+    await publishResult(payments, {
+      type: 'payment.approved',
+      orderId: closed,
       paymentId: tooLate,
     });
     const voided = await payments.next(
       (message) =>
-        message.payload.type === 'refund.requested' && message.payload.orderId === overdue,
+        message.payload.type === 'refund.requested' && message.payload.orderId === closed,
     );
-    t.match(voided.payload, { paymentId: tooLate, amountMinor: 13_500, reason: 'order_expired' });
-    await statusHeard(gateway, overdue, 'expired');
+    t.match(voided.payload, { paymentId: tooLate, amountMinor: 9_000, reason: 'order_expired' });
     t.notOk(
       gateway.heard.some(
-        (message) => message.payload.orderId === overdue && message.payload.status === 'paid',
+        (message) => message.payload.orderId === closed && message.payload.status === 'paid',
       ),
     );
-    await eventually(async () => (await reservationOf(shop, overdue)).status === 'released');
+    t.equal((await db('orders').where({ id: closed }).first()).status, 'expired');
+    await eventually(async () => (await reservationOf(shop, closed)).status === 'released');
 
     // A second payment of a paid order is given back too.
     const paid = (await checkout(shop, user, [{ productId: lamp.id, quantity: 1 }])).body.id;

@@ -14,6 +14,7 @@ import {
   ordersTables,
   startOrders,
   type OrdersHarness,
+  type OrdersOptions,
 } from '@mercado/orders/testing';
 import {
   createProduct,
@@ -65,7 +66,7 @@ export interface Shop {
 export async function startShop(
   t: TestContext,
   env: Record<string, string> = {},
-  options: { databaseUrl?: string } = {},
+  options: OrdersOptions = {},
 ): Promise<Shop> {
   const products = await startProducts(t);
   const inventory = await startInventory(t, {

@@ -70,6 +70,21 @@ t.test('configuration names every missing or malformed setting in one line', asy
   );
 });
 
+t.test('regions: a list of URL-safe names, at least one, none twice', async (t) => {
+  const shape = { REGIONS: setting.regions(['north', 'south']) };
+  t.same(loadConfig(shape, {}).REGIONS, ['north', 'south'], 'the default');
+  t.same(loadConfig(shape, { REGIONS: ' eu-west , islands ' }).REGIONS, ['eu-west', 'islands']);
+  for (const [value, problem] of [
+    ['North', /lower-case letters, digits and dashes/],
+    ['north,1south', /lower-case letters, digits and dashes/],
+    [`r${'x'.repeat(32)}`, /lower-case letters, digits and dashes/],
+    ['north,north', /must not repeat a region/],
+    [' , ', /REGIONS/],
+  ] as const) {
+    t.throws(() => loadConfig(shape, { REGIONS: value }), problem, `${JSON.stringify(value)}`);
+  }
+});
+
 t.test('logs are JSON with the request id on every line and secrets redacted', async (t) => {
   const { log, lines } = captureLogs('kit');
   const app = buildHttpApp({

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   answerCacheSettings,
   baseServiceSettings,
@@ -9,9 +8,6 @@ import {
   setting,
 } from '@mercado/common/config';
 
-/** A region name as it appears in paths and rows: short, lower case, URL-safe. */
-export const regionPattern = /^[a-z][a-z0-9-]{0,31}$/;
-
 export const inventorySettings = {
   ...baseServiceSettings,
   ...databaseSettings,
@@ -20,12 +16,7 @@ export const inventorySettings = {
   PRODUCTS_URLS: setting.urls(),
   PRODUCTS_TIMEOUT_MS: setting.int(3000, 100, 60_000),
   /** The regions this shop keeps stock in, comma-separated. */
-  REGIONS: setting.list(['north', 'south']).pipe(
-    z
-      .array(z.string().regex(regionPattern, 'must be lower-case letters, digits and dashes'))
-      .min(1)
-      .refine((regions) => new Set(regions).size === regions.length, 'must not repeat a region'),
-  ),
+  REGIONS: setting.regions(['north', 'south']),
   /** How often each replica looks for expired reservations. */
   SWEEP_INTERVAL_MS: setting.int(5000, 100, 3_600_000),
   /** Reservations released per sweeper transaction. */

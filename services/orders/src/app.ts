@@ -3,6 +3,8 @@ import { buildServiceApp, createCursorCodec, type ApiRouter } from '@mercado/com
 import { type Knex } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
+import type { BackgroundTask } from '@mercado/common/main';
+import type { MqttClient, OutboxRuntime } from '@mercado/common/mqtt';
 import { ordersErrors } from './errors.js';
 import { cartRoutes } from './api/cart-routes.js';
 import { ordersRoutes } from './api/orders-routes.js';
@@ -10,6 +12,10 @@ import { createProductCatalog } from './clients/products-client.js';
 import { createInventoryClient } from './clients/inventory-client.js';
 import type { Inventory, OrdersDeps, ProductCatalog } from './domain/deps.js';
 import type { OrdersConfig } from './config.js';
+import { consumePaymentResults } from './consumers/payment-results.js';
+import { consumePaymentStatus } from './consumers/payment-status.js';
+import { ordersOutbox } from './data/outbox-repository.js';
+import { createOrderSweeper, type OrderSweeper } from './domain/sweeper.js';
 
 export { loadOrdersConfig, ordersSettings, type OrdersConfig } from './config.js';
 export { ordersErrors } from './errors.js';
@@ -20,11 +26,14 @@ export { ordersOutbox } from './data/outbox-repository.js';
 export { orderTransitions } from './domain/transitions.js';
 export { applyPaymentResult, type ResultOutcome } from './domain/payment-results.js';
 export { consumePaymentResults } from './consumers/payment-results.js';
+export { applyPaymentStatus, type StatusOutcome } from './domain/payment-status.js';
+export { consumePaymentStatus } from './consumers/payment-status.js';
 export {
   createOrderSweeper,
   sweepOrders,
   type OrderSweeper,
   type SweepDeps,
+  type SweepOptions,
   type SweepResult,
 } from './domain/sweeper.js';
 
@@ -86,4 +95,62 @@ export function buildOrdersApp(deps: OrdersAppDeps): Express {
     apis: ordersApis(ordersDeps(deps)),
     errors: ordersErrors,
   });
+}
+
+export interface OrdersRuntime {
+  config: OrdersConfig;
+  log: Logger;
+  metrics: Metrics;
+  db: Knex;
+  mqtt: MqttClient | undefined;
+}
+
+export interface OrdersWork {
+  /** What shuts down with the service, consumers first. */
+  background: BackgroundTask[];
+  sweeper: OrderSweeper;
+  /** Whether it consumes payments' results and answers (only with a broker). */
+  consuming: boolean;
+  relaying: boolean;
+}
+
+/**
+ * Orders' work beside its HTTP app, as main runs it: the outbox relay (every replica relays its
+ * share, SKIP LOCKED; none without MQTT_URL), the consumers of payment results and of payments'
+ * status answers (one replica of the `orders` share group gets each), and the sweeper, which
+ * every replica runs — at once on start, asking payments about every unpaid order (the
+ * reconciliation of what happened while this replica did not run), then every SWEEP_INTERVAL_MS.
+ * A test passes `sweep: false` and sweeps when it chooses (`sweeper.runOnce()`).
+ */
+export function startOrdersWork(
+  runtime: OrdersRuntime,
+  deps: OrdersDeps,
+  options: { sweep?: boolean } = {},
+): OrdersWork {
+  const { config, db, log, mqtt } = runtime;
+  const relay = ordersOutbox.startRelay(runtime as OutboxRuntime);
+  const consumers = mqtt
+    ? [consumePaymentResults({ ...deps, mqtt }), consumePaymentStatus({ ...deps, mqtt })]
+    : [];
+  const sweeper = createOrderSweeper({
+    db,
+    log,
+    inventory: deps.inventory,
+    batchSize: config.SWEEP_BATCH_SIZE,
+    checkIntervalSeconds: config.PAYMENT_CHECK_INTERVAL_SECONDS,
+    intervalMs: config.SWEEP_INTERVAL_MS,
+    idempotencyKeyTtlHours: config.IDEMPOTENCY_KEY_TTL_HOURS,
+    guestCartTtlDays: config.GUEST_CART_TTL_DAYS,
+  });
+  if (options.sweep !== false) sweeper.start();
+  return {
+    background: [
+      ...consumers,
+      { name: 'sweeper', stop: () => sweeper.stop() },
+      ...(relay ? [relay] : []),
+    ],
+    sweeper,
+    consuming: consumers.length > 0,
+    relaying: relay !== undefined,
+  };
 }

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import {
   baseServiceSettings,
   databaseSettings,
@@ -7,9 +6,6 @@ import {
   outboxRelaySettings,
   setting,
 } from '@mercado/common/config';
-
-/** A region name as inventory spells it: short, lower case, URL-safe. */
-export const regionPattern = /^[a-z][a-z0-9-]{0,31}$/;
 
 export const ordersSettings = {
   ...baseServiceSettings,
@@ -22,26 +18,28 @@ export const ordersSettings = {
   INVENTORY_URLS: setting.urls(),
   INVENTORY_TIMEOUT_MS: setting.int(3000, 100, 60_000),
   /** The regions the shop ships from, as inventory's REGIONS; the first is a new cart's. */
-  REGIONS: setting.list(['north', 'south']).pipe(
-    z
-      .array(z.string().regex(regionPattern, 'must be lower-case letters, digits and dashes'))
-      .min(1)
-      .refine((regions) => new Set(regions).size === regions.length, 'must not repeat a region'),
-  ),
+  REGIONS: setting.regions(['north', 'south']),
   /** Lines a cart may hold. */
   CART_MAX_LINES: setting.int(50, 1, 100),
   /** How long an order may be paid for (its deadline, the intent's expiresAt). */
   PAYMENT_WINDOW_SECONDS: setting.int(900, 60, 2900),
   /**
-   * How long past its deadline an unpaid order waits before it expires: a payment approved just
-   * before the deadline may still be on its way from payments' outbox (see the README, "Expiry").
+   * How long past its deadline an unpaid order waits before orders asks payments to close it: a
+   * payment approved just before the deadline may still be on its way (see the README, "Expiry
+   * and reconciliation").
    * The stock stays reserved for the window plus this.
    */
   EXPIRY_GRACE_SECONDS: setting.int(120, 0, 600),
   /** How often each replica sweeps: expiries, stock left to commit or release, old keys. */
   SWEEP_INTERVAL_MS: setting.int(5000, 100, 3_600_000),
-  /** Orders expired per sweeper transaction. */
+  /** Orders claimed per sweeper transaction (asked about, or asked to be closed). */
   SWEEP_BATCH_SIZE: setting.int(100, 1, 10_000),
+  /**
+   * How often payments is asked again about an unpaid order: a result published while no orders
+   * replica listened is published again on the answer (see the README, "Expiry and
+   * reconciliation"). A replica's first sweep asks about every unpaid order at once.
+   */
+  PAYMENT_CHECK_INTERVAL_SECONDS: setting.int(60, 1, 86_400),
   /** How long an Idempotency-Key and its answer are kept (at least 24 h). */
   IDEMPOTENCY_KEY_TTL_HOURS: setting.int(24, 24, 24 * 30),
   /** Guest carts untouched for longer are deleted. */

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
 import type { DocumentedOperation } from '@mercado/common/http';
-import type { PaymentResult } from '@mercado/common/contract';
-import { createMetrics } from '@mercado/common/metrics';
+import type { PaymentResult, PaymentStatus } from '@mercado/common/contract';
 import { connectMqtt, type MqttClient } from '@mercado/common/mqtt';
 import {
   callService,
@@ -17,14 +16,13 @@ import {
 import { startTestBroker } from '@mercado/broker/testing';
 import {
   buildOrdersApp,
-  consumePaymentResults,
   loadOrdersConfig,
   ordersApis,
   ordersDeps,
   ordersMigrationsDir,
-  ordersOutbox,
-  sweepOrders,
+  startOrdersWork,
   type OrdersConfig,
+  type SweepOptions,
   type SweepResult,
 } from '../src/app.js';
 
@@ -69,43 +67,56 @@ export interface OrdersHarness {
   /** Every operation the service answers, as its routers declare them. */
   operations: DocumentedOperation[];
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
-  /** One sweep, as a replica's timer runs it. */
-  sweep(): Promise<SweepResult>;
+  /** One sweep, as a replica's timer runs it (`checkAll`: as its first). */
+  sweep(options?: SweepOptions): Promise<SweepResult>;
+  /** The port it listens on (give it back as `port` to restart it where the gateway calls it). */
+  port: number;
+  /**
+   * Stops it as its process dies: its consumers and outbox relay, the port, the MQTT connection
+   * and the database pool. Its database stays: start it again on `config.DATABASE_URL`.
+   */
+  stop(): Promise<void>;
+}
+
+export interface OrdersOptions {
+  /** Another replica, or the service restarted: this database instead of a fresh one. */
+  databaseUrl?: string;
+  /** Listen on this port (a restarted service where the gateway expects it); a free one if 0. */
+  port?: number;
+  /**
+   * Run the sweeper on its timer, as main does (SWEEP_INTERVAL_MS), first asking about every
+   * unpaid order; without it the test sweeps when it chooses (`sweep()`).
+   */
+  sweeping?: boolean;
 }
 
 /** The orders service on a fresh database and a free port; `env` names products and inventory. */
 export async function startOrders(
   t: TestContext,
   env: Record<string, string>,
-  options: { databaseUrl?: string } = {},
+  options: OrdersOptions = {},
 ): Promise<OrdersHarness> {
+  let stopBackground = async () => {};
   const service = await startTestService(t, {
     name: 'orders',
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    ...(options.port ? { port: options.port } : {}),
     loadConfig: loadOrdersConfig,
     env: { INTERNAL_SECRET: internalSecret, MQTT_PASSWORD: testMqttPassword('orders'), ...env },
     migrationsDir: ordersMigrationsDir,
     build(runtime) {
       const deps = ordersDeps(runtime);
       const operations = ordersApis(deps).flatMap((api) => api.operations);
-      // As main.ts wires them, when the test gives a broker: the relay and the results consumer.
-      const relay = ordersOutbox.startRelay({ ...runtime, metrics: createMetrics('orders-relay') });
-      const results = runtime.mqtt
-        ? consumePaymentResults({ ...deps, mqtt: runtime.mqtt })
-        : undefined;
-      t.teardown(async function stopBackground() {
-        await results?.stop();
-        await relay?.stop();
-      });
-      const sweep = () =>
-        sweepOrders({
-          db: runtime.db,
-          log: runtime.log,
-          inventory: deps.inventory,
-          batchSize: runtime.config.SWEEP_BATCH_SIZE,
-          idempotencyKeyTtlHours: runtime.config.IDEMPOTENCY_KEY_TTL_HOURS,
-          guestCartTtlDays: runtime.config.GUEST_CART_TTL_DAYS,
-        });
+      // As main.ts wires it (the relay and, given a broker, the consumers); the test sweeps unless
+      // it asks for the timer.
+      const work = startOrdersWork(runtime, deps, { sweep: options.sweeping === true });
+      let stopping: Promise<void> | undefined;
+      stopBackground = () =>
+        (stopping ??= (async function stopBackground() {
+          for (const task of work.background) await task.stop();
+        })());
+      t.teardown(stopBackground);
+      const sweep = (options?: SweepOptions) => work.sweeper.runOnce(options);
       return { app: buildOrdersApp(runtime), extra: { operations, sweep } };
     },
   });
@@ -113,6 +124,10 @@ export async function startOrders(
   return {
     ...service,
     call: (method, path, options = {}) => callService(service.url, secret, method, path, options),
+    async stop() {
+      await stopBackground();
+      await service.stop();
+    },
   };
 }
 
@@ -189,6 +204,31 @@ export async function publishResult(
     qos: 1,
   });
   return full;
+}
+
+/**
+ * Answers, as payments would, one order of a status request that payments' ear heard (or any
+ * order, with a request id of its own): `payments/status/{orderId}` with `state`.
+ */
+export async function answerStatus(
+  payments: Listener,
+  orderId: string,
+  state: PaymentStatus['state'],
+  extra: { requestId?: string; paymentId?: string } = {},
+): Promise<PaymentStatus> {
+  const answer: PaymentStatus = {
+    type: 'payment.status',
+    id: randomUUID(),
+    requestId: extra.requestId ?? randomUUID(),
+    orderId,
+    state,
+    ...(extra.paymentId ? { paymentId: extra.paymentId } : {}),
+    at: new Date().toISOString(),
+  };
+  await payments.client.publishAsync(`payments/status/${orderId}`, JSON.stringify(answer), {
+    qos: 1,
+  });
+  return answer;
 }
 
 /** Re-checks `condition` until it holds: for a row or a log line another process writes. */

@@ -10,6 +10,7 @@ import { paymentsOutbox } from './data/outbox.js';
 import { consumePaymentIntents } from './consumers/payment-intents.js';
 import { consumePaymentRequests } from './consumers/payment-requests.js';
 import { consumeRefundRequests } from './consumers/refund-requests.js';
+import { consumeStatusRequests } from './consumers/status-requests.js';
 import type { PaymentsDeps } from './domain/deps.js';
 import { createSandboxProcessor, type CardProcessor } from './domain/processor.js';
 import { startPaymentRecovery } from './domain/recovery.js';
@@ -41,6 +42,7 @@ export { requestPayment, type PaymentAnswer } from './domain/payments.js';
 export { receiveIntent, receiveIntentCancellation } from './domain/intents.js';
 export { recoverAbandonedPayments, type RecoveryOptions } from './domain/recovery.js';
 export { refundPayment, type RefundAnswer, type RefundAsk } from './domain/refunds.js';
+export { answerStatusRequest } from './domain/status.js';
 export { announceCardKeys, type KeyAnnouncement } from './key-announcement.js';
 export type { PaymentsDeps } from './domain/deps.js';
 
@@ -88,9 +90,9 @@ export interface PaymentsWork {
 
 /**
  * Payments' work beside its HTTP app, as main runs it: the card keys announced on every
- * connection, the consumers of intents, requests and refunds, the recovery of payments abandoned
- * mid-charge, and the outbox relay. Without MQTT
- * there is nothing to do but wait for a broker (the rows wait too).
+ * connection, the consumers of intents, requests, refunds and status requests, the recovery of
+ * payments abandoned mid-charge, and the outbox relay. Without MQTT there is nothing to do but
+ * wait for a broker (the rows wait too).
  */
 export function startPaymentsWork(runtime: PaymentsRuntime, deps: PaymentsDeps): PaymentsWork {
   const { config, mqtt } = runtime;
@@ -110,6 +112,7 @@ export function startPaymentsWork(runtime: PaymentsRuntime, deps: PaymentsDeps):
       consumePaymentRequests(withMqtt),
       consumePaymentIntents(withMqtt),
       consumeRefundRequests(withMqtt),
+      consumeStatusRequests(withMqtt),
       { name: 'card key announcement', stop: () => keys.stop() },
       recovery,
       ...(relay ? [relay] : []),

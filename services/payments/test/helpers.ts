@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import net from 'node:net';
-import { createMercadoBroker, loadBrokerConfig, type MercadoBroker } from '@mercado/broker/testing';
+import { startTestBroker as startBrokerForTests, type TestBroker } from '@mercado/broker/testing';
 import {
   encryptCard,
   type MqttServiceName,
@@ -12,12 +11,10 @@ import {
 } from '@mercado/common/contract';
 import type { Knex } from '@mercado/common/db';
 import type { MqttClient } from '@mercado/common/mqtt';
-import { createMetrics } from '@mercado/common/metrics';
+import type { captureLogs } from '@mercado/common/testing';
 import {
-  captureLogs,
   eventually,
   startTestService,
-  testBrokerCredentials,
   testMqttPassword,
   testServiceMqttCredentials,
 } from '@mercado/common/testing';
@@ -115,6 +112,11 @@ export interface PaymentsHarness {
   deps: PaymentsDeps;
   /** The consumers, relay and key announcement, when started (MQTT_URL in `env`). */
   work: PaymentsWork | undefined;
+  /**
+   * Stops this replica as its process dies: its consumers, relay and announcement, its MQTT
+   * connection and database pool. The database stays: start another on `config.DATABASE_URL`.
+   */
+  stop(): Promise<void>;
   /** A payment request for an order, its card encrypted for the service's active key. */
   request(
     orderId: string,
@@ -139,6 +141,7 @@ export async function startPayments(
   env: Record<string, string> = {},
   options: PaymentsOptions = {},
 ): Promise<PaymentsHarness> {
+  let stopWork = async () => {};
   const service = await startTestService(t, {
     name: 'payments',
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
@@ -153,9 +156,12 @@ export async function startPayments(
       });
       const work = options.work ? startPaymentsWork(runtime, deps) : undefined;
       if (work) {
-        t.teardown(async function stopPaymentsWork() {
-          for (const task of work.background) await task.stop();
-        });
+        let stopping: Promise<void> | undefined;
+        stopWork = () =>
+          (stopping ??= (async function stopPaymentsWork() {
+            for (const task of work.background) await task.stop();
+          })());
+        t.teardown(stopWork);
       }
       return { app: buildPaymentsApp(runtime), extra: { deps, work } };
     },
@@ -163,6 +169,10 @@ export async function startPayments(
   const publicKeys = service.deps.keyring.publicKeys;
   return {
     ...service,
+    async stop() {
+      await stopWork();
+      await service.stop();
+    },
     async request(orderId, userId, number = testCards.approved, requestId = randomUUID()) {
       return {
         type: 'payment.requested',
@@ -219,71 +229,16 @@ export async function queuedResults(
   return rows.map((row) => row.payload);
 }
 
-export interface TestBroker {
-  url: string;
-  port: number;
-  broker: MercadoBroker;
-  logs: ReturnType<typeof captureLogs>;
-  /** Stops the broker and starts a fresh one on the same port: every retained message is gone. */
-  restart(): Promise<void>;
-}
+export type { TestBroker } from '@mercado/broker/testing';
 
 /**
- * Mercado's real broker in this process, on a TCP port of its own (as its listeners.ts does),
- * admitting every contract service with its test password. Its packet limit is raised so that
- * payments itself is seen refusing an oversized payload.
+ * Mercado's real broker in this process (the broker's own test export), on a TCP port of its
+ * own, admitting every contract service with its test password; `restart()` brings it back on the
+ * same port without any retained message. Its packet limit is raised so that payments itself is
+ * seen refusing an oversized payload.
  */
-export async function startTestBroker(t: TestContext): Promise<TestBroker> {
-  const config = loadBrokerConfig({
-    INTERNAL_SECRET: 'payments-test-internal-secret-0123456789abcdef',
-    ...testBrokerCredentials(),
-    JWKS_URL: 'http://127.0.0.1:1/jwks.json',
-    MQTT_PORT: '0',
-    PORT: '0',
-    MAX_PACKET_BYTES: String(256 * 1024),
-  });
-  const logs = captureLogs('broker');
-  let server: net.Server | undefined;
-  let current: MercadoBroker | undefined;
-  let port = 0;
-  async function open() {
-    const broker = await createMercadoBroker({
-      config,
-      log: logs.log,
-      metrics: createMetrics('broker'),
-    });
-    const listening = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
-    await new Promise<void>((resolve, reject) => {
-      listening.once('error', reject);
-      listening.listen(port, '127.0.0.1', () => resolve());
-    });
-    port = (listening.address() as net.AddressInfo).port;
-    server = listening;
-    current = broker;
-  }
-  async function close() {
-    const closing = server;
-    server = undefined;
-    if (!closing) return;
-    const closed = new Promise((resolve) => closing.close(resolve));
-    // Open connections end with the broker; the server closes once they have.
-    await current!.close();
-    await closed;
-  }
-  await open();
-  t.teardown(close);
-  const testBroker: TestBroker = {
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
-    broker: current!,
-    logs,
-    async restart() {
-      await close();
-      await open();
-      testBroker.broker = current!;
-    },
-  };
-  return testBroker;
+export function startTestBroker(t: TestContext): Promise<TestBroker> {
+  return startBrokerForTests(t, { MAX_PACKET_BYTES: String(256 * 1024) });
 }
 
 /** mosquitto_pub / mosquitto_sub's connection options, as service `service` with its password. */
@@ -336,14 +291,6 @@ export async function mosquittoSubscribe(
   topic: string,
 ): Promise<{ messages: string[] }> {
   const clientId = `${service}-sub-${randomUUID()}`;
-  const granted = new Promise<void>((resolve) => {
-    const aedes = broker.broker.aedes;
-    aedes.on('subscribe', function onSubscribe(_subscriptions: unknown, client: { id: string }) {
-      if (client.id !== clientId) return;
-      aedes.off('subscribe', onSubscribe);
-      resolve();
-    });
-  });
   const child = spawn(
     'mosquitto_sub',
     [...mosquittoConnection(broker, service, clientId), '-t', topic],
@@ -356,6 +303,7 @@ export async function mosquittoSubscribe(
   });
   const messages: string[] = [];
   let pending = '';
+  const granted = broker.subscribed(clientId, topic);
   child.stdout.on('data', (chunk: Buffer) => {
     pending += chunk.toString();
     const lines = pending.split('\n');

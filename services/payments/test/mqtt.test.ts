@@ -24,8 +24,8 @@ async function setUp(t: TestContext) {
   const broker = await startTestBroker(t);
   const payments = await startPayments(t, { MQTT_URL: broker.url }, { work: true });
   await eventually(
-    'payments subscribed to its three topics',
-    () => logged(payments, 'mqtt consumer subscribed') === 3,
+    'payments subscribed to its four topics',
+    () => logged(payments, 'mqtt consumer subscribed') === 4,
   );
   await payments.work!.keys!.announced();
   return { broker, payments };
@@ -185,6 +185,14 @@ t.test(
       amountMinor: 100,
       reason: 'order_cancelled',
     };
+    // Closing the order would change the intent: each of these must be dropped before that.
+    const ask = {
+      type: 'payment.status_requested',
+      id: randomUUID(),
+      orderIds: [owed.orderId],
+      expire: true,
+      at: new Date().toISOString(),
+    };
     const huge = JSON.stringify({ ...owed, pad: 'x'.repeat(70 * 1024) });
     const bad: Array<[string, 'orders' | 'gateway', string]> = [
       ['payments/intents', 'orders', 'not json'],
@@ -223,6 +231,28 @@ t.test(
       ['payments/refunds', 'orders', JSON.stringify({ ...refund, paymentId: 'p-1' })],
       ['payments/refunds', 'orders', JSON.stringify({ ...refund, refundId: undefined })],
       ['payments/refunds', 'orders', JSON.stringify({ ...refund, pad: 'x'.repeat(70 * 1024) })],
+      ['payments/status-requests', 'orders', 'not json'],
+      ['payments/status-requests', 'orders', JSON.stringify({ ...ask, orderIds: [] })],
+      ['payments/status-requests', 'orders', JSON.stringify({ ...ask, orderIds: ['o-1'] })],
+      [
+        'payments/status-requests',
+        'orders',
+        JSON.stringify({ ...ask, orderIds: Array.from({ length: 101 }, () => randomUUID()) }),
+      ],
+      ['payments/status-requests', 'orders', JSON.stringify({ ...ask, expire: 'yes' })],
+      [
+        'payments/status-requests',
+        'orders',
+        JSON.stringify({ ...ask, pad: 'x'.repeat(70 * 1024) }),
+      ],
+      // On each topic: an empty object, and another topic's message.
+      ['payments/intents', 'orders', JSON.stringify(refund)],
+      ['payments/requests', 'gateway', '{}'],
+      ['payments/requests', 'gateway', JSON.stringify(owed)],
+      ['payments/refunds', 'orders', '{}'],
+      ['payments/refunds', 'orders', JSON.stringify(request)],
+      ['payments/status-requests', 'orders', '{}'],
+      ['payments/status-requests', 'orders', JSON.stringify(refund)],
     ];
     for (const [topic, service, payload] of bad) {
       const dropped = logged(payments, 'mqtt message refused by the contract; dropped');

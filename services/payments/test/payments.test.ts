@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
-import type { PaymentIntentCancelled, PaymentIntentCreated } from '@mercado/common/contract';
+import type {
+  PaymentIntentCancelled,
+  PaymentIntentCreated,
+  PaymentStatusRequested,
+} from '@mercado/common/contract';
 import {
+  answerStatusRequest,
   createSandboxProcessor,
   recoverAbandonedPayments,
   receiveIntent,
@@ -700,5 +705,125 @@ t.test(
       0,
       'settled once',
     );
+  },
+);
+
+const statusRequest = (orderIds: string[], expire: boolean): PaymentStatusRequested => ({
+  type: 'payment.status_requested',
+  id: randomUUID(),
+  orderIds,
+  expire,
+  at: new Date().toISOString(),
+});
+
+/** The answers queued on `payments/status/{orderId}` for one status request. */
+async function statusAnswers(payments: PaymentsHarness, requestId: string) {
+  const rows: Array<{ topic: string; payload: Record<string, any> }> = await payments
+    .db('outbox')
+    .whereRaw("payload->>'requestId' = ?", [requestId])
+    .orderBy('id')
+    .select('topic', 'payload');
+  return rows;
+}
+
+t.test(
+  'a status request: a succeeded payment’s result published again, processing, open, closed; with expire, intents nobody paid are closed and no payment starts after',
+  async (t) => {
+    let now = new Date();
+    const { payments, holds, counts } = await start(t, () => now);
+    const paid = intent();
+    const slow = intent();
+    const open = intent();
+    const lapsed = intent({ expiresAt: new Date(now.getTime() + 60_000).toISOString() });
+    for (const owed of [paid, slow, open, lapsed]) await receiveIntent(payments.deps, owed);
+    const charged = await requestPayment(
+      payments.deps,
+      await payments.request(paid.orderId, paid.userId),
+    );
+    t.match(charged, { kind: 'charged', result: { type: 'payment.approved' } });
+    const approved = (charged as { result: { id: string; paymentId: string } }).result;
+    await relayed(payments);
+    await payWithHeldSlowCard(payments, slow, holds);
+    now = new Date(now.getTime() + 120_000);
+    const unknown = randomUUID();
+
+    const asked = statusRequest(
+      [paid.orderId, slow.orderId, open.orderId, lapsed.orderId, unknown],
+      false,
+    );
+    t.same(await answerStatusRequest(payments.deps, asked), {
+      [paid.orderId]: 'succeeded',
+      [slow.orderId]: 'processing',
+      [open.orderId]: 'open',
+      [lapsed.orderId]: 'closed',
+      [unknown]: 'unknown',
+    });
+    const answers = await statusAnswers(payments, asked.id);
+    t.same(
+      answers.map((row) => [row.topic, row.payload.state, row.payload.paymentId ?? null]),
+      [
+        [`payments/status/${paid.orderId}`, 'succeeded', approved.paymentId],
+        [`payments/status/${slow.orderId}`, 'processing', null],
+        [`payments/status/${open.orderId}`, 'open', null],
+        [`payments/status/${lapsed.orderId}`, 'closed', null],
+        [`payments/status/${unknown}`, 'unknown', null],
+      ],
+    );
+    const resent = (await queuedResults(payments.db, paid.orderId)).filter(
+      (result) => result.id === approved.id,
+    );
+    t.equal(resent.length, 2, 'the approved result again, the same event, once relayed');
+    t.same(
+      await payments.db('intents').whereNotNull('cancelled_reason').pluck('order_id'),
+      [],
+      'only asked: nothing closed',
+    );
+
+    const closing = statusRequest([slow.orderId, open.orderId, unknown], true);
+    t.same(await answerStatusRequest(payments.deps, closing), {
+      [slow.orderId]: 'processing',
+      [open.orderId]: 'closed',
+      [unknown]: 'closed',
+    });
+    t.same(
+      (await payments.db('intents').whereNotNull('cancelled_reason').pluck('order_id')).sort(),
+      [open.orderId, unknown].sort(),
+      'closed unless a payment is under way; an order payments never heard of too',
+    );
+    t.same(await events(payments, open.orderId), ['intent_received', 'intent_cancelled']);
+    t.same(
+      await requestPayment(payments.deps, await payments.request(open.orderId, open.userId)),
+      { kind: 'refused', reason: 'order_not_payable' },
+      'no payment starts after it closed',
+    );
+    const lateIntent = intent({ orderId: unknown });
+    await receiveIntent(payments.deps, lateIntent);
+    t.same(
+      await requestPayment(payments.deps, await payments.request(unknown, lateIntent.userId)),
+      { kind: 'refused', reason: 'order_not_payable' },
+      'an intent arriving after it closed cannot revive the order',
+    );
+    t.same(
+      await answerStatusRequest(payments.deps, statusRequest([open.orderId], true)),
+      { [open.orderId]: 'closed' },
+      'asked again: the same answer',
+    );
+    t.same(await events(payments, open.orderId), [
+      'intent_received',
+      'intent_cancelled',
+      'payment_refused',
+    ]);
+    holds[0]!();
+    await eventually('the slow payment completed', async () =>
+      (await payments.db('payments').where({ order_id: slow.orderId }).pluck('status')).includes(
+        'succeeded',
+      ),
+    );
+    t.same(
+      await answerStatusRequest(payments.deps, statusRequest([slow.orderId], true)),
+      { [slow.orderId]: 'succeeded' },
+      'a payment that completed is never closed away',
+    );
+    t.equal(counts.charges, 2);
   },
 );

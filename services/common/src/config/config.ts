@@ -51,6 +51,12 @@ export function loadConfig<S extends z.ZodRawShape>(
   return Object.freeze(result.data);
 }
 
+/**
+ * A region name as inventory's stock and orders' carts spell it (sql/'s checks and the contract's
+ * low-stock payload say the same): short, lower case, URL-safe.
+ */
+export const regionPattern = /^[a-z][a-z0-9-]{0,31}$/;
+
 /** Field builders for configuration shapes: each parses the string an environment variable holds. */
 export const setting = {
   port: (fallback?: number) => {
@@ -120,6 +126,17 @@ export const setting = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'])
       .transform((value) => value === 'true' || value === '1' || value === 'yes')
       .default(fallback),
+  /**
+   * The regions a shop keeps stock in and ships from, comma-separated: at least one, none twice,
+   * each spelt as `regionPattern` says.
+   */
+  regions: (fallback: string[]) =>
+    setting.list(fallback).pipe(
+      z
+        .array(z.string().regex(regionPattern, 'must be lower-case letters, digits and dashes'))
+        .min(1)
+        .refine((regions) => new Set(regions).size === regions.length, 'must not repeat a region'),
+    ),
   /** One of the given words. */
   oneOf: <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
     z.enum(values).default(fallback as never),

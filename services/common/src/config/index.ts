@@ -8,4 +8,5 @@ export {
   outboxRelaySettings,
   answerCacheSettings,
   mqttSettings,
+  regionPattern,
 } from './config.js';

@@ -14,6 +14,8 @@ import {
   paymentRequestSchema,
   paymentResultSchema,
   refundRequestSchema,
+  paymentStatusRequestSchema,
+  paymentStatusSchema,
   revocationSchema,
   terminalPaymentRequestSchema,
   terminalPaymentResultSchema,
@@ -175,6 +177,23 @@ export const topics = Object.freeze({
     retain: false,
     publish: [service('orders')],
     subscribe: [service('payments')],
+  }),
+  paymentStatusRequests: defineTopic('paymentStatusRequests', {
+    pattern: 'payments/status-requests',
+    schema: paymentStatusRequestSchema,
+    qos: 1,
+    retain: false,
+    publish: [service('orders')],
+    subscribe: [service('payments')],
+  }),
+  paymentStatus: defineTopic('paymentStatus', {
+    pattern: 'payments/status/{orderId}',
+    schema: paymentStatusSchema,
+    qos: 1,
+    retain: false,
+    publish: [service('payments')],
+    // orders through `$share/orders/…/+`: any replica may apply an answer.
+    subscribe: [service('orders')],
   }),
   paymentKeys: defineTopic('paymentKeys', {
     pattern: 'payments/keys',

@@ -131,6 +131,40 @@ export const refundRequestSchema = z.strictObject({
   reason: code,
 });
 
+/**
+ * orders → payments: what became of these orders' payments? Orders asks on start and now and then
+ * about its unpaid orders (a result may have been published while no orders replica listened), and
+ * before it expires one. With `expire`, payments also closes each order's intent unless a payment
+ * succeeded or is under way — atomically, so no payment can start after it — and answers
+ * `closed`: only then does orders expire the order. Payments answers every order on
+ * `payments/status/{orderId}`, and publishes a succeeded payment's result again first.
+ */
+export const paymentStatusRequestSchema = z.strictObject({
+  type: z.literal('payment.status_requested'),
+  id,
+  orderIds: z.array(id).min(1).max(100),
+  expire: z.boolean(),
+  at: timestamp,
+});
+
+/**
+ * payments → orders: one order's payment as payments sees it, answering the status request
+ * `requestId`: `succeeded` (`paymentId`; its result is published again), `processing` (a result
+ * will follow), `open` (nothing paid, a payment may still start), `closed` (nothing paid, and no
+ * payment can start any more: the intent was cancelled, is past its expiry, or was closed by this
+ * request), `unknown` (payments never received the order's intent: published while no payments
+ * replica listened; orders sends it again).
+ */
+export const paymentStatusSchema = z.strictObject({
+  type: z.literal('payment.status'),
+  id,
+  requestId: id,
+  orderId: id,
+  state: z.enum(['succeeded', 'processing', 'open', 'closed', 'unknown']),
+  paymentId: id.optional(),
+  at: timestamp,
+});
+
 /** JWK members that carry private key material (RFC 7518 §6): never on the broker. */
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
 
@@ -249,6 +283,8 @@ export type PaymentIntent = z.infer<typeof paymentIntentSchema>;
 export type PaymentRequested = z.infer<typeof paymentRequestSchema>;
 export type PaymentResult = z.infer<typeof paymentResultSchema>;
 export type RefundRequested = z.infer<typeof refundRequestSchema>;
+export type PaymentStatusRequested = z.infer<typeof paymentStatusRequestSchema>;
+export type PaymentStatus = z.infer<typeof paymentStatusSchema>;
 export type PaymentKeys = z.infer<typeof paymentKeysSchema>;
 export type TerminalPaymentRequested = z.infer<typeof terminalPaymentRequestSchema>;
 export type TerminalPaymentResult = z.infer<typeof terminalPaymentResultSchema>;

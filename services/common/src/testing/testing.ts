@@ -131,6 +131,8 @@ export interface TestServiceOptions<C extends { DATABASE_URL: string }, A> {
   databaseUrl?: string;
   /** More mqtt.js options for the service's MQTT client (a faster reconnect…). */
   mqttOptions?: IClientOptions;
+  /** Listen on this port (a restarted service where its callers expect it); a free one if 0. */
+  port?: number;
   /** Builds the app; `extra` is handed back to the test (keys, clients, ...). */
   build: (runtime: {
     config: C;
@@ -148,11 +150,19 @@ export interface TestService<C> {
   config: C;
   logs: ReturnType<typeof captureLogs>;
   mqtt: MqttClient | undefined;
+  /** The port it listens on (give it back as `port` to restart it where its callers expect it). */
+  port: number;
+  /**
+   * Stops it as a process dies, before the test ends: the port closed, the MQTT connection
+   * dropped, the database pool closed (the database stays: start it again on `config.
+   * DATABASE_URL`). Idempotent; the test's teardown calls it too.
+   */
+  stop(): Promise<void>;
 }
 
 /**
  * A service as its main would run it, for a test: a fresh migrated database, captured logs, its
- * own metrics, a free port; all closed when the test ends.
+ * own metrics, a free port; all closed when the test ends, or before by `stop()`.
  */
 export async function startTestService<C extends { DATABASE_URL: string }, A>(
   t: Teardown,
@@ -187,13 +197,16 @@ export async function startTestService<C extends { DATABASE_URL: string }, A>(
       })
     : undefined;
   const { app, extra } = await options.build({ config, log: logs.log, metrics, db, mqtt });
-  const server = await listen(app);
-  t.teardown(async function stopTestService() {
-    await server.close(1000);
-    await mqtt?.endAsync(true);
-    await db.destroy();
-  });
-  return { ...extra, url: server.url, db, config, logs, mqtt };
+  const server = await listen(app, { port: options.port ?? 0 });
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async function stopTestService() {
+      await server.close(1000);
+      await mqtt?.endAsync(true);
+      await db.destroy();
+    })());
+  t.teardown(stop);
+  return { ...extra, url: server.url, port: server.port, db, config, logs, mqtt, stop };
 }
 
 interface Asserts {

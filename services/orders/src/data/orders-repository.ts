@@ -33,6 +33,8 @@ export interface OrderRow {
   shipping_address: ShippingAddress;
   deadline: Date;
   expires_at: Date;
+  /** When payments was last asked about this unpaid order (sql/orders/0005_payment_checks.sql). */
+  payment_checked_at: Date | null;
   reservation: ReservationState;
   payment_id: string | null;
   failure_reason: string | null;
@@ -79,7 +81,13 @@ export async function insertOrder(
   trx: Knex.Transaction,
   order: Omit<
     OrderRow,
-    'status' | 'reservation' | 'payment_id' | 'failure_reason' | 'created_at' | 'updated_at'
+    | 'status'
+    | 'reservation'
+    | 'payment_id'
+    | 'failure_reason'
+    | 'payment_checked_at'
+    | 'created_at'
+    | 'updated_at'
   >,
   lines: ReadonlyArray<Omit<OrderLineRow, 'order_id' | 'line_total_minor'>>,
 ): Promise<OrderRow> {
@@ -176,18 +184,29 @@ export async function listOrders(
     .limit(filter.limit);
 }
 
+/** Which unpaid orders to ask payments about (see claimOrdersToCheck). */
+export interface CheckClaim {
+  /** Past their expiry (to be closed, then expired), or not yet (only asked about). */
+  due: boolean;
+  /** Orders asked about before this instant (by the database's clock) are asked again. */
+  askedBefore: Date;
+  limit: number;
+}
+
 /**
- * Claims up to `limit` unpaid orders past their expiry (by the database's clock, the same for
- * every replica). SKIP LOCKED lets every replica sweep at once: each claims rows no other holds,
- * and an order a payment result is being applied to right now is left for the next sweep.
+ * Claims up to `limit` unpaid orders to ask payments about, and stamps them asked
+ * (`payment_checked_at`), in the caller's transaction. Due: past their expiry and not asked since
+ * it passed (or before `askedBefore`). Not due: not asked (or, never asked, not created) since
+ * before `askedBefore`. SKIP LOCKED lets every replica claim at once, each orders no other holds;
+ * the stamp keeps the next batch (and the next replica) from asking again.
  */
-export async function claimExpiredOrders(
+export async function claimOrdersToCheck(
   trx: Knex.Transaction,
-  limit: number,
-): Promise<OrderRow[]> {
-  return trx<OrderRow>('orders')
+  { due, askedBefore, limit }: CheckClaim,
+): Promise<string[]> {
+  const unpaid = trx<OrderRow>('orders')
+    .select('id')
     .whereIn('status', ['awaiting_payment', 'payment_failed'])
-    .where('expires_at', '<=', trx.fn.now())
     .orderBy([
       { column: 'expires_at', order: 'asc' },
       { column: 'id', order: 'asc' },
@@ -195,6 +214,22 @@ export async function claimExpiredOrders(
     .limit(limit)
     .forUpdate()
     .skipLocked();
+  if (due) {
+    unpaid.where('expires_at', '<=', trx.fn.now()).where(function notAskedSinceDue() {
+      this.whereNull('payment_checked_at')
+        .orWhereRaw('payment_checked_at < expires_at')
+        .orWhere('payment_checked_at', '<', askedBefore);
+    });
+  } else {
+    unpaid
+      .where('expires_at', '>', trx.fn.now())
+      .whereRaw('coalesce(payment_checked_at, created_at) < ?', [askedBefore]);
+  }
+  const ids = (await unpaid).map((row) => row.id);
+  if (ids.length > 0) {
+    await trx('orders').whereIn('id', ids).update({ payment_checked_at: trx.fn.now() });
+  }
+  return ids;
 }
 
 /** Orders whose reservation inventory has still to commit (paid) or release (cancelled, expired). */

@@ -60,3 +60,27 @@ export function refundRequested(refund: {
 }): OutboxMessage {
   return { topic: 'refundRequests', payload: { type: 'refund.requested', ...refund } };
 }
+
+/** Status requests are answered per order; payments takes at most this many ids in one. */
+export const maxStatusRequestOrders = 100;
+
+/**
+ * `payment.status_requested`: what became of these orders' payments (with `expire`: close the
+ * intents nobody paid, so they can expire). One message per hundred orders.
+ */
+export function statusRequested(orderIds: readonly string[], expire: boolean): OutboxMessage[] {
+  const messages: OutboxMessage[] = [];
+  for (let start = 0; start < orderIds.length; start += maxStatusRequestOrders) {
+    messages.push({
+      topic: 'paymentStatusRequests',
+      payload: {
+        type: 'payment.status_requested',
+        id: randomUUID(),
+        orderIds: orderIds.slice(start, start + maxStatusRequestOrders),
+        expire,
+        at: new Date().toISOString(),
+      },
+    });
+  }
+  return messages;
+}

@@ -16,7 +16,7 @@ import {
 } from '../data/payments-repository.js';
 import { insertOutboxMessages } from '../data/outbox-repository.js';
 import type { OrdersDeps } from './deps.js';
-import { intentCancelled, refundRequested } from './events.js';
+import { refundRequested } from './events.js';
 import { settleReservation } from './reservations.js';
 import { moveOrder } from './transitions.js';
 
@@ -32,9 +32,11 @@ const paid = new Set(['paid', 'shipped', 'delivered']);
  * Applies one payment result, exactly once: its event id goes into the inbox in the same
  * transaction as its effect, so a repeat finds it there and changes nothing.
  * - approved: an unpaid order becomes `paid` (and inventory commits its stock once that
- *   committed). An order that can no longer be paid (cancelled, expired, or past its expiry while
- *   this waited) is never "charged and expired": it gets a `refund.requested` (a void, reason
- *   order_cancelled / order_expired) recorded on it; so does a second payment of a paid order.
+ *   committed), even past its expiry: payments approves only while the intent is open, and an
+ *   order expires only once payments closed it. An order that can no longer be paid (cancelled
+ *   while the payment was processing) is never "charged and cancelled": it gets a
+ *   `refund.requested` (a void, reason order_cancelled / order_expired) recorded on it; so does a
+ *   second payment of a paid order.
  * - declined: an unpaid order becomes (or stays) `payment_failed` with the reason; it may be paid
  *   again until its deadline.
  * - refused (payments did not try) and refunded: recorded on the order, its status unchanged.
@@ -53,7 +55,7 @@ export async function applyPaymentResult(
     if (!(await recordInInbox(trx, result.id, `payments/results/${topicOrderId}`))) {
       return { outcome: 'duplicate' as const };
     }
-    let order = await lockOrder(trx, result.orderId);
+    const order = await lockOrder(trx, result.orderId);
     if (!order) return { outcome: 'unknown_order' as const };
     const outcome = result.type.slice('payment.'.length) as PaymentOutcome;
     await insertPaymentAttempt(trx, {
@@ -97,15 +99,8 @@ export async function applyPaymentResult(
     switch (result.type) {
       case 'payment.approved': {
         if (!result.paymentId) return { outcome: 'recorded' as const };
-        if (unpaid.has(order.status) && order.expires_at.getTime() <= Date.now()) {
-          // Past its expiry, the sweeper just has not got to it: it expires now, then the refund.
-          order = await moveOrder(trx, order, {
-            to: 'expired',
-            cause: 'not paid by its deadline',
-            actor: 'system:orders',
-            events: [intentCancelled(order, 'expired')],
-          });
-        }
+        // Unpaid, even past its expiry: payments approved it while the intent was open (an order
+        // expires only once payments closed its intent, see payment-status.ts), so it is paid.
         if (unpaid.has(order.status)) {
           const moved = await moveOrder(trx, order, {
             to: 'paid',
@@ -153,7 +148,7 @@ export async function applyPaymentResult(
     'payment result applied',
   );
   if ('order' in applied && applied.order) {
-    // Expired on the way to a refund: its stock goes back too.
+    // Paid: inventory commits its stock (a cancelled one's goes back, if it is still held).
     await settleReservation(deps, applied.order);
   }
   return applied.outcome;
