@@ -210,3 +210,50 @@ t.test('stop waits for the handler under way', async (t) => {
   await stopping;
   t.ok(finished, 'stopped once it was done');
 });
+
+t.test(
+  'at most `concurrency` handlers run at once; the others wait in arrival order, and stop handles them all',
+  async (t) => {
+    const broker = await startBroker(t);
+    const gatewayService = await serviceClient(t, broker, 'gateway');
+    const holds: Array<() => void> = [];
+    const started: string[] = [];
+    let running = 0;
+    let most = 0;
+    const consumer = consumeTopic({
+      mqtt: gatewayService.mqtt,
+      log: gatewayService.logs.log,
+      topic: 'lowStock',
+      concurrency: 3,
+      async handle({ value }) {
+        started.push(value.id);
+        most = Math.max(most, ++running);
+        await new Promise<void>((resolve) => holds.push(resolve));
+        running--;
+      },
+    });
+    t.ok(await subscribedOnce(gatewayService));
+    let arrived = 0;
+    gatewayService.mqtt.on('message', () => arrived++);
+    const inventory = await broker.service('inventory');
+    const topic = topics.lowStock.build();
+    const sent: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const message = validMessage(topic);
+      sent.push(JSON.parse(message.payload).id);
+      await publishTo(inventory, topic, message.payload);
+    }
+    t.ok(await eventually(() => arrived === 10, 10_000), 'all ten arrived');
+    t.equal(holds.length, 3, 'three started, seven wait');
+    // Stopped now: what arrived is handled all the same.
+    const stopping = consumer.stop();
+    for (let released = 0; released < 10; released++) {
+      await eventually(() => holds.length > released, 10_000);
+      t.ok(running <= 3, 'never more than three at once');
+      holds[released]!();
+    }
+    await stopping;
+    t.equal(most, 3);
+    t.same(started, sent, 'all handled, in arrival order');
+  },
+);

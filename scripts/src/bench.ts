@@ -1,17 +1,19 @@
 import { benchBroker } from './bench/broker.js';
 import { benchCatalog } from './bench/catalog.js';
+import { benchCheckout } from './bench/checkout.js';
 import { benchGateway } from './bench/gateway.js';
 import { benchPayments } from './bench/payments.js';
 import { benchStock } from './bench/stock.js';
 import { startBenchSystem } from './bench/system.js';
 
 /** `npm run bench`: every benchmark, one system, one run (BENCH_SECONDS per measurement). */
-const system = await startBenchSystem({ catalog: true, payments: true });
+const system = await startBenchSystem({ catalog: true, orders: true });
 try {
   await benchGateway(system);
   await benchCatalog(system);
   await benchStock(system);
   await benchPayments(system);
+  await benchCheckout(system);
 } finally {
   await system.stop();
 }

@@ -12,7 +12,7 @@ import { build } from 'hdr-histogram-js';
  * argv: url rate seconds [header:value ...] — GET `url` every time; or url rate seconds @file —
  * the requests of a JSON file (`[{ method, path, headers?, body?, expect? }]`, `path` joined to
  * `url`), each in turn: one payment per order, say. A request counts as an error unless it
- * answers `expect` (200 by default). Prints one JSON line of figures.
+ * answers `expect` (200 by default). Prints one JSON line of figures, with the answers by status.
  */
 const [url, rateArgument, secondsArgument, ...headerArguments] = process.argv.slice(2);
 if (!url || !rateArgument || !secondsArgument) {
@@ -54,11 +54,14 @@ const intervalNs = 1e9 / rate;
 let sent = 0;
 let settled = 0;
 let errors = 0;
+/** Answers by status (0: no answer), to tell what the errors were. */
+const statuses: Record<string, number> = {};
 const start = process.hrtime.bigint();
 const dueAt = (index: number) => start + BigInt(Math.round(index * intervalNs));
 
 await new Promise<void>(function run(resolve) {
-  const finish = (due: bigint, ok: boolean) => {
+  const finish = (due: bigint, ok: boolean, status = 0) => {
+    statuses[status] = (statuses[status] ?? 0) + 1;
     latencies.recordValue(Math.max(1, Number((process.hrtime.bigint() - due) / 1000n)));
     if (!ok) errors++;
     if (++settled === total) resolve();
@@ -70,7 +73,9 @@ await new Promise<void>(function run(resolve) {
       { method: plan.method, agent, headers: plan.headers ?? {} },
       function onResponse(response) {
         response.resume();
-        response.once('end', () => finish(due, response.statusCode === (plan.expect ?? 200)));
+        response.once('end', () =>
+          finish(due, response.statusCode === (plan.expect ?? 200), response.statusCode),
+        );
       },
     );
     request.once('error', () => finish(due, false));
@@ -101,5 +106,6 @@ process.stdout.write(
     p999: ms(99.9),
     max: latencies.maxValue / 1000,
     errors,
+    statuses,
   })}\n`,
 );

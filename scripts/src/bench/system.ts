@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +36,8 @@ export interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  /** From the open-loop generator: the answers by status (0: none). */
+  statuses?: Record<string, number>;
 }
 
 type Headers = () => Record<string, string>;
@@ -72,7 +75,13 @@ async function openLoop(
   rate: number,
   seconds: number,
   headers: Record<string, string> | { file: string },
-): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+): Promise<{
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  statuses: Record<string, number>;
+}> {
   const generator = fileURLToPath(new URL('./open-loop.js', import.meta.url));
   const { stdout } = await execFileAsync(process.execPath, [
     generator,
@@ -83,7 +92,7 @@ async function openLoop(
       ? [`@${headers.file as string}`]
       : Object.entries(headers).map(([name, value]) => `${name}:${value}`)),
   ]);
-  return JSON.parse(stdout) as { rps: number; p50: number; p99: number; errors: number };
+  return JSON.parse(stdout) as Awaited<ReturnType<typeof openLoop>>;
 }
 
 /** A request the open-loop generator sends once (see open-loop.ts). */
@@ -118,7 +127,8 @@ export async function measurePlannedAtRate(
     }
     let result: Awaited<ReturnType<typeof openLoop>> | undefined;
     for (const [seconds, file] of runs) result = await openLoop(baseUrl, rate, seconds, { file });
-    return { label, rps: result!.rps, p50: result!.p50, p99: result!.p99, errors: result!.errors };
+    const { rps, p50, p99, errors, statuses } = result!;
+    return { label, rps, p50, p99, errors, statuses };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -217,6 +227,8 @@ export function printTable(title: string, rows: TableRow[]) {
 
 export interface BenchSystem {
   internalSecret: string;
+  /** The URL of a service's database on the benchmark's Postgres (`mercado_orders`…). */
+  databaseUrl(database: string): string;
   usersUrl: string;
   productsUrl?: string;
   inventoryUrl?: string;
@@ -226,17 +238,31 @@ export interface BenchSystem {
   /** With `payments`: the broker, and how to log in to it as orders (to announce intents). */
   mqttUrl?: string;
   ordersMqtt?: { username: string; password: string };
+  /** With `orders`: the orders service, directly. */
+  ordersUrl?: string;
+  /** CPU seconds each process of the system used so far (see processCpuSeconds). */
+  cpuSeconds(): Record<string, number>;
   stop(): Promise<void>;
 }
 
 export async function startBenchSystem({
   catalog,
   payments = false,
+  orders = false,
 }: {
   catalog: boolean;
   /** The broker and the payments service too, and the gateway on the broker. */
   payments?: boolean;
+  /**
+   * The whole checkout: orders too (with the catalog, the broker and payments, whatever the
+   * other flags say), wired as `npm start` wires it (scripts/src/processes.ts).
+   */
+  orders?: boolean;
 }): Promise<BenchSystem> {
+  if (orders) {
+    catalog = true;
+    payments = true;
+  }
   const internalSecret = randomBytes(48).toString('base64url');
   const postgres = await startPostgres({
     dataDir: path.join(os.tmpdir(), `mercado-bench-pg-${process.pid}`),
@@ -244,13 +270,13 @@ export async function startBenchSystem({
     password: randomBytes(18).toString('base64url'),
     persistent: false,
   });
-  const children: ChildProcess[] = [];
+  const children: Array<{ name: string; child: ChildProcess }> = [];
   let stopping = false;
   const stop = async () => {
     stopping = true;
-    for (const child of children) child.kill('SIGTERM');
+    for (const { child } of children) child.kill('SIGTERM');
     await Promise.all(
-      children.map((child) =>
+      children.map(({ child }) =>
         child.exitCode !== null || child.signalCode !== null
           ? undefined
           : new Promise((resolve) => child.once('exit', resolve)),
@@ -272,7 +298,7 @@ export async function startBenchSystem({
     child.on('exit', (code, signal) => {
       if (!stopping) process.stderr.write(`${name} exited early (${code ?? signal})\n`);
     });
-    children.push(child);
+    children.push({ name, child });
     const url = `http://127.0.0.1:${port}`;
     await waitReady(url, () => child.exitCode !== null || child.signalCode !== null);
     return url;
@@ -283,6 +309,7 @@ export async function startBenchSystem({
       'mercado_users',
       ...(catalog ? ['mercado_products', 'mercado_inventory'] : []),
       ...(payments ? ['mercado_payments'] : []),
+      ...(orders ? ['mercado_orders'] : []),
     ];
     await ensureDatabases(postgres.url, databases);
     const usersUrl = await start('users', 'services/users/dist/main.js', {
@@ -292,6 +319,7 @@ export async function startBenchSystem({
       ADMIN_EMAIL: 'root@bench.example',
       ADMIN_PASSWORD: benchAdminPassword,
     });
+    const mqtt = payments ? await startBroker(usersUrl) : undefined;
     let productsUrl: string | undefined;
     let inventoryUrl: string | undefined;
     if (catalog) {
@@ -303,38 +331,28 @@ export async function startBenchSystem({
         DATABASE_URL: databaseUrl(postgres.url, 'mercado_inventory'),
         INTERNAL_SECRET: internalSecret,
         PRODUCTS_URLS: productsUrl,
+        // Its outbox (low stock) relayed as in `npm start`, when there is a broker.
+        ...(mqtt ? { MQTT_URL: mqtt.url, MQTT_PASSWORD: mqtt.passwords.inventory } : {}),
       });
     }
-    let mqtt:
-      { url: string; passwords: Record<'gateway' | 'payments' | 'orders', string> } | undefined;
-    if (payments) {
-      const passwords = {
-        gateway: randomBytes(24).toString('base64url'),
-        payments: randomBytes(24).toString('base64url'),
-        orders: randomBytes(24).toString('base64url'),
-      };
-      const mqttPort = await freePort();
-      await start('broker', 'broker/dist/main.js', {
-        MQTT_PORT: String(mqttPort),
-        INTERNAL_SECRET: internalSecret,
-        JWKS_URL: `${usersUrl}/api/auth/jwks.json`,
-        USERS_URL: usersUrl,
-        // Every connection of the benchmark comes from 127.0.0.1.
-        CONNECTIONS_PER_IP_PER_MINUTE: '1000000',
-        ...Object.fromEntries(
-          Object.entries(passwords).map(([service, password]) => [
-            servicePasswordHashesSetting(service as MqttServiceName),
-            hashServiceMqttPassword(password),
-          ]),
-        ),
-      });
-      mqtt = { url: `mqtt://127.0.0.1:${mqttPort}`, passwords };
+    const ordersUrl =
+      orders && mqtt
+        ? await start('orders', 'services/orders/dist/main.js', {
+            DATABASE_URL: databaseUrl(postgres.url, 'mercado_orders'),
+            INTERNAL_SECRET: internalSecret,
+            PRODUCTS_URLS: productsUrl!,
+            INVENTORY_URLS: inventoryUrl!,
+            MQTT_URL: mqtt.url,
+            MQTT_PASSWORD: mqtt.passwords.orders,
+          })
+        : undefined;
+    if (mqtt) {
       await start('payments', 'services/payments/dist/main.js', {
         DATABASE_URL: databaseUrl(postgres.url, 'mercado_payments'),
         PAYMENTS_CARD_KEYS: JSON.stringify([await generateCardKey()]),
         CARD_FINGERPRINT_KEY: randomBytes(32).toString('base64url'),
         MQTT_URL: mqtt.url,
-        MQTT_PASSWORD: passwords.payments,
+        MQTT_PASSWORD: mqtt.passwords.payments,
       });
     }
     const gatewayUrl = await start('gateway', 'gateway/dist/main.js', {
@@ -343,6 +361,7 @@ export async function startBenchSystem({
       USERS_URLS: usersUrl,
       ...(productsUrl ? { PRODUCTS_URLS: productsUrl } : {}),
       ...(inventoryUrl ? { INVENTORY_URLS: inventoryUrl } : {}),
+      ...(ordersUrl ? { ORDERS_URLS: ordersUrl } : {}),
       RATE_LIMIT_PER_IP: '0',
       RATE_LIMIT_PER_USER: '0',
     });
@@ -351,9 +370,11 @@ export async function startBenchSystem({
     });
     return {
       internalSecret,
+      databaseUrl: (database) => databaseUrl(postgres.url, database),
       usersUrl,
       ...(productsUrl ? { productsUrl } : {}),
       ...(inventoryUrl ? { inventoryUrl } : {}),
+      ...(ordersUrl ? { ordersUrl } : {}),
       gatewayUrl,
       bareUrl,
       ...(mqtt
@@ -362,12 +383,84 @@ export async function startBenchSystem({
             ordersMqtt: serviceMqttCredentials('orders', mqtt.passwords.orders),
           }
         : {}),
+      cpuSeconds: () =>
+        processCpuSeconds([
+          ...children.map(({ name, child }) => ({ name, pid: child.pid })),
+          { name: 'postgres', pid: postgres.pid, withChildren: true },
+        ]),
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+
+  /** The broker, admitting each service the system runs by its own password. */
+  async function startBroker(usersUrl: string) {
+    const passwords = Object.fromEntries(
+      benchMqttServices.map((service) => [service, randomBytes(24).toString('base64url')]),
+    ) as Record<(typeof benchMqttServices)[number], string>;
+    const mqttPort = await freePort();
+    await start('broker', 'broker/dist/main.js', {
+      MQTT_PORT: String(mqttPort),
+      INTERNAL_SECRET: internalSecret,
+      JWKS_URL: `${usersUrl}/api/auth/jwks.json`,
+      USERS_URL: usersUrl,
+      // Every connection of the benchmark comes from 127.0.0.1.
+      CONNECTIONS_PER_IP_PER_MINUTE: '1000000',
+      ...Object.fromEntries(
+        Object.entries(passwords).map(([service, password]) => [
+          servicePasswordHashesSetting(service as MqttServiceName),
+          hashServiceMqttPassword(password),
+        ]),
+      ),
+    });
+    return { url: `mqtt://127.0.0.1:${mqttPort}`, passwords };
+  }
+}
+
+/** The services that log in to the benchmark's broker. */
+const benchMqttServices = ['gateway', 'payments', 'orders', 'inventory'] as const;
+
+/**
+ * CPU seconds (user + system) each process has used so far, from /proc (Linux; elsewhere, none):
+ * the difference over a run says which process the run's work went to. Postgres counts with
+ * its backends (the postmaster's children).
+ */
+function processCpuSeconds(
+  processes: Array<{ name: string; pid: number | undefined; withChildren?: boolean }>,
+): Record<string, number> {
+  const ticksPerSecond = 100; // USER_HZ, 100 on every Linux this runs on
+  const stats = new Map<number, { ppid: number; ticks: number }>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return {};
+  }
+  for (const entry of entries) {
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // After the command's closing parenthesis: state ppid … utime (14th) stime (15th).
+      const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(entry), {
+        ppid: Number(fields[1]),
+        ticks: Number(fields[11]) + Number(fields[12]),
+      });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const seconds: Record<string, number> = {};
+  for (const { name, pid, withChildren } of processes) {
+    if (pid === undefined) continue;
+    let ticks = stats.get(pid)?.ticks ?? 0;
+    if (withChildren) {
+      for (const stat of stats.values()) if (stat.ppid === pid) ticks += stat.ticks;
+    }
+    seconds[name] = (seconds[name] ?? 0) + ticks / ticksPerSecond;
+  }
+  return seconds;
 }
 
 export const benchAdminPassword = 'a long benchmark admin passphrase';
@@ -430,4 +523,35 @@ async function waitReady(url: string, exited: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${url} never became ready`);
+}
+
+/**
+ * CPU milliseconds per unit of work (a paid checkout, a payment) by process, from two
+ * cpuSeconds() readings around a run, and the rate the machine's cores would allow at that cost
+ * if nothing else ran: the budget a goal has to fit in.
+ */
+export function cpuLine(unit: string, cpu: Record<string, number>, units: number): string {
+  if (units === 0 || Object.keys(cpu).length === 0) return `cpu per ${unit}: not measured`;
+  const perUnit = Object.entries(cpu)
+    .map(([name, seconds]) => [name, (seconds * 1000) / units] as const)
+    .filter(([, ms]) => ms >= 0.05)
+    .sort((a, b) => b[1] - a[1]);
+  const sum = perUnit.reduce((total, [, ms]) => total + ms, 0);
+  const cores = os.cpus().length;
+  return (
+    `cpu per ${unit}: ${sum.toFixed(2)} ms (` +
+    perUnit.map(([name, ms]) => `${name} ${ms.toFixed(2)}`).join(', ') +
+    `): at most ~${Math.floor((cores * 1000) / sum)}/s on ${cores} cores with nothing else ` +
+    `running (the load generator not counted)`
+  );
+}
+
+/** The CPU seconds each process used between two cpuSeconds() readings. */
+export function cpuSpent(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(after).map(([name, seconds]) => [name, seconds - (before[name] ?? 0)]),
+  );
 }

@@ -34,6 +34,25 @@ export const cardPublicJwkSchema = z.discriminatedUnion('kty', [
 ]);
 export type CardPublicJwk = z.infer<typeof cardPublicJwkSchema>;
 
+/** Public keys imported once: importing is a good part of the cost of each encryption. */
+const importedKeys = new Map<string, ReturnType<typeof importJWK>>();
+const maxImportedKeys = 16;
+
+function importedKey(members: Record<string, unknown>): ReturnType<typeof importJWK> {
+  const id = JSON.stringify(members);
+  let imported = importedKeys.get(id);
+  if (!imported) {
+    // A handful of keys live at once (rotation); forget the oldest beyond that.
+    if (importedKeys.size >= maxImportedKeys) {
+      importedKeys.delete(importedKeys.keys().next().value!);
+    }
+    imported = importJWK(members, cardKeyAlgorithm);
+    importedKeys.set(id, imported);
+    imported.catch(() => importedKeys.delete(id));
+  }
+  return imported;
+}
+
 /**
  * Encrypts a card for the first (active) key of payments' public key set, as the gateway does for
  * a client that sends a card in clear (and a browser can, with the same library). Throws a
@@ -53,12 +72,11 @@ export async function encryptCard(
   if (!key.success) throw new TypeError('the key set has no usable first key');
   // Only the public members: a private JWK handed here by mistake would import as a private key.
   const { kid, ...members } = key.data;
-  const publicKey = await importJWK(
+  const publicMembers =
     key.data.kty === 'EC'
       ? { kty: 'EC', crv: members.crv, x: members.x, y: key.data.y }
-      : { kty: 'OKP', crv: members.crv, x: members.x },
-    cardKeyAlgorithm,
-  );
+      : { kty: 'OKP', crv: members.crv, x: members.x };
+  const publicKey = await importedKey(publicMembers);
   return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(checked.data)))
     .setProtectedHeader({ alg: cardKeyAlgorithm, enc: cardContentEncryption, kid })
     .encrypt(publicKey);

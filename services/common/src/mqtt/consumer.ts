@@ -37,8 +37,14 @@ export interface ConsumeOptions<K extends TopicKey> {
   /** A shared subscription group: each message goes to one of the replicas that share it. */
   share?: string;
   /**
-   * Called once per message the contract accepts, in arrival order (not awaited before the next
-   * one). What it throws or rejects with is logged, never crashes the process: a handler that must
+   * Handlers running at once (default 8); later messages wait their turn in arrival order. A
+   * burst (thousands of messages acknowledged on arrival) must not start thousands of handlers
+   * that each wait for one of a few database connections until their acquire timeout fails them.
+   */
+  concurrency?: number;
+  /**
+   * Called once per message the contract accepts, started in arrival order, up to `concurrency`
+   * at once. What it throws or rejects with is logged, never crashes the process: a handler that must
    * not lose a message makes its work idempotent (the payload's id) and durable in its own
    * transaction, since a message is acknowledged when it arrives.
    */
@@ -51,9 +57,11 @@ export interface TopicConsumer {
   readonly name: string;
   /** What it subscribed to. */
   readonly filter: string;
-  /** Unsubscribes, stops handing messages over, and waits for the handlers under way. */
+  /** Unsubscribes, stops taking messages, and waits for the handlers under way and queued. */
   stop(): Promise<void>;
 }
+
+const defaultConcurrency = 8;
 
 /** Filters each client consumes, so that two consumers never share (and unsubscribe) one. */
 const consumedFilters = new WeakMap<MqttClient, Set<string>>();
@@ -81,6 +89,7 @@ export function consumeTopic<K extends TopicKey>({
   topic,
   params = {},
   share,
+  concurrency = defaultConcurrency,
   handle,
 }: ConsumeOptions<K>): TopicConsumer {
   const filter =
@@ -92,6 +101,9 @@ export function consumeTopic<K extends TopicKey>({
 
   const { qos } = topics[topic];
   const underWay = new Set<Promise<void>>();
+  /** Messages read and checked, waiting for a handler slot. */
+  const queued: Array<() => void> = [];
+  let drained: (() => void) | undefined;
   let stopped = false;
   let subscribing = false;
 
@@ -128,24 +140,37 @@ export function consumeTopic<K extends TopicKey>({
       return;
     }
     const ids = messageIds(message.value);
-    let work: Promise<void>;
-    try {
-      work = Promise.resolve(
-        handle({
-          topic: topicName,
-          params: message.params as TopicParams<K>,
-          value: message.value as TopicPayload<K>,
-          retained: packet.retain,
-        }),
-      );
-    } catch (error) {
-      failed(topicName, ids, error);
-      return;
-    }
-    const settled = work
-      .catch((error: unknown) => failed(topicName, ids, error))
-      .finally(() => underWay.delete(settled));
-    underWay.add(settled);
+    const run = () => {
+      let work: Promise<void>;
+      try {
+        work = Promise.resolve(
+          handle({
+            topic: topicName,
+            params: message.params as TopicParams<K>,
+            value: message.value as TopicPayload<K>,
+            retained: packet.retain,
+          }),
+        );
+      } catch (error) {
+        work = Promise.reject(error as Error);
+      }
+      const settled = work
+        .catch((error: unknown) => failed(topicName, ids, error))
+        .finally(() => {
+          underWay.delete(settled);
+          next();
+        });
+      underWay.add(settled);
+    };
+    if (underWay.size < concurrency) run();
+    else queued.push(run);
+  }
+
+  /** Starts the next waiting message, if any; tells a stop waiting for the queue once it is empty. */
+  function next() {
+    const run = queued.shift();
+    if (run) run();
+    else if (underWay.size === 0) drained?.();
   }
 
   mqtt.on('message', onMessage);
@@ -163,7 +188,10 @@ export function consumeTopic<K extends TopicKey>({
       filters.delete(filter);
       // Not awaited: an UNSUBACK never comes from a broker that is gone, and the client may end.
       if (subscribing && mqtt.connected) mqtt.unsubscribeAsync(filter).catch(() => undefined);
-      await Promise.all(underWay);
+      // The messages already acknowledged are handled, queued ones included: none is dropped.
+      if (underWay.size > 0 || queued.length > 0) {
+        await new Promise<void>((resolve) => (drained = resolve));
+      }
     },
   };
 }

@@ -20,13 +20,16 @@ import { mayPublish, parsePayload, topics, type MqttServiceName } from '../contr
  *   row at the same time; a row another replica holds is skipped, not waited for.
  * - **Publishing.** Each row goes out at QoS 1 and is marked `sent_at` (in that transaction) only
  *   once the broker's PUBACK came, within `publishTimeoutMs` (mqtt.js would queue a publish
- *   forever while disconnected). The first failure ends the batch: what was acknowledged is
- *   marked, the rest stays unsent, and the relay retries after an exponential backoff with
+ *   forever while disconnected). A batch's rows go out back to back, in id order, without
+ *   waiting for each PUBACK before the next (a batch costs about one round trip to the broker,
+ *   not one per row). The first failure in id order ends the batch: the rows acknowledged before
+ *   it are marked, it and the rest stay unsent, and the relay retries after an exponential backoff with
  *   jitter (capped at `retry.maxMs`), or at once when the MQTT client reconnects.
  * - **At least once.** A crash, or a lost database connection, between the PUBACK and the commit
  *   publishes the row again; so may a publish that timed out but reached the broker later.
  *   Consumers deduplicate on the payload's event id.
- * - **Order.** One relay publishes in id order, retrying a failed row before any later one. Across
+ * - **Order.** One relay publishes in id order, retrying a failed row, with the rows of its batch
+ *   behind it, before any later one (those may have reached the broker already). Across
  *   replicas there is none (each publishes the batch it claimed), and ids are taken before their
  *   transactions commit, so a row can become visible after a later one was published. Consumers
  *   must not rely on order (docs/platform-notes.md: neither does the broker once clustered).
@@ -46,7 +49,8 @@ import { mayPublish, parsePayload, topics, type MqttServiceName } from '../contr
  *   ends it, nothing is marked, and the rows go out again (at least once, as above).
  * - **Metrics**, labelled `table` (the registry adds `service`): `outbox_published_total`,
  *   `outbox_publish_failures_total` (failed batches), `outbox_dead_total{reason}` and the gauge
- *   `outbox_pending`, counted after each pass.
+ *   `outbox_pending`, counted when the relay goes idle or backs off (not between the passes of a
+ *   busy relay, where it would delay the next one).
  *
  * Payloads are never logged: ids, topics and reasons only.
  */
@@ -88,8 +92,8 @@ export interface OutboxRelay {
   /** Looks for rows now (after the pass under way, if any); ignored while backing off. */
   wake(): void;
   /**
-   * Stops: no new pass starts, the pass under way stops after the row it is publishing, and
-   * stop() resolves once its transaction ended. Rows not reached stay unsent for the next run.
+   * Stops: no new pass starts, the pass under way publishes no further row (those already sent
+   * wait for their PUBACK), and stop() resolves once its transaction ended. Rows not reached stay unsent for the next run.
    */
   stop(): Promise<void>;
   readonly stats: Readonly<OutboxRelayStats>;
@@ -227,6 +231,40 @@ export function startOutboxRelay({
   let wokenDuringPass = false;
   let failedInARow = 0;
 
+  /**
+   * Publishes the rows back to back, in id order (mqtt.js writes them in the order it is given
+   * them), rather than each after the previous one's PUBACK: a batch costs about one round trip
+   * to the broker, not one per row. Sent are the rows acknowledged before the first failure
+   * in id order; the failed row and those behind it stay unsent (some of those may have reached
+   * the broker: at least once). Once stopped, no further row goes out.
+   */
+  async function publishAll(
+    rows: Array<{ row: OutboxRow; text: string; retain: boolean }>,
+  ): Promise<{ sent: number[]; failure?: Failure }> {
+    const outcomes: Array<Promise<unknown>> = [];
+    for (const { row, text, retain } of rows) {
+      if (stopped) break;
+      outcomes.push(
+        mqtt.connected
+          ? publishWithin(mqtt, row.topic, text, { qos: 1, retain }, publishTimeoutMs)
+          : Promise.reject(new Error('not connected to the broker')),
+      );
+      // Unhandled until awaited below, in order.
+      outcomes.at(-1)!.catch(() => undefined);
+    }
+    const sent: number[] = [];
+    for (const [index, outcome] of outcomes.entries()) {
+      const { row } = rows[index]!;
+      try {
+        await outcome;
+      } catch (error) {
+        return { sent, failure: { error, outboxId: row.id, topic: row.topic } };
+      }
+      sent.push(row.id);
+    }
+    return { sent };
+  }
+
   async function publishBatch(trx: Knex.Transaction): Promise<BatchOutcome> {
     const rows: OutboxRow[] = await trx(table)
       .select('id', 'topic', 'payload')
@@ -236,32 +274,15 @@ export function startOutboxRelay({
       .limit(batchSize)
       .forUpdate()
       .skipLocked();
-    const sent: number[] = [];
     const dead: BatchOutcome['dead'] = [];
-    let failure: Failure | undefined;
+    const publishable: Array<{ row: OutboxRow; text: string; retain: boolean }> = [];
     for (const row of rows) {
-      if (stopped) break;
       const text = JSON.stringify(row.payload);
       const checked = checkRow(service, row, text);
-      if ('problem' in checked) {
-        dead.push({ row, problem: checked.problem });
-        continue;
-      }
-      try {
-        if (!mqtt.connected) throw new Error('not connected to the broker');
-        await publishWithin(
-          mqtt,
-          row.topic,
-          text,
-          { qos: 1, retain: checked.retain },
-          publishTimeoutMs,
-        );
-      } catch (error) {
-        failure = { error, outboxId: row.id, topic: row.topic };
-        break;
-      }
-      sent.push(row.id);
+      if ('problem' in checked) dead.push({ row, problem: checked.problem });
+      else publishable.push({ row, text, retain: checked.retain });
     }
+    const { sent, failure } = await publishAll(publishable);
     // clock_timestamp(), not now(): the transaction began before the publishes.
     if (sent.length > 0) {
       await trx(table)
@@ -295,6 +316,11 @@ export function startOutboxRelay({
         'outbox row can never be published; set aside as failed',
       );
     }
+    return outcome;
+  }
+
+  /** Counts the rows waiting: once the relay is idle or backing off, not after every pass. */
+  async function countPending(): Promise<void> {
     try {
       const [row] = await db(table)
         .whereNull('sent_at')
@@ -305,7 +331,6 @@ export function startOutboxRelay({
     } catch {
       // The next pass counts again; a database outage shows in readiness and db metrics.
     }
-    return outcome;
   }
 
   function schedule(delayMs: number) {
@@ -350,12 +375,16 @@ export function startOutboxRelay({
       const outcome = await relayOnce();
       if (stopped) return;
       if (outcome.failure) {
+        await countPending();
         failed(outcome.failure);
         return;
       }
       succeeded();
       // A full batch means more may be waiting; a wake during the pass may have added rows.
       if (outcome.claimed < batchSize && !wokenDuringPass) {
+        await countPending();
+        // Rows that came while counting go out now, not at the next poll.
+        if (wokenDuringPass && !stopped) continue;
         schedule(pollIntervalMs);
         return;
       }

@@ -37,7 +37,12 @@ export async function appendPaymentEvent(
   trx: Knex.Transaction,
   event: PaymentEvent,
 ): Promise<void> {
-  await trx('payment_events').insert({
+  await trx('payment_events').insert(eventColumns(event));
+}
+
+/** An event as the audit table's columns (`at` is the database's `now()`). */
+export function eventColumns(event: PaymentEvent) {
+  return {
     type: event.type,
     order_id: event.orderId,
     payment_id: event.paymentId ?? null,
@@ -45,5 +50,5 @@ export async function appendPaymentEvent(
     amount_minor: event.amountMinor ?? null,
     currency: event.currency ?? null,
     reason: event.reason ?? null,
-  });
+  };
 }

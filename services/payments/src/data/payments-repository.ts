@@ -1,5 +1,6 @@
 import type { Knex } from '@mercado/common/db';
 import type { PaymentResult } from '@mercado/common/contract';
+import { eventColumns, type PaymentEvent } from './events-repository.js';
 
 export type PaymentStatus = 'requires_payment' | 'processing' | 'succeeded' | 'failed' | 'refunded';
 
@@ -54,6 +55,28 @@ export async function findLivePayment(
     .first();
 }
 
+/**
+ * In one query, what startPayment looks at beside the locked intent: this request's payment
+ * (`same`) and the order's live one (`live`, as findLivePayment), which may be the same row.
+ */
+export async function findRequestOrLivePayment(
+  trx: Knex.Transaction,
+  orderId: string,
+  requestId: string,
+): Promise<{ same: PaymentRow | undefined; live: PaymentRow | undefined }> {
+  const rows = await trx<PaymentRow>('payments')
+    .where({ order_id: orderId })
+    .andWhere((where) =>
+      where.where({ request_id: requestId }).orWhereIn('status', [...liveStatuses]),
+    );
+  return {
+    same: rows.find((row) => row.request_id === requestId),
+    live: rows.find((row) => liveStatuses.includes(row.status)),
+  };
+}
+
+const liveStatuses: readonly PaymentStatus[] = ['processing', 'succeeded', 'refunded'];
+
 export async function findPaymentForUpdate(
   trx: Knex.Transaction,
   paymentId: string,
@@ -73,45 +96,94 @@ export async function capturedPaymentsForUpdate(
 }
 
 /**
- * Inserts the payment as `processing`. Two unique indexes make this the last guard: one payment
- * per (order, request id) (`payments_request_once`) and one processing-or-succeeded payment per
- * order (`payments_one_live_per_order`); a violation is the caller's to interpret.
+ * Inserts the payment as `processing`, and the audit's `event` in the same statement (a round
+ * trip fewer on every payment's path; both or neither). Two unique indexes make this the last
+ * guard: one payment per (order, request id) (`payments_request_once`) and one
+ * processing-or-succeeded payment per order (`payments_one_live_per_order`); a violation is the
+ * caller's to interpret.
  */
 export async function insertProcessingPayment(
   trx: Knex.Transaction,
   payment: NewPayment,
+  event: PaymentEvent,
 ): Promise<void> {
-  await trx('payments').insert({
-    id: payment.id,
-    order_id: payment.orderId,
-    request_id: payment.requestId,
-    user_id: payment.userId,
-    amount_minor: payment.amountMinor,
-    currency: payment.currency,
-    status: 'processing',
-    card_brand: payment.cardBrand,
-    card_last4: payment.cardLast4,
-    card_fingerprint: payment.cardFingerprint,
-  });
+  await trx.raw(
+    `with inserted as (
+       insert into payments (id, order_id, request_id, user_id, amount_minor, currency, status,
+                             card_brand, card_last4, card_fingerprint)
+       values (?, ?, ?, ?, ?, ?, 'processing', ?, ?, ?)
+       returning id
+     )
+     ${auditInsert} from inserted`,
+    [
+      payment.id,
+      payment.orderId,
+      payment.requestId,
+      payment.userId,
+      payment.amountMinor,
+      payment.currency,
+      payment.cardBrand,
+      payment.cardLast4,
+      payment.cardFingerprint,
+      ...auditValues(event),
+    ],
+  );
 }
 
+/**
+ * Appends `event` to the audit once per row of a CTE (none: no audit), as appendPaymentEvent
+ * does; cast, since a parameter in a select list has no column to take its type from.
+ */
+const auditInsert = `insert into payment_events
+       (type, order_id, payment_id, request_id, amount_minor, currency, reason)
+     select ?::text, ?::uuid, ?::uuid, ?::text, ?::bigint, ?::text, ?::text`;
+
+function auditValues(event: PaymentEvent): Array<string | number | null> {
+  const row = eventColumns(event);
+  return [
+    row.type,
+    row.order_id,
+    row.payment_id,
+    row.request_id,
+    row.amount_minor,
+    row.currency,
+    row.reason,
+  ];
+}
+
+export type PaymentOutcome =
+  | { status: 'succeeded'; transactionId: string; result: PaymentResult }
+  | { status: 'failed'; declineCode: string; result: PaymentResult };
+
+/**
+ * Records the outcome of a payment still `processing`, and the audit's `event` in the same
+ * statement (a round trip fewer): the event is appended only when the update took. False when
+ * the payment was no longer processing (another caller recorded its outcome first).
+ */
 export async function completePayment(
   trx: Knex.Transaction,
   paymentId: string,
-  outcome:
-    | { status: 'succeeded'; transactionId: string; result: PaymentResult }
-    | { status: 'failed'; declineCode: string; result: PaymentResult },
+  outcome: PaymentOutcome,
+  event: PaymentEvent,
 ): Promise<boolean> {
-  const updated = await trx('payments')
-    .where({ id: paymentId, status: 'processing' })
-    .update({
-      status: outcome.status,
-      transaction_id: outcome.status === 'succeeded' ? outcome.transactionId : null,
-      decline_code: outcome.status === 'failed' ? outcome.declineCode : null,
-      result: JSON.stringify(outcome.result),
-      updated_at: trx.fn.now(),
-    });
-  return updated === 1;
+  const updated = await trx.raw<{ rowCount: number }>(
+    `with updated as (
+       update payments
+          set status = ?, transaction_id = ?, decline_code = ?, result = ?, updated_at = now()
+        where id = ? and status = 'processing'
+        returning id
+     )
+     ${auditInsert} from updated`,
+    [
+      outcome.status,
+      outcome.status === 'succeeded' ? outcome.transactionId : null,
+      outcome.status === 'failed' ? outcome.declineCode : null,
+      JSON.stringify(outcome.result),
+      paymentId,
+      ...auditValues(event),
+    ],
+  );
+  return updated.rowCount === 1;
 }
 
 /**

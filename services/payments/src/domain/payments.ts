@@ -9,6 +9,7 @@ import {
   completePayment,
   findLivePayment,
   findPaymentByRequest,
+  findRequestOrLivePayment,
   insertProcessingPayment,
   type PaymentRow,
 } from '../data/payments-repository.js';
@@ -47,10 +48,13 @@ export async function requestPayment(
   request: PaymentRequested,
 ): Promise<PaymentAnswer> {
   const { orderId, requestId } = request;
-  const earlier = await findPaymentByRequest(deps.db, orderId, requestId);
+  // The lookup and the decryption (on libuv's threads) overlap: a repeat ignores the card.
+  const [earlier, decrypted] = await Promise.all([
+    findPaymentByRequest(deps.db, orderId, requestId),
+    deps.keyring.decrypt(request.card),
+  ]);
   if (earlier) return repeat(deps, earlier);
 
-  const decrypted = await deps.keyring.decrypt(request.card);
   if (!decrypted.ok) return refused(deps, request, decrypted.reason);
   const { card } = decrypted;
 
@@ -137,26 +141,27 @@ export async function recordOutcome(
     // Read under the intent's lock: a cancellation that committed first is seen here, and one
     // that comes later sees this payment succeeded.
     const intent = await findIntentLocked(trx, orderId);
+    // Audited in the same statement, only if this caller completed it.
     const completed = await completePayment(
       trx,
       payment.id,
       outcome.approved
         ? { status: 'succeeded', transactionId: outcome.transactionId, result }
         : { status: 'failed', declineCode: outcome.declineCode, result },
+      {
+        type: outcome.approved ? 'payment_approved' : 'payment_declined',
+        orderId,
+        paymentId: payment.id,
+        requestId,
+        amountMinor: payment.amountMinor,
+        currency: payment.currency,
+        reason: outcome.approved ? undefined : outcome.declineCode,
+      },
     );
     if (!completed) {
       const stored = await findPaymentByRequest(trx, orderId, requestId);
       return { result: stored!.result!, voidAs: undefined, lateApproval: outcome.approved };
     }
-    await appendPaymentEvent(trx, {
-      type: outcome.approved ? 'payment_approved' : 'payment_declined',
-      orderId,
-      paymentId: payment.id,
-      requestId,
-      amountMinor: payment.amountMinor,
-      currency: payment.currency,
-      reason: outcome.approved ? undefined : outcome.declineCode,
-    });
     await publishResult(trx, result);
     return {
       result,
@@ -233,32 +238,34 @@ async function startPayment(
     if (intent.cancelled_reason || intent.expires_at!.getTime() <= deps.now().getTime()) {
       return { kind: 'refused', reason: 'order_not_payable' };
     }
-    // A delivery of this request that committed while this one decrypted (each statement reads
-    // what is committed when it starts: the live payment may be this request's own).
-    const same = await findPaymentByRequest(trx, request.orderId, request.requestId);
+    // A delivery of this request that committed while this one decrypted, or the order's live
+    // payment (one query, which reads what is committed when it starts).
+    const { same, live } = await findRequestOrLivePayment(trx, request.orderId, request.requestId);
     if (same) return { kind: 'existing', payment: same };
-    const live = await findLivePayment(trx, request.orderId);
     if (live) return refusalForLive(live, request.requestId);
     const paymentId = randomUUID();
-    await insertProcessingPayment(trx, {
-      id: paymentId,
-      orderId: request.orderId,
-      requestId: request.requestId,
-      userId: request.userId,
-      amountMinor: intent.amount_minor,
-      currency: intent.currency!,
-      cardBrand: detectBrand(card.number).brand,
-      cardLast4: lastFour(card.number),
-      cardFingerprint: cardFingerprint(card.number, deps.fingerprintKey),
-    });
-    await appendPaymentEvent(trx, {
-      type: 'payment_started',
-      orderId: request.orderId,
-      paymentId,
-      requestId: request.requestId,
-      amountMinor: intent.amount_minor,
-      currency: intent.currency!,
-    });
+    await insertProcessingPayment(
+      trx,
+      {
+        id: paymentId,
+        orderId: request.orderId,
+        requestId: request.requestId,
+        userId: request.userId,
+        amountMinor: intent.amount_minor,
+        currency: intent.currency!,
+        cardBrand: detectBrand(card.number).brand,
+        cardLast4: lastFour(card.number),
+        cardFingerprint: cardFingerprint(card.number, deps.fingerprintKey),
+      },
+      {
+        type: 'payment_started',
+        orderId: request.orderId,
+        paymentId,
+        requestId: request.requestId,
+        amountMinor: intent.amount_minor,
+        currency: intent.currency!,
+      },
+    );
     return {
       kind: 'started',
       paymentId,
