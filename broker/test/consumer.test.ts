@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { Aedes } from 'aedes';
 import t from 'tap';
 import { topics } from '@mercado/common/contract';
 import {
+  connectMqtt,
   consumeTopic,
   createServiceMqttClient,
+  endMqtt,
   type ConsumedMessage,
   type MqttClient,
 } from '@mercado/common/mqtt';
@@ -255,5 +259,41 @@ t.test(
     await stopping;
     t.equal(most, 3);
     t.same(started, sent, 'all handled, in arrival order');
+  },
+);
+
+t.test(
+  'endMqtt: a publish the broker never acknowledges holds the end for its grace only; one it acknowledges is waited for',
+  async (t) => {
+    // A broker that takes publishes and never answers them (its authorizePublish never calls back).
+    const held: Array<() => void> = [];
+    const aedes = await Aedes.createBroker({
+      authorizePublish: (_client, _packet, callback) => void held.push(() => callback(null)),
+    });
+    const server = net.createServer((socket) => aedes.handle(socket));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.teardown(async () => {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const url = `mqtt://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+
+    const stuck = await connectMqtt(url, { clientId: `stuck-${randomUUID()}`, reconnectPeriod: 0 });
+    void stuck.publishAsync('a/b', 'x', { qos: 1 }).catch(() => undefined);
+    await eventually(() => held.length === 1, 10_000);
+    await endMqtt(stuck, 200);
+    t.ok(stuck.disconnected, 'ended although the PUBACK never came');
+
+    const acked = await connectMqtt(url, { clientId: `acked-${randomUUID()}`, reconnectPeriod: 0 });
+    const published = acked.publishAsync('a/b', 'y', { qos: 1 });
+    await eventually(() => held.length === 2, 10_000);
+    let ended = false;
+    const ending = endMqtt(acked, 60_000).then(() => (ended = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    t.notOk(ended, 'waits while the PUBACK may still come');
+    held[1]!();
+    await published;
+    await ending;
+    t.ok(acked.disconnected, 'ended once acknowledged');
   },
 );

@@ -139,6 +139,7 @@ export function handleShutdown({
       let code = 0;
       for (const step of steps) {
         try {
+          log.debug({ step: step.name }, 'shutdown step');
           await step.run();
         } catch (error) {
           code = 1;

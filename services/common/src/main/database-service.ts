@@ -6,7 +6,7 @@ import { createLogger, type Logger } from '../log/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { handleShutdown, listen } from '../http/server.js';
 import { mqttServices, type MqttServiceName } from '../contract/contract.js';
-import { type MqttClient } from '../mqtt/client.js';
+import { endMqtt, type MqttClient } from '../mqtt/client.js';
 import { createServiceMqttClient } from '../mqtt/service-client.js';
 import { runMain } from './run-main.js';
 
@@ -110,7 +110,7 @@ export function runDatabaseService<C extends DatabaseServiceConfig>(
         ...(started.background ?? []).map((task) => ({ name: task.name, run: task.stop })),
         { name: 'http', run: () => server.close(config.SHUTDOWN_TIMEOUT_MS) },
         // Whatever used it has stopped: what it had not acknowledged is redelivered or resent.
-        ...(mqtt ? [{ name: 'mqtt', run: () => mqtt.endAsync(!mqtt.connected) }] : []),
+        ...(mqtt ? [{ name: 'mqtt', run: () => endMqtt(mqtt) }] : []),
         { name: 'database', run: () => db.destroy() },
       ],
     });

@@ -99,3 +99,35 @@ export async function publishWithin(
     clearTimeout(timer);
   }
 }
+
+/**
+ * Ends a client on shutdown: messages it sent at QoS 1 and still waits to have acknowledged get
+ * `graceMs` for their PUBACK, then it disconnects. mqtt.js's own graceful end waits for them with
+ * no bound, so a broker stopping at the same moment (every process of `npm start` gets the signal
+ * at once) would hold the process until it is killed; past the grace the connection is dropped
+ * instead, and what was not acknowledged is sent again from its outbox or redelivered to another
+ * consumer.
+ */
+export async function endMqtt(client: MqttClient, graceMs = 2_000): Promise<void> {
+  const outgoing = () =>
+    Object.keys((client as unknown as { outgoing?: object }).outgoing ?? {}).length;
+  if (client.connected && outgoing() > 0) {
+    let timer: NodeJS.Timeout | undefined;
+    let check: (() => void) | undefined;
+    await new Promise<void>((resolve) => {
+      // mqtt.js emits nothing when its outgoing store empties (unless it is ending itself).
+      // 'packetreceive' comes before the packet is handled: look once it has been.
+      check = () =>
+        void setImmediate(() => {
+          if (outgoing() === 0 || !client.connected) resolve();
+        });
+      client.on('packetreceive', check);
+      client.on('close', check);
+      timer = setTimeout(resolve, graceMs);
+    });
+    clearTimeout(timer);
+    client.off('packetreceive', check!);
+    client.off('close', check!);
+  }
+  await client.endAsync(!client.connected || outgoing() > 0);
+}

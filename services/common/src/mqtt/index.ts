@@ -13,6 +13,7 @@ export {
 export {
   connectMqtt,
   createMqttClient,
+  endMqtt,
   publishWithin,
   type IClientOptions,
   type MqttClient,
