@@ -132,6 +132,8 @@ export interface CheckoutSystem {
     lines: Array<{ productId: string; quantity: number }>,
     options?: { key?: string; intent?: boolean },
   ): Promise<Purchase['order']>;
+  /** Resolves once payments has recorded what the order owes (its intent). */
+  intentKnown(orderId: string): Promise<void>;
   /** `POST /api/orders/{id}/payments` through the gateway, with `{ card: card(number) }`. */
   pay(
     shopper: Shopper,
@@ -356,12 +358,14 @@ export async function startCheckoutSystem(
         throw new Error(`checkout gave ${placed.status}: ${JSON.stringify(placed.body)}`);
       }
       const order = placed.body as Purchase['order'];
-      if (intent) {
-        await eventually(`payments has the intent of ${order.id}`, () =>
-          db.payments('intents').where({ order_id: order.id }).whereNotNull('amount_minor').first(),
-        );
-      }
+      if (intent) await system.intentKnown(order.id);
       return order;
+    },
+
+    async intentKnown(orderId) {
+      await eventually(`payments has the intent of ${orderId}`, () =>
+        db.payments('intents').where({ order_id: orderId }).whereNotNull('amount_minor').first(),
+      );
     },
 
     pay(shopper, orderId, number = approvedCard, { key = randomUUID(), body, headers } = {}) {

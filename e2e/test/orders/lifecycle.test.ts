@@ -8,6 +8,7 @@ import {
   checkout,
   eventually,
   listenAs,
+  pastExpiry,
   publishResult,
   startBroker,
   startShop,
@@ -253,12 +254,7 @@ t.test(
     }
     const inGrace = await checkout(shop, as.customer(), [{ productId: lamp.id, quantity: 1 }]);
     const { db } = shop.orders;
-    await db('orders')
-      .whereIn('id', due)
-      .update({
-        deadline: db.raw(`now() - interval '2 minutes'`),
-        expires_at: db.raw(`now() - interval '1 minute'`),
-      });
+    await pastExpiry(db, due);
     // Past its deadline but not its grace: a result may still be on its way.
     await db('orders')
       .where({ id: inGrace.body.id })

@@ -9,6 +9,7 @@ import {
   checkout,
   internalSecret,
   listenAs,
+  pastExpiry,
   publishResult,
   startBroker,
   startShop,
@@ -34,12 +35,7 @@ t.test(
     const payable = (await checkout(shop, as.customer(), [{ productId: lamp.id, quantity: 2 }]))
       .body.id;
     const { db } = shop.orders;
-    await db('orders')
-      .where({ id: overdue })
-      .update({
-        deadline: db.raw(`now() - interval '3 minutes'`),
-        expires_at: db.raw(`now() - interval '1 minute'`),
-      });
+    await pastExpiry(db, [overdue]);
 
     const child = spawn(process.execPath, [builtMain], {
       env: {

@@ -10,6 +10,7 @@ import {
   countRows,
   eventually,
   listenAs,
+  pastExpiry,
   publishResult,
   startBroker,
   startShop,
@@ -270,12 +271,7 @@ t.test(
     // Past its expiry, payments not yet asked to close it: payments approved it while the intent
     // was open, so it is paid — an order never expires after its payment succeeded.
     const overdue = (await checkout(shop, user, [{ productId: lamp.id, quantity: 3 }])).body.id;
-    await db('orders')
-      .where({ id: overdue })
-      .update({
-        deadline: db.raw(`now() - interval '2 minutes'`),
-        expires_at: db.raw(`now() - interval '1 second'`),
-      });
+    await pastExpiry(db, [overdue]);
     const justInTime = randomUUID();
     await publishResult(payments, {
       type: 'payment.approved',
@@ -288,12 +284,7 @@ t.test(
     // Expired once payments closed it: an approval that still comes (a processor's late answer,
     // which payments voids itself) is given back, and the order stays expired.
     const closed = (await checkout(shop, user, [{ productId: lamp.id, quantity: 2 }])).body.id;
-    await db('orders')
-      .where({ id: closed })
-      .update({
-        deadline: db.raw(`now() - interval '2 minutes'`),
-        expires_at: db.raw(`now() - interval '1 second'`),
-      });
+    await pastExpiry(db, [closed]);
     t.equal((await shop.orders.sweep()).expiring, 1);
     await answerStatus(payments, closed, 'closed');
     await statusHeard(gateway, closed, 'expired');

@@ -9,6 +9,7 @@ import {
   checkout,
   eventually,
   listenAs,
+  pastExpiry,
   startBroker,
   startOrders,
   startShop,
@@ -88,12 +89,7 @@ t.test(
       'the results reached no orders replica',
     );
     // Orders stays down past two orders' expiry.
-    await db('orders')
-      .whereIn('id', [overdue, unpaid])
-      .update({
-        deadline: db.raw(`now() - interval '3 minutes'`),
-        expires_at: db.raw(`now() - interval '1 minute'`),
-      });
+    await pastExpiry(db, [overdue, unpaid]);
 
     // A replica comes back: connected, it sweeps at once as main starts it.
     const back = await startOrders(

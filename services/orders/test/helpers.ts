@@ -231,6 +231,19 @@ export async function answerStatus(
   return answer;
 }
 
+/**
+ * Moves orders past their deadline and their expiry (grace included), as if that time had gone
+ * by: what a test does instead of waiting a payment window.
+ */
+export async function pastExpiry(db: Knex, orderIds: string[]): Promise<void> {
+  await db('orders')
+    .whereIn('id', orderIds)
+    .update({
+      deadline: db.raw(`now() - interval '3 minutes'`),
+      expires_at: db.raw(`now() - interval '1 minute'`),
+    });
+}
+
 /** Re-checks `condition` until it holds: for a row or a log line another process writes. */
 export async function eventually<T>(
   condition: () => Promise<T | undefined | false> | T | undefined | false,
