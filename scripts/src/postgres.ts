@@ -34,6 +34,8 @@ export interface PostgresOptions {
   password: string;
   /** Keep the data directory across runs (embedded mode) or delete it on stop (tests). */
   persistent: boolean;
+  /** More server settings, `name=value` each (a benchmark's pg_stat_statements). */
+  settings?: string[];
   onLog?: (line: string) => void;
 }
 
@@ -51,7 +53,7 @@ const stopTimeoutMs = 15_000;
  * 'error' event, and installs its own process-wide signal handlers.
  */
 export async function startPostgres(options: PostgresOptions): Promise<StartedPostgres> {
-  const { dataDir, port, password, persistent, onLog = () => {} } = options;
+  const { dataDir, port, password, persistent, settings = [], onLog = () => {} } = options;
   let binaries = await packagedBinaries();
   let user: PostgresUser | undefined;
   let clusterDir = dataDir;
@@ -84,6 +86,7 @@ export async function startPostgres(options: PostgresOptions): Promise<StartedPo
       '-c',
       'lc_messages=C',
       ...durability,
+      ...settings.flatMap((setting) => ['-c', setting]),
     ],
     user,
     onLog,

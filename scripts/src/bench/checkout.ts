@@ -14,7 +14,9 @@ import {
   durationSeconds,
   measureCeiling,
   measureCeilingAtRate,
+  bareStatement,
   printTable,
+  statementCounter,
   type BenchSystem,
   type TableRow,
 } from './system.js';
@@ -82,16 +84,19 @@ export async function benchCheckout(system: BenchSystem): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mercado-bench-checkout-'));
   let measured: LoopFigures;
   let cpu: Record<string, number>;
+  let statementReport: { perUnit: number; text: string };
   try {
     const file = path.join(dir, 'plan.json');
     await writeFile(file, JSON.stringify({ productIds, shoppers }));
     await checkoutLoop(system.gatewayUrl, rate, 2, file);
+    const statements = await statementCounter(system);
     const before = system.cpuSeconds();
     const waits = process.env.BENCH_PG_WAITS ? sampleWaits(system) : undefined;
     measured = await checkoutLoop(system.gatewayUrl, rate, durationSeconds, file);
     if (waits) printWaits(await waits.stop());
     const after = system.cpuSeconds();
     cpu = cpuSpent(before, after);
+    statementReport = await statements.report(measured.paid, 'paid checkout');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -149,7 +154,46 @@ export async function benchCheckout(system: BenchSystem): Promise<void> {
       `(the failed checkouts' work included: ${cpuLine('checkout started', cpu, measured.total)})`,
     );
   }
-  out(cpuLine('gateway → trivial request (the ceiling, max run)', ceilingCpu, ceilingRequests));
+  const trivialCpu = cpuLine(
+    'gateway → trivial request (the ceiling, max run)',
+    ceilingCpu,
+    ceilingRequests,
+  );
+  out(trivialCpu);
+  out(statementReport.text);
+  const statement = await bareStatement(system);
+  out(
+    `cpu per bare SQL statement (the floor of one, 20 in flight): ${statement.cpuMs.toFixed(3)} ms ` +
+      `(${statement.cpu}), ${statement.perSecond.toFixed(0)} statements/s`,
+  );
+  out(checkoutFloor(ceilingCpu, ceilingRequests, statementReport.perUnit, statement.cpuMs));
+}
+
+/**
+ * The checkout's floor on this machine, from the same run: its HTTP hops at what a trivial
+ * request through the gateway costs, and its statements at what a bare one costs. A checkout
+ * makes 9 hops — 3 calls through the gateway, and 6 between services (2 product lookups and an
+ * availability check for the cart line, a lookup and the reservation for the order, the
+ * reservation's commit when the payment is applied) — and no MQTT message, card or business
+ * logic is counted: the most this design could reach if all that were free.
+ */
+function checkoutFloor(
+  ceilingCpu: Record<string, number>,
+  ceilingRequests: number,
+  statementsPerCheckout: number,
+  statementMs: number,
+): string {
+  const hops = 9;
+  const hopMs =
+    (Object.values(ceilingCpu).reduce((sum, seconds) => sum + seconds, 0) * 1000) / ceilingRequests;
+  const floorMs = hops * hopMs + statementsPerCheckout * statementMs;
+  const cores = os.cpus().length;
+  return (
+    `checkout floor: ${hops} hops × ${hopMs.toFixed(2)} ms + ${statementsPerCheckout.toFixed(0)} ` +
+    `statements × ${statementMs.toFixed(3)} ms = ${floorMs.toFixed(1)} ms of cpu per checkout: ` +
+    `at most ~${Math.floor((cores * 1000) / floorMs)} checkouts/s on ${cores} cores with no MQTT, ` +
+    `card or business logic at all`
+  );
 }
 
 const graceMs = Number(process.env.BENCH_CHECKOUT_GRACE_MS ?? 30_000);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { freePort } from '@mercado/common/testing';
 import { databaseUrl, ensureDatabases, startPostgres } from '../postgres.js';
 import { loadDemoData } from '../demo/load.js';
@@ -269,6 +270,8 @@ export async function startBenchSystem({
     port: await freePort(),
     password: randomBytes(18).toString('base64url'),
     persistent: false,
+    // Every statement counted (statementCounter): what a unit of work costs in round trips.
+    settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'],
   });
   const children: Array<{ name: string; child: ChildProcess }> = [];
   let stopping = false;
@@ -554,4 +557,91 @@ export function cpuSpent(
   return Object.fromEntries(
     Object.entries(after).map(([name, seconds]) => [name, seconds - (before[name] ?? 0)]),
   );
+}
+
+/**
+ * The statements every service database ran during a measured run (pg_stat_statements), per
+ * unit of work (a paid checkout): how many round trips each service makes, the first thing to
+ * read when its CPU per unit is high. The report's first line always; with BENCH_PG_STATEMENTS=1
+ * the 40 most frequent statements too.
+ */
+export async function statementCounter(
+  system: BenchSystem,
+): Promise<{ report(units: number, unit: string): Promise<{ perUnit: number; text: string }> }> {
+  const client = new pg.Client({ connectionString: system.databaseUrl('postgres') });
+  await client.connect();
+  await client.query('create extension if not exists pg_stat_statements');
+  await client.query('select pg_stat_statements_reset()');
+  return {
+    async report(units, unit) {
+      try {
+        const { rows } = await client.query<{ db: string; calls: string; ms: number; q: string }>(
+          `select d.datname as db, s.calls, s.total_exec_time as ms,
+                  regexp_replace(left(s.query, 90), '\\s+', ' ', 'g') as q
+             from pg_stat_statements s join pg_database d on d.oid = s.dbid
+            where d.datname like 'mercado_%'
+            order by s.calls desc`,
+        );
+        const perDb = new Map<string, number>();
+        for (const row of rows) perDb.set(row.db, (perDb.get(row.db) ?? 0) + Number(row.calls));
+        const per = (calls: number) => (calls / Math.max(1, units)).toFixed(2);
+        const all = [...perDb.values()].reduce((sum, calls) => sum + calls, 0);
+        const lines = [
+          `statements per ${unit}: ` +
+            [...perDb]
+              .map(([db, calls]) => `${db.replace('mercado_', '')} ${per(calls)}`)
+              .join(', '),
+          ...rows
+            .slice(0, process.env.BENCH_PG_STATEMENTS ? 40 : 0)
+            .map(
+              (row) =>
+                `${per(Number(row.calls)).padStart(7)} ${(row.ms / Number(row.calls)).toFixed(3).padStart(7)} ms  ${row.db.replace('mercado_', '').padEnd(9)} ${row.q}`,
+            ),
+        ];
+        return { perUnit: all / Math.max(1, units), text: lines.join('\n') };
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/**
+ * The floor of one SQL statement here: a parameterised single-row select on a pooled
+ * connection, 20 in flight for 3 s after a warm-up, with the CPU this process (a Node client, as
+ * every service is) and Postgres spent per statement.
+ */
+export async function bareStatement(
+  system: BenchSystem,
+): Promise<{ perSecond: number; cpuMs: number; cpu: string }> {
+  const pool = new pg.Pool({ connectionString: system.databaseUrl('mercado_orders'), max: 20 });
+  try {
+    const run = async (ms: number) => {
+      const until = Date.now() + ms;
+      let count = 0;
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          while (Date.now() < until) {
+            await pool.query('select $1::int as n', [count++]);
+          }
+        }),
+      );
+      return count;
+    };
+    await run(1000);
+    const before = system.cpuSeconds();
+    const ownBefore = process.cpuUsage();
+    const count = await run(3000);
+    const own = process.cpuUsage(ownBefore);
+    const postgres = cpuSpent(before, system.cpuSeconds()).postgres ?? 0;
+    const clientMs = (own.user + own.system) / 1000 / count;
+    const serverMs = (postgres * 1000) / count;
+    return {
+      perSecond: count / 3,
+      cpuMs: clientMs + serverMs,
+      cpu: `client ${clientMs.toFixed(3)}, postgres ${serverMs.toFixed(3)}`,
+    };
+  } finally {
+    await pool.end();
+  }
 }
