@@ -9,14 +9,15 @@ import pg from 'pg';
 import { bareRoundTrip } from './payments.js';
 import {
   benchAdminPassword,
+  bareStatement,
+  countStatements,
   cpuLine,
   cpuSpent,
   durationSeconds,
   measureCeiling,
   measureCeilingAtRate,
-  bareStatement,
   printTable,
-  statementCounter,
+  resetStatements,
   type BenchSystem,
   type TableRow,
 } from './system.js';
@@ -89,14 +90,14 @@ export async function benchCheckout(system: BenchSystem): Promise<void> {
     const file = path.join(dir, 'plan.json');
     await writeFile(file, JSON.stringify({ productIds, shoppers }));
     await checkoutLoop(system.gatewayUrl, rate, 2, file);
-    const statements = await statementCounter(system);
+    await resetStatements(system);
     const before = system.cpuSeconds();
     const waits = process.env.BENCH_PG_WAITS ? sampleWaits(system) : undefined;
     measured = await checkoutLoop(system.gatewayUrl, rate, durationSeconds, file);
     if (waits) printWaits(await waits.stop());
     const after = system.cpuSeconds();
     cpu = cpuSpent(before, after);
-    statementReport = await statements.report(measured.paid, 'paid checkout');
+    statementReport = await countStatements(system, measured.paid, 'paid checkout');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -154,12 +155,7 @@ export async function benchCheckout(system: BenchSystem): Promise<void> {
       `(the failed checkouts' work included: ${cpuLine('checkout started', cpu, measured.total)})`,
     );
   }
-  const trivialCpu = cpuLine(
-    'gateway → trivial request (the ceiling, max run)',
-    ceilingCpu,
-    ceilingRequests,
-  );
-  out(trivialCpu);
+  out(cpuLine('gateway → trivial request (the ceiling, max run)', ceilingCpu, ceilingRequests));
   out(statementReport.text);
   const statement = await bareStatement(system);
   out(

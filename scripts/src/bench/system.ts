@@ -270,8 +270,9 @@ export async function startBenchSystem({
     port: await freePort(),
     password: randomBytes(18).toString('base64url'),
     persistent: false,
-    // Every statement counted (statementCounter): what a unit of work costs in round trips.
-    settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'],
+    // The checkout counts its statements (countStatements); the other benchmarks leave Postgres
+    // as it is.
+    settings: orders ? ['shared_preload_libraries=pg_stat_statements'] : [],
   });
   const children: Array<{ name: string; child: ChildProcess }> = [];
   let stopping = false;
@@ -559,51 +560,63 @@ export function cpuSpent(
   );
 }
 
-/**
- * The statements every service database ran during a measured run (pg_stat_statements), per
- * unit of work (a paid checkout): how many round trips each service makes, the first thing to
- * read when its CPU per unit is high. The report's first line always; with BENCH_PG_STATEMENTS=1
- * the 40 most frequent statements too.
- */
-export async function statementCounter(
+/** One query on the benchmark's Postgres, on a connection of its own that ends with it. */
+async function queryOnce<Row extends pg.QueryResultRow>(
   system: BenchSystem,
-): Promise<{ report(units: number, unit: string): Promise<{ perUnit: number; text: string }> }> {
+  sql: string,
+): Promise<Row[]> {
   const client = new pg.Client({ connectionString: system.databaseUrl('postgres') });
   await client.connect();
-  await client.query('create extension if not exists pg_stat_statements');
-  await client.query('select pg_stat_statements_reset()');
-  return {
-    async report(units, unit) {
-      try {
-        const { rows } = await client.query<{ db: string; calls: string; ms: number; q: string }>(
-          `select d.datname as db, s.calls, s.total_exec_time as ms,
-                  regexp_replace(left(s.query, 90), '\\s+', ' ', 'g') as q
-             from pg_stat_statements s join pg_database d on d.oid = s.dbid
-            where d.datname like 'mercado_%'
-            order by s.calls desc`,
-        );
-        const perDb = new Map<string, number>();
-        for (const row of rows) perDb.set(row.db, (perDb.get(row.db) ?? 0) + Number(row.calls));
-        const per = (calls: number) => (calls / Math.max(1, units)).toFixed(2);
-        const all = [...perDb.values()].reduce((sum, calls) => sum + calls, 0);
-        const lines = [
-          `statements per ${unit}: ` +
-            [...perDb]
-              .map(([db, calls]) => `${db.replace('mercado_', '')} ${per(calls)}`)
-              .join(', '),
-          ...rows
-            .slice(0, process.env.BENCH_PG_STATEMENTS ? 40 : 0)
-            .map(
-              (row) =>
-                `${per(Number(row.calls)).padStart(7)} ${(row.ms / Number(row.calls)).toFixed(3).padStart(7)} ms  ${row.db.replace('mercado_', '').padEnd(9)} ${row.q}`,
-            ),
-        ];
-        return { perUnit: all / Math.max(1, units), text: lines.join('\n') };
-      } finally {
-        await client.end();
-      }
-    },
-  };
+  try {
+    return (await client.query<Row>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Starts counting statements afresh (see countStatements). */
+export async function resetStatements(system: BenchSystem): Promise<void> {
+  await queryOnce(system, 'create extension if not exists pg_stat_statements');
+  await queryOnce(system, 'select pg_stat_statements_reset()');
+}
+
+/**
+ * The statements the services sent their databases since resetStatements (pg_stat_statements,
+ * top-level only: what a trigger runs is not a round trip), per unit of work (a paid checkout):
+ * the round trips each service makes, the first thing to read when its CPU per unit is high.
+ * With BENCH_PG_STATEMENTS=1 the text lists the 40 most frequent statements too.
+ */
+export async function countStatements(
+  system: BenchSystem,
+  units: number,
+  unit: string,
+): Promise<{ perUnit: number; text: string }> {
+  const rows = await queryOnce<{ db: string; calls: string; ms: number; q: string }>(
+    system,
+    `select d.datname as db, s.calls, s.total_exec_time as ms,
+            regexp_replace(left(s.query, 90), '\\s+', ' ', 'g') as q
+       from pg_stat_statements s join pg_database d on d.oid = s.dbid
+      where d.datname like 'mercado_%'
+      order by s.calls desc`,
+  );
+  const per = (calls: number) => calls / Math.max(1, units);
+  const perDb = new Map<string, number>();
+  for (const row of rows) perDb.set(row.db, (perDb.get(row.db) ?? 0) + Number(row.calls));
+  const perUnit = per([...perDb.values()].reduce((sum, calls) => sum + calls, 0));
+  const name = (db: string) => db.replace('mercado_', '');
+  const lines = [
+    `statements sent per ${unit}: ${perUnit.toFixed(1)} (` +
+      [...perDb].map(([db, calls]) => `${name(db)} ${per(calls).toFixed(1)}`).join(', ') +
+      ')',
+    ...rows
+      .slice(0, process.env.BENCH_PG_STATEMENTS ? 40 : 0)
+      .map(
+        (row) =>
+          `${per(Number(row.calls)).toFixed(2).padStart(7)} ` +
+          `${(row.ms / Number(row.calls)).toFixed(3).padStart(7)} ms  ${name(row.db).padEnd(9)} ${row.q}`,
+      ),
+  ];
+  return { perUnit, text: lines.join('\n') };
 }
 
 /**
