@@ -54,7 +54,7 @@ interface Percentiles {
  * pay call answered 200 for. Beside it, in the same run: the gateway → trivial upstream at the
  * checkout's request rate (three calls per checkout) and at its maximum, the bare aedes QoS 1
  * round trip, and the CPU each process spent per paid checkout (the budget the machine's cores
- * set).
+ * set). A warm-up runs first: BENCH_WARMUP_SECONDS (2) at BENCH_WARMUP_RATE (the run's rate).
  */
 export async function benchCheckout(system: BenchSystem): Promise<void> {
   if (!system.ordersUrl) throw new Error('bench: start the system with orders');
@@ -89,7 +89,12 @@ export async function benchCheckout(system: BenchSystem): Promise<void> {
   try {
     const file = path.join(dir, 'plan.json');
     await writeFile(file, JSON.stringify({ productIds, shoppers }));
-    await checkoutLoop(system.gatewayUrl, rate, 2, file);
+    await checkoutLoop(
+      system.gatewayUrl,
+      Number(process.env.BENCH_WARMUP_RATE ?? rate),
+      Number(process.env.BENCH_WARMUP_SECONDS ?? 2),
+      file,
+    );
     await resetStatements(system);
     const before = system.cpuSeconds();
     const waits = process.env.BENCH_PG_WAITS ? sampleWaits(system) : undefined;
