@@ -53,9 +53,10 @@ const matrix: [topic: string, ...cells: string[]][] = [
   ['payments/requests',            '-', '-', '-', '-', '-',  '-',  '-',  '-',   'S',  'P'],
   [`payments/results/${order}`,    '-', '-', '-', '-', '-',  '-',  '-',  'S',   'P',  'S'],
   ['payments/refunds',             '-', '-', '-', '-', '-',  '-',  '-',  'P',   'S',  '-'],
-  ['payments/keys',                '-', '-', '-', '-', '-',  '-',  '-',  '-',   'P',  'S'],
+  ['payments/keys',                '-', '-', 'S', 'S', '-',  '-',  '-',  '-',   'P',  'S'],
   ['payments/status-requests',     '-', '-', '-', '-', '-',  '-',  '-',  'P',   'S',  '-'],
   [`payments/status/${order}`,     '-', '-', '-', '-', '-',  '-',  '-',  'S',   'P',  '-'],
+  ['payments/terminal-transactions', '-', '-', '-', '-', 'S', '-',  '-',  '-',   'P',  '-'],
   [`terminals/${T1}/requests`,     '-', '-', 'P', '-', '-',  '-',  '-',  '-',   'S',  '-'],
   [`terminals/${T2}/requests`,     '-', '-', '-', 'P', '-',  '-',  '-',  '-',   'S',  '-'],
   [`terminals/${T1}/results`,      '-', '-', 'S', '-', '-',  '-',  '-',  '-',   'P',  '-'],
@@ -99,7 +100,7 @@ const filterMatrix: [filter: string, ...cells: string[]][] = [
   [`terminals/${T1}/+`,                 '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  '-'],
   [`+/${T1}/results`,                   '-', '-', 'S', '-', '-',  '-',  '-',  '-',   '-',  '-'],
   ['terminals/#',                       '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  '-'],
-  // payments/+ reaches payments/keys, which payments publishes and only the gateway reads.
+  // payments/+ reaches payments/keys, which payments publishes and only the gateway and terminals read.
   ['payments/+',                        '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  '-'],
   ['payments/#',                        '-', '-', '-', '-', '-',  '-',  '-',  '-',   '-',  '-'],
   ['payments/results/+',                '-', '-', '-', '-', '-',  '-',  '-',  'S',   '-',  'S'],
@@ -204,7 +205,7 @@ t.test('the matrix covers every contract topic, with own and other ids', async (
   // A topic added to the contract must get its rows here before it can pass.
   const covered = new Set(matrix.map(([topic]) => matchTopic(topic)?.name));
   t.strictSame([...covered].sort(), Object.keys(topics).sort());
-  t.equal(matrix.length, 17);
+  t.equal(matrix.length, 18);
   t.ok(matrix.every(([, ...cells]) => cells.length === columns.length));
   t.ok(filterMatrix.every(([, ...cells]) => cells.length === columns.length));
 });
@@ -416,7 +417,7 @@ t.test('every principal × every contract topic × publish and subscribe', async
       t.strictSame(leaked, [], `${column} received no refused publish`);
     }
     await expectDenied(t, broker, 'publish', before, expectedDenied);
-    t.equal(expectedDenied.browser + expectedDenied.terminal + expectedDenied.service, 153);
+    t.equal(expectedDenied.browser + expectedDenied.terminal + expectedDenied.service, 162);
   });
 
   await t.test('the other connections were served throughout', async (t) => {

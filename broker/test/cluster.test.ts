@@ -343,11 +343,9 @@ t.test(
     await terminal.publishAsync(
       'terminals/t3/requests',
       JSON.stringify({
-        type: 'terminal.payment_requested',
+        type: 'terminal.status_requested',
         requestId: validMarker,
-        amountMinor: 1_999,
-        currency: 'EUR',
-        card: { number: '4242424242424242', expMonth: 12, expYear: 2030, cvc: '123' },
+        ofRequestId: validMarker,
       }),
       { qos: 1 },
     );

@@ -78,6 +78,9 @@ t.test(
             t.ok(maySubscribe(principal, topicFilter(key)), `${service}: ${topicFilter(key)}`);
             t.ok(maySubscribe(principal, sharedTopicFilter('g', key)), `${service}: shared`);
           }
+        } else if (rule.kind === 'terminals') {
+          const principal = { kind: 'terminal', terminalId: 'id-1' } as const;
+          t.ok(maySubscribe(principal, topicFilter(key)), `every terminal: ${topicFilter(key)}`);
         } else {
           const id = 'id-1';
           const filter = topicFilter(key, { [rule.idParam]: id } as FilterParams<typeof key>);

@@ -38,9 +38,10 @@ const matrix: [topic: string, ...cells: string[]][] = [
   ['payments/requests',       '-',   '-',     '-',  '-',     '-',      '-',   'S',     'P'],
   ['payments/results/o1',     '-',   '-',     '-',  '-',     '-',      'S',   'P',     'S'],
   ['payments/refunds',        '-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
-  ['payments/keys',           '-',   '-',     '-',  '-',     '-',      '-',   'P',     'S'],
+  ['payments/keys',           '-',   'S',     '-',  '-',     '-',      '-',   'P',     'S'],
   ['payments/status-requests','-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
   ['payments/status/o1',      '-',   '-',     '-',  '-',     '-',      'S',   'P',     '-'],
+  ['payments/terminal-transactions', '-', '-', 'S', '-',     '-',      '-',   'P',     '-'],
   ['terminals/t1/requests',   '-',   'P',     '-',  '-',     '-',      '-',   'S',     '-'],
   ['terminals/t2/requests',   '-',   '-',     '-',  '-',     '-',      '-',   'S',     '-'],
   ['terminals/t1/results',    '-',   'S',     '-',  '-',     '-',      '-',   'P',     '-'],
@@ -97,6 +98,7 @@ t.test('every topic publishes at QoS 1 and only presence and keys are retained',
     refundRequests: ['refundRequests', 'payments/refunds', 1, false],
     paymentStatusRequests: ['paymentStatusRequests', 'payments/status-requests', 1, false],
     paymentStatus: ['paymentStatus', 'payments/status/{orderId}', 1, false],
+    terminalTransactions: ['terminalTransactions', 'payments/terminal-transactions', 1, false],
     paymentKeys: ['paymentKeys', 'payments/keys', 1, true],
     terminalRequests: ['terminalRequests', 'terminals/{terminalId}/requests', 1, false],
     terminalResults: ['terminalResults', 'terminals/{terminalId}/results', 1, false],
@@ -460,13 +462,50 @@ const validPayloads: { [K in TopicKey]: [topic: string, payload: Record<string, 
       requestId: 't1-42',
       amountMinor: 100_000_000_000,
       currency: 'USD',
-      orderCode: 'A-7',
-      card: { number: '5555555555554444', expMonth: 1, expYear: 2000, cvc: '1234' },
+      card: encryptedCard,
     },
   ],
   terminalResults: [
     'terminals/t1/results',
-    { type: 'terminal.payment_declined', requestId: 't1-42', reason: 'insufficient_funds', at },
+    {
+      type: 'terminal.result',
+      id: uuid.event,
+      requestId: 't1-43',
+      request: 'status',
+      result: 'success',
+      ofRequestId: 't1-42',
+      state: 'processed',
+      original: {
+        type: 'terminal.result',
+        id: uuid.otherOrder,
+        requestId: 't1-42',
+        request: 'payment',
+        result: 'failure',
+        errorCondition: 'insufficient_funds',
+        amountMinor: 100_000_000_000,
+        currency: 'USD',
+        cardBrand: 'mastercard',
+        cardLast4: '4444',
+        at,
+      },
+      at,
+    },
+  ],
+  terminalTransactions: [
+    'payments/terminal-transactions',
+    {
+      type: 'terminal.transaction_recorded',
+      id: uuid.event,
+      terminalId: 't1-shop',
+      kind: 'reversal',
+      outcome: 'reversed',
+      amountMinor: 500,
+      currency: 'EUR',
+      transactionId: 'sbx_re_1',
+      orderId: uuid.order,
+      periodId: uuid.event,
+      at,
+    },
   ],
   terminalStatus: ['terminals/t1/status', { type: 'terminal.status', status: 'offline' }],
   orderStatus: [
@@ -631,38 +670,85 @@ t.test(
   },
 );
 
-t.test('a refused card payload never names the card number', async (t) => {
-  const [, request] = validPayloads.terminalRequests;
-  const attempts = [
-    { ...request, card: { ...card, cvc: 'abc' } },
-    { ...request, card: { ...card, number: `${cardNumber}2222` } },
-    { ...request, card: { ...card, number: `${cardNumber} ` } },
-    { ...request, card: { ...card, number: Number(cardNumber) } },
-    { ...request, card: cardNumber },
-    { ...request, card: { ...card, [cardNumber]: true } },
-    { ...request, [cardNumber]: card },
-    { ...request, card: { ...card, holder: cardNumber.repeat(10) } },
+t.test(
+  'a terminal request carries an encrypted card only, and never names a card number',
+  async (t) => {
+    const [, request] = validPayloads.terminalRequests;
+    const attempts = [
+      { ...request, card },
+      { ...request, card: cardNumber },
+      { ...request, card: `${encryptedCard}.${cardNumber}` },
+      { ...request, [cardNumber]: encryptedCard },
+      { ...request, type: 'terminal.order_payment_requested', payCode: cardNumber.repeat(2) },
+    ];
+    const reasons = attempts.map((attempt) => {
+      const result = parsePayload('terminals/t1/requests', JSON.stringify(attempt));
+      return result.ok ? 'accepted' : result.reason;
+    });
+    t.strictSame(reasons, [
+      'invalid_payload: card invalid_type',
+      'invalid_payload: card invalid_format',
+      'invalid_payload: card invalid_format',
+      'invalid_payload: (root) unknown_field',
+      'invalid_payload: payCode invalid_format, (root) unknown_field',
+    ]);
+    for (const reason of reasons) t.notMatch(reason, /4111/);
+  },
+);
+
+t.test('every kind of terminal request parses, and a request of no kind is refused', async (t) => {
+  const requests = [
+    {
+      type: 'terminal.order_payment_requested',
+      requestId: 'r1',
+      payCode: 'k7qm-2xwp',
+      card: encryptedCard,
+    },
+    { type: 'terminal.status_requested', requestId: 'r2', ofRequestId: 'r1' },
+    { type: 'terminal.abort_requested', requestId: 'r3', ofRequestId: 'r1' },
+    { type: 'terminal.reversal_requested', requestId: 'r4', transactionId: 'sbx_ch_1' },
+    {
+      type: 'terminal.reversal_requested',
+      requestId: 'r5',
+      transactionId: 'sbx_ch_1',
+      amountMinor: 5,
+      reason: 'customer_request',
+    },
+    { type: 'terminal.reconciliation_requested', requestId: 'r6', action: 'close' },
+    {
+      type: 'terminal.reconciliation_requested',
+      requestId: 'r7',
+      action: 'totals',
+      periodId: uuid.event,
+    },
   ];
-  const reasons = attempts.map((attempt) => {
-    const result = parsePayload('terminalRequests', JSON.stringify(attempt));
+  for (const request of requests) {
+    t.match(
+      parsePayload('terminals/t1/requests', JSON.stringify(request)),
+      { ok: true },
+      request.type,
+    );
+  }
+  const refused = [
+    { type: 'terminal.refund_requested', requestId: 'r8' },
+    {
+      type: 'terminal.reversal_requested',
+      requestId: 'r9',
+      transactionId: 'sbx_ch_1',
+      amountMinor: -5,
+    },
+    { type: 'terminal.reconciliation_requested', requestId: 'r10', action: 'reopen' },
+    { type: 'terminal.status_requested', requestId: '', ofRequestId: 'r1' },
+  ].map((request) => {
+    const result = parsePayload('terminals/t1/requests', JSON.stringify(request));
     return result.ok ? 'accepted' : result.reason;
   });
-  t.strictSame(reasons, [
-    'invalid_payload: card.cvc invalid_format',
-    'invalid_payload: card.number invalid_format',
-    'invalid_payload: card.number invalid_format',
-    'invalid_payload: card.number invalid_type',
-    'invalid_payload: card invalid_type',
-    'invalid_payload: card unknown_field',
-    'invalid_payload: (root) unknown_field',
-    'invalid_payload: card.holder too_big',
+  t.strictSame(refused, [
+    'invalid_payload: type invalid_union',
+    'invalid_payload: amountMinor too_small',
+    'invalid_payload: action invalid_value',
+    'invalid_payload: requestId too_small',
   ]);
-  for (const reason of reasons) t.notMatch(reason, /4111/);
-  const terminal = parsePayload(
-    'terminals/t1/requests',
-    JSON.stringify({ ...validPayloads.terminalRequests[1], card: { ...card, expMonth: 13 } }),
-  );
-  t.strictSame(terminal, { ok: false, reason: 'invalid_payload: card.expMonth too_big' });
 });
 
 t.test('checkPublish: the ACL and, when asked, the payload, from one topic match', async (t) => {

@@ -17,9 +17,10 @@ import {
   paymentStatusRequestSchema,
   paymentStatusSchema,
   revocationSchema,
-  terminalPaymentRequestSchema,
-  terminalPaymentResultSchema,
+  terminalRequestSchema,
+  terminalResultSchema,
   terminalStatusSchema,
+  terminalTransactionSchema,
 } from './payloads.js';
 
 export const mqttServices = [
@@ -52,11 +53,12 @@ export type PatternParams<Pattern extends string> =
   Pattern extends `${string}{${infer Param}}${infer Rest}` ? Param | PatternParams<Rest> : never;
 
 /**
- * Who a rule admits: any of the listed services, or the one terminal / browser whose own id is the
- * topic's value at `idParam`.
+ * Who a rule admits: any of the listed services, every terminal, or the one terminal / browser
+ * whose own id is the topic's value at `idParam`.
  */
 export type AccessRule<Param extends string = string> =
   | { kind: 'service'; services: readonly MqttServiceName[] }
+  | { kind: 'terminals' }
   | { kind: 'terminal'; idParam: Param }
   | { kind: 'browser'; idParam: Param };
 
@@ -202,19 +204,21 @@ export const topics = Object.freeze({
     // Retained: a gateway replica learns the keys on subscribing, whenever it starts.
     retain: true,
     publish: [service('payments')],
-    subscribe: [service('gateway')],
+    // Terminals encrypt the cards they read for payments, as the gateway does.
+    subscribe: [service('gateway'), { kind: 'terminals' }],
   }),
   terminalRequests: defineTopic('terminalRequests', {
     pattern: 'terminals/{terminalId}/requests',
-    schema: terminalPaymentRequestSchema,
+    schema: terminalRequestSchema,
     qos: 1,
     retain: false,
     publish: [{ kind: 'terminal', idParam: 'terminalId' }],
+    // Payments through `$share/payments/terminals/+/requests`.
     subscribe: [service('payments')],
   }),
   terminalResults: defineTopic('terminalResults', {
     pattern: 'terminals/{terminalId}/results',
-    schema: terminalPaymentResultSchema,
+    schema: terminalResultSchema,
     qos: 1,
     retain: false,
     publish: [service('payments')],
@@ -230,6 +234,15 @@ export const topics = Object.freeze({
     publish: [{ kind: 'terminal', idParam: 'terminalId' }],
     // users keeps the terminal registry and shows each terminal's presence in the admin's list.
     subscribe: [service('payments', 'gateway', 'users')],
+  }),
+  terminalTransactions: defineTopic('terminalTransactions', {
+    pattern: 'payments/terminal-transactions',
+    schema: terminalTransactionSchema,
+    qos: 1,
+    retain: false,
+    publish: [service('payments')],
+    // users keeps each terminal's last transactions and today's totals for the admin's list.
+    subscribe: [service('users')],
   }),
   orderStatus: defineTopic('orderStatus', {
     pattern: 'orders/{userId}/{orderId}/status',
@@ -429,6 +442,8 @@ function admits(
     switch (rule.kind) {
       case 'service':
         return principal.kind === 'service' && rule.services.includes(principal.service);
+      case 'terminals':
+        return principal.kind === 'terminal';
       case 'terminal':
         return principal.kind === 'terminal' && isOwnId(idAt(rule.idParam), principal.terminalId);
       case 'browser':

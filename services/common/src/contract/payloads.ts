@@ -48,6 +48,12 @@ export const encryptedCardSchema = z
 /** A stable code: why a payment was declined, refused or refunded (`card_declined`, …). */
 const code = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/);
 
+/**
+ * An order's pay code, as orders issues it: 8 characters of Crockford's base32 (no I, L, O or U),
+ * shown to the shopper (grouped `K7QM-2XWP`) to pay the order at a shop's terminal.
+ */
+export const payCodeSchema = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{8}$/);
+
 /** orders → payments: this order owes this amount until `expiresAt`; never a client's figure. */
 export const paymentIntentCreatedSchema = z.strictObject({
   type: z.literal('payment.intent_created'),
@@ -57,6 +63,8 @@ export const paymentIntentCreatedSchema = z.strictObject({
   amountMinor,
   currency,
   expiresAt: timestamp,
+  /** The code a shop's terminal pays the order by; an order made before pay codes has none. */
+  payCode: payCodeSchema.optional(),
 });
 
 /**
@@ -193,22 +201,175 @@ export const paymentKeysSchema = z.strictObject({
   at: timestamp,
 });
 
-/** terminal → payments: a card-present payment; the terminal's id is the topic's, not here. */
+/**
+ * A pay code as a terminal's keypad or scanner reads it: case, hyphens and the letters Crockford
+ * reads as digits (I, L → 1; O → 0) are forgiven; payments normalizes it before looking it up.
+ */
+const typedPayCode = z.string().regex(/^[0-9A-Za-z-]{4,20}$/);
+
+/** The registry's terminal id format (sql/users/0003_terminals.sql). */
+export const terminalIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{2,63}$/);
+
+/** A processor's transaction id (`sbx_ch_…`), as a terminal prints it on the receipt. */
+const transactionId = z.string().min(1).max(100);
+
+/**
+ * terminal → payments: a card-present payment of a walk-in amount. `requestId` is the terminal's
+ * own (nexo's ServiceID): unique per terminal over 48 hours, and a repeat gets the first answer.
+ * The card is read by the terminal and encrypted for payments' key (`payments/keys`), as in
+ * checkout: the broker only ever carries ciphertext. The terminal's id is the topic's, not here.
+ */
 export const terminalPaymentRequestSchema = z.strictObject({
   type: z.literal('terminal.payment_requested'),
   requestId,
   amountMinor,
   currency,
-  orderCode: z.string().min(1).max(64).optional(),
-  card: cardSchema,
+  card: encryptedCardSchema,
 });
 
-/** payments → one terminal: the outcome of one of its requests. */
-export const terminalPaymentResultSchema = z.strictObject({
-  type: z.enum(['terminal.payment_approved', 'terminal.payment_declined']),
+/**
+ * terminal → payments: pay an online order by its pay code. No amount: the order's intent rules,
+ * never a figure from the terminal.
+ */
+export const terminalOrderPaymentRequestSchema = z.strictObject({
+  type: z.literal('terminal.order_payment_requested'),
   requestId,
-  transactionId: z.string().min(1).max(100).optional(),
-  reason: reason.optional(),
+  payCode: typedPayCode,
+  card: encryptedCardSchema,
+});
+
+/**
+ * terminal → payments: what became of my request `ofRequestId`? A terminal that got no answer asks
+ * this rather than sending the request again blindly (nexo's TransactionStatus).
+ */
+export const terminalStatusRequestSchema = z.strictObject({
+  type: z.literal('terminal.status_requested'),
+  requestId,
+  ofRequestId: requestId,
+});
+
+/** terminal → payments: abort my payment request `ofRequestId`, unless it was approved already. */
+export const terminalAbortRequestSchema = z.strictObject({
+  type: z.literal('terminal.abort_requested'),
+  requestId,
+  ofRequestId: requestId,
+});
+
+/**
+ * terminal → payments: reverse one of this terminal's approved payments, by the transaction id its
+ * result carried: all that is left of it, or `amountMinor` of it.
+ */
+export const terminalReversalRequestSchema = z.strictObject({
+  type: z.literal('terminal.reversal_requested'),
+  requestId,
+  transactionId,
+  amountMinor: amountMinor.optional(),
+  reason: code.optional(),
+});
+
+/**
+ * terminal → payments: the totals of this terminal's open period (`totals`), or of a closed one
+ * (`totals` with its `periodId`); `close` closes the open period, answers its totals under its id,
+ * and opens the next — a shop's end of day.
+ */
+export const terminalReconciliationRequestSchema = z.strictObject({
+  type: z.literal('terminal.reconciliation_requested'),
+  requestId,
+  action: z.enum(['totals', 'close']),
+  periodId: id.optional(),
+});
+
+/** Everything a terminal may ask on `terminals/{terminalId}/requests`. */
+export const terminalRequestSchema = z.discriminatedUnion('type', [
+  terminalPaymentRequestSchema,
+  terminalOrderPaymentRequestSchema,
+  terminalStatusRequestSchema,
+  terminalAbortRequestSchema,
+  terminalReversalRequestSchema,
+  terminalReconciliationRequestSchema,
+]);
+
+const count = z.int().min(0).max(1_000_000_000);
+/** Sums of many amounts: wider than one amount, still far inside Number.MAX_SAFE_INTEGER. */
+const sumMinor = z.int().min(0).max(1_000_000_000_000_000);
+const tally = z.strictObject({ count, amountMinor: sumMinor });
+
+/** One currency's totals of a terminal's period. */
+export const terminalTotalsSchema = z.strictObject({
+  currency,
+  approved: tally,
+  declined: tally,
+  reversed: tally,
+});
+
+/** A terminal's reconciliation period: its id, bounds and totals by currency. */
+export const terminalPeriodSchema = z.strictObject({
+  periodId: id,
+  openedAt: timestamp,
+  closedAt: timestamp.optional(),
+  totals: z.array(terminalTotalsSchema).max(200),
+});
+
+/**
+ * payments → one terminal: the answer to one of its requests, as nexo answers (Result and
+ * ErrorCondition): `result` is `success` or `failure`, and a failure has a stable
+ * `errorCondition` (`card_declined`, `unknown_pay_code`, `aborted`, … — payments' README lists
+ * them). What the answer carries depends on `request`.
+ */
+const terminalAnswerSchema = z.strictObject({
+  type: z.literal('terminal.result'),
+  id,
+  requestId,
+  request: z.enum(['payment', 'order_payment', 'status', 'abort', 'reversal', 'reconciliation']),
+  result: z.enum(['success', 'failure']),
+  errorCondition: code.optional(),
+  /** Payment and reversal: the processor's transaction (a reversal's own, and `reversedTransactionId`). */
+  transactionId: transactionId.optional(),
+  reversedTransactionId: transactionId.optional(),
+  paymentId: id.optional(),
+  /** An order payment: the order paid. */
+  orderId: id.optional(),
+  amountMinor: amountMinor.optional(),
+  currency: currency.optional(),
+  cardBrand: z.string().min(1).max(40).optional(),
+  cardLast4: z
+    .string()
+    .regex(/^\d{4}$/)
+    .optional(),
+  /** Status and abort: the request asked about. */
+  ofRequestId: requestId.optional(),
+  /** Status: `processed` (with `original`, the first answer), `in_progress` or `not_found`. */
+  state: z.enum(['processed', 'in_progress', 'not_found']).optional(),
+  /** Reconciliation. */
+  period: terminalPeriodSchema.optional(),
+  at: timestamp,
+});
+
+export const terminalResultSchema = terminalAnswerSchema.extend({
+  original: terminalAnswerSchema.optional(),
+});
+
+/**
+ * payments → users: a terminal's transaction was recorded — a payment approved or declined, or a
+ * reversal — for the admin's list of terminals (their last transactions and today's totals).
+ */
+export const terminalTransactionSchema = z.strictObject({
+  type: z.literal('terminal.transaction_recorded'),
+  id,
+  terminalId: terminalIdSchema,
+  kind: z.enum(['payment', 'reversal']),
+  outcome: z.enum(['approved', 'declined', 'reversed']),
+  amountMinor,
+  currency,
+  transactionId: transactionId.optional(),
+  orderId: id.optional(),
+  periodId: id,
+  reason: code.optional(),
+  cardBrand: z.string().min(1).max(40).optional(),
+  cardLast4: z
+    .string()
+    .regex(/^\d{4}$/)
+    .optional(),
   at: timestamp,
 });
 
@@ -264,8 +425,7 @@ export const accountTokensRevokedSchema = z.strictObject({
 export const terminalCredentialsRevokedSchema = z.strictObject({
   type: z.literal('terminal.credentials_revoked'),
   id,
-  // The registry's id format (sql/users/0003_terminals.sql).
-  terminalId: z.string().regex(/^[a-z0-9][a-z0-9-]{2,63}$/),
+  terminalId: terminalIdSchema,
   reason: z.enum(['deleted', 'secret_rotated']),
   at: timestamp,
 });
@@ -287,7 +447,16 @@ export type PaymentStatusRequested = z.infer<typeof paymentStatusRequestSchema>;
 export type PaymentStatus = z.infer<typeof paymentStatusSchema>;
 export type PaymentKeys = z.infer<typeof paymentKeysSchema>;
 export type TerminalPaymentRequested = z.infer<typeof terminalPaymentRequestSchema>;
-export type TerminalPaymentResult = z.infer<typeof terminalPaymentResultSchema>;
+export type TerminalOrderPaymentRequested = z.infer<typeof terminalOrderPaymentRequestSchema>;
+export type TerminalStatusRequested = z.infer<typeof terminalStatusRequestSchema>;
+export type TerminalAbortRequested = z.infer<typeof terminalAbortRequestSchema>;
+export type TerminalReversalRequested = z.infer<typeof terminalReversalRequestSchema>;
+export type TerminalReconciliationRequested = z.infer<typeof terminalReconciliationRequestSchema>;
+export type TerminalRequest = z.infer<typeof terminalRequestSchema>;
+export type TerminalTotals = z.infer<typeof terminalTotalsSchema>;
+export type TerminalPeriod = z.infer<typeof terminalPeriodSchema>;
+export type TerminalResult = z.infer<typeof terminalResultSchema>;
+export type TerminalTransaction = z.infer<typeof terminalTransactionSchema>;
 export type TerminalStatus = z.infer<typeof terminalStatusSchema>;
 export type OrderStatusChanged = z.infer<typeof orderStatusChangedSchema>;
 export type LowStockReached = z.infer<typeof lowStockReachedSchema>;
