@@ -442,8 +442,7 @@ function uniqueTime(): string {
   return new Date(Date.UTC(2026, 0, 1) + stamp * 1_000).toISOString();
 }
 
-const card = { number: '4111111111111111', expMonth: 12, expYear: 2030, cvc: '123' };
-/** payments/requests carries a compact JWE for payments' key; its shape is all the broker checks. */
+/** A card as payments/requests and terminals carry it: a compact JWE for payments' key; its shape is all the broker checks. */
 const encryptedCard =
   'eyJhbGciOiJFQ0RILUVTK0EyNTZLVyIsImVuYyI6IkEyNTZHQ00ifQ.d3JhcHBlZA.aXYtaXYtaXYt.Y2lwaGVy.dGFn';
 

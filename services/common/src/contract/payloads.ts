@@ -19,8 +19,6 @@ const currency = z.string().regex(/^[A-Z]{3}$/);
 /** ISO 8601 with `Z` or an offset, as `Date.prototype.toISOString` and Postgres write them. */
 const timestamp = z.iso.datetime({ offset: true });
 
-const reason = z.string().min(1).max(200);
-
 /**
  * A card as a shopper or terminal hands it over. Only its shape is checked here; whether it is
  * accepted (Luhn, expiry against today, test cards) is the payments service's decision, answered
