@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { createMetrics } from '@mercado/common/metrics';
 import { captureLogs, eventually, testBrokerCredentials } from '@mercado/common/testing';
@@ -53,6 +53,12 @@ export interface TestBroker {
   subscribed(clientId: string, filter: string): Promise<void>;
   /** The same as `stop()`; the test's teardown calls it. */
   close(): Promise<void>;
+  /**
+   * Registers a payment terminal in the broker's stand-in registry (the users service's, when
+   * `env` names no USERS_URL) and returns its secret: it connects as `terminal:{id}`, client id
+   * `terminal-{id}`.
+   */
+  registerTerminal(terminalId: string, secret?: string): string;
 }
 
 /**
@@ -77,6 +83,13 @@ export async function startTestBroker(
   const logs = captureLogs('broker');
   let port = 0;
   let running: { server: net.Server; broker: MercadoBroker } | undefined;
+  // A stand-in for the users service's registry: what `registerTerminal` recorded, compared in
+  // constant time as the registry compares hashes.
+  const terminals = new Map<string, Buffer>();
+  const verifyTerminal = async (terminalId: string, secret: Buffer) => {
+    const known = terminals.get(terminalId);
+    return known !== undefined && known.length === secret.length && timingSafeEqual(known, secret);
+  };
   let stopping: Promise<void> | undefined;
 
   async function start() {
@@ -86,6 +99,7 @@ export async function startTestBroker(
       config,
       log: logs.log,
       metrics: createMetrics('broker'),
+      ...(env.USERS_URL ? {} : { verifyTerminal }),
     });
     const server = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
     await new Promise<void>((resolve, reject) => {
@@ -124,6 +138,10 @@ export async function startTestBroker(
     async restart() {
       await stop();
       await start();
+    },
+    registerTerminal(terminalId, secret = randomBytes(24).toString('base64url')) {
+      terminals.set(terminalId, Buffer.from(secret));
+      return secret;
     },
     async subscribed(clientId, filter) {
       await eventually(`${clientId} subscribed to ${filter}`, () => {

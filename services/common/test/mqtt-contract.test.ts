@@ -739,6 +739,7 @@ t.test('every kind of terminal request parses, and a request of no kind is refus
     },
     { type: 'terminal.reconciliation_requested', requestId: 'r10', action: 'reopen' },
     { type: 'terminal.status_requested', requestId: '', ofRequestId: 'r1' },
+    { type: 'terminal.status_requested', requestId: 'r11', ofRequestId: 'r1\u0000' },
   ].map((request) => {
     const result = parsePayload('terminals/t1/requests', JSON.stringify(request));
     return result.ok ? 'accepted' : result.reason;
@@ -747,7 +748,8 @@ t.test('every kind of terminal request parses, and a request of no kind is refus
     'invalid_payload: type invalid_union',
     'invalid_payload: amountMinor too_small',
     'invalid_payload: action invalid_value',
-    'invalid_payload: requestId too_small',
+    'invalid_payload: requestId invalid_format',
+    'invalid_payload: ofRequestId invalid_format',
   ]);
 });
 

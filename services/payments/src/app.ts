@@ -11,6 +11,7 @@ import { consumePaymentIntents } from './consumers/payment-intents.js';
 import { consumePaymentRequests } from './consumers/payment-requests.js';
 import { consumeRefundRequests } from './consumers/refund-requests.js';
 import { consumeStatusRequests } from './consumers/status-requests.js';
+import { consumeTerminalRequests } from './consumers/terminal-requests.js';
 import type { PaymentsDeps } from './domain/deps.js';
 import { createSandboxProcessor, type CardProcessor } from './domain/processor.js';
 import { startPaymentRecovery } from './domain/recovery.js';
@@ -23,7 +24,9 @@ export {
   refusalReasons,
   declineReasons,
   refundReasons,
+  terminalConditions,
   type RefusalReason,
+  type TerminalCondition,
   type DeclineReason,
 } from './errors.js';
 export { paymentsOutbox } from './data/outbox.js';
@@ -43,6 +46,7 @@ export { receiveIntent, receiveIntentCancellation } from './domain/intents.js';
 export { recoverAbandonedPayments, type RecoveryOptions } from './domain/recovery.js';
 export { refundPayment, type RefundAnswer, type RefundAsk } from './domain/refunds.js';
 export { answerStatusRequest } from './domain/status.js';
+export { handleTerminalRequest, normalizePayCode } from './domain/terminals.js';
 export { announceCardKeys, type KeyAnnouncement } from './key-announcement.js';
 export type { PaymentsDeps } from './domain/deps.js';
 
@@ -79,6 +83,7 @@ export async function paymentsDeps(
         slowCardDelayMs: config.PROCESSOR_SLOW_CARD_DELAY_MS,
       }),
     fingerprintKey: config.CARD_FINGERPRINT_KEY,
+    terminalCurrencies: config.PAYMENTS_TERMINAL_CURRENCIES,
     now,
   };
 }
@@ -90,7 +95,8 @@ export interface PaymentsWork {
 
 /**
  * Payments' work beside its HTTP app, as main runs it: the card keys announced on every
- * connection, the consumers of intents, requests, refunds and status requests, the recovery of
+ * connection, the consumers of intents, requests, refunds, status requests and terminals' requests,
+ * the recovery of
  * payments abandoned mid-charge, and the outbox relay. Without MQTT there is nothing to do but
  * wait for a broker (the rows wait too).
  */
@@ -113,6 +119,7 @@ export function startPaymentsWork(runtime: PaymentsRuntime, deps: PaymentsDeps):
       consumePaymentIntents(withMqtt),
       consumeRefundRequests(withMqtt),
       consumeStatusRequests(withMqtt),
+      consumeTerminalRequests(withMqtt),
       { name: 'card key announcement', stop: () => keys.stop() },
       recovery,
       ...(relay ? [relay] : []),

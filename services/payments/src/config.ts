@@ -6,6 +6,7 @@ import {
   outboxRelaySettings,
   setting,
 } from '@mercado/common/config';
+import { z } from 'zod';
 import { cardKeysSetting } from './keys.js';
 
 export const paymentsSettings = {
@@ -30,6 +31,13 @@ export const paymentsSettings = {
   PAYMENTS_ABANDONED_AFTER_MS: setting.int(600_000, 1_000, 86_400_000),
   /** How often each replica looks for abandoned payments. */
   PAYMENTS_RECOVERY_INTERVAL_MS: setting.int(60_000, 100, 3_600_000),
+  /**
+   * The currencies terminals take for a walk-in amount (ISO 4217, comma-separated); another is
+   * answered `unsupported_currency`. An order paid by its pay code is in the order's currency.
+   */
+  PAYMENTS_TERMINAL_CURRENCIES: setting
+    .list(['EUR'])
+    .pipe(z.array(z.string().regex(/^[A-Z]{3}$/, 'ISO 4217 codes, upper case')).min(1)),
   /** The broker: requests and intents come from it, results and the keys go to it. */
   ...mqttSettings,
   ...outboxRelaySettings,

@@ -42,5 +42,29 @@ export const refundReasons = {
   order_expired: 'The payment was approved for an order that expired meanwhile',
 } as const;
 
+/**
+ * A terminal's answer `failure` (`errorCondition`), besides the decline reasons above (the
+ * processor said no to the card) and the card refusals `unreadable_card`, `unknown_key` and
+ * `invalid_card`. Stable, like nexo's ErrorCondition: firmware switches on them.
+ */
+export const terminalConditions = {
+  unknown_pay_code: 'No open order has this pay code',
+  order_not_payable: 'The order was cancelled or expired, or its deadline has passed',
+  order_already_paid: 'The order is paid already (online or at another terminal)',
+  payment_in_progress: 'Another payment of the order is being processed',
+  unsupported_currency: 'Terminals do not take this currency (PAYMENTS_TERMINAL_CURRENCIES)',
+  unreadable_card: 'The card could not be decrypted with any of payments’ keys',
+  unknown_key: 'The card was encrypted for a key payments does not hold (any more)',
+  invalid_card: 'The decrypted card is not a card (the contract’s cardSchema)',
+  request_id_reused: 'This request id was used for another request in the last 48 hours',
+  aborted: 'The payment was aborted before it was approved; nothing was charged',
+  not_abortable: 'The request was already answered (approved or declined), or is no payment',
+  unknown_transaction: 'No approved payment of this terminal has this transaction id',
+  reversal_exceeds_captured: 'The reversal is more than what is left of the payment',
+  reversal_failed: 'The processor could not give the money back; nothing was reversed',
+  unknown_period: 'No reconciliation period of this terminal has this id',
+} as const;
+
 export type RefusalReason = keyof typeof refusalReasons;
+export type TerminalCondition = keyof typeof terminalConditions;
 export type DeclineReason = keyof typeof declineReasons;

@@ -5,7 +5,13 @@ import {
   expectHostileInputRefused,
   expectProblemAnswer,
 } from '@mercado/common/testing';
-import { declineReasons, refundReasons, refusalReasons, sandboxTestCards } from '../src/app.js';
+import {
+  declineReasons,
+  refundReasons,
+  refusalReasons,
+  sandboxTestCards,
+  terminalConditions,
+} from '../src/app.js';
 import { paymentsTables, startPayments } from './helpers.js';
 
 t.test('payments answers HTTP with health, readiness and metrics only', async (t) => {
@@ -80,6 +86,13 @@ t.test('the README documents every result code and every test card', async (t) =
     ...Object.keys(refundReasons),
   ]) {
     t.match(section, `\`${code}\``, code);
+  }
+  const terminals = readme.slice(
+    readme.indexOf('### Error conditions'),
+    readme.indexOf('## Cards'),
+  );
+  for (const code of Object.keys(terminalConditions)) {
+    t.match(terminals, `\`${code}\``, `terminal condition ${code}`);
   }
   const cards = readme.slice(readme.indexOf('### Test cards'), readme.indexOf('## The store'));
   for (const number of Object.keys(sandboxTestCards)) {

@@ -121,7 +121,7 @@ t.test(
     const first = runPayments(t, { ...env, MQTT_URL: proxy.url, OUTBOX_PUBLISH_TIMEOUT_MS: '500' });
     await eventually(
       'the first process subscribed',
-      () => first.logged('mqtt consumer subscribed') === 4,
+      () => first.logged('mqtt consumer subscribed') === 5,
     );
 
     const db: Knex = createDb({

@@ -24,8 +24,8 @@ async function setUp(t: TestContext) {
   const broker = await startTestBroker(t);
   const payments = await startPayments(t, { MQTT_URL: broker.url }, { work: true });
   await eventually(
-    'payments subscribed to its four topics',
-    () => logged(payments, 'mqtt consumer subscribed') === 4,
+    'payments subscribed to its five topics',
+    () => logged(payments, 'mqtt consumer subscribed') === 5,
   );
   await payments.work!.keys!.announced();
   return { broker, payments };

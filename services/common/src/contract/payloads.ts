@@ -10,6 +10,12 @@ const id = z.uuid();
 /** The key that makes processing idempotent: an HTTP Idempotency-Key, a terminal's own counter. */
 const requestId = z.string().min(1).max(100);
 
+/**
+ * A terminal's own request id (nexo's ServiceID, a counter or a uuid): visible ASCII only, since
+ * firmware prints it on receipts and payments logs it.
+ */
+const terminalRequestId = z.string().regex(/^[\x21-\x7e]{1,100}$/);
+
 /** Integer minor units, never floats; the ceiling keeps sums far inside Number.MAX_SAFE_INTEGER. */
 const amountMinor = z.int().positive().max(100_000_000_000);
 
@@ -219,7 +225,7 @@ const transactionId = z.string().min(1).max(100);
  */
 export const terminalPaymentRequestSchema = z.strictObject({
   type: z.literal('terminal.payment_requested'),
-  requestId,
+  requestId: terminalRequestId,
   amountMinor,
   currency,
   card: encryptedCardSchema,
@@ -231,7 +237,7 @@ export const terminalPaymentRequestSchema = z.strictObject({
  */
 export const terminalOrderPaymentRequestSchema = z.strictObject({
   type: z.literal('terminal.order_payment_requested'),
-  requestId,
+  requestId: terminalRequestId,
   payCode: typedPayCode,
   card: encryptedCardSchema,
 });
@@ -242,15 +248,15 @@ export const terminalOrderPaymentRequestSchema = z.strictObject({
  */
 export const terminalStatusRequestSchema = z.strictObject({
   type: z.literal('terminal.status_requested'),
-  requestId,
-  ofRequestId: requestId,
+  requestId: terminalRequestId,
+  ofRequestId: terminalRequestId,
 });
 
 /** terminal → payments: abort my payment request `ofRequestId`, unless it was approved already. */
 export const terminalAbortRequestSchema = z.strictObject({
   type: z.literal('terminal.abort_requested'),
-  requestId,
-  ofRequestId: requestId,
+  requestId: terminalRequestId,
+  ofRequestId: terminalRequestId,
 });
 
 /**
@@ -259,7 +265,7 @@ export const terminalAbortRequestSchema = z.strictObject({
  */
 export const terminalReversalRequestSchema = z.strictObject({
   type: z.literal('terminal.reversal_requested'),
-  requestId,
+  requestId: terminalRequestId,
   transactionId,
   amountMinor: amountMinor.optional(),
   reason: code.optional(),
@@ -272,7 +278,7 @@ export const terminalReversalRequestSchema = z.strictObject({
  */
 export const terminalReconciliationRequestSchema = z.strictObject({
   type: z.literal('terminal.reconciliation_requested'),
-  requestId,
+  requestId: terminalRequestId,
   action: z.enum(['totals', 'close']),
   periodId: id.optional(),
 });

@@ -8,11 +8,15 @@ export type PaymentEventType =
   | 'payment_declined'
   | 'payment_refused'
   | 'payment_refunded'
-  | 'refund_refused';
+  | 'refund_refused'
+  | 'payment_aborted'
+  | 'period_closed';
 
 export interface PaymentEvent {
   type: PaymentEventType;
-  orderId: string;
+  /** Null for a terminal's walk-in payment and its terminal's periods. */
+  orderId: string | null;
+  terminalId?: string | undefined;
   paymentId?: string | undefined;
   requestId?: string | undefined;
   amountMinor?: number | undefined;
@@ -23,7 +27,8 @@ export interface PaymentEvent {
 export interface PaymentEventRow {
   id: number;
   type: PaymentEventType;
-  order_id: string;
+  order_id: string | null;
+  terminal_id: string | null;
   payment_id: string | null;
   request_id: string | null;
   amount_minor: number | null;
@@ -50,5 +55,6 @@ export function eventColumns(event: PaymentEvent) {
     amount_minor: event.amountMinor ?? null,
     currency: event.currency ?? null,
     reason: event.reason ?? null,
+    terminal_id: event.terminalId ?? null,
   };
 }

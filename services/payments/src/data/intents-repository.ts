@@ -8,6 +8,7 @@ export interface IntentRow {
   expires_at: Date | null;
   cancelled_reason: 'cancelled' | 'expired' | null;
   cancelled_at: Date | null;
+  pay_code: string | null;
   created_at: Date;
 }
 
@@ -17,6 +18,7 @@ export interface NewIntent {
   amountMinor: number;
   currency: string;
   expiresAt: string;
+  payCode?: string | undefined;
 }
 
 /**
@@ -26,13 +28,21 @@ export interface NewIntent {
  */
 export async function recordIntent(trx: Knex.Transaction, intent: NewIntent): Promise<boolean> {
   const result = await trx.raw<{ rowCount: number }>(
-    `insert into intents (order_id, user_id, amount_minor, currency, expires_at)
-     values (?, ?, ?, ?, ?)
+    `insert into intents (order_id, user_id, amount_minor, currency, expires_at, pay_code)
+     values (?, ?, ?, ?, ?, ?)
      on conflict (order_id) do update
         set user_id = excluded.user_id, amount_minor = excluded.amount_minor,
-            currency = excluded.currency, expires_at = excluded.expires_at
+            currency = excluded.currency, expires_at = excluded.expires_at,
+            pay_code = excluded.pay_code
       where intents.amount_minor is null`,
-    [intent.orderId, intent.userId, intent.amountMinor, intent.currency, intent.expiresAt],
+    [
+      intent.orderId,
+      intent.userId,
+      intent.amountMinor,
+      intent.currency,
+      intent.expiresAt,
+      intent.payCode ?? null,
+    ],
   );
   return result.rowCount === 1;
 }
@@ -63,4 +73,15 @@ export async function findIntentLocked(
   orderId: string,
 ): Promise<IntentRow | undefined> {
   return trx<IntentRow>('intents').where({ order_id: orderId }).forShare().first();
+}
+
+/**
+ * The intents a terminal's pay code names, share-locked as findIntentLocked. Orders issues each
+ * code once; the caller refuses a code that names none, or (never expected) more than one.
+ */
+export async function findIntentsByPayCodeLocked(
+  trx: Knex.Transaction,
+  payCode: string,
+): Promise<IntentRow[]> {
+  return trx<IntentRow>('intents').where({ pay_code: payCode }).forShare().limit(2);
 }

@@ -6,13 +6,15 @@ export type PaymentStatus = 'requires_payment' | 'processing' | 'succeeded' | 'f
 
 export interface PaymentRow {
   id: string;
-  order_id: string;
+  /** Null for a terminal's walk-in payment only. */
+  order_id: string | null;
   request_id: string;
-  user_id: string;
+  user_id: string | null;
   amount_minor: number;
   currency: string;
   status: PaymentStatus;
-  method: 'card';
+  method: 'card' | 'card_present';
+  terminal_id: string | null;
   card_brand: string;
   card_last4: string;
   card_fingerprint: string;
@@ -26,9 +28,12 @@ export interface PaymentRow {
 
 export interface NewPayment {
   id: string;
-  orderId: string;
+  /** Null for a terminal's walk-in payment. */
+  orderId: string | null;
   requestId: string;
-  userId: string;
+  userId: string | null;
+  /** A card-present payment's terminal. */
+  terminalId?: string;
   amountMinor: number;
   currency: string;
   cardBrand: string;
@@ -110,8 +115,8 @@ export async function insertProcessingPayment(
   await trx.raw(
     `with inserted as (
        insert into payments (id, order_id, request_id, user_id, amount_minor, currency, status,
-                             card_brand, card_last4, card_fingerprint)
-       values (?, ?, ?, ?, ?, ?, 'processing', ?, ?, ?)
+                             card_brand, card_last4, card_fingerprint, method, terminal_id)
+       values (?, ?, ?, ?, ?, ?, 'processing', ?, ?, ?, ?, ?)
        returning id
      )
      ${auditInsert} from inserted`,
@@ -125,6 +130,8 @@ export async function insertProcessingPayment(
       payment.cardBrand,
       payment.cardLast4,
       payment.cardFingerprint,
+      payment.terminalId ? 'card_present' : 'card',
+      payment.terminalId ?? null,
       ...auditValues(event),
     ],
   );
@@ -135,8 +142,8 @@ export async function insertProcessingPayment(
  * does; cast, since a parameter in a select list has no column to take its type from.
  */
 const auditInsert = `insert into payment_events
-       (type, order_id, payment_id, request_id, amount_minor, currency, reason)
-     select ?::text, ?::uuid, ?::uuid, ?::text, ?::bigint, ?::text, ?::text`;
+       (type, order_id, payment_id, request_id, amount_minor, currency, reason, terminal_id)
+     select ?::text, ?::uuid, ?::uuid, ?::text, ?::bigint, ?::text, ?::text, ?::text`;
 
 function auditValues(event: PaymentEvent): Array<string | number | null> {
   const row = eventColumns(event);
@@ -148,12 +155,14 @@ function auditValues(event: PaymentEvent): Array<string | number | null> {
     row.amount_minor,
     row.currency,
     row.reason,
+    row.terminal_id,
   ];
 }
 
+/** `result` is what was published to orders: none for a terminal's walk-in payment. */
 export type PaymentOutcome =
-  | { status: 'succeeded'; transactionId: string; result: PaymentResult }
-  | { status: 'failed'; declineCode: string; result: PaymentResult };
+  | { status: 'succeeded'; transactionId: string; result: PaymentResult | null }
+  | { status: 'failed'; declineCode: string; result: PaymentResult | null };
 
 /**
  * Records the outcome of a payment still `processing`, and the audit's `event` in the same
@@ -178,7 +187,7 @@ export async function completePayment(
       outcome.status,
       outcome.status === 'succeeded' ? outcome.transactionId : null,
       outcome.status === 'failed' ? outcome.declineCode : null,
-      JSON.stringify(outcome.result),
+      outcome.result ? JSON.stringify(outcome.result) : null,
       paymentId,
       ...auditValues(event),
     ],

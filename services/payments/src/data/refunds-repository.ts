@@ -4,7 +4,8 @@ import type { PaymentResult } from '@mercado/common/contract';
 export interface RefundRow {
   id: string;
   payment_id: string;
-  order_id: string;
+  /** Null for a walk-in payment's reversal. */
+  order_id: string | null;
   amount_minor: number;
   reason: string;
   status: 'pending' | 'succeeded' | 'failed';
@@ -23,7 +24,13 @@ export async function findRefund(
 
 export async function insertPendingRefund(
   trx: Knex.Transaction,
-  refund: { id: string; paymentId: string; orderId: string; amountMinor: number; reason: string },
+  refund: {
+    id: string;
+    paymentId: string;
+    orderId: string | null;
+    amountMinor: number;
+    reason: string;
+  },
 ): Promise<void> {
   await trx('refunds').insert({
     id: refund.id,

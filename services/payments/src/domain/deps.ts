@@ -11,6 +11,8 @@ export interface PaymentsDeps {
   processor: CardProcessor;
   /** CARD_FINGERPRINT_KEY. */
   fingerprintKey: string;
+  /** PAYMENTS_TERMINAL_CURRENCIES. */
+  terminalCurrencies: readonly string[];
   /** Now, for intents' deadlines (a test moves it). */
   now: () => Date;
 }

@@ -183,23 +183,36 @@ export async function recordOutcome(
   // Approved for an order that was cancelled or expired meanwhile: the money goes back at once.
   if (recorded.voidAs) await voidPayment(deps, payment.id, recorded.voidAs);
   if (recorded.lateApproval && recorded.result.type !== 'payment.approved' && outcome.approved) {
-    await giveBackLateApproval(deps, payment, outcome.transactionId);
+    await giveBackCharge(deps, payment, outcome.transactionId, 'late_approval');
   }
   return recorded.result;
 }
 
+/** A charge the processor approved that nobody may keep: what giving it back needs. */
+export interface ChargeToGiveBack {
+  id: string;
+  orderId: string | null;
+  terminalId?: string | undefined;
+  requestId: string;
+  amountMinor: number;
+  currency: string;
+}
+
 /**
- * The processor approved a charge after payments had given it up as abandoned and declined it:
- * the money goes back at once, audited, so no card is charged for a payment that failed.
+ * Gives back at once, audited, a charge the processor approved that no one may keep: one approved
+ * after payments had given it up as abandoned and declined it (`late_approval`), or a terminal's
+ * payment approved after it was aborted (`aborted`). No card is left charged for a payment that
+ * failed.
  */
-async function giveBackLateApproval(
+export async function giveBackCharge(
   deps: PaymentsDeps,
-  payment: ProcessingPayment,
+  payment: ChargeToGiveBack,
   transactionId: string,
+  reason: 'late_approval' | 'aborted',
 ): Promise<void> {
   const refunded = await deps.processor
     .refund({
-      refundId: `late-${payment.id}`,
+      refundId: `${reason === 'aborted' ? 'abort' : 'late'}-${payment.id}`,
       transactionId,
       amountMinor: payment.amountMinor,
       currency: payment.currency,
@@ -209,16 +222,17 @@ async function giveBackLateApproval(
     appendPaymentEvent(trx, {
       type: refunded.refunded ? 'payment_refunded' : 'refund_refused',
       orderId: payment.orderId,
+      terminalId: payment.terminalId,
       paymentId: payment.id,
       requestId: payment.requestId,
       amountMinor: payment.amountMinor,
       currency: payment.currency,
-      reason: 'late_approval',
+      reason,
     }),
   );
   deps.log.error(
-    { paymentId: payment.id, orderId: payment.orderId, refunded: refunded.refunded },
-    'a charge approved after its payment was given up: given back',
+    { paymentId: payment.id, orderId: payment.orderId, reason, refunded: refunded.refunded },
+    'a charge approved that could not be kept: given back',
   );
 }
 

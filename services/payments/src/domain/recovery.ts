@@ -1,6 +1,8 @@
 import { findAbandonedPayments } from '../data/payments-repository.js';
 import type { PaymentsDeps } from './deps.js';
+import { findTerminalRequestOfPayment } from '../data/terminals-repository.js';
 import { recordOutcome } from './payments.js';
+import { recordTerminalOutcome } from './terminals.js';
 
 export interface RecoveryOptions {
   /** A payment `processing` for longer than this was abandoned by its process. */
@@ -34,19 +36,34 @@ export async function recoverAbandonedPayments(
       );
       continue;
     }
-    await recordOutcome(
-      deps,
-      {
-        id: payment.id,
-        orderId: payment.order_id,
-        requestId: payment.request_id,
-        amountMinor: payment.amount_minor,
-        currency: payment.currency,
-        cardBrand: payment.card_brand,
-        cardLast4: payment.card_last4,
-      },
-      known ?? { approved: false, declineCode: 'processing_error' },
-    );
+    const outcome = known ?? { approved: false, declineCode: 'processing_error' as const };
+    const processing = {
+      id: payment.id,
+      requestId: payment.request_id,
+      amountMinor: payment.amount_minor,
+      currency: payment.currency,
+      cardBrand: payment.card_brand,
+      cardLast4: payment.card_last4,
+    };
+    // A terminal's payment is settled with its terminal's answer and period.
+    const request = payment.terminal_id
+      ? await findTerminalRequestOfPayment(deps.db, payment.id)
+      : undefined;
+    if (payment.terminal_id && request) {
+      await recordTerminalOutcome(
+        deps,
+        {
+          ...processing,
+          terminalId: payment.terminal_id,
+          terminalRequestId: request.request_id,
+          kind: request.kind === 'order_payment' ? 'order_payment' : 'payment',
+          orderId: payment.order_id,
+        },
+        outcome,
+      );
+    } else {
+      await recordOutcome(deps, { ...processing, orderId: payment.order_id! }, outcome);
+    }
     settled++;
   }
   if (settled > 0) deps.log.warn({ settled }, 'abandoned payments settled');

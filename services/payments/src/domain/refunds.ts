@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PaymentResult } from '@mercado/common/contract';
-import { withTransaction } from '@mercado/common/db';
+import { withTransaction, type Knex } from '@mercado/common/db';
 import { isUniqueViolation } from '@mercado/common/errors';
 import type { RefusalReason } from '../errors.js';
 import { appendPaymentEvent } from '../data/events-repository.js';
@@ -19,10 +19,30 @@ export interface RefundAsk {
   paymentId: string;
   /** The order the caller believes the payment is for; checked when given. */
   orderId?: string;
+  /** A terminal reversing one of its own payments: the payment must be that terminal's. */
+  terminalId?: string;
   /** What to give back; all that is left when not given. */
   amountMinor?: number;
   reason: string;
+  /**
+   * Called in the transaction that records how the refund ended (refused, failed, refunded), so
+   * what the caller keeps of it (a terminal's answer) commits with it or not at all.
+   */
+  settle?: (trx: Knex.Transaction, settlement: RefundSettlement) => Promise<void>;
 }
+
+/** How a refund ended, for RefundAsk's `settle`. */
+export type RefundSettlement =
+  | {
+      kind: 'refunded';
+      orderId: string | null;
+      amountMinor: number;
+      currency: string;
+      transactionId: string;
+      at: string;
+    }
+  | { kind: 'failed' }
+  | { kind: 'refused'; reason: RefusalReason };
 
 export type RefundAnswer =
   | { kind: 'refunded'; result: PaymentResult }
@@ -33,12 +53,13 @@ export type RefundAnswer =
 type Claim =
   | {
       kind: 'claimed';
-      orderId: string;
+      /** Null for a terminal's walk-in payment: no order hears of its refunds. */
+      orderId: string | null;
       amountMinor: number;
       currency: string;
       transactionId: string;
     }
-  | { kind: 'refused'; reason: RefusalReason; orderId: string }
+  | { kind: 'refused'; reason: RefusalReason; orderId: string | null }
   | { kind: 'existing'; refund: RefundRow };
 
 /**
@@ -58,11 +79,27 @@ export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise
     return claim.refund.result ? { kind: 'repeated' } : { kind: 'pending' };
   }
   if (claim.kind === 'refused') {
+    if (ask.terminalId) {
+      // A terminal's reversal: answered to the terminal alone (no order asked for it).
+      await withTransaction(deps.db, async function refuseReversal(trx) {
+        await appendPaymentEvent(trx, {
+          type: 'refund_refused',
+          orderId: claim.orderId,
+          terminalId: ask.terminalId,
+          paymentId: claim.reason === 'unknown_payment' ? undefined : ask.paymentId,
+          requestId: ask.refundId,
+          reason: claim.reason,
+        });
+        await ask.settle?.(trx, { kind: 'refused', reason: claim.reason });
+      });
+      deps.log.info({ refundId: ask.refundId, reason: claim.reason }, 'reversal refused');
+      return { kind: 'refused', reason: claim.reason };
+    }
     // A payment id that is not a uuid never reaches here: the contract refuses it first.
     await refuse(
       deps.db,
       {
-        orderId: claim.orderId,
+        orderId: claim.orderId ?? ask.paymentId,
         requestId: ask.refundId,
         paymentId: ask.paymentId,
         reason: claim.reason,
@@ -88,7 +125,7 @@ export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise
       type: 'payment.refused',
       id: randomUUID(),
       requestId: ask.refundId,
-      orderId: claim.orderId,
+      orderId: claim.orderId ?? ask.paymentId,
       paymentId: ask.paymentId,
       reason: 'refund_failed',
       at,
@@ -99,21 +136,26 @@ export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise
       await appendPaymentEvent(trx, {
         type: 'refund_refused',
         orderId: claim.orderId,
+        terminalId: ask.terminalId,
         paymentId: ask.paymentId,
         requestId: ask.refundId,
         reason: 'refund_failed',
       });
-      await publishResult(trx, result);
+      // A terminal's reversal is answered to the terminal; the order's refunds to orders.
+      if (!ask.terminalId && claim.orderId) await publishResult(trx, result);
+      await ask.settle?.(trx, { kind: 'failed' });
     });
     deps.log.warn({ refundId: ask.refundId }, 'refund failed at the processor');
     return { kind: 'refused', reason: 'refund_failed' };
   }
 
+  // Kept on the refund row (and published when the payment is an order's); a walk-in payment's
+  // refund names its payment where an order would be.
   const result: PaymentResult = {
     type: 'payment.refunded',
     id: randomUUID(),
     requestId: ask.refundId,
-    orderId: claim.orderId,
+    orderId: claim.orderId ?? ask.paymentId,
     paymentId: ask.paymentId,
     amountMinor: claim.amountMinor,
     currency: claim.currency,
@@ -130,13 +172,24 @@ export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise
     await appendPaymentEvent(trx, {
       type: 'payment_refunded',
       orderId: claim.orderId,
+      terminalId: ask.terminalId,
       paymentId: ask.paymentId,
       requestId: ask.refundId,
       amountMinor: claim.amountMinor,
       currency: claim.currency,
       reason: ask.reason,
     });
-    await publishResult(trx, result);
+    // Orders hears of every refund of an order's payment, a terminal's reversal included: the
+    // order becomes (partially) refunded. A walk-in payment has no order to tell.
+    if (claim.orderId) await publishResult(trx, result);
+    await ask.settle?.(trx, {
+      kind: 'refunded',
+      orderId: claim.orderId,
+      amountMinor: claim.amountMinor,
+      currency: claim.currency,
+      transactionId: outcome.transactionId,
+      at,
+    });
   });
   deps.log.info(
     { refundId: ask.refundId, paymentId: ask.paymentId, orderId: claim.orderId },
@@ -153,13 +206,25 @@ function claimRefund(deps: PaymentsDeps, ask: RefundAsk): Promise<Claim> {
     const payment = await findPaymentForUpdate(trx, ask.paymentId);
     const existing = await findRefund(trx, ask.refundId);
     if (existing) {
-      if (existing.result) await publishAgain(trx, existing.result);
+      // A terminal's reversal is answered from its request's row; an order's refund here.
+      if (existing.result && existing.order_id && !ask.terminalId) {
+        await publishAgain(trx, existing.result);
+      }
       return { kind: 'existing', refund: existing };
     }
-    const orderId = ask.orderId ?? payment?.order_id;
-    if (!payment || !orderId || payment.order_id !== orderId) {
-      return { kind: 'refused', reason: 'unknown_payment', orderId: orderId ?? ask.paymentId };
+    if (ask.terminalId !== undefined) {
+      // A terminal reverses its own card-present payments, and no other's.
+      if (!payment || payment.terminal_id !== ask.terminalId) {
+        return { kind: 'refused', reason: 'unknown_payment', orderId: null };
+      }
+    } else if (
+      !payment ||
+      !payment.order_id ||
+      payment.order_id !== (ask.orderId ?? payment.order_id)
+    ) {
+      return { kind: 'refused', reason: 'unknown_payment', orderId: ask.orderId ?? ask.paymentId };
     }
+    const orderId = payment.order_id;
     if (payment.status !== 'succeeded' && payment.status !== 'refunded') {
       return { kind: 'refused', reason: 'payment_not_captured', orderId };
     }

@@ -1,0 +1,271 @@
+import { randomUUID } from 'node:crypto';
+import type { TerminalResult, TerminalTotals } from '@mercado/common/contract';
+import type { Knex } from '@mercado/common/db';
+
+/** What a stored terminal request was (sql/payments/0003_terminals.sql). */
+export type TerminalRequestKind =
+  'payment' | 'order_payment' | 'abort' | 'reversal' | 'reconciliation';
+
+export interface TerminalRequestRow {
+  terminal_id: string;
+  request_id: string;
+  id: string;
+  kind: TerminalRequestKind | null;
+  digest: string | null;
+  state: 'in_progress' | 'aborted' | 'processed';
+  payment_id: string | null;
+  refund_id: string | null;
+  result: TerminalResult | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** How long a terminal's request id stays taken: nexo's ServiceID is unique over 48 hours. */
+export const requestIdLifetimeHours = 48;
+
+export async function findTerminalRequest(
+  db: Knex | Knex.Transaction,
+  terminalId: string,
+  requestId: string,
+): Promise<TerminalRequestRow | undefined> {
+  return db<TerminalRequestRow>('terminal_requests')
+    .where({ terminal_id: terminalId, request_id: requestId })
+    .first();
+}
+
+export async function findTerminalRequestForUpdate(
+  trx: Knex.Transaction,
+  terminalId: string,
+  requestId: string,
+): Promise<TerminalRequestRow | undefined> {
+  return trx<TerminalRequestRow>('terminal_requests')
+    .where({ terminal_id: terminalId, request_id: requestId })
+    .forUpdate()
+    .first();
+}
+
+export interface NewTerminalRequest {
+  terminalId: string;
+  requestId: string;
+  kind: TerminalRequestKind | null;
+  digest: string | null;
+  state: TerminalRequestRow['state'];
+  paymentId?: string;
+  refundId?: string;
+  result?: TerminalResult;
+}
+
+/**
+ * Takes the terminal's request id for this request; undefined when it is taken (the caller reads
+ * the row that holds it). A row older than the id's lifetime is the terminal's id being reused
+ * after 48 hours, as nexo allows: it is replaced.
+ */
+export async function claimTerminalRequest(
+  trx: Knex.Transaction,
+  request: NewTerminalRequest,
+): Promise<TerminalRequestRow | undefined> {
+  const id = randomUUID();
+  const { rows } = await trx.raw<{ rows: TerminalRequestRow[] }>(
+    `insert into terminal_requests
+       (terminal_id, request_id, id, kind, digest, state, payment_id, refund_id, result)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?)
+     on conflict (terminal_id, request_id) do update
+        set id = excluded.id, kind = excluded.kind, digest = excluded.digest,
+            state = excluded.state, payment_id = excluded.payment_id,
+            refund_id = excluded.refund_id, result = excluded.result,
+            created_at = now(), updated_at = now()
+      where terminal_requests.created_at < now() - make_interval(hours => ?)
+     returning *`,
+    [
+      request.terminalId,
+      request.requestId,
+      id,
+      request.kind,
+      request.digest,
+      request.state,
+      request.paymentId ?? null,
+      request.refundId ?? null,
+      request.result ? JSON.stringify(request.result) : null,
+      requestIdLifetimeHours,
+    ],
+  );
+  return rows[0];
+}
+
+/** Records the answer to a request: processed, with the result a repeat gets again. */
+export async function completeTerminalRequest(
+  trx: Knex.Transaction,
+  terminalId: string,
+  requestId: string,
+  changes: { result: TerminalResult; paymentId?: string; refundId?: string },
+): Promise<void> {
+  await trx('terminal_requests')
+    .where({ terminal_id: terminalId, request_id: requestId })
+    .update({
+      state: 'processed',
+      result: JSON.stringify(changes.result),
+      ...(changes.paymentId ? { payment_id: changes.paymentId } : {}),
+      ...(changes.refundId ? { refund_id: changes.refundId } : {}),
+      updated_at: trx.fn.now(),
+    });
+}
+
+/** Marks a payment request under way as aborted: its charge, when it returns, is given back. */
+export async function abortTerminalRequest(
+  trx: Knex.Transaction,
+  terminalId: string,
+  requestId: string,
+): Promise<void> {
+  await trx('terminal_requests')
+    .where({ terminal_id: terminalId, request_id: requestId, state: 'in_progress' })
+    .update({ state: 'aborted', updated_at: trx.fn.now() });
+}
+
+export interface TerminalPeriodRow {
+  id: string;
+  terminal_id: string;
+  opened_at: Date;
+  closed_at: Date | null;
+}
+
+/**
+ * The terminal's open period, share-locked so that closing it (which locks it for update) waits
+ * for the transactions being recorded in it; opened when the terminal has none.
+ */
+export async function openPeriod(
+  trx: Knex.Transaction,
+  terminalId: string,
+  lock: 'share' | 'update' = 'share',
+): Promise<TerminalPeriodRow> {
+  for (;;) {
+    const query = trx<TerminalPeriodRow>('terminal_periods')
+      .where({ terminal_id: terminalId })
+      .whereNull('closed_at');
+    const open = await (lock === 'share' ? query.forShare() : query.forUpdate()).first();
+    if (open) return open;
+    // None yet, or it was closed while this waited for it: open one (or find the one another
+    // transaction opened meanwhile, on the next turn).
+    await trx.raw(
+      `insert into terminal_periods (id, terminal_id) values (?, ?)
+       on conflict (terminal_id) where closed_at is null do nothing`,
+      [randomUUID(), terminalId],
+    );
+  }
+}
+
+export async function findPeriod(
+  db: Knex | Knex.Transaction,
+  terminalId: string,
+  periodId: string,
+): Promise<TerminalPeriodRow | undefined> {
+  return db<TerminalPeriodRow>('terminal_periods')
+    .where({ id: periodId, terminal_id: terminalId })
+    .first();
+}
+
+/** Closes the open period (locked by the caller) and opens the next one. */
+export async function closePeriod(
+  trx: Knex.Transaction,
+  period: TerminalPeriodRow,
+): Promise<TerminalPeriodRow> {
+  const [closed] = await trx<TerminalPeriodRow>('terminal_periods')
+    .where({ id: period.id })
+    .update({ closed_at: trx.fn.now() })
+    .returning('*');
+  await trx('terminal_periods').insert({ id: randomUUID(), terminal_id: period.terminal_id });
+  return closed!;
+}
+
+export interface NewTerminalTransaction {
+  id: string;
+  terminalId: string;
+  periodId: string;
+  kind: 'payment' | 'reversal';
+  outcome: 'approved' | 'declined' | 'reversed';
+  amountMinor: number;
+  currency: string;
+  transactionId?: string | undefined;
+  paymentId: string;
+  orderId?: string | undefined;
+  requestId: string;
+  reason?: string | undefined;
+  cardBrand?: string | undefined;
+  cardLast4?: string | undefined;
+  at: string;
+}
+
+export async function insertTerminalTransaction(
+  trx: Knex.Transaction,
+  transaction: NewTerminalTransaction,
+): Promise<void> {
+  await trx('terminal_transactions').insert({
+    id: transaction.id,
+    terminal_id: transaction.terminalId,
+    period_id: transaction.periodId,
+    kind: transaction.kind,
+    outcome: transaction.outcome,
+    amount_minor: transaction.amountMinor,
+    currency: transaction.currency,
+    transaction_id: transaction.transactionId ?? null,
+    payment_id: transaction.paymentId,
+    order_id: transaction.orderId ?? null,
+    request_id: transaction.requestId,
+    reason: transaction.reason ?? null,
+    card_brand: transaction.cardBrand ?? null,
+    card_last4: transaction.cardLast4 ?? null,
+    at: transaction.at,
+  });
+}
+
+/** A period's totals by currency: count and sum of what was approved, declined and reversed. */
+export async function periodTotals(
+  db: Knex | Knex.Transaction,
+  periodId: string,
+): Promise<TerminalTotals[]> {
+  const rows = await db('terminal_transactions')
+    .where({ period_id: periodId })
+    .groupBy('currency', 'outcome')
+    .orderBy('currency')
+    .select(
+      'currency',
+      'outcome',
+      db.raw('count(*)::int as count'),
+      db.raw('sum(amount_minor)::bigint as amount_minor'),
+    );
+  const byCurrency = new Map<string, TerminalTotals>();
+  for (const row of rows as Array<{
+    currency: string;
+    outcome: 'approved' | 'declined' | 'reversed';
+    count: number;
+    amount_minor: string | number;
+  }>) {
+    const totals = byCurrency.get(row.currency) ?? {
+      currency: row.currency,
+      approved: { count: 0, amountMinor: 0 },
+      declined: { count: 0, amountMinor: 0 },
+      reversed: { count: 0, amountMinor: 0 },
+    };
+    totals[row.outcome] = { count: row.count, amountMinor: Number(row.amount_minor) };
+    byCurrency.set(row.currency, totals);
+  }
+  return [...byCurrency.values()];
+}
+
+/** The terminal's approved card-present payment with this processor transaction id. */
+export async function findTerminalPaymentByTransaction(
+  db: Knex | Knex.Transaction,
+  terminalId: string,
+  transactionId: string,
+): Promise<{ id: string; order_id: string | null } | undefined> {
+  return db('payments')
+    .where({ terminal_id: terminalId, transaction_id: transactionId, method: 'card_present' })
+    .first('id', 'order_id');
+}
+
+/** The terminal request a payment was made for (a terminal's payment being recovered). */
+export async function findTerminalRequestOfPayment(
+  db: Knex,
+  paymentId: string,
+): Promise<TerminalRequestRow | undefined> {
+  return db<TerminalRequestRow>('terminal_requests').where({ payment_id: paymentId }).first();
+}

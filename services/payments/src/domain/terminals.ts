@@ -1,0 +1,867 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  topics,
+  type Card,
+  type PaymentResult,
+  type TerminalAbortRequested,
+  type TerminalOrderPaymentRequested,
+  type TerminalPaymentRequested,
+  type TerminalReconciliationRequested,
+  type TerminalRequest,
+  type TerminalResult,
+  type TerminalReversalRequested,
+  type TerminalStatusRequested,
+  type TerminalTransaction,
+} from '@mercado/common/contract';
+import { withTransaction, type Knex } from '@mercado/common/db';
+import { isUniqueViolation } from '@mercado/common/errors';
+import type { TerminalCondition } from '../errors.js';
+import { appendPaymentEvent } from '../data/events-repository.js';
+import { findIntentLocked, findIntentsByPayCodeLocked } from '../data/intents-repository.js';
+import { isQueued, paymentsOutbox } from '../data/outbox.js';
+import {
+  completePayment,
+  findLivePayment,
+  insertProcessingPayment,
+} from '../data/payments-repository.js';
+import {
+  abortTerminalRequest,
+  claimTerminalRequest,
+  closePeriod,
+  completeTerminalRequest,
+  findPeriod,
+  findTerminalPaymentByTransaction,
+  findTerminalRequest,
+  findTerminalRequestForUpdate,
+  insertTerminalTransaction,
+  openPeriod,
+  periodTotals,
+  requestIdLifetimeHours,
+  type NewTerminalTransaction,
+  type TerminalPeriodRow,
+  type TerminalRequestKind,
+  type TerminalRequestRow,
+} from '../data/terminals-repository.js';
+import { cardFingerprint, detectBrand, lastFour } from './cards.js';
+import type { PaymentsDeps } from './deps.js';
+import { voidPayment } from './intents.js';
+import { giveBackCharge } from './payments.js';
+import type { ChargeOutcome } from './processor.js';
+import { refundPayment } from './refunds.js';
+import { publishResult } from './results.js';
+
+/**
+ * The terminal conversation (services/payments/README.md, "Terminals"), modelled on nexo
+ * Sale-to-POI as Adyen's Terminal API speaks it: every request carries the terminal's own request
+ * id, and every answer on `terminals/{id}/results` says `success` or `failure` with a stable
+ * `errorCondition`. Requests that change something (payments, aborts, reversals, closing a period)
+ * are kept by (terminal, request id): a repeat gets the first answer again, never a second charge.
+ * Status queries and totals are reads, answered afresh.
+ *
+ * Returns the answer given (undefined when the request is still being processed by another
+ * delivery, whose answer will come).
+ */
+export async function handleTerminalRequest(
+  deps: PaymentsDeps,
+  terminalId: string,
+  request: TerminalRequest,
+): Promise<TerminalResult | undefined> {
+  switch (request.type) {
+    case 'terminal.payment_requested':
+    case 'terminal.order_payment_requested':
+      return pay(deps, terminalId, request);
+    case 'terminal.status_requested':
+      return status(deps, terminalId, request);
+    case 'terminal.abort_requested':
+      return abort(deps, terminalId, request);
+    case 'terminal.reversal_requested':
+      return reverse(deps, terminalId, request);
+    case 'terminal.reconciliation_requested':
+      return reconcile(deps, terminalId, request);
+  }
+}
+
+type AnswerFields = Omit<TerminalResult, 'type' | 'id' | 'requestId' | 'request' | 'at'>;
+
+function answer(
+  requestId: string,
+  request: TerminalResult['request'],
+  fields: AnswerFields,
+): TerminalResult {
+  return {
+    type: 'terminal.result',
+    id: randomUUID(),
+    requestId,
+    request,
+    ...fields,
+    at: new Date().toISOString(),
+  };
+}
+
+const failure = (errorCondition: TerminalCondition | string): AnswerFields => ({
+  result: 'failure',
+  errorCondition,
+});
+
+/** Queues an answer for the terminal, in the transaction that decided it. */
+async function queueAnswer(
+  trx: Knex.Transaction,
+  terminalId: string,
+  result: TerminalResult,
+): Promise<void> {
+  await paymentsOutbox.insert(trx, [
+    { topic: 'terminalResults', params: { terminalId }, payload: result },
+  ]);
+}
+
+/** Answers a read (status, totals): nothing kept but the answer on its way. */
+async function answerRead(
+  deps: PaymentsDeps,
+  terminalId: string,
+  result: TerminalResult,
+): Promise<TerminalResult> {
+  await deps.db.transaction((trx) => queueAnswer(trx, terminalId, result));
+  return result;
+}
+
+/**
+ * What a request is, without its card (a card encrypted again is other bytes for the same card):
+ * a request id sent again with another request is refused, not answered with the first's answer.
+ */
+function digestOf(request: TerminalRequest): string {
+  const rest: Record<string, unknown> = { ...request };
+  delete rest.card;
+  if (request.type === 'terminal.order_payment_requested') {
+    rest.payCode = normalizePayCode(request.payCode) ?? request.payCode;
+  }
+  return createHash('sha256')
+    .update(JSON.stringify(Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : 1))))
+    .digest('hex');
+}
+
+/**
+ * A pay code as a keypad or scanner gives it, as orders issued it: upper case, hyphens and spaces
+ * dropped, and the letters Crockford's base32 reads as digits (I and L as 1, O as 0). Undefined
+ * when it cannot be one.
+ */
+export function normalizePayCode(typed: string): string | undefined {
+  const code = typed.toUpperCase().replace(/[-\s]/g, '').replace(/[IL]/g, '1').replace(/O/g, '0');
+  return /^[0-9A-HJKMNP-TV-Z]{8}$/.test(code) ? code : undefined;
+}
+
+function isCurrent(row: TerminalRequestRow): boolean {
+  return row.created_at.getTime() > Date.now() - requestIdLifetimeHours * 3_600_000;
+}
+
+/**
+ * A request id the terminal used before: the first answer again (the same event, unless it is
+ * still waiting in the outbox), nothing while the first is under way, or `request_id_reused` when
+ * the id came with another request.
+ */
+async function repeat(
+  deps: PaymentsDeps,
+  terminalId: string,
+  row: TerminalRequestRow,
+  digest: string,
+  kind: TerminalResult['request'],
+  requestId: string,
+): Promise<TerminalResult | undefined> {
+  if (row.digest !== null && row.digest !== digest) {
+    deps.log.info({ terminalId, requestId }, 'terminal request id reused for another request');
+    return answerRead(deps, terminalId, answer(requestId, kind, failure('request_id_reused')));
+  }
+  const { result } = row;
+  if (row.state !== 'processed' || !result) {
+    deps.log.info({ terminalId, requestId }, 'terminal request repeated while in progress');
+    return undefined;
+  }
+  const topic = topics.terminalResults.build({ terminalId });
+  await deps.db.transaction(async (trx) => {
+    if (!(await isQueued(trx, topic, result.id))) await queueAnswer(trx, terminalId, result);
+  });
+  deps.log.info({ terminalId, requestId }, 'terminal request repeated: first answer again');
+  return result;
+}
+
+/**
+ * Answers a request with a failure that is kept as its answer (a repeat gets it again); when the
+ * request id was taken meanwhile, the repeat's answer instead.
+ */
+async function refuseKept(
+  deps: PaymentsDeps,
+  terminalId: string,
+  request: { requestId: string; kind: TerminalRequestKind; digest: string },
+  condition: TerminalCondition,
+): Promise<TerminalResult | undefined> {
+  const result = answer(request.requestId, request.kind, failure(condition));
+  const kept = await withTransaction(deps.db, async function keepRefusal(trx) {
+    const claimed = await claimTerminalRequest(trx, {
+      terminalId,
+      requestId: request.requestId,
+      kind: request.kind,
+      digest: request.digest,
+      state: 'processed',
+      result,
+    });
+    if (claimed) await queueAnswer(trx, terminalId, result);
+    return claimed !== undefined;
+  });
+  if (kept) {
+    deps.log.info(
+      { terminalId, requestId: request.requestId, condition },
+      'terminal request refused',
+    );
+    return result;
+  }
+  const row = await findTerminalRequest(deps.db, terminalId, request.requestId);
+  return repeat(deps, terminalId, row!, request.digest, request.kind, request.requestId);
+}
+
+type PaymentRequest = TerminalPaymentRequested | TerminalOrderPaymentRequested;
+
+type Start =
+  | { kind: 'started'; payment: TerminalPayment }
+  /** Refused, and the refusal kept as the request's answer. */
+  | { kind: 'answered'; result: TerminalResult }
+  /** Refused by the database's guard: rolled back, nothing kept yet. */
+  | { kind: 'refused'; condition: TerminalCondition }
+  | { kind: 'taken' };
+
+/** A card-present payment being processed: what recording its outcome needs. */
+export interface TerminalPayment {
+  id: string;
+  terminalId: string;
+  /** The terminal's request id. */
+  terminalRequestId: string;
+  /** The payment's own request id (`terminal-{uuid}`), as orders sees it. */
+  requestId: string;
+  kind: 'payment' | 'order_payment';
+  orderId: string | null;
+  amountMinor: number;
+  currency: string;
+  cardBrand: string;
+  cardLast4: string;
+}
+
+/**
+ * A card-present payment: of a walk-in amount, or of an order by its pay code (the order's
+ * amount, never the terminal's). The same guards as an online payment hold — the payment row is
+ * inserted under payments' unique indexes before the processor is asked — so an order paid online
+ * and at a terminal at once is charged once and the other is refused.
+ */
+async function pay(
+  deps: PaymentsDeps,
+  terminalId: string,
+  request: PaymentRequest,
+): Promise<TerminalResult | undefined> {
+  const kind = request.type === 'terminal.order_payment_requested' ? 'order_payment' : 'payment';
+  const digest = digestOf(request);
+  const keep = { requestId: request.requestId, kind, digest } as const;
+  const [earlier, decrypted] = await Promise.all([
+    findTerminalRequest(deps.db, terminalId, request.requestId),
+    deps.keyring.decrypt(request.card),
+  ]);
+  if (earlier && isCurrent(earlier)) {
+    return repeat(deps, terminalId, earlier, digest, kind, request.requestId);
+  }
+  if (!decrypted.ok) return refuseKept(deps, terminalId, keep, decrypted.reason);
+  const { card } = decrypted;
+  if (
+    request.type === 'terminal.payment_requested' &&
+    !deps.terminalCurrencies.includes(request.currency)
+  ) {
+    return refuseKept(deps, terminalId, keep, 'unsupported_currency');
+  }
+
+  const start = await startPayment(deps, terminalId, request, digest, card).catch(
+    async (error: unknown): Promise<Start> => {
+      // Another payment of the order got there first (payments_one_live_per_order): this one
+      // rolled back, and is refused in a transaction of its own.
+      if (!isUniqueViolation(error, 'payments_one_live_per_order')) throw error;
+      return { kind: 'refused', condition: 'order_already_paid' };
+    },
+  );
+  if (start.kind === 'taken') {
+    const row = await findTerminalRequest(deps.db, terminalId, request.requestId);
+    return repeat(deps, terminalId, row!, digest, kind, request.requestId);
+  }
+  if (start.kind === 'answered') {
+    deps.log.info(
+      { terminalId, requestId: request.requestId, condition: start.result.errorCondition },
+      'terminal request refused',
+    );
+    return start.result;
+  }
+  if (start.kind === 'refused') {
+    return refuseKept(deps, terminalId, keep, await liveCondition(deps, request, start.condition));
+  }
+
+  const { payment } = start;
+  const outcome: ChargeOutcome = await deps.processor
+    .charge({
+      paymentId: payment.id,
+      amountMinor: payment.amountMinor,
+      currency: payment.currency,
+      card,
+    })
+    .catch(function processorFailed(error: unknown) {
+      deps.log.error(
+        { paymentId: payment.id, err: { message: (error as Error).message } },
+        'the processor failed',
+      );
+      return { approved: false, declineCode: 'processing_error' } as const;
+    });
+  return recordTerminalOutcome(deps, payment, outcome);
+}
+
+/** For a refusal beside the order's live payment: paid already, or still being paid. */
+async function liveCondition(
+  deps: PaymentsDeps,
+  request: PaymentRequest,
+  condition: TerminalCondition,
+): Promise<TerminalCondition> {
+  if (condition !== 'order_already_paid' || request.type !== 'terminal.order_payment_requested') {
+    return condition;
+  }
+  const code = normalizePayCode(request.payCode);
+  const intent = code
+    ? await deps.db('intents').where({ pay_code: code }).first('order_id')
+    : undefined;
+  const live = intent ? await findLivePayment(deps.db, intent.order_id as string) : undefined;
+  return live?.status === 'processing' ? 'payment_in_progress' : 'order_already_paid';
+}
+
+/**
+ * Takes the request id, checks the order's intent (for a pay code) and inserts the payment as
+ * processing, in one transaction; a refusal is kept as the request's answer in the same one.
+ */
+async function startPayment(
+  deps: PaymentsDeps,
+  terminalId: string,
+  request: PaymentRequest,
+  digest: string,
+  card: Card,
+): Promise<Start> {
+  const kind = request.type === 'terminal.order_payment_requested' ? 'order_payment' : 'payment';
+  return withTransaction(deps.db, async function startTerminalPayment(trx): Promise<Start> {
+    const claimed = await claimTerminalRequest(trx, {
+      terminalId,
+      requestId: request.requestId,
+      kind,
+      digest,
+      state: 'in_progress',
+    });
+    if (!claimed) return { kind: 'taken' };
+
+    let owed: {
+      orderId: string | null;
+      userId: string | null;
+      amountMinor: number;
+      currency: string;
+    };
+    if (request.type === 'terminal.order_payment_requested') {
+      const code = normalizePayCode(request.payCode);
+      const intents = code ? await findIntentsByPayCodeLocked(trx, code) : [];
+      const intent = intents.length === 1 ? intents[0] : undefined;
+      const refuse = async (condition: TerminalCondition): Promise<Start> => {
+        const result = answer(request.requestId, kind, failure(condition));
+        await completeTerminalRequest(trx, terminalId, request.requestId, { result });
+        await queueAnswer(trx, terminalId, result);
+        return { kind: 'answered', result };
+      };
+      if (!intent || intent.amount_minor === null) {
+        return intent?.cancelled_reason ? refuse('order_not_payable') : refuse('unknown_pay_code');
+      }
+      if (intent.cancelled_reason || intent.expires_at!.getTime() <= deps.now().getTime()) {
+        return refuse('order_not_payable');
+      }
+      const live = await findLivePayment(trx, intent.order_id);
+      if (live)
+        return refuse(live.status === 'processing' ? 'payment_in_progress' : 'order_already_paid');
+      owed = {
+        orderId: intent.order_id,
+        userId: intent.user_id,
+        amountMinor: intent.amount_minor,
+        currency: intent.currency!,
+      };
+    } else {
+      owed = {
+        orderId: null,
+        userId: null,
+        amountMinor: request.amountMinor,
+        currency: request.currency,
+      };
+    }
+
+    const payment: TerminalPayment = {
+      id: randomUUID(),
+      terminalId,
+      terminalRequestId: request.requestId,
+      requestId: `terminal-${claimed.id}`,
+      kind,
+      orderId: owed.orderId,
+      amountMinor: owed.amountMinor,
+      currency: owed.currency,
+      cardBrand: detectBrand(card.number).brand,
+      cardLast4: lastFour(card.number),
+    };
+    await insertProcessingPayment(
+      trx,
+      {
+        id: payment.id,
+        orderId: owed.orderId,
+        requestId: payment.requestId,
+        userId: owed.userId,
+        amountMinor: owed.amountMinor,
+        currency: owed.currency,
+        cardBrand: payment.cardBrand,
+        cardLast4: payment.cardLast4,
+        cardFingerprint: cardFingerprint(card.number, deps.fingerprintKey),
+        terminalId,
+      },
+      {
+        type: 'payment_started',
+        orderId: owed.orderId,
+        terminalId,
+        paymentId: payment.id,
+        requestId: payment.requestId,
+        amountMinor: owed.amountMinor,
+        currency: owed.currency,
+      },
+    );
+    await trx('terminal_requests')
+      .where({ terminal_id: terminalId, request_id: request.requestId })
+      .update({ payment_id: payment.id });
+    return { kind: 'started', payment };
+  });
+}
+
+/**
+ * Records the processor's answer for a terminal's payment still `processing` (its own charge, or
+ * the recovery of one abandoned mid-charge): the payment, the audit, the period's transaction,
+ * the terminal's answer and (for an order) the result orders applies, in one transaction. A
+ * payment aborted while the processor answered is declined `aborted`, and an approval given back
+ * at once. Only one caller records it: the others get the answer that was recorded.
+ */
+export async function recordTerminalOutcome(
+  deps: PaymentsDeps,
+  payment: TerminalPayment,
+  outcome: ChargeOutcome,
+): Promise<TerminalResult | undefined> {
+  const { terminalId } = payment;
+  const recorded = await withTransaction(deps.db, async function recordTerminalAnswer(trx) {
+    const intent = payment.orderId ? await findIntentLocked(trx, payment.orderId) : undefined;
+    const request = await findTerminalRequestForUpdate(trx, terminalId, payment.terminalRequestId);
+    const aborted = request?.state === 'aborted';
+    const approved = outcome.approved && !aborted;
+    const declineCode = aborted ? 'aborted' : outcome.approved ? undefined : outcome.declineCode;
+    const at = new Date().toISOString();
+    const orderResult: PaymentResult | null = payment.orderId
+      ? {
+          type: approved ? 'payment.approved' : 'payment.declined',
+          id: randomUUID(),
+          requestId: payment.requestId,
+          orderId: payment.orderId,
+          paymentId: payment.id,
+          amountMinor: payment.amountMinor,
+          currency: payment.currency,
+          ...(approved && outcome.approved
+            ? { transactionId: outcome.transactionId }
+            : { reason: declineCode! }),
+          cardBrand: payment.cardBrand,
+          cardLast4: payment.cardLast4,
+          at,
+        }
+      : null;
+    const completed = await completePayment(
+      trx,
+      payment.id,
+      approved && outcome.approved
+        ? { status: 'succeeded', transactionId: outcome.transactionId, result: orderResult }
+        : { status: 'failed', declineCode: declineCode!, result: orderResult },
+      {
+        type: aborted ? 'payment_aborted' : approved ? 'payment_approved' : 'payment_declined',
+        orderId: payment.orderId,
+        terminalId,
+        paymentId: payment.id,
+        requestId: payment.requestId,
+        amountMinor: payment.amountMinor,
+        currency: payment.currency,
+        reason: declineCode,
+      },
+    );
+    if (!completed) {
+      return {
+        result: request?.result ?? undefined,
+        voidAs: undefined,
+        giveBack: false,
+        late: true,
+      };
+    }
+    if (orderResult) await publishResult(trx, orderResult);
+    const result = answer(payment.terminalRequestId, payment.kind, {
+      result: approved ? 'success' : 'failure',
+      ...(approved ? {} : { errorCondition: declineCode! }),
+      ...(approved && outcome.approved ? { transactionId: outcome.transactionId } : {}),
+      paymentId: payment.id,
+      ...(payment.orderId ? { orderId: payment.orderId } : {}),
+      amountMinor: payment.amountMinor,
+      currency: payment.currency,
+      cardBrand: payment.cardBrand,
+      cardLast4: payment.cardLast4,
+    });
+    // An aborted payment is in no total: nothing was taken, or it is given back at once.
+    if (!aborted) {
+      await recordTransaction(trx, {
+        id: randomUUID(),
+        terminalId,
+        kind: 'payment',
+        outcome: approved ? 'approved' : 'declined',
+        amountMinor: payment.amountMinor,
+        currency: payment.currency,
+        transactionId: approved && outcome.approved ? outcome.transactionId : undefined,
+        paymentId: payment.id,
+        orderId: payment.orderId ?? undefined,
+        requestId: payment.terminalRequestId,
+        reason: declineCode,
+        cardBrand: payment.cardBrand,
+        cardLast4: payment.cardLast4,
+        at,
+      });
+    }
+    await completeTerminalRequest(trx, terminalId, payment.terminalRequestId, { result });
+    await queueAnswer(trx, terminalId, result);
+    return {
+      result,
+      voidAs: approved ? (intent?.cancelled_reason ?? undefined) : undefined,
+      giveBack: aborted && outcome.approved,
+      late: false,
+    };
+  });
+  deps.log.info(
+    {
+      terminalId,
+      requestId: payment.terminalRequestId,
+      paymentId: payment.id,
+      orderId: payment.orderId,
+      result: recorded.result?.result,
+      errorCondition: recorded.result?.errorCondition,
+    },
+    'terminal payment processed',
+  );
+  // Approved for an order cancelled or expired meanwhile: the money goes back at once.
+  if (recorded.voidAs) await voidPayment(deps, payment.id, recorded.voidAs);
+  // Approved after it was aborted, or after it was given up as abandoned: given back.
+  if (
+    outcome.approved &&
+    (recorded.giveBack || (recorded.late && recorded.result?.result !== 'success'))
+  ) {
+    await giveBackCharge(
+      deps,
+      payment,
+      outcome.transactionId,
+      recorded.giveBack ? 'aborted' : 'late_approval',
+    );
+  }
+  return recorded.result;
+}
+
+/**
+ * Records a transaction in the terminal's open period, and tells users (the admin's list of
+ * terminals shows the last ones and today's totals).
+ */
+async function recordTransaction(
+  trx: Knex.Transaction,
+  transaction: Omit<NewTerminalTransaction, 'periodId'>,
+): Promise<void> {
+  const period = await openPeriod(trx, transaction.terminalId);
+  await insertTerminalTransaction(trx, { ...transaction, periodId: period.id });
+  const event: TerminalTransaction = {
+    type: 'terminal.transaction_recorded',
+    id: transaction.id,
+    terminalId: transaction.terminalId,
+    kind: transaction.kind,
+    outcome: transaction.outcome,
+    amountMinor: transaction.amountMinor,
+    currency: transaction.currency,
+    ...(transaction.transactionId ? { transactionId: transaction.transactionId } : {}),
+    ...(transaction.orderId ? { orderId: transaction.orderId } : {}),
+    periodId: period.id,
+    ...(transaction.reason ? { reason: transaction.reason } : {}),
+    ...(transaction.cardBrand ? { cardBrand: transaction.cardBrand } : {}),
+    ...(transaction.cardLast4 ? { cardLast4: transaction.cardLast4 } : {}),
+    at: transaction.at,
+  };
+  await paymentsOutbox.insert(trx, [{ topic: 'terminalTransactions', payload: event }]);
+}
+
+/**
+ * What became of request `ofRequestId`: processed (with the first answer), in progress, or not
+ * found — then it never arrived (or the broker refused it), and the terminal may send it again.
+ */
+async function status(
+  deps: PaymentsDeps,
+  terminalId: string,
+  request: TerminalStatusRequested,
+): Promise<TerminalResult> {
+  const row = await findTerminalRequest(deps.db, terminalId, request.ofRequestId);
+  const found = row && isCurrent(row) ? row : undefined;
+  const fields: AnswerFields =
+    found?.state === 'processed' && found.result
+      ? { result: 'success', state: 'processed', original: stripOriginal(found.result) }
+      : found
+        ? { result: 'success', state: 'in_progress' }
+        : { result: 'success', state: 'not_found' };
+  return answerRead(
+    deps,
+    terminalId,
+    answer(request.requestId, 'status', { ...fields, ofRequestId: request.ofRequestId }),
+  );
+}
+
+function stripOriginal(result: TerminalResult): Omit<TerminalResult, 'original'> {
+  const first: TerminalResult = { ...result };
+  delete first.original;
+  return first;
+}
+
+/**
+ * Aborts a payment request until it is approved: one under way is marked, and its charge, when
+ * the processor answers, is declined `aborted` (an approval given back at once). An abort that
+ * overtakes its request (a request id not seen yet) takes that id first, so the request, when it
+ * comes, is answered `aborted` and never charged.
+ */
+async function abort(
+  deps: PaymentsDeps,
+  terminalId: string,
+  request: TerminalAbortRequested,
+): Promise<TerminalResult | undefined> {
+  const digest = digestOf(request);
+  const earlier = await findTerminalRequest(deps.db, terminalId, request.requestId);
+  if (earlier && isCurrent(earlier)) {
+    return repeat(deps, terminalId, earlier, digest, 'abort', request.requestId);
+  }
+  const outcome = await withTransaction(deps.db, async function abortRequest(trx) {
+    const claimed = await claimTerminalRequest(trx, {
+      terminalId,
+      requestId: request.requestId,
+      kind: 'abort',
+      digest,
+      state: 'in_progress',
+    });
+    if (!claimed) return undefined;
+    let target = await findTerminalRequestForUpdate(trx, terminalId, request.ofRequestId);
+    if (target && !isCurrent(target)) target = undefined;
+    let fields: AnswerFields;
+    if (!target) {
+      // The request has not arrived: its id is taken now, answered aborted.
+      await claimTerminalRequest(trx, {
+        terminalId,
+        requestId: request.ofRequestId,
+        kind: null,
+        digest: null,
+        state: 'processed',
+        result: answer(request.ofRequestId, 'payment', failure('aborted')),
+      });
+      fields = { result: 'success' };
+    } else if (target.kind !== 'payment' && target.kind !== 'order_payment') {
+      fields = failure('not_abortable');
+    } else if (target.state === 'in_progress') {
+      await abortTerminalRequest(trx, terminalId, request.ofRequestId);
+      await appendPaymentEvent(trx, {
+        type: 'payment_aborted',
+        orderId: null,
+        terminalId,
+        paymentId: target.payment_id ?? undefined,
+        requestId: request.ofRequestId,
+        reason: 'abort_requested',
+      });
+      fields = { result: 'success' };
+    } else if (target.state === 'aborted' || target.result?.errorCondition === 'aborted') {
+      fields = { result: 'success' };
+    } else {
+      fields = failure('not_abortable');
+    }
+    const result = answer(request.requestId, 'abort', {
+      ...fields,
+      ofRequestId: request.ofRequestId,
+    });
+    await completeTerminalRequest(trx, terminalId, request.requestId, { result });
+    await queueAnswer(trx, terminalId, result);
+    return result;
+  });
+  if (outcome) return outcome;
+  const row = await findTerminalRequest(deps.db, terminalId, request.requestId);
+  return repeat(deps, terminalId, row!, digest, 'abort', request.requestId);
+}
+
+const reversalConditions: Partial<Record<string, TerminalCondition>> = {
+  unknown_payment: 'unknown_transaction',
+  payment_not_captured: 'unknown_transaction',
+  refund_exceeds_captured: 'reversal_exceeds_captured',
+};
+
+/**
+ * Reverses (part of) one of this terminal's approved payments, through the refund payments makes
+ * for any payment (never more than was captured, under the payment's lock). The reversal of an
+ * order's payment also reaches orders, as a refund of the order.
+ */
+async function reverse(
+  deps: PaymentsDeps,
+  terminalId: string,
+  request: TerminalReversalRequested,
+): Promise<TerminalResult | undefined> {
+  const digest = digestOf(request);
+  const keep = { requestId: request.requestId, kind: 'reversal', digest } as const;
+  const earlier = await findTerminalRequest(deps.db, terminalId, request.requestId);
+  if (earlier && isCurrent(earlier)) {
+    return repeat(deps, terminalId, earlier, digest, 'reversal', request.requestId);
+  }
+  const payment = await findTerminalPaymentByTransaction(
+    deps.db,
+    terminalId,
+    request.transactionId,
+  );
+  if (!payment) return refuseKept(deps, terminalId, keep, 'unknown_transaction');
+  const refundId = randomUUID();
+  const claimed = await withTransaction(deps.db, (trx) =>
+    claimTerminalRequest(trx, {
+      terminalId,
+      requestId: request.requestId,
+      kind: 'reversal',
+      digest,
+      state: 'in_progress',
+      paymentId: payment.id,
+    }),
+  );
+  if (!claimed) {
+    const row = await findTerminalRequest(deps.db, terminalId, request.requestId);
+    return repeat(deps, terminalId, row!, digest, 'reversal', request.requestId);
+  }
+  let given: TerminalResult | undefined;
+  await refundPayment(deps, {
+    refundId,
+    paymentId: payment.id,
+    terminalId,
+    ...(request.amountMinor ? { amountMinor: request.amountMinor } : {}),
+    reason: request.reason ?? 'reversal',
+    async settle(trx, settlement) {
+      let fields: AnswerFields;
+      if (settlement.kind === 'refunded') {
+        await recordTransaction(trx, {
+          id: randomUUID(),
+          terminalId,
+          kind: 'reversal',
+          outcome: 'reversed',
+          amountMinor: settlement.amountMinor,
+          currency: settlement.currency,
+          transactionId: settlement.transactionId,
+          paymentId: payment.id,
+          orderId: settlement.orderId ?? undefined,
+          requestId: request.requestId,
+          reason: request.reason,
+          at: settlement.at,
+        });
+        fields = {
+          result: 'success',
+          transactionId: settlement.transactionId,
+          reversedTransactionId: request.transactionId,
+          paymentId: payment.id,
+          ...(settlement.orderId ? { orderId: settlement.orderId } : {}),
+          amountMinor: settlement.amountMinor,
+          currency: settlement.currency,
+        };
+      } else if (settlement.kind === 'failed') {
+        fields = { ...failure('reversal_failed'), reversedTransactionId: request.transactionId };
+      } else {
+        fields = {
+          ...failure(reversalConditions[settlement.reason] ?? settlement.reason),
+          reversedTransactionId: request.transactionId,
+        };
+      }
+      given = answer(request.requestId, 'reversal', fields);
+      await completeTerminalRequest(trx, terminalId, request.requestId, {
+        result: given,
+        ...(settlement.kind === 'refused' ? {} : { refundId }),
+      });
+      await queueAnswer(trx, terminalId, given);
+    },
+  });
+  return given;
+}
+
+/**
+ * A terminal's totals: of its open period, of a closed one by id, or — `close` — of the open
+ * period as it is closed (kept: asking again gets the same period and totals) and the next opened.
+ */
+async function reconcile(
+  deps: PaymentsDeps,
+  terminalId: string,
+  request: TerminalReconciliationRequested,
+): Promise<TerminalResult | undefined> {
+  if (request.action === 'totals') {
+    const period = request.periodId
+      ? await findPeriod(deps.db, terminalId, request.periodId)
+      : await withTransaction(deps.db, (trx) => openPeriod(trx, terminalId));
+    if (!period) {
+      return answerRead(
+        deps,
+        terminalId,
+        answer(request.requestId, 'reconciliation', failure('unknown_period')),
+      );
+    }
+    const fields = { result: 'success', period: await describePeriod(deps.db, period) } as const;
+    return answerRead(deps, terminalId, answer(request.requestId, 'reconciliation', fields));
+  }
+  const digest = digestOf(request);
+  const earlier = await findTerminalRequest(deps.db, terminalId, request.requestId);
+  if (earlier && isCurrent(earlier)) {
+    return repeat(deps, terminalId, earlier, digest, 'reconciliation', request.requestId);
+  }
+  const closed = await withTransaction(deps.db, async function closeTerminalPeriod(trx) {
+    const claimed = await claimTerminalRequest(trx, {
+      terminalId,
+      requestId: request.requestId,
+      kind: 'reconciliation',
+      digest,
+      state: 'in_progress',
+    });
+    if (!claimed) return undefined;
+    // Locked for update: the transactions being recorded in it (share locks) commit first.
+    const open = await openPeriod(trx, terminalId, 'update');
+    const period = await closePeriod(trx, open);
+    const described = await describePeriod(trx, period);
+    await appendPaymentEvent(trx, {
+      type: 'period_closed',
+      orderId: null,
+      terminalId,
+      requestId: request.requestId,
+      reason: period.id,
+    });
+    const result = answer(request.requestId, 'reconciliation', {
+      result: 'success',
+      period: described,
+    });
+    await completeTerminalRequest(trx, terminalId, request.requestId, { result });
+    await queueAnswer(trx, terminalId, result);
+    return result;
+  });
+  if (closed) {
+    deps.log.info({ terminalId, periodId: closed.period?.periodId }, 'terminal period closed');
+    return closed;
+  }
+  const row = await findTerminalRequest(deps.db, terminalId, request.requestId);
+  return repeat(deps, terminalId, row!, digest, 'reconciliation', request.requestId);
+}
+
+async function describePeriod(
+  db: Knex | Knex.Transaction,
+  period: TerminalPeriodRow,
+): Promise<NonNullable<TerminalResult['period']>> {
+  return {
+    periodId: period.id,
+    openedAt: period.opened_at.toISOString(),
+    ...(period.closed_at ? { closedAt: period.closed_at.toISOString() } : {}),
+    totals: await periodTotals(db, period.id),
+  };
+}
