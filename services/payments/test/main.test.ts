@@ -16,6 +16,7 @@ import {
   startTestBroker,
   testCards,
 } from './helpers.js';
+import { connectTerminal } from './terminal-helpers.js';
 
 /** The built entry point, as an operator starts it (the test runner builds before it tests). */
 const builtMain = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -170,5 +171,70 @@ t.test(
     for (const form of [testCards.approved, Buffer.from(testCards.approved).toString('base64')]) {
       t.notOk(everything.includes(form), `no ${form}`);
     }
+  },
+);
+
+t.test(
+  'payments killed mid-way through a terminal’s payment: after a restart it is answered once',
+  async (t) => {
+    const broker = await startTestBroker(t);
+    const databaseUrl = await createTestDatabase(t, 'payments');
+    const env = {
+      ...(await paymentsEnv()),
+      DATABASE_URL: databaseUrl,
+      MQTT_URL: broker.url,
+      LOG_LEVEL: 'info',
+      // The slow card keeps the charge in flight until the process is killed.
+      PROCESSOR_SLOW_CARD_DELAY_MS: '120000',
+      PAYMENTS_ABANDONED_AFTER_MS: '1000',
+      PAYMENTS_RECOVERY_INTERVAL_MS: '200',
+    };
+    const first = runPayments(t, env);
+    await eventually(
+      'the first process subscribed',
+      () => first.logged('mqtt consumer subscribed') === 5,
+    );
+    const db: Knex = createDb({
+      url: databaseUrl,
+      log: captureLogs().log,
+      metrics: createMetrics('test'),
+    });
+    t.teardown(() => db.destroy());
+    const terminal = await connectTerminal(t, broker);
+    const request = {
+      type: 'terminal.payment_requested' as const,
+      requestId: 'till-000042',
+      amountMinor: 1_500,
+      currency: 'EUR',
+      card: await terminal.card(testCards.slow),
+    };
+    await terminal.send(request);
+    await eventually('the charge under way', () =>
+      db('payments').where({ terminal_id: terminal.id, status: 'processing' }).first(),
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    // Sent again meanwhile, as a terminal's blind retry would: kept for the next process or not,
+    // it never makes a second charge.
+    await terminal.send(request);
+    const second = runPayments(t, env);
+    const answer = await terminal.answerTo(request.requestId);
+    t.match(answer, { result: 'failure', errorCondition: 'processing_error', amountMinor: 1_500 });
+    const status = await terminal.ask({
+      type: 'terminal.status_requested',
+      requestId: 'till-000043',
+      ofRequestId: request.requestId,
+    });
+    t.match(status, { state: 'processed', original: { id: answer.id } });
+    t.equal((await terminal.ask(request)).id, answer.id, 'sent again: the one answer');
+    t.ok(
+      terminal.answers
+        .filter((heard) => heard.requestId === request.requestId)
+        .every((heard) => heard.id === answer.id),
+      'never another answer',
+    );
+    t.equal((await db('payments').where({ terminal_id: terminal.id })).length, 1, 'one payment');
+    t.equal(second.logged('terminal payment processed'), 1, 'settled once, by the recovery');
   },
 );
