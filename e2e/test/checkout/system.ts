@@ -163,6 +163,8 @@ export interface CheckoutSystem {
 /** What each order status wants of its reservation once settled (orders' README). */
 const settledReservation: Record<string, string> = {
   paid: 'committed',
+  partially_refunded: 'committed',
+  refunded: 'committed',
   payment_failed: 'held',
   awaiting_payment: 'held',
   cancelled: 'released',

@@ -62,6 +62,8 @@ t.test(
       totalMinor: 11_000 + 4 * 2_500,
       itemCount: 5,
       deadline: order.deadline,
+      payCode: order.payCode,
+      refundedMinor: 0,
       createdAt: order.createdAt,
       updatedAt: order.updatedAt,
       shippingAddress: address,
@@ -123,8 +125,11 @@ t.test(
         amountMinor: 21_000,
         currency: 'EUR',
         expiresAt: order.deadline,
+        payCode: order.payCode,
       },
     });
+    // The code a shop's terminal pays it by: Crockford's base32, in the intent payments keeps.
+    t.match(order.payCode, /^[0-9A-HJKMNP-TV-Z]{8}$/);
     const status = await gateway.next((message) => message.payload.orderId === order.id);
     t.same(status, {
       topic: `orders/${user.userId}/${order.id}/status`,

@@ -131,7 +131,7 @@ t.test('approved: paid once however often it is delivered, the stock committed',
 });
 
 t.test(
-  'declined: payment_failed with the reason, paid on a retry; refused and refunded only recorded',
+  'declined: payment_failed with the reason, paid on a retry; a refusal only recorded; a refund orders never asked for (a reversal at a terminal) applied as one',
   async (t) => {
     const { shop, payments, gateway, lamp } = await startWired(t);
     const user = as.customer();
@@ -200,7 +200,8 @@ t.test(
     await applied(shop, refunded.id);
     order = await shop.orders.call('GET', `/api/orders/${id}`, { identity: user });
     t.match(order.body, {
-      status: 'paid',
+      status: 'refunded',
+      refundedMinor: 4_500,
       failureReason: null,
       history: [
         {},
@@ -208,9 +209,18 @@ t.test(
         { from: 'payment_failed', to: 'paid' },
         {
           from: 'paid',
-          to: 'paid',
-          cause: 'payment refunded: requested_by_customer',
+          to: 'refunded',
+          cause: 'payment refunded: 4500 EUR (requested_by_customer)',
           actor: 'service:payments',
+        },
+      ],
+      refunds: [
+        {
+          kind: 'reversal',
+          status: 'succeeded',
+          amountMinor: 4_500,
+          reason: 'requested_by_customer',
+          requestedBy: 'service:payments',
         },
       ],
     });

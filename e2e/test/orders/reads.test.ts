@@ -40,11 +40,14 @@ t.test(
       region: 'north',
       currency: 'EUR',
       totalMinor: 1_000,
+      refundedMinor: 0,
       itemCount: 1,
+      payCode: first.body.items[0].payCode,
       deadline: first.body.items[0].deadline,
       createdAt: first.body.items[0].createdAt,
       updatedAt: first.body.items[0].updatedAt,
     });
+    t.match(first.body.items[0].payCode, /^[0-9A-HJKMNP-TV-Z]{8}$/, 'a pay code for terminals');
     const cancelled = await orders.call('GET', '/api/orders?status=cancelled', { identity: ana });
     t.same(
       cancelled.body.items.map((item: any) => item.id),

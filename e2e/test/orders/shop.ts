@@ -178,6 +178,10 @@ export async function prepareOrdersSweep(shop: Shop): Promise<HostileInputSweep>
       'POST /api/orders/{id}/cancel': { params: { id } },
       'POST /api/orders/{id}/ship': { params: { id } },
       'POST /api/orders/{id}/deliver': { params: { id } },
+      'POST /api/orders/{id}/refund': {
+        params: { id },
+        body: { amountMinor: 100, reason: 'damaged', restock: [{ productId, quantity: 1 }] },
+      },
     },
     unknownIds,
     rawPaths: ['/api/cart', '/api/cart/items', '/api/orders', `/api/orders/${id}`],

@@ -14,6 +14,10 @@ export const inventoryErrors = defineErrors({
     status: 409,
     title: 'The reservation is not in a state that allows this',
   },
+  restock_exceeds_committed: {
+    status: 422,
+    title: 'A restock puts back no more units of a product than the order took',
+  },
   negative_stock: { status: 409, title: 'Stock on hand cannot go below what is reserved' },
 });
 

@@ -233,6 +233,7 @@ export const inventoryTables = [
   'stock_movements',
   'reservations',
   'reservation_lines',
+  'restocks',
   'outbox',
 ];
 
@@ -321,6 +322,14 @@ export async function prepareInventorySweep(
     ],
     [
       'POST',
+      '/internal/reservations/order-404/restock',
+      orders,
+      { restockId: randomUUID(), lines: [{ productId: unknown, quantity: 1 }] },
+      404,
+      'reservation_not_found',
+    ],
+    [
+      'POST',
       '/internal/reservations',
       orders,
       { orderId: 'order-2', region, lines: [{ productId: unknown, quantity: 1 }] },
@@ -344,6 +353,10 @@ export async function prepareInventorySweep(
       'GET /internal/reservations/{orderId}': { params: { orderId: 'order-1' } },
       'POST /internal/reservations/{orderId}/commit': { params: { orderId: 'order-1' } },
       'POST /internal/reservations/{orderId}/release': { params: { orderId: 'order-1' } },
+      'POST /internal/reservations/{orderId}/restock': {
+        params: { orderId: 'order-1' },
+        body: { restockId: randomUUID(), lines: [{ productId, quantity: 1 }] },
+      },
     },
     unknownIds,
     rawPaths: [`/api/inventory/${productId}`, '/internal/reservations'],

@@ -663,3 +663,104 @@ t.test('bad reservation input gets a 4xx with a stable code and writes nothing',
   t.same([wrongMethod.status, wrongMethod.body.code], [405, 'method_not_allowed']);
   t.same(await rowCounts(inventory.db), before, 'nothing was written by any bad request');
 });
+
+t.test(
+  'restocking a refunded order puts units back once per restock id, never more than it took',
+  async (t) => {
+    const inventory = await startInventory(t);
+    const a = await stock(inventory, 'north', 10);
+    const b = await stock(inventory, 'north', 5);
+    const lines = [
+      { productId: a, quantity: 3 },
+      { productId: b, quantity: 2 },
+    ];
+    await reserve(inventory, { orderId: 'refunded-1', region: 'north', lines });
+    const restock = (restockId: string, body: Array<{ productId: string; quantity: number }>) =>
+      inventory.call('POST', '/internal/reservations/refunded-1/restock', {
+        identity: orders,
+        body: { restockId, lines: body },
+      });
+
+    const early = await restock(randomUUID(), [{ productId: a, quantity: 1 }]);
+    t.match(early, { status: 409, body: { code: 'reservation_conflict' } }, 'not paid yet');
+    await act(inventory, 'refunded-1', 'commit');
+    t.same(await stockRow(inventory.db, a, 'north'), { on_hand: 7, reserved: 0, available: 7 });
+
+    const first = randomUUID();
+    const put = await restock(first, [{ productId: a, quantity: 2 }]);
+    t.equal(put.status, 200);
+    t.equal(put.body.status, 'committed');
+    t.same(await stockRow(inventory.db, a, 'north'), { on_hand: 9, reserved: 0, available: 9 });
+    const counts = await rowCounts(inventory.db);
+    const again = await restock(first, [{ productId: a, quantity: 2 }]);
+    t.same([again.status, again.body], [200, put.body], 'the same restock id: once');
+    t.same(await rowCounts(inventory.db), counts);
+    t.same(await stockRow(inventory.db, a, 'north'), { on_hand: 9, reserved: 0, available: 9 });
+
+    const over = await restock(randomUUID(), [
+      { productId: a, quantity: 2 },
+      { productId: b, quantity: 1 },
+    ]);
+    t.match(over, {
+      status: 422,
+      body: {
+        code: 'restock_exceeds_committed',
+        errors: [{ path: 'body.lines.0.quantity', code: 'restock_exceeds_committed' }],
+      },
+    });
+    const stranger = await restock(randomUUID(), [{ productId: randomUUID(), quantity: 1 }]);
+    t.match(stranger, { status: 422, body: { code: 'restock_exceeds_committed' } });
+    t.same(await rowCounts(inventory.db), counts, 'refusals change nothing');
+
+    // Concurrent restocks of the rest: the reservation's lock lets only what the order took back.
+    const racing = await Promise.all(
+      Array.from({ length: 5 }, () => restock(randomUUID(), [{ productId: b, quantity: 1 }])),
+    );
+    t.same(
+      racing.map((answer) => answer.status).sort(),
+      [200, 200, 422, 422, 422],
+      'two of b were taken: two go back',
+    );
+    t.same(await stockRow(inventory.db, b, 'north'), { on_hand: 5, reserved: 0, available: 5 });
+
+    const movements = await inventory
+      .db('stock_movements')
+      .where({ kind: 'restock' })
+      .orderBy('id')
+      .select('product_id', 'delta', 'reason', 'actor', 'order_id');
+    t.same(
+      movements.map((movement: { product_id: string; delta: number }) => [
+        movement.product_id,
+        movement.delta,
+      ]),
+      [
+        [a, 2],
+        [b, 1],
+        [b, 1],
+      ],
+    );
+    t.match(movements[0], {
+      reason: 'order refunded',
+      actor: 'service:orders',
+      order_id: 'refunded-1',
+    });
+    t.same(await ledgerDrift(inventory.db), []);
+
+    await reserve(inventory, {
+      orderId: 'other-1',
+      region: 'north',
+      lines: [{ productId: a, quantity: 1 }],
+    });
+    await act(inventory, 'other-1', 'commit');
+    const reused = await inventory.call('POST', '/internal/reservations/other-1/restock', {
+      identity: orders,
+      body: { restockId: first, lines: [{ productId: a, quantity: 1 }] },
+    });
+    t.match(reused, { status: 409, body: { code: 'reservation_conflict' } }, 'ids are not shared');
+    const unknown = await inventory.call('POST', '/internal/reservations/nobody/restock', {
+      identity: orders,
+      body: { restockId: randomUUID(), lines: [{ productId: a, quantity: 1 }] },
+    });
+    t.match(unknown, { status: 404, body: { code: 'reservation_not_found' } });
+  },
+);

@@ -32,6 +32,14 @@ export const ordersErrors = defineErrors({
     status: 409,
     title: 'The order is not in a state that allows this',
   },
+  refund_exceeds_captured: {
+    status: 409,
+    title: 'A refund is never more than what is left of the order’s payment',
+  },
+  restock_exceeds_ordered: {
+    status: 422,
+    title: 'A refund restocks only what the order has and no other refund restocks',
+  },
   not_order_seller: {
     status: 403,
     title: "Only the seller of all the order's items (or an admin) may do this",

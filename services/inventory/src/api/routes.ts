@@ -6,6 +6,7 @@ import {
   commitReservation,
   getReservation,
   releaseReservation,
+  restockReservation,
   reserveStock,
 } from '../domain/reservations.js';
 import {
@@ -17,6 +18,7 @@ import {
   productStockView,
   reservationView,
   reserveBody,
+  restockBody,
   stockParams,
   stockRowView,
 } from './schemas.js';
@@ -167,6 +169,22 @@ export function reservationRoutes(deps: InventoryDeps): ApiRouter {
       },
       async function releaseRoute({ params }, _req, res) {
         res.json(await releaseReservation(deps, params.orderId));
+      },
+    )
+    .route(
+      {
+        method: 'post',
+        path: '/:orderId/restock',
+        summary: 'The paid order was refunded: units it took go back on hand (once per restockId)',
+        description:
+          'Only a committed reservation; never more units of a product than the order took, across restocks (422 restock_exceeds_committed). A repeat of the same restockId answers the reservation unchanged.',
+        access,
+        params: orderParams,
+        body: restockBody,
+        responses: { 200: { description: 'The reservation', schema: reservationView } },
+      },
+      async function restockRoute({ identity, params, body }, _req, res) {
+        res.json(await restockReservation(deps, identity.service, params.orderId, body));
       },
     );
 }

@@ -46,35 +46,43 @@ export const lowStockQuery = z.strictObject({
 
 export const maxReservationLines = 100;
 
+/** 1–100 lines of a product and a quantity. */
+const lines = z
+  .array(
+    z.strictObject({
+      productId: z.uuid(),
+      quantity: z.number().int().min(1).max(10_000),
+    }),
+  )
+  .min(1)
+  .max(maxReservationLines);
+
 export const reserveBody = z.strictObject({
   orderId,
   region,
-  lines: z
-    .array(
-      z.strictObject({
-        productId: z.uuid(),
-        quantity: z.number().int().min(1).max(10_000),
-      }),
-    )
-    .min(1)
-    .max(maxReservationLines)
-    .superRefine(function rejectDuplicateProducts(lines, context) {
-      const seen = new Set<string>();
-      lines.forEach((line, index) => {
-        if (seen.has(line.productId)) {
-          context.addIssue({
-            code: 'custom',
-            path: [index, 'productId'],
-            message: 'appears in an earlier line; give each product once',
-          });
-        }
-        seen.add(line.productId);
-      });
-    }),
+  lines: lines.superRefine(function rejectDuplicateProducts(lines, context) {
+    const seen = new Set<string>();
+    lines.forEach((line, index) => {
+      if (seen.has(line.productId)) {
+        context.addIssue({
+          code: 'custom',
+          path: [index, 'productId'],
+          message: 'appears in an earlier line; give each product once',
+        });
+      }
+      seen.add(line.productId);
+    });
+  }),
   ttlSeconds: z.number().int().min(60).max(3600).optional(),
 });
 
 export const orderParams = z.strictObject({ orderId });
+
+/** Units of a paid order to put back (its refund's): `restockId` makes it happen once. */
+export const restockBody = z.strictObject({
+  restockId: z.uuid(),
+  lines,
+});
 
 // Response bodies, for the OpenAPI document (see domain/views.ts).
 export const stockLevelView = z.object({

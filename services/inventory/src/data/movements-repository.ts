@@ -1,6 +1,6 @@
 import type { Knex } from '@mercado/common/db';
 
-export type MovementKind = 'set' | 'adjust' | 'commit';
+export type MovementKind = 'set' | 'adjust' | 'commit' | 'restock';
 
 export interface NewMovement {
   productId: string;

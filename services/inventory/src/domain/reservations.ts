@@ -292,3 +292,98 @@ export async function releaseReservation(
   }
   return result.view;
 }
+
+/**
+ * The paid order was refunded: units it took go back on hand (available grows by them), with a
+ * `restock` movement in the ledger. Once per `restockId` (orders' refund id): a repeat answers the
+ * reservation unchanged. Only a committed reservation, and never more units of a product than the
+ * order took, across all its restocks.
+ */
+export async function restockReservation(
+  deps: InventoryDeps,
+  caller: string,
+  orderId: string,
+  restock: { restockId: string; lines: Array<{ productId: string; quantity: number }> },
+): Promise<ReservationView> {
+  const result = await withStockTransaction(deps, async (trx, touch) => {
+    const row = await lockReservation(trx, orderId);
+    if (!row) throw inventoryError('reservation_not_found');
+    const lines = await findReservationLines(trx, [orderId]);
+    const done = await trx('restocks').where({ order_id: orderId });
+    if (done.some((earlier: { id: string }) => earlier.id === restock.restockId)) {
+      return { changed: false, view: toReservationView(row, lines) };
+    }
+    if (await trx('restocks').where({ id: restock.restockId }).first()) {
+      throw inventoryError('reservation_conflict', {
+        detail: 'This restockId put back units of another order',
+      });
+    }
+    if (row.status !== 'committed') {
+      throw inventoryError('reservation_conflict', {
+        detail: `The reservation is ${row.status}: only a paid order's units can be put back`,
+      });
+    }
+    const returned = new Map<string, number>();
+    for (const earlier of done as Array<{
+      lines: Array<{ productId: string; quantity: number }>;
+    }>) {
+      for (const line of earlier.lines) {
+        returned.set(line.productId, (returned.get(line.productId) ?? 0) + line.quantity);
+      }
+    }
+    const errors: FieldError[] = [];
+    restock.lines.forEach((line, index) => {
+      const took = lines.find((taken) => taken.product_id === line.productId)?.quantity ?? 0;
+      const left = took - (returned.get(line.productId) ?? 0);
+      returned.set(line.productId, (returned.get(line.productId) ?? 0) + line.quantity);
+      if (line.quantity > left) {
+        errors.push({
+          path: `body.lines.${index}.quantity`,
+          code: 'restock_exceeds_committed',
+          message: `the order took ${took} of this product, ${Math.max(left, 0)} may still go back`,
+        });
+      }
+    });
+    if (errors.length > 0) throw inventoryError('restock_exceeds_committed', { errors });
+    const productIds = restock.lines.map((line) => line.productId);
+    touch(productIds);
+    await lockStockRows(
+      trx,
+      productIds.map((productId) => ({ productId, region: row.region })),
+    );
+    await applyStockChanges(
+      trx,
+      restock.lines.map((line) => ({
+        productId: line.productId,
+        region: row.region,
+        onHandDelta: line.quantity,
+        reservedDelta: 0,
+      })),
+    );
+    await appendMovements(
+      trx,
+      restock.lines.map((line) => ({
+        productId: line.productId,
+        region: row.region,
+        delta: line.quantity,
+        kind: 'restock' as const,
+        reason: 'order refunded',
+        actor: `service:${caller}`,
+        orderId,
+      })),
+    );
+    await trx('restocks').insert({
+      id: restock.restockId,
+      order_id: orderId,
+      lines: JSON.stringify(restock.lines),
+    });
+    return { changed: true, view: toReservationView(row, lines) };
+  });
+  if (result.changed) {
+    deps.log.info(
+      { orderId, restockId: restock.restockId, outcome: 'restocked' },
+      'units restocked',
+    );
+  }
+  return result.view;
+}

@@ -2,9 +2,19 @@ import type { Request } from 'express';
 import { ApiRouter } from '@mercado/common/http';
 import { ordersError } from '../errors.js';
 import type { OrdersDeps } from '../domain/deps.js';
-import { placeOrderOnce, replayedHeader } from '../domain/checkout.js';
+import { placeOrderOnce } from '../domain/checkout.js';
+import { replayedHeader } from '../domain/idempotency.js';
 import { cancelOrder, findOrders, fulfilOrder, getOrder } from '../domain/orders.js';
-import { checkoutBody, orderParams, orderView, ordersPage, ordersQuery } from './schemas.js';
+import { refundOrderOnce } from '../domain/refunds.js';
+import {
+  checkoutBody,
+  orderParams,
+  orderView,
+  ordersPage,
+  ordersQuery,
+  refundAnswer,
+  refundBody,
+} from './schemas.js';
 
 /** Stripe's limit: up to 255 characters; printable ASCII, as an HTTP header value carries it. */
 const idempotencyKeyPattern = /^[\x20-\x7e]{1,255}$/;
@@ -19,7 +29,7 @@ function idempotencyKey(req: Request): string {
 
 const orderAnswer = { 200: { description: 'The order', schema: orderView } };
 
-/** Orders, mounted at /api/orders: the checkout, the shopper's orders, and fulfilment. */
+/** Orders, mounted at /api/orders: the checkout, the shopper's orders, fulfilment and refunds. */
 export function ordersRoutes(deps: OrdersDeps): ApiRouter {
   return new ApiRouter('/api/orders', 'orders')
     .route(
@@ -109,6 +119,28 @@ export function ordersRoutes(deps: OrdersDeps): ApiRouter {
       },
       async function deliverRoute({ identity, params }, _req, res) {
         res.json(await fulfilOrder(deps, identity, params.id, 'delivered'));
+      },
+    )
+    .route(
+      {
+        method: 'post',
+        path: '/:id/refund',
+        summary:
+          'Refund a paid order, in full or in part: by the seller of all its items, or an admin',
+        description:
+          'Requires an Idempotency-Key header, as the checkout does. Answers 202 with the refund `pending`: the request goes to payments over MQTT, and its result makes the order `partially_refunded` or `refunded` (the shopper hears it live) and puts the `restock` lines back in stock. Never more than what is left of the payment (409 `refund_exceeds_captured`, also under concurrent refunds).',
+        access: ['seller', 'admin'],
+        params: orderParams,
+        body: refundBody,
+        responses: {
+          202: { description: 'The refund, pending, and the order', schema: refundAnswer },
+        },
+      },
+      async function refundRoute({ identity, params, body }, req, res) {
+        const key = idempotencyKey(req);
+        const answer = await refundOrderOnce(deps, identity, params.id, key, body);
+        if (answer.replayed) res.setHeader(replayedHeader, 'true');
+        res.status(answer.status).json(answer.body);
       },
     );
 }

@@ -86,6 +86,11 @@ const orderSummary = z.object({
   totalMinor: z.number().int(),
   itemCount: z.number().int(),
   deadline: z.iso.datetime().describe('Pay by'),
+  payCode: z
+    .string()
+    .nullable()
+    .describe("What a shop's terminal pays the order by (8 characters; shown as K7QM-2XWP)"),
+  refundedMinor: z.number().int().describe('What was given back of its payment'),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });
@@ -94,6 +99,54 @@ export const ordersPage = z.object({
   items: z.array(orderSummary),
   nextCursor: z.string().nullable(),
 });
+
+export const refundView = z.object({
+  refundId: z.uuid(),
+  paymentId: z.uuid(),
+  kind: z.enum(['void', 'refund', 'reversal']),
+  status: z.enum(['pending', 'succeeded', 'failed']),
+  amountMinor: z.number().int(),
+  reason: z.string(),
+  requestedBy: z.string(),
+  restock: z.array(z.object({ productId: z.uuid(), quantity: z.number().int() })),
+  failureReason: z.string().nullable(),
+  requestedAt: z.iso.datetime(),
+  settledAt: z.iso.datetime().nullable(),
+});
+
+/** Why money is given back: a stable code, kept on the refund and shown on the order. */
+export const refundReasons = [
+  'customer_request',
+  'damaged',
+  'not_delivered',
+  'wrong_item',
+  'duplicate',
+  'out_of_stock',
+  'other',
+] as const;
+
+export const refundBody = z.strictObject({
+  amountMinor: z
+    .number()
+    .int()
+    .positive()
+    .max(100_000_000_000)
+    .optional()
+    .describe('What to give back, in minor units; all that is left when not given'),
+  reason: z.enum(refundReasons),
+  restock: z
+    .union([
+      z.literal(true),
+      z
+        .array(z.strictObject({ productId: z.uuid(), quantity }))
+        .min(1)
+        .max(100),
+    ])
+    .optional()
+    .describe('Lines to put back in stock once refunded: true for all of them'),
+});
+
+export const refundAnswer = z.object({ refund: refundView, order: z.lazy(() => orderView) });
 
 export const orderView = orderSummary.extend({
   shippingAddress: checkoutBody.shape.shippingAddress,
@@ -129,13 +182,5 @@ export const orderView = orderSummary.extend({
       at: z.iso.datetime(),
     }),
   ),
-  refunds: z.array(
-    z.object({
-      refundId: z.uuid(),
-      paymentId: z.uuid(),
-      amountMinor: z.number().int(),
-      reason: z.string(),
-      requestedAt: z.iso.datetime(),
-    }),
-  ),
+  refunds: z.array(refundView),
 });

@@ -110,5 +110,21 @@ export function createInventoryClient({
       if (response.status === 200 || response.status === 404) return;
       throw unavailable('release', response.status, response.body);
     },
+    async restock(orderId, restockId, lines) {
+      const response = await client.request<unknown>(
+        'POST',
+        `/internal/reservations/${orderId}/restock`,
+        { restockId, lines },
+      );
+      if (response.status === 200) return true;
+      if (response.status === 404 || response.status === 409 || response.status === 422) {
+        log.error(
+          { orderId, restockId, status: response.status, code: problemCode(response.body) },
+          'inventory refused a restock',
+        );
+        return false;
+      }
+      throw unavailable('restock', response.status, response.body);
+    },
   };
 }

@@ -8,6 +8,8 @@ export const orderStatuses = [
   'delivered',
   'cancelled',
   'expired',
+  'partially_refunded',
+  'refunded',
 ] as const;
 export type OrderStatus = (typeof orderStatuses)[number];
 
@@ -38,6 +40,10 @@ export interface OrderRow {
   reservation: ReservationState;
   payment_id: string | null;
   failure_reason: string | null;
+  /** What a terminal shows the order by (sql/orders/0006); null for an order placed before. */
+  pay_code: string | null;
+  /** What was given back of its payment. */
+  refunded_minor: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -86,6 +92,7 @@ export async function insertOrder(
     | 'payment_id'
     | 'failure_reason'
     | 'payment_checked_at'
+    | 'refunded_minor'
     | 'created_at'
     | 'updated_at'
   >,
@@ -116,7 +123,9 @@ export async function lockOrder(
 export async function updateOrder(
   trx: Knex.Transaction,
   orderId: string,
-  change: Partial<Pick<OrderRow, 'status' | 'reservation' | 'payment_id' | 'failure_reason'>>,
+  change: Partial<
+    Pick<OrderRow, 'status' | 'reservation' | 'payment_id' | 'failure_reason' | 'refunded_minor'>
+  >,
   fromStatus?: OrderStatus,
 ): Promise<OrderRow | undefined> {
   const [row] = await trx<OrderRow>('orders')

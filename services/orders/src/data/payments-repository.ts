@@ -22,8 +22,22 @@ export interface RefundRow {
   payment_id: string;
   amount_minor: number;
   reason: string;
+  kind: 'void' | 'refund' | 'reversal';
+  status: 'pending' | 'succeeded' | 'failed';
+  requested_by: string;
+  restock: Array<{ productId: string; quantity: number }>;
+  restocked_at: Date | null;
+  failure_reason: string | null;
+  settled_at: Date | null;
   requested_at: Date;
 }
+
+/** What a new refund is; the rest has the table's defaults (pending, nothing restocked). */
+export type NewRefund = Pick<
+  RefundRow,
+  'refund_id' | 'order_id' | 'payment_id' | 'amount_minor' | 'reason'
+> &
+  Partial<Pick<RefundRow, 'kind' | 'status' | 'requested_by' | 'restock' | 'settled_at'>>;
 
 /** Records a message's id; false when it was recorded before (a repeat, to ignore). */
 export async function recordInInbox(
@@ -55,17 +69,69 @@ export async function findPaymentAttempts(db: Knex, orderId: string): Promise<Pa
     ]);
 }
 
-/** Records a refund of `payment_id`; false when that payment was given back already. */
-export async function insertRefund(
+/**
+ * Records a void of `payment_id` (a payment the order could not take, given back whole); false
+ * when that payment was voided already.
+ */
+export async function insertVoid(
   trx: Knex.Transaction,
-  refund: Omit<RefundRow, 'requested_at'>,
+  refund: Pick<RefundRow, 'refund_id' | 'order_id' | 'payment_id' | 'amount_minor' | 'reason'>,
 ): Promise<boolean> {
-  const rows = await trx('refunds')
-    .insert(refund)
-    .onConflict('payment_id')
-    .ignore()
-    .returning('refund_id');
+  const { rows } = await trx.raw<{ rows: unknown[] }>(
+    `insert into refunds (refund_id, order_id, payment_id, amount_minor, reason, kind)
+     values (?, ?, ?, ?, ?, 'void')
+     on conflict (payment_id) where kind = 'void' do nothing
+     returning refund_id`,
+    [refund.refund_id, refund.order_id, refund.payment_id, refund.amount_minor, refund.reason],
+  );
   return rows.length > 0;
+}
+
+/** Records a refund asked for, or a reversal learnt from payments. */
+export async function insertRefund(trx: Knex.Transaction, refund: NewRefund): Promise<void> {
+  await trx('refunds').insert({
+    ...refund,
+    ...(refund.restock ? { restock: JSON.stringify(refund.restock) } : {}),
+  });
+}
+
+export async function lockRefund(
+  trx: Knex.Transaction,
+  refundId: string,
+): Promise<RefundRow | undefined> {
+  return trx<RefundRow>('refunds').where({ refund_id: refundId }).forUpdate().first();
+}
+
+/** Records how a refund ended. */
+export async function settleRefund(
+  trx: Knex.Transaction,
+  refundId: string,
+  outcome: { status: 'succeeded' | 'failed'; failureReason?: string },
+): Promise<void> {
+  await trx('refunds')
+    .where({ refund_id: refundId, status: 'pending' })
+    .update({
+      status: outcome.status,
+      failure_reason: outcome.failureReason ?? null,
+      settled_at: trx.fn.now(),
+    });
+}
+
+/** Marks a refund's restock done (inventory answered); false when it was done already. */
+export async function markRestocked(trx: Knex | Knex.Transaction, refundId: string): Promise<void> {
+  await trx('refunds').where({ refund_id: refundId }).whereNull('restocked_at').update({
+    restocked_at: trx.fn.now(),
+  });
+}
+
+/** Refunds of succeeded orders whose restock inventory has not confirmed yet. */
+export async function findUnrestockedRefunds(db: Knex, limit: number): Promise<RefundRow[]> {
+  return db<RefundRow>('refunds')
+    .where({ status: 'succeeded' })
+    .whereNull('restocked_at')
+    .whereRaw("restock <> '[]'::jsonb")
+    .orderBy('settled_at')
+    .limit(limit);
 }
 
 export async function findRefunds(db: Knex, orderId: string): Promise<RefundRow[]> {

@@ -1,35 +1,18 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { withTransaction } from '@mercado/common/db';
-import { AppError, type FieldError } from '@mercado/common/errors';
-import { ordersError, ordersErrors } from '../errors.js';
+import { AppError, isUniqueViolation, type FieldError } from '@mercado/common/errors';
+import { ordersError } from '../errors.js';
 import { deleteCartLines, findCart, findCartLines, updateCart } from '../data/carts-repository.js';
-import {
-  answerIdempotencyKey,
-  claimIdempotencyKey,
-  unlockIdempotencyKey,
-} from '../data/idempotency-repository.js';
+import { answerIdempotencyKey } from '../data/idempotency-repository.js';
 import { insertOrder, setMoveContext, type ShippingAddress } from '../data/orders-repository.js';
 import { insertOutboxMessages } from '../data/outbox-repository.js';
 import type { OrdersDeps } from './deps.js';
 import { intentCreated, statusChanged } from './events.js';
+import { answerOnce, type OnceAnswer } from './idempotency.js';
+import { newPayCode } from './pay-codes.js';
 import { loadOrderView, type OrderView } from './views.js';
 
 export interface CheckoutRequest {
   shippingAddress: ShippingAddress;
-}
-
-/** What a checkout answers: the order, or the refusal, as first given for its key. */
-export interface CheckoutAnswer {
-  status: number;
-  body: OrderView;
-  /** True when this is the stored answer of an earlier request with the same key. */
-  replayed: boolean;
-}
-
-interface StoredProblem {
-  code: string;
-  detail?: string | undefined;
-  errors?: FieldError[] | undefined;
 }
 
 /**
@@ -38,82 +21,23 @@ interface StoredProblem {
  */
 const reservationMarginSeconds = 60;
 
-function hashRequest(request: CheckoutRequest): Buffer {
-  return createHash('sha256').update(JSON.stringify(request)).digest();
-}
-
-/** A refusal the answer may be: kept for the key, and thrown again on a replay. */
-function problemOf(error: AppError): StoredProblem {
-  return {
-    code: error.code,
-    ...(error.detail !== undefined ? { detail: error.detail } : {}),
-    ...(error.errors !== undefined ? { errors: error.errors } : {}),
-  };
-}
-
-/** The header that marks an answer given again for its Idempotency-Key (as Stripe's does). */
-export const replayedHeader = 'idempotent-replayed';
-
-/** The kept refusal, as the error the middleware answers with. */
-function replayedProblem(problem: StoredProblem): AppError {
-  const options = {
-    ...(problem.detail !== undefined ? { detail: problem.detail } : {}),
-    ...(problem.errors !== undefined ? { errors: problem.errors } : {}),
-    headers: { [replayedHeader]: 'true' },
-  };
-  return ordersErrors.error(problem.code as Parameters<typeof ordersErrors.error>[0], options);
-}
-
 /**
- * Checkout under an Idempotency-Key (Stripe's contract): the first request with the key runs,
- * and its answer — the order, or a refusal once processing started — is kept and given to every
- * later request with the same key and body. The same key with another body is 422
- * `idempotency_key_reused`; while the first is still running, another is 409
- * `idempotency_key_in_use`. A failure that leaves no answer (a service unavailable) keeps
- * nothing: a retry runs again, for the same order id, so inventory holds one reservation.
+ * Checkout under an Idempotency-Key (Stripe's contract, see idempotency.ts): the first request
+ * with the key runs, and its answer — the order, or a refusal once processing started — is kept
+ * and given to every later request with the same key and body. A failure that leaves no answer (a
+ * service unavailable) keeps nothing: a retry runs again, for the same order id, so inventory
+ * holds one reservation.
  */
 export async function placeOrderOnce(
   deps: OrdersDeps,
   userId: string,
   key: string,
   request: CheckoutRequest,
-): Promise<CheckoutAnswer> {
-  const claim = await claimIdempotencyKey(deps.db, {
-    userId,
-    key,
-    requestHash: hashRequest(request),
-    orderId: randomUUID(),
-  });
-  switch (claim.kind) {
-    case 'reused':
-      throw ordersError('idempotency_key_reused');
-    case 'in_use':
-      throw ordersError('idempotency_key_in_use', { headers: { 'retry-after': '1' } });
-    case 'answered':
-      if (claim.status >= 400) throw replayedProblem(claim.body as StoredProblem);
-      return { status: claim.status, body: claim.body as OrderView, replayed: true };
-  }
-  try {
-    const order = await placeOrder(deps, { userId, key, orderId: claim.orderId }, request);
-    return { status: 201, body: order, replayed: false };
-  } catch (error) {
-    if (error instanceof AppError && error.status < 500) {
-      await answerIdempotencyKey(
-        deps.db,
-        { userId, key },
-        {
-          status: error.status,
-          body: problemOf(error),
-        },
-      );
-    } else {
-      await unlockIdempotencyKey(deps.db, { userId, key }).catch(function unlockFailed(cause) {
-        // The lock lapses by itself; the retry waits for it.
-        deps.log.warn({ err: cause }, 'idempotency key left locked');
-      });
-    }
-    throw error;
-  }
+): Promise<OnceAnswer<OrderView>> {
+  return answerOnce(deps, { userId, key, request }, async (claim) => ({
+    status: 201,
+    body: await placeOrder(deps, { userId, key, orderId: claim.id }, request),
+  }));
 }
 
 /**
@@ -210,30 +134,41 @@ async function placeOrder(
     throw new AppError('constraint_violation', { detail: 'An order must cost something' });
   }
 
-  const view = await withTransaction(deps.db, async (trx) => {
-    await setMoveContext(trx, { cause: 'checkout', actor: `user:${userId}` });
-    const order = await insertOrder(
-      trx,
-      {
-        id: orderId,
-        user_id: userId,
-        region: cart.region,
-        currency: cart.currency!,
-        total_minor: totalMinor,
-        item_count: lines.reduce((sum, line) => sum + line.quantity, 0),
-        shipping_address: request.shippingAddress,
-        deadline,
-        expires_at: expiresAt,
-      },
-      lines,
-    );
-    await insertOutboxMessages(trx, [intentCreated(order), statusChanged(order)]);
-    await deleteCartLines(trx, cart.id);
-    await updateCart(trx, cart.id, { currency: null });
-    const placed = await loadOrderView(trx, order);
-    await answerIdempotencyKey(trx, claim, { status: 201, body: placed });
-    return placed;
-  });
+  // A pay code already taken (1 in 2^40 per order placed) rolls back: the order is placed again
+  // with another.
+  const placeWithPayCode = () =>
+    withTransaction(deps.db, async (trx) => {
+      await setMoveContext(trx, { cause: 'checkout', actor: `user:${userId}` });
+      const order = await insertOrder(
+        trx,
+        {
+          id: orderId,
+          user_id: userId,
+          region: cart.region,
+          currency: cart.currency!,
+          total_minor: totalMinor,
+          item_count: lines.reduce((sum, line) => sum + line.quantity, 0),
+          shipping_address: request.shippingAddress,
+          deadline,
+          expires_at: expiresAt,
+          pay_code: newPayCode(),
+        },
+        lines,
+      );
+      await insertOutboxMessages(trx, [intentCreated(order), statusChanged(order)]);
+      await deleteCartLines(trx, cart.id);
+      await updateCart(trx, cart.id, { currency: null });
+      const placed = await loadOrderView(trx, order);
+      await answerIdempotencyKey(trx, claim, { status: 201, body: placed });
+      return placed;
+    });
+  let view: OrderView | undefined;
+  for (let attempt = 0; view === undefined; attempt++) {
+    view = await placeWithPayCode().catch((error: unknown) => {
+      if (attempt < 3 && isUniqueViolation(error, 'orders_pay_code_key')) return undefined;
+      throw error;
+    });
+  }
   deps.log.info(
     { orderId, userId, lines: lines.length, outcome: 'awaiting_payment' },
     'order placed',

@@ -43,6 +43,11 @@ export interface Inventory {
   commit(orderId: string): Promise<boolean>;
   /** Cancelled or expired: the units are available again (also when none was held). */
   release(orderId: string): Promise<void>;
+  /**
+   * Refunded: these units of the paid order go back on hand, once per `restockId`. False when
+   * inventory refuses them for good (the reservation is not committed, or more than it took).
+   */
+  restock(orderId: string, restockId: string, lines: ReservationLine[]): Promise<boolean>;
 }
 
 export interface OrdersSettings {

@@ -29,6 +29,7 @@ export function intentCreated(order: OrderRow): OutboxMessage {
       amountMinor: order.total_minor,
       currency: order.currency,
       expiresAt: order.deadline.toISOString(),
+      ...(order.pay_code ? { payCode: order.pay_code } : {}),
     },
   };
 }
@@ -50,7 +51,7 @@ export function intentCancelled(
   };
 }
 
-/** `refund.requested`: give a payment back (the void of one that came too late). */
+/** `refund.requested`: give (part of) a payment back: a refund asked for, or a void. */
 export function refundRequested(refund: {
   refundId: string;
   orderId: string;

@@ -8,6 +8,7 @@ import {
   listOrders,
   lockOrder,
   orderStatuses,
+  type OrderLineRow,
   type OrderRow,
   type OrderStatus,
 } from '../data/orders-repository.js';
@@ -101,6 +102,25 @@ export async function cancelOrder(
 }
 
 /**
+ * Who may ship, deliver or refund an order: an admin, or the seller of every line. A seller of
+ * none does not learn the order exists (404); of some, 403 `not_order_seller`.
+ */
+export function assertSellerOfAll(
+  identity: Identity,
+  lines: readonly OrderLineRow[],
+  what: 'ships' | 'refunds',
+): void {
+  if (isAdmin(identity)) return;
+  const sellers = new Set(lines.map((line) => line.seller_id));
+  if (!identity.userId || !sellers.has(identity.userId)) throw ordersError('order_not_found');
+  if (sellers.size > 1) {
+    throw ordersError('not_order_seller', {
+      detail: `Other sellers have items in this order: an admin ${what} it`,
+    });
+  }
+}
+
+/**
  * Fulfilment: `shipped` (from paid) and `delivered` (from shipped), by an admin or the seller of
  * every line of the order. A seller of none of them does not learn the order exists (404).
  */
@@ -114,13 +134,7 @@ export async function fulfilOrder(
     const locked = await lockOrder(trx, orderId);
     if (!locked) throw ordersError('order_not_found');
     if (!isAdmin(identity)) {
-      const sellers = new Set((await findOrderLines(trx, [orderId])).map((line) => line.seller_id));
-      if (!sellers.has(identity.userId)) throw ordersError('order_not_found');
-      if (sellers.size > 1) {
-        throw ordersError('not_order_seller', {
-          detail: 'Other sellers have items in this order: an admin ships it',
-        });
-      }
+      assertSellerOfAll(identity, await findOrderLines(trx, [orderId]), 'ships');
     }
     return moveOrder(trx, locked, {
       to,

@@ -10,13 +10,14 @@ import {
 } from '../data/orders-repository.js';
 import {
   insertPaymentAttempt,
-  insertRefund,
+  insertVoid,
   recordInInbox,
   type PaymentOutcome,
 } from '../data/payments-repository.js';
 import { insertOutboxMessages } from '../data/outbox-repository.js';
 import type { OrdersDeps } from './deps.js';
 import { refundRequested } from './events.js';
+import { applyRefundResult, restockRefund } from './refunds.js';
 import { settleReservation } from './reservations.js';
 import { moveOrder } from './transitions.js';
 
@@ -26,7 +27,7 @@ export type ResultOutcome =
   'duplicate' | 'unknown_order' | 'paid' | 'payment_failed' | 'refund_requested' | 'recorded';
 
 const unpaid = new Set(['awaiting_payment', 'payment_failed']);
-const paid = new Set(['paid', 'shipped', 'delivered']);
+const paid = new Set(['paid', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 
 /**
  * Applies one payment result, exactly once: its event id goes into the inbox in the same
@@ -39,7 +40,9 @@ const paid = new Set(['paid', 'shipped', 'delivered']);
  *   second payment of a paid order.
  * - declined: an unpaid order becomes (or stays) `payment_failed` with the reason; it may be paid
  *   again until its deadline.
- * - refused (payments did not try) and refunded: recorded on the order, its status unchanged.
+ * - refunded: a refund orders asked for (or a reversal at a shop's terminal) is settled and the
+ *   order becomes partially_refunded or refunded (refunds.ts); a void is noted.
+ * - refused (payments did not try): recorded; the refund it answers, if any, failed.
  */
 export async function applyPaymentResult(
   deps: Pick<OrdersDeps, 'db' | 'log' | 'inventory'>,
@@ -77,7 +80,7 @@ export async function applyPaymentResult(
       const refundId = randomUUID();
       const amountMinor = result.amountMinor ?? current.total_minor;
       if (
-        await insertRefund(trx, {
+        await insertVoid(trx, {
           refund_id: refundId,
           order_id: current.id,
           payment_id: paymentId,
@@ -134,11 +137,11 @@ export async function applyPaymentResult(
         return { outcome: 'recorded' as const };
       }
       case 'payment.refunded':
-        await appendOrderNote(trx, order, {
-          cause: `payment refunded: ${result.reason ?? 'refund'}`,
-          actor: payments,
-        });
-        return { outcome: 'recorded' as const };
+      case 'payment.refused': {
+        // The answer to a refund (or a reversal at a terminal); a refused payment is only noted.
+        const applied = await applyRefundResult(trx, order, result);
+        return { outcome: 'recorded' as const, ...applied };
+      }
       default:
         return { outcome: 'recorded' as const };
     }
@@ -150,6 +153,12 @@ export async function applyPaymentResult(
   if ('order' in applied && applied.order) {
     // Paid: inventory commits its stock (a cancelled one's goes back, if it is still held).
     await settleReservation(deps, applied.order);
+  }
+  if ('restock' in applied && applied.restock) {
+    // Refunded with lines to put back: inventory restocks them once (the sweeper retries).
+    await restockRefund(deps, applied.restock).catch((error: unknown) =>
+      log.warn({ err: error, orderId: result.orderId }, 'restock not made yet'),
+    );
   }
   return applied.outcome;
 }

@@ -1,7 +1,7 @@
 import type { OrdersDeps } from './deps.js';
 import { markReservation, type OrderRow } from '../data/orders-repository.js';
 
-const paidStatuses = new Set(['paid', 'shipped', 'delivered']);
+const paidStatuses = new Set(['paid', 'shipped', 'delivered', 'partially_refunded', 'refunded']);
 const closedStatuses = new Set(['cancelled', 'expired']);
 
 /**

@@ -6,6 +6,7 @@ import { claimOrdersToCheck, findUnsettledOrders } from '../data/orders-reposito
 import { insertOutboxMessages } from '../data/outbox-repository.js';
 import type { Inventory } from './deps.js';
 import { statusRequested } from './events.js';
+import { restockPending } from './refunds.js';
 import { settleReservation } from './reservations.js';
 
 export interface SweepDeps {
@@ -49,7 +50,8 @@ export interface SweepResult {
  *   again by payments, and applied once;
  * in batches of `batchSize`, each one transaction claiming its orders with SKIP LOCKED and
  * queueing its requests in the outbox, so replicas sweeping at once never ask twice. Then it
- * settles reservations orders left `held` (commit the paid, release the others) and deletes
+ * settles reservations orders left `held` (commit the paid, release the others), makes the
+ * restocks of refunds whose call to inventory failed, and deletes
  * idempotency keys and guest carts past their lifetime.
  */
 export async function sweepOrders(
@@ -83,6 +85,7 @@ export async function sweepOrders(
 
   const unsettled = await findUnsettledOrders(deps.db, deps.batchSize);
   for (const order of unsettled) await settleReservation(deps, order);
+  await restockPending(deps, deps.batchSize);
   const keysDeleted = await deleteOldIdempotencyKeys(deps.db, deps.idempotencyKeyTtlHours);
   const cartsDeleted = await deleteStaleGuestCarts(deps.db, deps.guestCartTtlDays);
   return { expiring, checked, settled: unsettled.length, keysDeleted, cartsDeleted };

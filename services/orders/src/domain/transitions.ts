@@ -17,9 +17,11 @@ import { statusChanged } from './events.js';
 export const orderTransitions: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   awaiting_payment: ['paid', 'payment_failed', 'cancelled', 'expired'],
   payment_failed: ['paid', 'cancelled', 'expired'],
-  paid: ['shipped'],
-  shipped: ['delivered'],
-  delivered: [],
+  paid: ['shipped', 'partially_refunded', 'refunded'],
+  shipped: ['delivered', 'partially_refunded', 'refunded'],
+  delivered: ['partially_refunded', 'refunded'],
+  partially_refunded: ['shipped', 'delivered', 'refunded'],
+  refunded: [],
   cancelled: [],
   expired: [],
 };
@@ -35,7 +37,9 @@ export interface Move {
   cause: string;
   actor: string;
   /** Columns that change with the status. */
-  change?: Partial<Pick<OrderRow, 'payment_id' | 'failure_reason' | 'reservation'>>;
+  change?: Partial<
+    Pick<OrderRow, 'payment_id' | 'failure_reason' | 'reservation' | 'refunded_minor'>
+  >;
   /** Events that go out with this move, beside `order.status_changed`. */
   events?: OutboxMessage[];
 }

@@ -11,6 +11,7 @@ import {
   findPaymentAttempts,
   findRefunds,
   type PaymentOutcome,
+  type RefundRow,
 } from '../data/payments-repository.js';
 
 export interface OrderSummaryView {
@@ -22,6 +23,10 @@ export interface OrderSummaryView {
   totalMinor: number;
   itemCount: number;
   deadline: string;
+  /** What a shop's terminal pays the order by (grouped for people: `K7QM-2XWP`). */
+  payCode: string | null;
+  /** What was given back of its payment. */
+  refundedMinor: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -55,13 +60,39 @@ export interface OrderView extends OrderSummaryView {
     cardLast4: string | null;
     at: string;
   }>;
-  refunds: Array<{
-    refundId: string;
-    paymentId: string;
-    amountMinor: number;
-    reason: string;
-    requestedAt: string;
-  }>;
+  refunds: RefundView[];
+}
+
+export interface RefundView {
+  refundId: string;
+  paymentId: string;
+  /** `refund` (asked for), `reversal` (made at a shop's terminal) or `void` (payments gave back a
+   * payment the order could not take). */
+  kind: 'void' | 'refund' | 'reversal';
+  status: 'pending' | 'succeeded' | 'failed';
+  amountMinor: number;
+  reason: string;
+  requestedBy: string;
+  restock: Array<{ productId: string; quantity: number }>;
+  failureReason: string | null;
+  requestedAt: string;
+  settledAt: string | null;
+}
+
+export function toRefundView(refund: RefundRow): RefundView {
+  return {
+    refundId: refund.refund_id,
+    paymentId: refund.payment_id,
+    kind: refund.kind,
+    status: refund.status,
+    amountMinor: refund.amount_minor,
+    reason: refund.reason,
+    requestedBy: refund.requested_by,
+    restock: refund.restock,
+    failureReason: refund.failure_reason,
+    requestedAt: refund.requested_at.toISOString(),
+    settledAt: refund.settled_at?.toISOString() ?? null,
+  };
 }
 
 export function toOrderSummary(row: OrderRow): OrderSummaryView {
@@ -74,6 +105,8 @@ export function toOrderSummary(row: OrderRow): OrderSummaryView {
     totalMinor: row.total_minor,
     itemCount: row.item_count,
     deadline: row.deadline.toISOString(),
+    payCode: row.pay_code,
+    refundedMinor: Number(row.refunded_minor),
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
   };
@@ -120,12 +153,6 @@ export async function loadOrderView(db: Knex, row: OrderRow): Promise<OrderView>
       cardLast4: attempt.card_last4,
       at: attempt.at.toISOString(),
     })),
-    refunds: refunds.map((refund) => ({
-      refundId: refund.refund_id,
-      paymentId: refund.payment_id,
-      amountMinor: refund.amount_minor,
-      reason: refund.reason,
-      requestedAt: refund.requested_at.toISOString(),
-    })),
+    refunds: refunds.map(toRefundView),
   };
 }
