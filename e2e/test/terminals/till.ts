@@ -82,16 +82,17 @@ export interface Running {
   finished: Promise<Finished>;
 }
 
-/** Runs a command with `env` added to the test's own, collecting its output as it comes. */
+/** Runs a command with `env` added to the test's own (or `baseEnv`), collecting its output as it comes. */
 export function run(
   command: string,
   args: string[],
   env: Record<string, string>,
   cwd = repoRoot,
+  baseEnv: NodeJS.ProcessEnv = process.env,
 ): Running {
   const child = spawn(command, args, {
     cwd,
-    env: { ...process.env, ...env },
+    env: { ...baseEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
