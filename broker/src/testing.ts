@@ -2,7 +2,12 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { createMetrics } from '@mercado/common/metrics';
 import { captureLogs, eventually, testBrokerCredentials } from '@mercado/common/testing';
-import { createMercadoBroker, loadBrokerConfig, type MercadoBroker } from './index.js';
+import {
+  createMercadoBroker,
+  createTerminalVerifier,
+  loadBrokerConfig,
+  type MercadoBroker,
+} from './index.js';
 
 /**
  * `@mercado/broker/testing`: what other components' tests use to run Mercado's real broker in
@@ -66,7 +71,8 @@ export interface TestBroker {
  * contract service with its test password (`testServiceMqttCredentials`), browsers' tokens
  * against a JWKS nobody serves unless `env` names one; `env` sets anything else of its config
  * (e.g. MAX_PACKET_BYTES, REDIS_URL). Closed at the test's teardown. It can be stopped and
- * started again on the same port, so clients reconnect to it as to a restarted one.
+ * started again on the same port, so clients reconnect to it as to a restarted one. With
+ * `USERS_URL`, terminals are verified by that users service instead of `registerTerminal`.
  */
 export async function startTestBroker(
   t: { teardown(fn: () => unknown): void },
@@ -81,7 +87,9 @@ export async function startTestBroker(
     ...env,
   });
   const logs = captureLogs('broker');
-  let port = 0;
+  // MQTT_PORT when given: a test whose users service must know the broker's URL before the
+  // broker can start (its terminal registry is that service) picks the port first.
+  let port = Number(env.MQTT_PORT ?? 0);
   let running: { server: net.Server; broker: MercadoBroker } | undefined;
   // A stand-in for the users service's registry: what `registerTerminal` recorded, compared in
   // constant time as the registry compares hashes.
@@ -90,6 +98,14 @@ export async function startTestBroker(
     const known = terminals.get(terminalId);
     return known !== undefined && known.length === secret.length && timingSafeEqual(known, secret);
   };
+  // With USERS_URL, the users service's registry, asked as main.ts asks it.
+  const registry = config.USERS_URL
+    ? createTerminalVerifier({
+        usersUrl: config.USERS_URL,
+        internalSecret: config.INTERNAL_SECRET,
+        cacheTtlMs: config.TERMINAL_CHECK_TTL_MS,
+      })
+    : verifyTerminal;
   let stopping: Promise<void> | undefined;
 
   async function start() {
@@ -99,7 +115,7 @@ export async function startTestBroker(
       config,
       log: logs.log,
       metrics: createMetrics('broker'),
-      ...(env.USERS_URL ? {} : { verifyTerminal }),
+      verifyTerminal: registry,
     });
     const server = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
     await new Promise<void>((resolve, reject) => {

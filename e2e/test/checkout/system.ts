@@ -8,11 +8,18 @@ import {
   callService,
   captureLogs,
   eventually,
+  freePort,
   testMqttPassword,
   type CallResult,
 } from '@mercado/common/testing';
 import { buildGateway, loadGatewayConfig } from '@mercado/gateway/testing';
-import { card, startPayments, testCards, type PaymentsHarness } from '@mercado/payments/testing';
+import {
+  card,
+  startPayments,
+  testCards,
+  type CardProcessor,
+  type PaymentsHarness,
+} from '@mercado/payments/testing';
 import { startUsers, type UsersHarness } from '@mercado/users/testing';
 import { internalSecret } from '@mercado/products/testing';
 import { address, startOrders, startShop, type OrdersHarness, type Shop } from '../orders/shop.js';
@@ -53,6 +60,14 @@ export interface CheckoutSystemOptions {
   ordersEnv?: Record<string, string>;
   paymentsEnv?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
+  /**
+   * Who vouches for payment terminals: the broker's stand-in (`broker.registerTerminal`, the
+   * default) or the real users service (`'users'`: terminals registered through
+   * `POST /api/terminals`, verified by the broker at USERS_URL, as in production).
+   */
+  terminalRegistry?: 'stand-in' | 'users';
+  /** The card processor of every payments replica (default: the sandbox). */
+  paymentsProcessor?: CardProcessor;
 }
 
 /** A signed-in shopper: the session the gateway gave them. */
@@ -178,7 +193,7 @@ export async function startCheckoutSystem(
   t: TestContext,
   options: CheckoutSystemOptions = {},
 ): Promise<CheckoutSystem> {
-  const broker = await startTestBroker(t);
+  const { broker, users } = await startBrokerAndUsers(t, options);
   const mqttEnv = { MQTT_URL: broker.url };
   // Orders sweeps on its timer, as in production, only faster: unpaid orders are asked about
   // every second, so a result or an intent the broker gave nobody is brought in (its README,
@@ -190,8 +205,6 @@ export async function startCheckoutSystem(
     ...options.ordersEnv,
   };
   const shop = await startShop(t, ordersEnv, { sweeping: true });
-  // One secret for every part, as startShop gives products, inventory and orders.
-  const users = await startUsers(t, { INTERNAL_SECRET: internalSecret, ...mqttEnv });
   const ordersUrl = shop.orders.config.DATABASE_URL;
   const ordersPort = shop.orders.port;
 
@@ -204,7 +217,11 @@ export async function startCheckoutSystem(
       const replica = await startPayments(
         t,
         { ...mqttEnv, ...options.paymentsEnv },
-        { work: true, ...(paymentsUrl ? { databaseUrl: paymentsUrl } : {}) },
+        {
+          work: true,
+          ...(paymentsUrl ? { databaseUrl: paymentsUrl } : {}),
+          ...(options.paymentsProcessor ? { processor: options.paymentsProcessor } : {}),
+        },
       );
       paymentsUrl ??= replica.config.DATABASE_URL;
       started.push(replica);
@@ -409,6 +426,32 @@ export async function startCheckoutSystem(
   };
   await system.ready();
   return system;
+}
+
+/**
+ * The broker and users, in the order the terminal registry needs: with the real registry the
+ * broker verifies terminals at users' URL and users connects to the broker, so the broker's port
+ * is chosen first and users started before it (users keeps trying to connect until it listens).
+ * One secret for every part, as startShop gives products, inventory and orders.
+ */
+async function startBrokerAndUsers(
+  t: TestContext,
+  options: CheckoutSystemOptions,
+): Promise<{ broker: TestBroker; users: UsersHarness }> {
+  const usersEnv = { INTERNAL_SECRET: internalSecret };
+  if (options.terminalRegistry !== 'users') {
+    const broker = await startTestBroker(t);
+    const users = await startUsers(t, { ...usersEnv, MQTT_URL: broker.url });
+    return { broker, users };
+  }
+  const port = await freePort();
+  const users = await startUsers(t, { ...usersEnv, MQTT_URL: `mqtt://127.0.0.1:${port}` });
+  const broker = await startTestBroker(t, {
+    INTERNAL_SECRET: internalSecret,
+    USERS_URL: users.url,
+    MQTT_PORT: String(port),
+  });
+  return { broker, users };
 }
 
 /** A connection of the test's own to a service's database, alive whatever the service does. */

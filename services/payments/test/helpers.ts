@@ -20,8 +20,10 @@ import {
 } from '@mercado/common/testing';
 
 export { eventually };
+export type { CardProcessor };
 import {
   buildPaymentsApp,
+  createSandboxProcessor,
   loadPaymentsConfig,
   paymentsDeps,
   paymentsMigrationsDir,
@@ -333,4 +335,28 @@ export async function publishIntent(
     db('intents').where({ order_id: owed.orderId }).first(),
   );
   return { owed, results };
+}
+
+/**
+ * The sandbox processor, with its slow test card held until the test lets it go: a payment is
+ * then under way for as long as the test needs it to be, whatever the machine's speed.
+ */
+export function heldProcessor(): { processor: CardProcessor; release(): void; held(): number } {
+  let waiting: Array<() => void> = [];
+  const processor = createSandboxProcessor({
+    now: () => new Date(),
+    minAmountMinor: 50,
+    maxAmountMinor: 99_999_999,
+    slowCardDelayMs: 1,
+    wait: () => new Promise<void>((resolve) => waiting.push(resolve)),
+  });
+  return {
+    processor,
+    release() {
+      const released = waiting;
+      waiting = [];
+      for (const resolve of released) resolve();
+    },
+    held: () => waiting.length,
+  };
 }

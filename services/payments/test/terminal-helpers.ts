@@ -8,7 +8,7 @@ import {
   type TerminalResult,
 } from '@mercado/common/contract';
 import { connectMqtt, type MqttClient } from '@mercado/common/mqtt';
-import { createSandboxProcessor, type CardProcessor } from '../src/app.js';
+import type { CardProcessor } from '../src/app.js';
 import {
   card,
   eventually,
@@ -20,30 +20,6 @@ import {
 
 interface TestContext {
   teardown(fn: () => unknown): void;
-}
-
-/**
- * The sandbox processor, with its slow test card held until the test lets it go: a payment is
- * then under way for as long as the test needs it to be, whatever the machine's speed.
- */
-export function heldProcessor(): { processor: CardProcessor; release(): void; held(): number } {
-  let waiting: Array<() => void> = [];
-  const processor = createSandboxProcessor({
-    now: () => new Date(),
-    minAmountMinor: 50,
-    maxAmountMinor: 99_999_999,
-    slowCardDelayMs: 1,
-    wait: () => new Promise<void>((resolve) => waiting.push(resolve)),
-  });
-  return {
-    processor,
-    release() {
-      const released = waiting;
-      waiting = [];
-      for (const resolve of released) resolve();
-    },
-    held: () => waiting.length,
-  };
 }
 
 /** The broker (with a stand-in terminal registry) and payments on it, its work running. */

@@ -6,13 +6,14 @@ import {
   card,
   eventually,
   everyRow,
+  heldProcessor,
   mosquittoPublish,
   mosquittoSubscribe,
   publicOf,
   publishIntent,
   testCards,
 } from './helpers.js';
-import { connectTerminal, heldProcessor, setUpTerminals } from './terminal-helpers.js';
+import { connectTerminal, setUpTerminals } from './terminal-helpers.js';
 
 const walkIn = async (
   terminal: { card(number?: string): Promise<string> },
