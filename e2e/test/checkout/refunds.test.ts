@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import type { Identity } from '@mercado/common/identity';
-import { connectMqtt } from '@mercado/common/mqtt';
-import { eventually, testServiceMqttCredentials } from '@mercado/common/testing';
+import { eventually } from '@mercado/common/testing';
 import { testCards } from '@mercado/payments/testing';
-import { startCheckoutSystem, type CheckoutSystem, type Shopper } from './system.js';
+import { shopperStatus, startCheckoutSystem, type CheckoutSystem } from './system.js';
 
 /**
  * Refunds of paid orders (services/orders/README.md, "Refunds"): `POST /api/orders/{id}/refund`
@@ -12,10 +11,6 @@ import { startCheckoutSystem, type CheckoutSystem, type Shopper } from './system
  * order refunded or partially refunded, the shopper told live, the stock put back once, and never
  * more than was captured — under concurrency too.
  */
-
-interface TestContext {
-  teardown(fn: () => unknown): void;
-}
 
 const admin = (): Identity & { userId: string } => ({ userId: randomUUID(), roles: ['admin'] });
 const seller = (userId: string): Identity & { userId: string } => ({
@@ -35,19 +30,6 @@ function refund(
     body,
     headers: { 'idempotency-key': key },
   });
-}
-
-/** The shopper's live status topic, as their browser hears it (here through the gateway's eyes). */
-async function statusOf(t: TestContext, system: CheckoutSystem, shopper: Shopper) {
-  const client = await connectMqtt(system.broker.url, {
-    clientId: `gateway-status-${randomUUID()}`,
-    ...testServiceMqttCredentials('gateway'),
-  });
-  t.teardown(() => client.endAsync(true));
-  const heard: Array<{ orderId: string; status: string }> = [];
-  client.on('message', (_topic, payload) => heard.push(JSON.parse(payload.toString())));
-  await client.subscribeAsync(`orders/${shopper.userId}/+/status`, { qos: 1 });
-  return heard;
 }
 
 /** What inventory has on hand of a product in north. */
@@ -75,7 +57,7 @@ t.test(
   async (t) => {
     const system = await startCheckoutSystem(t);
     const { shopper, lamp, order } = await paidOrder(system, 2);
-    const heard = await statusOf(t, system, shopper);
+    const heard = await shopperStatus(t, system, shopper);
     const before = await onHand(system, lamp.id);
 
     const key = randomUUID();

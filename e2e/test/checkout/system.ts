@@ -3,13 +3,14 @@ import { startTestBroker, type TestBroker } from '@mercado/broker/testing';
 import { createDb, type Knex } from '@mercado/common/db';
 import { listen, type ListeningServer } from '@mercado/common/http';
 import { createMetrics, type Metrics } from '@mercado/common/metrics';
-import { sharedTopicFilter, type MqttClient } from '@mercado/common/mqtt';
+import { connectMqtt, sharedTopicFilter, type MqttClient } from '@mercado/common/mqtt';
 import {
   callService,
   captureLogs,
   eventually,
   freePort,
   testMqttPassword,
+  testServiceMqttCredentials,
   type CallResult,
 } from '@mercado/common/testing';
 import { buildGateway, loadGatewayConfig } from '@mercado/gateway/testing';
@@ -479,4 +480,24 @@ function paymentsFilters(replica: PaymentsHarness): string[] {
   return (replica.work?.background ?? []).flatMap((task) =>
     'filter' in task && typeof task.filter === 'string' ? [task.filter] : [],
   );
+}
+
+/**
+ * The shopper's live status topic (`orders/{userId}/+/status`), as their browser hears it — here
+ * through the gateway's eyes: every `order.status_changed` heard, in order.
+ */
+export async function shopperStatus(
+  t: TestContext,
+  system: CheckoutSystem,
+  shopper: Shopper,
+): Promise<Array<{ orderId: string; status: string }>> {
+  const client = await connectMqtt(system.broker.url, {
+    clientId: `gateway-status-${randomUUID()}`,
+    ...testServiceMqttCredentials('gateway'),
+  });
+  t.teardown(() => client.endAsync(true));
+  const heard: Array<{ orderId: string; status: string }> = [];
+  client.on('message', (_topic, payload) => heard.push(JSON.parse(payload.toString())));
+  await client.subscribeAsync(`orders/${shopper.userId}/+/status`, { qos: 1 });
+  return heard;
 }

@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { connectMqtt } from '@mercado/common/mqtt';
-import { eventually, testServiceMqttCredentials } from '@mercado/common/testing';
+import { eventually } from '@mercado/common/testing';
 import { strongPassword } from '@mercado/users/testing';
 import { repoRoot, run, simulator, startTerminalSystem } from './till.js';
 
@@ -59,13 +57,6 @@ function outputsByBlock(stdout: string): Map<string, any[]> {
 const answers = (outputs: any[] | undefined) =>
   (outputs ?? []).filter((output) => output?.type === 'terminal.result');
 
-/** Crockford's base32, as orders issues pay codes. */
-const newPayCode = () =>
-  Array.from(
-    { length: 8 },
-    () => '0123456789ABCDEFGHJKMNPQRSTVWXYZ'[Math.floor(Math.random() * 32)],
-  ).join('');
-
 t.test('the README section "Paying at a terminal" runs as written', async (t) => {
   const readme = await readFile(path.join(repoRoot, 'README.md'), 'utf8');
   const blocks = sectionBlocks(readme, '### Paying at a terminal');
@@ -92,30 +83,6 @@ t.test('the README section "Paying at a terminal" runs as written', async (t) =>
   t.equal(registered.status, 201, 'the demo shopper');
   await system.sell();
 
-  // Until orders shows pay codes (the order view's `payCode`), the order block reads none: the
-  // code comes from an intent published as orders would, which is what payments pays a code by.
-  const standIn = { orderId: randomUUID(), payCode: newPayCode(), amountMinor: 4_599 };
-  const orders = await connectMqtt(system.broker.url, {
-    ...testServiceMqttCredentials('orders'),
-    clientId: `orders-readme-${randomUUID()}`,
-  });
-  t.teardown(() => orders.endAsync(true));
-  await orders.publishAsync(
-    'payments/intents',
-    JSON.stringify({
-      type: 'payment.intent_created',
-      id: randomUUID(),
-      orderId: standIn.orderId,
-      userId: randomUUID(),
-      amountMinor: standIn.amountMinor,
-      currency: 'EUR',
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
-      payCode: standIn.payCode,
-    }),
-    { qos: 1 },
-  );
-  await system.intentKnown(standIn.orderId);
-
   const script = [
     'set -u',
     // `npm run --silent terminal -- …` is the simulator the test runner built: `npm run` would
@@ -125,11 +92,6 @@ t.test('the README section "Paying at a terminal" runs as written', async (t) =>
       // curl's answers end without a newline: the marker starts a line of its own.
       `echo; echo '::block ${block.name}'`,
       block.code,
-      ...(block.name === 'mosquitto-order'
-        ? [
-            'if [ "$CODE" = undefined ]; then echo; echo "::stand-in pay code"; CODE=$STAND_IN_PAY_CODE; fi',
-          ]
-        : []),
     ]),
   ].join('\n');
   const cwd = await mkdtemp(path.join(os.tmpdir(), 'readme-terminal-'));
@@ -148,7 +110,6 @@ t.test('the README section "Paying at a terminal" runs as written', async (t) =>
       SHOPPER_PASSWORD: strongPassword,
       ...system.env,
       SIMULATOR: simulator,
-      STAND_IN_PAY_CODE: standIn.payCode,
     },
     cwd,
     parentEnv,
@@ -192,32 +153,22 @@ t.test('the README section "Paying at a terminal" runs as written', async (t) =>
     cardLast4: '4242',
   });
 
-  const standInUsed = finished.stdout.includes('::stand-in pay code');
   const orderRow = await system.db.orders('orders').orderBy('created_at', 'desc').first();
-  t.ok(orderRow, 'the shopper’s order was placed');
+  t.ok(orderRow?.pay_code, 'the shopper’s order was placed, with a pay code');
   const [byCode] = answers(outputs.get('mosquitto-pay-code'));
   t.match(
     byCode,
-    standInUsed
-      ? {
-          requestId: 'sale-0002',
-          request: 'order_payment',
-          result: 'success',
-          orderId: standIn.orderId,
-          amountMinor: standIn.amountMinor,
-        }
-      : {
-          requestId: 'sale-0002',
-          request: 'order_payment',
-          result: 'success',
-          orderId: orderRow.id,
-          amountMinor: orderRow.total_minor,
-        },
+    {
+      requestId: 'sale-0002',
+      request: 'order_payment',
+      result: 'success',
+      orderId: orderRow.id,
+      amountMinor: Number(orderRow.total_minor),
+      currency: orderRow.currency,
+    },
     'the order paid by its code, its amount',
   );
-  if (standInUsed)
-    t.comment('the order view has no payCode yet: paid a stand-in order by its code');
-  else await system.settled(orderRow.id, ['paid']);
+  await system.settled(orderRow.id, ['paid']);
 
   const [asked, abort, aborted, notAbortable, reversal, periodTotals, closed] = answers(
     outputs.get('mosquitto-after'),
