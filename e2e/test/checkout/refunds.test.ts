@@ -265,3 +265,40 @@ t.test('who may refund, and bad input: a 4xx with a stable code, nothing changed
     refunded_minor: 0,
   });
 });
+
+t.test(
+  'a refund asked while payments is down is asked again by the sweeper, and made once',
+  async (t) => {
+    const system = await startCheckoutSystem(t);
+    const { order } = await paidOrder(system, 1);
+    await system.stopPayments();
+    const asked = await refund(system, order.id, admin(), { reason: 'not_delivered' });
+    t.equal(asked.status, 202);
+    // Relayed to the broker with no payments replica subscribed: the request itself is lost.
+    await eventually('the request relayed', async () => {
+      const unsent = await system.db.orders('outbox').whereNull('sent_at');
+      return unsent.length === 0;
+    });
+    await eventually('asked again while payments is down', async () => {
+      const row = await system.db
+        .orders('refunds')
+        .where({ refund_id: asked.body.refund.refundId })
+        .first();
+      return row?.asked_at !== null;
+    });
+    await system.startPayments();
+    await system.settled(order.id, ['refunded']);
+    const { payment_id: paymentId } = await system.db
+      .orders('orders')
+      .where({ id: order.id })
+      .first('payment_id');
+    const refunds = await system.db.payments('refunds').where({ payment_id: paymentId });
+    t.same(
+      refunds.map((row) => [row.id, Number(row.amount_minor), row.status]),
+      [[asked.body.refund.refundId, 2_500, 'succeeded']],
+      'one refund at payments, whatever it heard',
+    );
+    const payment = await system.db.payments('payments').where({ id: paymentId }).first();
+    t.equal(Number(payment.refunded_minor), 2_500);
+  },
+);

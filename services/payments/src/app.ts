@@ -81,6 +81,7 @@ export async function paymentsDeps(
         minAmountMinor: config.PROCESSOR_MIN_AMOUNT_MINOR,
         maxAmountMinor: config.PROCESSOR_MAX_AMOUNT_MINOR,
         slowCardDelayMs: config.PROCESSOR_SLOW_CARD_DELAY_MS,
+        refundDelayMs: config.PROCESSOR_REFUND_DELAY_MS,
       }),
     fingerprintKey: config.CARD_FINGERPRINT_KEY,
     terminalCurrencies: config.PAYMENTS_TERMINAL_CURRENCIES,

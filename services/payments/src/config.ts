@@ -24,9 +24,12 @@ export const paymentsSettings = {
   PROCESSOR_MAX_AMOUNT_MINOR: setting.int(99_999_999, 1, 100_000_000_000),
   /** How long the sandbox's slow test card takes to answer. */
   PROCESSOR_SLOW_CARD_DELAY_MS: setting.int(5_000, 0, 120_000),
+  /** How long the sandbox takes to answer a refund (a test keeps one under way this way). */
+  PROCESSOR_REFUND_DELAY_MS: setting.int(0, 0, 120_000),
   /**
-   * A payment still `processing` after this long was abandoned by a process that died mid-charge:
-   * the processor is asked what it answered, and it is settled (far above any processor's answer).
+   * A payment still `processing` (or a refund still `pending`) after this long was abandoned by a
+   * process that died mid-way: the processor is asked again, and it is settled (far above any
+   * processor's answer).
    */
   PAYMENTS_ABANDONED_AFTER_MS: setting.int(600_000, 1_000, 86_400_000),
   /** How often each replica looks for abandoned payments. */

@@ -15,6 +15,7 @@ import {
   startPayments,
   startTestBroker,
   testCards,
+  type TestBroker,
 } from './helpers.js';
 import { connectTerminal } from './terminal-helpers.js';
 
@@ -107,30 +108,48 @@ t.test('the service with bad configuration stops with one line and exit code 2',
   );
 });
 
+/**
+ * The broker, payments' database and a first payments process on them that recovers abandoned
+ * work after a second (`firstEnv`, given the broker, keeps its work under way), subscribed; and a
+ * connection to the database that outlives the processes. `env` starts the process after it.
+ */
+async function startRecoverable(
+  t: TestContext,
+  firstEnv: (broker: TestBroker) => Promise<Record<string, string>>,
+) {
+  const broker = await startTestBroker(t);
+  const databaseUrl = await createTestDatabase(t, 'payments');
+  const env = {
+    ...(await paymentsEnv()),
+    DATABASE_URL: databaseUrl,
+    MQTT_URL: broker.url,
+    LOG_LEVEL: 'info',
+    PAYMENTS_ABANDONED_AFTER_MS: '1000',
+    PAYMENTS_RECOVERY_INTERVAL_MS: '200',
+  };
+  const first = runPayments(t, { ...env, ...(await firstEnv(broker)) });
+  await eventually(
+    'the first process subscribed',
+    () => first.logged('mqtt consumer subscribed') === 5,
+  );
+  const db: Knex = createDb({
+    url: databaseUrl,
+    log: captureLogs().log,
+    metrics: createMetrics('test'),
+  });
+  t.teardown(() => db.destroy());
+  return { broker, env, first, db };
+}
+
 t.test(
   'payments killed after charging but before publishing: after a restart the result goes out, once',
   async (t) => {
-    const broker = await startTestBroker(t);
-    const proxy = await startHoldingProxy(t, broker.port);
-    const databaseUrl = await createTestDatabase(t, 'payments');
-    const env = {
-      ...(await paymentsEnv()),
-      DATABASE_URL: databaseUrl,
-      LOG_LEVEL: 'info',
-    };
-    // Its relay gives up on the held publish soon, and tries again: still nothing gets through.
-    const first = runPayments(t, { ...env, MQTT_URL: proxy.url, OUTBOX_PUBLISH_TIMEOUT_MS: '500' });
-    await eventually(
-      'the first process subscribed',
-      () => first.logged('mqtt consumer subscribed') === 5,
-    );
-
-    const db: Knex = createDb({
-      url: databaseUrl,
-      log: captureLogs().log,
-      metrics: createMetrics('test'),
+    let proxy!: Awaited<ReturnType<typeof startHoldingProxy>>;
+    const { broker, env, first, db } = await startRecoverable(t, async (broker) => {
+      proxy = await startHoldingProxy(t, broker.port);
+      // Its relay gives up on the held publish soon, and tries again: still nothing gets through.
+      return { MQTT_URL: proxy.url, OUTBOX_PUBLISH_TIMEOUT_MS: '500' };
     });
-    t.teardown(() => db.destroy());
     const { owed, results } = await publishIntent(t, broker, db, { resultsAs: 'orders' });
 
     // From here the first process hears the broker but cannot answer it.
@@ -148,7 +167,7 @@ t.test(
     await proxy.close();
     t.same(results.messages, [], 'nothing reached the broker');
 
-    const second = runPayments(t, { ...env, MQTT_URL: broker.url });
+    const second = runPayments(t, env);
     const [line] = await eventually(
       'the result, published by the restarted process',
       () => results.messages.length > 0 && results.messages,
@@ -177,29 +196,10 @@ t.test(
 t.test(
   'payments killed mid-way through a terminal’s payment: after a restart it is answered once',
   async (t) => {
-    const broker = await startTestBroker(t);
-    const databaseUrl = await createTestDatabase(t, 'payments');
-    const env = {
-      ...(await paymentsEnv()),
-      DATABASE_URL: databaseUrl,
-      MQTT_URL: broker.url,
-      LOG_LEVEL: 'info',
-      // The slow card keeps the charge in flight until the process is killed.
+    // The slow card keeps the charge in flight until the process is killed.
+    const { broker, env, first, db } = await startRecoverable(t, async () => ({
       PROCESSOR_SLOW_CARD_DELAY_MS: '120000',
-      PAYMENTS_ABANDONED_AFTER_MS: '1000',
-      PAYMENTS_RECOVERY_INTERVAL_MS: '200',
-    };
-    const first = runPayments(t, env);
-    await eventually(
-      'the first process subscribed',
-      () => first.logged('mqtt consumer subscribed') === 5,
-    );
-    const db: Knex = createDb({
-      url: databaseUrl,
-      log: captureLogs().log,
-      metrics: createMetrics('test'),
-    });
-    t.teardown(() => db.destroy());
+    }));
     const terminal = await connectTerminal(t, broker);
     const request = {
       type: 'terminal.payment_requested' as const,
@@ -236,5 +236,119 @@ t.test(
     );
     t.equal((await db('payments').where({ terminal_id: terminal.id })).length, 1, 'one payment');
     t.equal(second.logged('terminal payment processed'), 1, 'settled once, by the recovery');
+  },
+);
+
+t.test(
+  'payments killed mid-way through a reversal and an order’s refund: after a restart each is settled once',
+  async (t) => {
+    // The first process's refunds wait at the processor until it is killed.
+    const { broker, env, first, db } = await startRecoverable(t, async () => ({
+      PROCESSOR_REFUND_DELAY_MS: '120000',
+    }));
+
+    const terminal = await connectTerminal(t, broker);
+    const sale = await terminal.ask({
+      type: 'terminal.payment_requested',
+      requestId: 'till-000100',
+      amountMinor: 1_500,
+      currency: 'EUR',
+      card: await terminal.card(),
+    });
+    t.match(sale, { result: 'success', transactionId: /^sbx_ch_/ });
+    const reversal = {
+      type: 'terminal.reversal_requested' as const,
+      requestId: 'till-000101',
+      transactionId: sale.transactionId!,
+      amountMinor: 600,
+    };
+    await terminal.send(reversal);
+
+    const { owed, results } = await publishIntent(t, broker, db, { resultsAs: 'orders' });
+    const encrypter = await startPayments(t);
+    const request = await encrypter.request(owed.orderId, owed.userId, testCards.approved);
+    await mosquittoPublish(broker, 'gateway', 'payments/requests', JSON.stringify(request));
+    const paid = await eventually('the order paid', () =>
+      db('payments').where({ order_id: owed.orderId, status: 'succeeded' }).first(),
+    );
+    const refundId = 'refund-after-restart';
+    await mosquittoPublish(
+      broker,
+      'orders',
+      'payments/refunds',
+      JSON.stringify({
+        type: 'refund.requested',
+        refundId,
+        orderId: owed.orderId,
+        paymentId: paid.id,
+        amountMinor: 1_000,
+        reason: 'customer_request',
+      }),
+    );
+    await eventually('both refunds under way', async () => {
+      const pending = await db('refunds').where({ status: 'pending' });
+      return pending.length === 2;
+    });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    t.notOk(
+      terminal.answers.some((heard) => heard.requestId === reversal.requestId),
+      'the reversal had no answer',
+    );
+
+    const second = runPayments(t, env);
+    const answer = await terminal.answerTo(reversal.requestId);
+    t.match(answer, {
+      request: 'reversal',
+      result: 'success',
+      amountMinor: 600,
+      reversedTransactionId: sale.transactionId,
+      transactionId: /^sbx_re_/,
+    });
+    const refunded = await eventually('the order’s refund published', () =>
+      results.messages
+        .map((line) => JSON.parse(line) as PaymentResult)
+        .find((result) => result.type === 'payment.refunded'),
+    );
+    t.match(refunded, { requestId: refundId, orderId: owed.orderId, amountMinor: 1_000 });
+
+    const status = await terminal.ask({
+      type: 'terminal.status_requested',
+      requestId: 'till-000102',
+      ofRequestId: reversal.requestId,
+    });
+    t.match(status, { state: 'processed', original: { id: answer.id } });
+    const totals = await terminal.ask({
+      type: 'terminal.reconciliation_requested',
+      requestId: 'till-000103',
+      action: 'totals',
+    });
+    t.match(totals.period?.totals, [
+      {
+        currency: 'EUR',
+        approved: { count: 1, amountMinor: 1_500 },
+        reversed: { count: 1, amountMinor: 600 },
+      },
+    ]);
+    t.same(
+      (await db('refunds').orderBy('amount_minor')).map((row) => [row.amount_minor, row.status]),
+      [
+        [600, 'succeeded'],
+        [1_000, 'succeeded'],
+      ],
+      'each refund once',
+    );
+    t.same(
+      (await db('payments').orderBy('amount_minor')).map((row) => [
+        row.amount_minor,
+        row.refunded_minor,
+      ]),
+      [
+        [1_500, 600],
+        [paid.amount_minor, 1_000],
+      ],
+      'what was given back, once',
+    );
+    t.ok(second.logged('abandoned refunds settled') >= 1, 'by the recovery');
   },
 );

@@ -129,6 +129,29 @@ t.test('the slow card answers only when its wait is over', async (t) => {
   t.match(await pending, { approved: true });
 });
 
+t.test('a refund is made once per refund id, after its delay', async (t) => {
+  let release!: () => void;
+  let waitedMs: number | undefined;
+  const processor = sandbox({
+    refundDelayMs: 900,
+    wait: (ms) =>
+      new Promise<void>((resolve) => {
+        waitedMs = ms;
+        release = resolve;
+      }),
+  });
+  const request = { refundId: 'r-1', transactionId: 'sbx_ch_1', amountMinor: 100, currency: 'EUR' };
+  const first = processor.refund(request);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(waitedMs, 900, 'it waits');
+  release();
+  const done = await first;
+  t.match(done, { refunded: true, transactionId: /^sbx_re_/ });
+  t.same(await processor.refund(request), done, 'asked again under its id: the same refund');
+  const other = await sandbox().refund({ ...request, refundId: 'r-2' });
+  t.not(other.refunded && other.transactionId, done.refunded && done.transactionId);
+});
+
 t.test('brands by prefix, Luhn, and a keyed fingerprint', async (t) => {
   const brands = Object.fromEntries(
     [

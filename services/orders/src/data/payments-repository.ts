@@ -134,6 +134,29 @@ export async function findUnrestockedRefunds(db: Knex, limit: number): Promise<R
     .limit(limit);
 }
 
+/**
+ * Claims refunds pending since before `askedBefore` (asked for, or last asked again), stamping
+ * them asked now; SKIP LOCKED, so replicas sweeping at once ask each once.
+ */
+export async function claimRefundsToAskAgain(
+  trx: Knex.Transaction,
+  askedBefore: Date,
+  limit: number,
+): Promise<RefundRow[]> {
+  const { rows } = await trx.raw<{ rows: RefundRow[] }>(
+    `update refunds set asked_at = now()
+      where refund_id in (
+        select refund_id from refunds
+         where status = 'pending' and coalesce(asked_at, requested_at) < ?
+         order by coalesce(asked_at, requested_at)
+         limit ?
+           for update skip locked)
+      returning *`,
+    [askedBefore, limit],
+  );
+  return rows;
+}
+
 export async function findRefunds(db: Knex, orderId: string): Promise<RefundRow[]> {
   return db<RefundRow>('refunds').where({ order_id: orderId }).orderBy('requested_at');
 }

@@ -4,8 +4,9 @@ import { deleteStaleGuestCarts } from '../data/carts-repository.js';
 import { deleteOldIdempotencyKeys } from '../data/idempotency-repository.js';
 import { claimOrdersToCheck, findUnsettledOrders } from '../data/orders-repository.js';
 import { insertOutboxMessages } from '../data/outbox-repository.js';
+import { claimRefundsToAskAgain } from '../data/payments-repository.js';
 import type { Inventory } from './deps.js';
-import { statusRequested } from './events.js';
+import { refundRequested, statusRequested } from './events.js';
 import { restockPending } from './refunds.js';
 import { settleReservation } from './reservations.js';
 
@@ -34,6 +35,8 @@ export interface SweepResult {
   expiring: number;
   /** Unpaid orders not yet due that payments was asked about. */
   checked: number;
+  /** Refunds still pending that payments was asked for again. */
+  refundsAsked: number;
   settled: number;
   keysDeleted: number;
   cartsDeleted: number;
@@ -50,7 +53,9 @@ export interface SweepResult {
  *   again by payments, and applied once;
  * in batches of `batchSize`, each one transaction claiming its orders with SKIP LOCKED and
  * queueing its requests in the outbox, so replicas sweeping at once never ask twice. Then it
- * settles reservations orders left `held` (commit the paid, release the others), makes the
+ * asks payments again for refunds still pending (asked, or last asked again, over
+ * `checkIntervalSeconds` ago: payments refunds once by refund id), settles reservations orders
+ * left `held` (commit the paid, release the others), makes the
  * restocks of refunds whose call to inventory failed, and deletes
  * idempotency keys and guest carts past their lifetime.
  */
@@ -83,12 +88,37 @@ export async function sweepOrders(
     deps.log.info({ expiring, checked }, 'payments asked about unpaid orders');
   }
 
+  const refundsAsked = await withTransaction(deps.db, async (trx) => {
+    const pending = await claimRefundsToAskAgain(trx, askedBefore, deps.batchSize);
+    await insertOutboxMessages(
+      trx,
+      pending.map((refund) =>
+        refundRequested({
+          refundId: refund.refund_id,
+          orderId: refund.order_id,
+          paymentId: refund.payment_id,
+          amountMinor: Number(refund.amount_minor),
+          reason: refund.reason,
+        }),
+      ),
+    );
+    return pending.length;
+  });
+  if (refundsAsked > 0) deps.log.info({ refunds: refundsAsked }, 'pending refunds asked again');
+
   const unsettled = await findUnsettledOrders(deps.db, deps.batchSize);
   for (const order of unsettled) await settleReservation(deps, order);
   await restockPending(deps, deps.batchSize);
   const keysDeleted = await deleteOldIdempotencyKeys(deps.db, deps.idempotencyKeyTtlHours);
   const cartsDeleted = await deleteStaleGuestCarts(deps.db, deps.guestCartTtlDays);
-  return { expiring, checked, settled: unsettled.length, keysDeleted, cartsDeleted };
+  return {
+    expiring,
+    checked,
+    refundsAsked,
+    settled: unsettled.length,
+    keysDeleted,
+    cartsDeleted,
+  };
 }
 
 export interface OrderSweeper {

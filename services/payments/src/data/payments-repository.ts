@@ -82,6 +82,10 @@ export async function findRequestOrLivePayment(
 
 const liveStatuses: readonly PaymentStatus[] = ['processing', 'succeeded', 'refunded'];
 
+export async function findPayment(db: Knex, paymentId: string): Promise<PaymentRow | undefined> {
+  return db<PaymentRow>('payments').where({ id: paymentId }).first();
+}
+
 export async function findPaymentForUpdate(
   trx: Knex.Transaction,
   paymentId: string,

@@ -11,6 +11,9 @@ export interface RefundRow {
   status: 'pending' | 'succeeded' | 'failed';
   transaction_id: string | null;
   result: PaymentResult | null;
+  /** A terminal's reversal: the terminal and its request, answered when the refund ends. */
+  terminal_id: string | null;
+  terminal_request_id: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -30,6 +33,7 @@ export async function insertPendingRefund(
     orderId: string | null;
     amountMinor: number;
     reason: string;
+    terminal?: { terminalId: string; requestId: string } | undefined;
   },
 ): Promise<void> {
   await trx('refunds').insert({
@@ -38,6 +42,8 @@ export async function insertPendingRefund(
     order_id: refund.orderId,
     amount_minor: refund.amountMinor,
     reason: refund.reason,
+    terminal_id: refund.terminal?.terminalId ?? null,
+    terminal_request_id: refund.terminal?.requestId ?? null,
   });
 }
 
@@ -45,8 +51,8 @@ export async function completeRefund(
   trx: Knex.Transaction,
   refundId: string,
   outcome: { status: 'succeeded' | 'failed'; transactionId?: string; result: PaymentResult },
-): Promise<void> {
-  await trx('refunds')
+): Promise<boolean> {
+  const updated = await trx('refunds')
     .where({ id: refundId, status: 'pending' })
     .update({
       status: outcome.status,
@@ -54,4 +60,19 @@ export async function completeRefund(
       result: JSON.stringify(outcome.result),
       updated_at: trx.fn.now(),
     });
+  // Only the first to settle a refund records it: a slow process and the recovery may both try.
+  return updated > 0;
+}
+
+/** Refunds pending for longer than `olderThanMs`: their process died waiting for the processor. */
+export async function findAbandonedRefunds(
+  db: Knex,
+  olderThanMs: number,
+  limit: number,
+): Promise<RefundRow[]> {
+  return db<RefundRow>('refunds')
+    .where({ status: 'pending' })
+    .where('updated_at', '<', db.raw('now() - make_interval(secs => ?)', [olderThanMs / 1000]))
+    .orderBy('updated_at')
+    .limit(limit);
 }

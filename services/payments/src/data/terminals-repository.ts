@@ -44,6 +44,29 @@ export async function findTerminalRequestForUpdate(
     .first();
 }
 
+/**
+ * Reversals in progress for longer than `olderThanMs` that no refund names: their process died
+ * between taking the request id and setting the amount aside.
+ */
+export async function findAbandonedReversals(
+  db: Knex,
+  olderThanMs: number,
+  limit: number,
+): Promise<TerminalRequestRow[]> {
+  return db('terminal_requests as r')
+    .select<TerminalRequestRow[]>('r.*')
+    .where('r.kind', 'reversal')
+    .where('r.state', 'in_progress')
+    .where('r.updated_at', '<', db.raw('now() - make_interval(secs => ?)', [olderThanMs / 1000]))
+    .whereNotExists(
+      db('refunds')
+        .whereRaw('refunds.terminal_id = r.terminal_id')
+        .whereRaw('refunds.terminal_request_id = r.request_id'),
+    )
+    .orderBy('r.updated_at')
+    .limit(limit);
+}
+
 export interface NewTerminalRequest {
   terminalId: string;
   requestId: string;

@@ -59,7 +59,9 @@ export interface SandboxOptions {
   minAmountMinor: number;
   maxAmountMinor: number;
   slowCardDelayMs: number;
-  /** How the slow card waits (a test holds it until it has looked at the payment meanwhile). */
+  /** How long every refund takes (0: at once). */
+  refundDelayMs?: number;
+  /** How the slow card (and a delayed refund) waits (a test holds it until it has looked at the payment meanwhile). */
   wait?: (ms: number) => Promise<void>;
 }
 
@@ -99,6 +101,8 @@ export function createSandboxProcessor(options: SandboxOptions): CardProcessor {
   // What it answered, by payment id, as a processor keeps its idempotency keys (this process's
   // lifetime only: the sandbox moves no money, so one it forgot was never charged anywhere).
   const answered = new Map<string, ChargeOutcome>();
+  // And what it refunded, by refund id: asked again under the same id, it refunds once.
+  const refunded = new Map<string, RefundOutcome>();
   async function decide({ amountMinor, card }: ChargeRequest): Promise<ChargeOutcome> {
     const problem = cardProblem(card, amountMinor, options);
     if (problem) return { approved: false, declineCode: problem };
@@ -120,8 +124,16 @@ export function createSandboxProcessor(options: SandboxOptions): CardProcessor {
     async retrieve(paymentId) {
       return answered.get(paymentId);
     },
-    async refund() {
-      return { refunded: true, transactionId: transactionId('re') };
+    async refund(request) {
+      const earlier = refunded.get(request.refundId);
+      if (earlier) return earlier;
+      if (options.refundDelayMs) await wait(options.refundDelayMs);
+      const outcome = refunded.get(request.refundId) ?? {
+        refunded: true as const,
+        transactionId: transactionId('re'),
+      };
+      refunded.set(request.refundId, outcome);
+      return outcome;
     },
   };
 }

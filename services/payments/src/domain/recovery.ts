@@ -1,8 +1,10 @@
-import { findAbandonedPayments } from '../data/payments-repository.js';
+import { findAbandonedPayments, findPayment } from '../data/payments-repository.js';
+import { findAbandonedRefunds } from '../data/refunds-repository.js';
 import type { PaymentsDeps } from './deps.js';
 import { findTerminalRequestOfPayment } from '../data/terminals-repository.js';
 import { recordOutcome } from './payments.js';
-import { recordTerminalOutcome } from './terminals.js';
+import { askProcessor } from './refunds.js';
+import { failAbandonedReversals, recordTerminalOutcome, recoverReversal } from './terminals.js';
 
 export interface RecoveryOptions {
   /** A payment `processing` for longer than this was abandoned by its process. */
@@ -67,6 +69,44 @@ export async function recoverAbandonedPayments(
     settled++;
   }
   if (settled > 0) deps.log.warn({ settled }, 'abandoned payments settled');
+  return settled + (await recoverAbandonedRefunds(deps, { abandonedAfterMs, batchSize }));
+}
+
+/**
+ * Settles refunds whose process died between setting their amount aside and recording the
+ * processor's answer (left `pending`, they would hold that amount back for ever, and orders would
+ * wait for their result): the processor is asked again under the refund's id — its idempotency
+ * key, so it refunds once — and the outcome is recorded and published as the refund itself would
+ * have; a terminal's reversal is answered to its terminal. A reversal whose process died before
+ * setting anything aside is answered `reversal_failed` (nothing was reversed). Returns how many
+ * were settled; safe in every replica at once, as only the first records each.
+ */
+export async function recoverAbandonedRefunds(
+  deps: PaymentsDeps,
+  { abandonedAfterMs, batchSize = 100 }: RecoveryOptions,
+): Promise<number> {
+  const abandoned = await findAbandonedRefunds(deps.db, abandonedAfterMs, batchSize);
+  let settled = 0;
+  for (const refund of abandoned) {
+    const payment = await findPayment(deps.db, refund.payment_id);
+    if (!payment?.transaction_id) continue;
+    const answer = refund.terminal_id
+      ? await recoverReversal(deps, refund, { ...payment, transaction_id: payment.transaction_id })
+      : await askProcessor(
+          deps,
+          { refundId: refund.id, paymentId: payment.id, reason: refund.reason },
+          {
+            kind: 'claimed',
+            orderId: refund.order_id,
+            amountMinor: Number(refund.amount_minor),
+            currency: payment.currency,
+            transactionId: payment.transaction_id,
+          },
+        );
+    if (answer.kind !== 'repeated') settled++;
+  }
+  settled += await failAbandonedReversals(deps, abandonedAfterMs, batchSize);
+  if (settled > 0) deps.log.warn({ settled }, 'abandoned refunds settled');
   return settled;
 }
 

@@ -21,6 +21,8 @@ export interface RefundAsk {
   orderId?: string;
   /** A terminal reversing one of its own payments: the payment must be that terminal's. */
   terminalId?: string;
+  /** The terminal's request id of that reversal, kept on the refund for the recovery. */
+  terminalRequestId?: string;
   /** What to give back; all that is left when not given. */
   amountMinor?: number;
   reason: string;
@@ -50,15 +52,19 @@ export type RefundAnswer =
   | { kind: 'repeated' }
   | { kind: 'pending' };
 
+/** A refund recorded pending, its amount set aside on the payment: the processor is asked next. */
+export interface ClaimedRefund {
+  kind: 'claimed';
+  /** Null for a terminal's walk-in payment: no order hears of its refunds. */
+  orderId: string | null;
+  amountMinor: number;
+  currency: string;
+  /** The payment's charge, which the processor refunds. */
+  transactionId: string;
+}
+
 type Claim =
-  | {
-      kind: 'claimed';
-      /** Null for a terminal's walk-in payment: no order hears of its refunds. */
-      orderId: string | null;
-      amountMinor: number;
-      currency: string;
-      transactionId: string;
-    }
+  | ClaimedRefund
   | { kind: 'refused'; reason: RefusalReason; orderId: string | null }
   | { kind: 'existing'; refund: RefundRow };
 
@@ -110,6 +116,19 @@ export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise
     return { kind: 'refused', reason: claim.reason };
   }
 
+  return askProcessor(deps, ask, claim);
+}
+
+/**
+ * Asks the processor for a claimed refund (under its id, the processor's idempotency key: asked
+ * again by the recovery, it refunds once) and records how it ended — unless another caller
+ * recorded it first (a process slow past the recovery's patience, and the recovery).
+ */
+export async function askProcessor(
+  deps: PaymentsDeps,
+  ask: RefundAsk,
+  claim: ClaimedRefund,
+): Promise<RefundAnswer> {
   const outcome = await deps.processor
     .refund({
       refundId: ask.refundId,
@@ -130,8 +149,8 @@ export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise
       reason: 'refund_failed',
       at,
     };
-    await withTransaction(deps.db, async function releaseRefund(trx) {
-      await completeRefund(trx, ask.refundId, { status: 'failed', result });
+    const recorded = await withTransaction(deps.db, async function releaseRefund(trx) {
+      if (!(await completeRefund(trx, ask.refundId, { status: 'failed', result }))) return false;
       await addRefunded(trx, ask.paymentId, -claim.amountMinor);
       await appendPaymentEvent(trx, {
         type: 'refund_refused',
@@ -144,7 +163,9 @@ export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise
       // A terminal's reversal is answered to the terminal; the order's refunds to orders.
       if (!ask.terminalId && claim.orderId) await publishResult(trx, result);
       await ask.settle?.(trx, { kind: 'failed' });
+      return true;
     });
+    if (!recorded) return { kind: 'repeated' };
     deps.log.warn({ refundId: ask.refundId }, 'refund failed at the processor');
     return { kind: 'refused', reason: 'refund_failed' };
   }
@@ -163,12 +184,13 @@ export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise
     reason: ask.reason,
     at,
   };
-  await withTransaction(deps.db, async function recordRefund(trx) {
-    await completeRefund(trx, ask.refundId, {
+  const recorded = await withTransaction(deps.db, async function recordRefund(trx) {
+    const first = await completeRefund(trx, ask.refundId, {
       status: 'succeeded',
       transactionId: outcome.transactionId,
       result,
     });
+    if (!first) return false;
     await appendPaymentEvent(trx, {
       type: 'payment_refunded',
       orderId: claim.orderId,
@@ -190,7 +212,9 @@ export async function refundPayment(deps: PaymentsDeps, ask: RefundAsk): Promise
       transactionId: outcome.transactionId,
       at,
     });
+    return true;
   });
+  if (!recorded) return { kind: 'repeated' };
   deps.log.info(
     { refundId: ask.refundId, paymentId: ask.paymentId, orderId: claim.orderId },
     'payment refunded',
@@ -239,6 +263,10 @@ function claimRefund(deps: PaymentsDeps, ask: RefundAsk): Promise<Claim> {
       orderId,
       amountMinor,
       reason: ask.reason,
+      terminal:
+        ask.terminalId && ask.terminalRequestId
+          ? { terminalId: ask.terminalId, requestId: ask.terminalRequestId }
+          : undefined,
     });
     await addRefunded(trx, payment.id, amountMinor);
     return {

@@ -24,6 +24,7 @@ import {
   findLivePayment,
   insertProcessingPayment,
 } from '../data/payments-repository.js';
+import type { RefundRow } from '../data/refunds-repository.js';
 import {
   abortTerminalRequest,
   claimTerminalRequest,
@@ -32,6 +33,7 @@ import {
   findPeriod,
   findTerminalPaymentByTransaction,
   findTerminalRequest,
+  findAbandonedReversals,
   findTerminalRequestForUpdate,
   insertTerminalTransaction,
   openPeriod,
@@ -47,7 +49,7 @@ import type { PaymentsDeps } from './deps.js';
 import { voidPayment } from './intents.js';
 import { giveBackCharge } from './payments.js';
 import type { ChargeOutcome } from './processor.js';
-import { refundPayment } from './refunds.js';
+import { askProcessor, refundPayment, type RefundAnswer, type RefundAsk } from './refunds.js';
 import { publishResult } from './results.js';
 
 /**
@@ -738,13 +740,33 @@ async function reverse(
     const row = await findTerminalRequest(deps.db, terminalId, request.requestId);
     return repeat(deps, terminalId, row!, digest, 'reversal', request.requestId);
   }
-  let given: TerminalResult | undefined;
+  const reversal = reversalSettlement(terminalId, request, payment.id, refundId);
   await refundPayment(deps, {
     refundId,
     paymentId: payment.id,
     terminalId,
+    terminalRequestId: request.requestId,
     ...(request.amountMinor ? { amountMinor: request.amountMinor } : {}),
     reason: request.reason ?? 'reversal',
+    settle: reversal.settle,
+  });
+  return reversal.given();
+}
+
+/**
+ * How a reversal's refund ends for the terminal, in the transaction that records it: the answer
+ * kept on the terminal's request and queued to it, and a reversed one in the period's
+ * transactions. Built again by the recovery for a reversal whose process died mid-way.
+ */
+function reversalSettlement(
+  terminalId: string,
+  request: { requestId: string; transactionId: string; reason?: string | undefined },
+  paymentId: string,
+  refundId: string,
+): { settle: NonNullable<RefundAsk['settle']>; given(): TerminalResult | undefined } {
+  let given: TerminalResult | undefined;
+  return {
+    given: () => given,
     async settle(trx, settlement) {
       let fields: AnswerFields;
       if (settlement.kind === 'refunded') {
@@ -756,7 +778,7 @@ async function reverse(
           amountMinor: settlement.amountMinor,
           currency: settlement.currency,
           transactionId: settlement.transactionId,
-          paymentId: payment.id,
+          paymentId,
           orderId: settlement.orderId ?? undefined,
           requestId: request.requestId,
           reason: request.reason,
@@ -766,7 +788,7 @@ async function reverse(
           result: 'success',
           transactionId: settlement.transactionId,
           reversedTransactionId: request.transactionId,
-          paymentId: payment.id,
+          paymentId,
           ...(settlement.orderId ? { orderId: settlement.orderId } : {}),
           amountMinor: settlement.amountMinor,
           currency: settlement.currency,
@@ -786,8 +808,72 @@ async function reverse(
       });
       await queueAnswer(trx, terminalId, given);
     },
-  });
-  return given;
+  };
+}
+
+/**
+ * The recovery of a terminal's reversal whose process died after setting its amount aside: the
+ * processor is asked again under the refund's id, and the terminal gets its one answer.
+ */
+export async function recoverReversal(
+  deps: PaymentsDeps,
+  refund: RefundRow,
+  payment: { id: string; currency: string; transaction_id: string },
+): Promise<RefundAnswer> {
+  const terminalId = refund.terminal_id!;
+  const reason = refund.reason === 'reversal' ? undefined : refund.reason;
+  const reversal = reversalSettlement(
+    terminalId,
+    { requestId: refund.terminal_request_id!, transactionId: payment.transaction_id, reason },
+    payment.id,
+    refund.id,
+  );
+  return askProcessor(
+    deps,
+    {
+      refundId: refund.id,
+      paymentId: payment.id,
+      terminalId,
+      terminalRequestId: refund.terminal_request_id!,
+      reason: refund.reason,
+      settle: reversal.settle,
+    },
+    {
+      kind: 'claimed',
+      orderId: refund.order_id,
+      amountMinor: Number(refund.amount_minor),
+      currency: payment.currency,
+      transactionId: payment.transaction_id,
+    },
+  );
+}
+
+/**
+ * Reversals a process claimed and died before setting anything aside (no refund names them):
+ * nothing was reversed, and the terminal is told so (`reversal_failed`) — it may reverse again
+ * under a new request id. Returns how many were answered.
+ */
+export async function failAbandonedReversals(
+  deps: PaymentsDeps,
+  olderThanMs: number,
+  limit: number,
+): Promise<number> {
+  const abandoned = await findAbandonedReversals(deps.db, olderThanMs, limit);
+  let answered = 0;
+  for (const request of abandoned) {
+    const done = await withTransaction(deps.db, async function failReversal(trx) {
+      const row = await findTerminalRequestForUpdate(trx, request.terminal_id, request.request_id);
+      if (row?.state !== 'in_progress' || row.id !== request.id) return false;
+      const given = answer(request.request_id, 'reversal', failure('reversal_failed'));
+      await completeTerminalRequest(trx, request.terminal_id, request.request_id, {
+        result: given,
+      });
+      await queueAnswer(trx, request.terminal_id, given);
+      return true;
+    });
+    if (done) answered++;
+  }
+  return answered;
 }
 
 /**
