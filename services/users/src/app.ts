@@ -25,6 +25,12 @@ export {
   type TerminalPresenceOptions,
   type TerminalPresenceTracker,
 } from './consumers/terminal-status.js';
+export {
+  consumeTerminalTransactions,
+  usersShareGroup,
+  type TerminalTransactionsOptions,
+} from './consumers/terminal-transactions.js';
+export { timeZoneKnown } from './data/terminal-transactions-repository.js';
 
 export const usersMigrationsDir = new URL('../../../sql/users', import.meta.url);
 
@@ -37,6 +43,8 @@ export interface UsersAppDeps {
   hasher: PasswordHasher;
   /** Terminals' presence (startTerminalPresence when MQTT_URL is set); unknown without it. */
   presence?: TerminalPresence;
+  /** The clock of the terminals' `today` (the real one unless a test hands in its own). */
+  now?: () => Date;
   isShuttingDown?: () => boolean;
 }
 
@@ -47,6 +55,7 @@ export function usersDeps({
   keys,
   hasher,
   presence = presenceUnknown,
+  now = () => new Date(),
 }: UsersAppDeps): UsersDeps {
   return {
     db,
@@ -56,6 +65,8 @@ export function usersDeps({
     cursors: createCursorCodec(config.INTERNAL_SECRET, 'users/list'),
     terminalCursors: createCursorCodec(config.INTERNAL_SECRET, 'terminals/list'),
     presence,
+    terminalsTimeZone: config.TERMINALS_TIME_ZONE,
+    now,
     accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
     throttle: {

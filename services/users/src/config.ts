@@ -9,6 +9,28 @@ import {
   setting,
 } from '@mercado/common/config';
 
+/**
+ * An IANA time zone name (`Europe/Madrid`, `UTC`), as both Node's Intl and Postgres know them.
+ * Offsets (`+01:00`) and POSIX rules (`CET-1`) are refused: Postgres reads the sign of a POSIX
+ * offset the other way round from ISO 8601, so one of them would be an hour or more wrong.
+ */
+function timeZone(fallback: string) {
+  return z
+    .string()
+    .refine(isIanaTimeZone, 'must be an IANA time zone name (such as Europe/Madrid or UTC)')
+    .default(fallback);
+}
+
+function isIanaTimeZone(name: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/.test(name)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const usersSettings = {
   ...baseServiceSettings,
   ...databaseSettings,
@@ -34,6 +56,8 @@ export const usersSettings = {
   ...mqttSettings,
   /** The outbox relay (revocations on users/revocations). */
   ...outboxRelaySettings,
+  /** The calendar day of the terminals' `today` totals: an IANA time zone such as Europe/Madrid. */
+  TERMINALS_TIME_ZONE: timeZone('UTC'),
 };
 
 export type UsersConfig = ReturnType<typeof loadUsersConfig>;

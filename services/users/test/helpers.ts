@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import { type Identity } from '@mercado/common/identity';
 import { type Knex } from '@mercado/common/db';
+import type { MqttClient } from '@mercado/common/mqtt';
 import {
   callService,
   type captureLogs,
@@ -18,6 +19,7 @@ import {
   usersDeps,
   usersOutbox,
   startTerminalPresence,
+  consumeTerminalTransactions,
   usersCredentials,
   usersMigrationsDir,
   type SigningKeys,
@@ -41,6 +43,8 @@ export interface UsersHarness {
   keys: SigningKeys;
   config: UsersConfig;
   logs: ReturnType<typeof captureLogs>;
+  /** Its MQTT client, with MQTT_URL (its options.clientId is what the broker knows it by). */
+  mqtt: MqttClient | undefined;
   /** Every operation the service answers, as its routers declare them. */
   operations: DocumentedOperation[];
   /** Calls the service as the gateway would, with a signed identity. */
@@ -56,11 +60,17 @@ export interface UsersHarness {
   ): Promise<{ status: number; headers: Headers; body: any }>;
 }
 
+export interface UsersOptions {
+  /** The clock of the terminals' `today` (the real one by default). */
+  now?: () => Date;
+}
+
 /** A users service on a fresh database and a free port, with cheap password hashing for speed. */
 export async function startUsers(
   t: TestContext,
   env: Record<string, string> = {},
   signingKeys?: Array<Record<string, unknown>>,
+  options: UsersOptions = {},
 ): Promise<UsersHarness> {
   const keys = signingKeys ?? [await newSigningKey('key-1')];
   const service = await startTestService(t, {
@@ -84,7 +94,17 @@ export async function startUsers(
       // As main runs it: revocations announced through the outbox when there is a broker.
       const relay = usersOutbox.startRelay(runtime);
       if (relay) t.teardown(() => relay.stop());
-      const deps = { ...runtime, ...credentials, ...(presence ? { presence } : {}) };
+      // And payments' terminal transactions consumed.
+      const transactions = runtime.mqtt
+        ? consumeTerminalTransactions({ db: runtime.db, mqtt: runtime.mqtt, log: runtime.log })
+        : undefined;
+      if (transactions) t.teardown(() => transactions.stop());
+      const deps = {
+        ...runtime,
+        ...credentials,
+        ...(presence ? { presence } : {}),
+        ...(options.now ? { now: options.now } : {}),
+      };
       return {
         app: buildUsersApp(deps),
         extra: {
@@ -139,7 +159,7 @@ export async function prepareUsersSweep(users: UsersHarness): Promise<HostileInp
     ['DELETE', '/api/terminals/till-404', admin, undefined, 404, 'terminal_not_found'],
   ]);
   return {
-    tables: ['users', 'refresh_tokens', 'login_throttle', 'terminals'],
+    tables: ['users', 'refresh_tokens', 'login_throttle', 'terminals', 'terminal_transactions'],
     examples: {
       'POST /api/auth/register': {
         body: {

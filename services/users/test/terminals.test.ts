@@ -78,6 +78,8 @@ t.test('an admin registers, lists, rotates and deletes terminals', async (t) => 
       location: 'Madrid, Calle Mayor 5',
       mqtt: { username: 'terminal:madrid-centro-1', clientId: 'terminal-madrid-centro-1' },
       presence: { status: 'unknown', since: null },
+      lastTransactions: [],
+      today: [],
       createdAt: till.createdAt,
       createdBy: admin.userId,
       secretRotatedAt: till.createdAt,

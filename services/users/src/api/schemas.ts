@@ -136,6 +136,30 @@ export const jwksView = z.object({
   ),
 });
 
+const terminalTransactionView = z.object({
+  id: z.uuid().describe("The event's id"),
+  kind: z.enum(['payment', 'reversal']),
+  outcome: z.enum(['approved', 'declined', 'reversed']),
+  amountMinor: z.int().positive(),
+  currency: z.string().describe('ISO 4217'),
+  transactionId: z.string().nullable().describe("The processor's transaction (a reversal's own)"),
+  orderId: z.uuid().nullable().describe('The order paid or refunded; null for a walk-in amount'),
+  cardBrand: z.string().nullable(),
+  cardLast4: z.string().nullable(),
+  reason: z.string().nullable().describe("A decline's or a reversal's reason"),
+  at: z.iso.datetime(),
+});
+
+const currencyTotalsView = z.object({
+  currency: z.string(),
+  approvedCount: z.int().nonnegative(),
+  approvedMinor: z.int().nonnegative(),
+  declinedCount: z.int().nonnegative(),
+  reversedCount: z.int().nonnegative(),
+  reversedMinor: z.int().nonnegative(),
+  netMinor: z.int().describe('approvedMinor − reversedMinor'),
+});
+
 export const terminalView = z.object({
   id: z.string(),
   name: z.string(),
@@ -148,6 +172,15 @@ export const terminalView = z.object({
     status: z.enum(['online', 'offline', 'unknown']),
     since: z.iso.datetime({ offset: true }).nullable(),
   }),
+  lastTransactions: z
+    .array(terminalTransactionView)
+    .describe('Its newest transactions (at most 5), newest first, as payments announced them'),
+  today: z
+    .array(currencyTotalsView)
+    .describe(
+      'Totals over today (the calendar day in TERMINALS_TIME_ZONE), one entry per currency ' +
+        'seen, in currency order; empty on a quiet day',
+    ),
   createdAt: z.iso.datetime(),
   createdBy: z.uuid(),
   secretRotatedAt: z.iso.datetime(),

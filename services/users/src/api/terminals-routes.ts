@@ -53,11 +53,15 @@ export function terminalsRoutes(deps: UsersDeps): ApiRouter {
       {
         method: 'get',
         path: '/',
-        summary: 'List the registered terminals with their presence, in id order',
+        summary:
+          "List the registered terminals with their presence, last transactions and today's " +
+          'totals, in id order',
         description:
           'Presence is what each terminal last published, retained, on `terminals/{id}/status` ' +
           '(its last will says `offline`); `unknown` when it never did or when this service ' +
-          'does not hear the broker.',
+          "does not hear the broker. `lastTransactions` and `today` come from payments' " +
+          '`payments/terminal-transactions` events; `today` is the calendar day in ' +
+          '`TERMINALS_TIME_ZONE`.',
         access: ['admin'],
         query: listTerminalsQuery,
         responses: { 200: { description: 'A page of terminals', schema: terminalPage } },

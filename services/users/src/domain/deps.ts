@@ -18,6 +18,10 @@ export interface UsersDeps {
   terminalCursors: CursorCodec;
   /** Each terminal's presence, heard from the broker. */
   presence: TerminalPresence;
+  /** The IANA zone whose calendar day is the terminals' `today` (TERMINALS_TIME_ZONE). */
+  terminalsTimeZone: string;
+  /** The clock that says which day `today` is (a test hands in its own). */
+  now: () => Date;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   throttle: {

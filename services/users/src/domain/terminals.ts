@@ -5,6 +5,7 @@ import { withTransaction } from '@mercado/common/db';
 import { usersError } from '../errors.js';
 import type { UsersDeps } from './deps.js';
 import { toTerminalView, type TerminalView } from './terminal-view.js';
+import { terminalsActivity } from './terminal-activity.js';
 import {
   findLiveTerminal,
   insertTerminal,
@@ -62,7 +63,10 @@ export async function registerTerminal(
         createdBy: actorId,
       });
       deps.log.info({ actorId, terminalId: id, outcome: 'terminal_registered' }, 'terminal added');
-      return { terminal: toTerminalView(row, deps.presence), secret };
+      // Nothing to read: it could not pay before it existed (the broker admits registered
+      // terminals only), and an id is never reused.
+      const activity = { lastTransactions: [], today: [] };
+      return { terminal: toTerminalView(row, deps.presence, activity), secret };
     } catch (error) {
       if (!isUniqueViolation(error, 'terminals_pkey')) throw error;
       if (input.id !== undefined || attempt >= 3) throw usersError('terminal_id_taken');
@@ -73,7 +77,10 @@ export async function registerTerminal(
 /** A page ends at the id of its last terminal; the next page starts after it. */
 const cursorKey = z.tuple([z.string()]);
 
-/** Live terminals in id order, each with its presence. */
+/**
+ * Live terminals in id order, each with its presence, its last transactions and today's totals
+ * (two queries for the whole page).
+ */
 export async function listTerminals(
   deps: UsersDeps,
   query: { limit: number; cursor?: string | undefined },
@@ -83,7 +90,12 @@ export async function listTerminals(
     limit: query.limit + 1,
     ...(after !== undefined ? { after } : {}),
   });
-  const items = rows.slice(0, query.limit).map((row) => toTerminalView(row, deps.presence));
+  const page = rows.slice(0, query.limit);
+  const activity = await terminalsActivity(
+    deps,
+    page.map((row) => row.id),
+  );
+  const items = page.map((row) => toTerminalView(row, deps.presence, activity(row.id)));
   const last = items[items.length - 1];
   return {
     items,
@@ -102,6 +114,8 @@ export async function rotateTerminalSecret(
   terminalId: string,
 ): Promise<TerminalCredentials> {
   const secret = newSecret();
+  // Read before the change: once the new secret is committed, nothing may fail before it is shown.
+  const activity = await terminalsActivity(deps, [terminalId]);
   const row = await withTransaction(deps.db, async (trx) => {
     const replaced = await replaceTerminalSecret(trx, terminalId, hashSecret(secret));
     if (replaced) await announceTerminalRevoked(trx, terminalId, 'secret_rotated');
@@ -109,7 +123,7 @@ export async function rotateTerminalSecret(
   });
   if (!row) throw usersError('terminal_not_found');
   deps.log.info({ actorId, terminalId, outcome: 'terminal_secret_rotated' }, 'secret rotated');
-  return { terminal: toTerminalView(row, deps.presence), secret };
+  return { terminal: toTerminalView(row, deps.presence, activity(terminalId)), secret };
 }
 
 /**
