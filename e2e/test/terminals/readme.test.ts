@@ -70,6 +70,7 @@ t.test('the README section "Paying at a terminal" runs as written', async (t) =>
       'mosquitto-order',
       'mosquitto-pay-code',
       'mosquitto-after',
+      'list',
     ],
     'every marked block, in order',
   );
@@ -229,14 +230,55 @@ t.test('the README section "Paying at a terminal" runs as written', async (t) =>
   t.ok(closed.period.closedAt, 'now closed');
   t.same(closed.period.totals, expectedTotals, 'with its totals');
 
-  // The last line said offline, retained: the admin's list hears it.
+  const [listed] = outputs.get('list') ?? [];
+  t.ok(
+    listed?.items?.some((item: { id: string }) => item.id === terminalId),
+    'the admin lists the terminal',
+  );
+
+  // The last line said offline, retained, and payments announced every transaction: the admin's
+  // list hears them all (through the API, as the block asked; these arrive when they arrive).
   const token = await system.adminToken();
-  const presence = await eventually('the terminal heard offline', async () => {
+  const shown = await eventually('the terminal offline, with every transaction', async () => {
     const list = await system.api(undefined, 'GET', '/api/terminals', {
       headers: { authorization: `Bearer ${token}` },
     });
-    const listed = list.body.items.find((item: { id: string }) => item.id === terminalId);
-    return listed?.presence.status === 'offline' ? listed.presence : undefined;
+    const item = list.body.items.find((each: { id: string }) => each.id === terminalId);
+    const counted = item?.today?.[0];
+    return item?.presence.status === 'offline' &&
+      counted?.approvedCount + counted?.declinedCount + counted?.reversedCount === 6
+      ? item
+      : undefined;
   });
-  t.equal(presence.status, 'offline');
+  const [period] = expectedTotals;
+  t.same(
+    shown.today,
+    [
+      {
+        currency: 'EUR',
+        approvedCount: period!.approved.count,
+        approvedMinor: period!.approved.amountMinor,
+        declinedCount: period!.declined.count,
+        reversedCount: period!.reversed.count,
+        reversedMinor: period!.reversed.amountMinor,
+        netMinor: period!.approved.amountMinor - period!.reversed.amountMinor,
+      },
+    ],
+    'today: the period’s totals (the whole of it happened today)',
+  );
+  t.match(
+    shown.lastTransactions.map((each: { kind: string; outcome: string; amountMinor: number }) => [
+      each.kind,
+      each.outcome,
+      each.amountMinor,
+    ]),
+    [
+      ['reversal', 'reversed', 500],
+      ['payment', 'approved', byCode.amountMinor],
+      ['payment', 'approved', 1_250],
+      ['reversal', 'reversed', 250],
+      ['payment', 'declined', 700],
+    ],
+    'the five newest, newest first',
+  );
 });
