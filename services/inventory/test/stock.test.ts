@@ -231,6 +231,7 @@ t.test('unknown regions and products are 422; an unreachable catalog is 503', as
     stock_movements: 0,
     reservations: 0,
     reservation_lines: 0,
+    restocks: 0,
     outbox: 0,
   });
   t.ok(
