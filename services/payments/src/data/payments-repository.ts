@@ -101,26 +101,39 @@ export async function capturedPaymentsForUpdate(
 }
 
 /**
+ * A data-modifying statement run first in the same statement as another (a CTE named `gate`):
+ * the other's change is made only when this one returns a row.
+ */
+export interface StatementGate {
+  sql: string;
+  bindings: readonly Knex.RawBinding[];
+}
+
+/**
  * Inserts the payment as `processing`, and the audit's `event` in the same statement (a round
  * trip fewer on every payment's path; both or neither). Two unique indexes make this the last
  * guard: one payment per (order, request id) (`payments_request_once`) and one
  * processing-or-succeeded payment per order (`payments_one_live_per_order`); a violation is the
- * caller's to interpret.
+ * caller's to interpret. With `gate` (a terminal's request id taken), that runs first in the same
+ * statement and the payment is inserted only if it returned a row: false when it did not.
  */
 export async function insertProcessingPayment(
-  trx: Knex.Transaction,
+  trx: Knex | Knex.Transaction,
   payment: NewPayment,
   event: PaymentEvent,
-): Promise<void> {
-  await trx.raw(
-    `with inserted as (
+  gate?: StatementGate,
+): Promise<boolean> {
+  const inserted = await trx.raw<{ rowCount: number }>(
+    `with ${gate ? `gate as (${gate.sql}),` : ''} inserted as (
        insert into payments (id, order_id, request_id, user_id, amount_minor, currency, status,
                              card_brand, card_last4, card_fingerprint, method, terminal_id)
-       values (?, ?, ?, ?, ?, ?, 'processing', ?, ?, ?, ?, ?)
+       select ?::uuid, ?::uuid, ?::text, ?::uuid, ?::bigint, ?::text, 'processing',
+              ?::text, ?::text, ?::text, ?::text, ?::text ${gate ? 'from gate' : ''}
        returning id
      )
      ${auditInsert} from inserted`,
     [
+      ...(gate?.bindings ?? []),
       payment.id,
       payment.orderId,
       payment.requestId,
@@ -135,6 +148,7 @@ export async function insertProcessingPayment(
       ...auditValues(event),
     ],
   );
+  return inserted.rowCount === 1;
 }
 
 /**
@@ -167,13 +181,16 @@ export type PaymentOutcome =
 /**
  * Records the outcome of a payment still `processing`, and the audit's `event` in the same
  * statement (a round trip fewer): the event is appended only when the update took. False when
- * the payment was no longer processing (another caller recorded its outcome first).
+ * the payment was no longer processing (another caller recorded its outcome first). `also`, a
+ * data-modifying statement that may read the CTE `updated` (the payment's id when the update
+ * took: `where exists (select 1 from updated)`), runs in the same statement.
  */
 export async function completePayment(
   trx: Knex.Transaction,
   paymentId: string,
   outcome: PaymentOutcome,
   event: PaymentEvent,
+  also?: StatementGate,
 ): Promise<boolean> {
   const updated = await trx.raw<{ rowCount: number }>(
     `with updated as (
@@ -181,7 +198,7 @@ export async function completePayment(
           set status = ?, transaction_id = ?, decline_code = ?, result = ?, updated_at = now()
         where id = ? and status = 'processing'
         returning id
-     )
+     ) ${also ? `, also as (${also.sql})` : ''}
      ${auditInsert} from updated`,
     [
       outcome.status,
@@ -189,6 +206,7 @@ export async function completePayment(
       outcome.status === 'failed' ? outcome.declineCode : null,
       outcome.result ? JSON.stringify(outcome.result) : null,
       paymentId,
+      ...(also?.bindings ?? []),
       ...auditValues(event),
     ],
   );

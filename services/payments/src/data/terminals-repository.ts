@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TerminalResult, TerminalTotals } from '@mercado/common/contract';
 import type { Knex } from '@mercado/common/db';
+import type { StatementGate } from './payments-repository.js';
 
 /** What a stored terminal request was (sql/payments/0003_terminals.sql). */
 export type TerminalRequestKind =
@@ -47,6 +48,8 @@ export async function findTerminalRequestForUpdate(
 export interface NewTerminalRequest {
   terminalId: string;
   requestId: string;
+  /** The request's own id (random when not given). */
+  id?: string;
   kind: TerminalRequestKind | null;
   digest: string | null;
   state: TerminalRequestRow['state'];
@@ -56,17 +59,14 @@ export interface NewTerminalRequest {
 }
 
 /**
- * Takes the terminal's request id for this request; undefined when it is taken (the caller reads
- * the row that holds it). A row older than the id's lifetime is the terminal's id being reused
- * after 48 hours, as nexo allows: it is replaced.
+ * The statement that takes the terminal's request id for this request, returning the row when it
+ * did and none when the id is taken. A row older than the id's lifetime is the terminal's id
+ * being reused after 48 hours, as nexo allows: it is replaced. The payment it names, if any, may
+ * be inserted by the same statement (foreign keys are checked at its end).
  */
-export async function claimTerminalRequest(
-  trx: Knex.Transaction,
-  request: NewTerminalRequest,
-): Promise<TerminalRequestRow | undefined> {
-  const id = randomUUID();
-  const { rows } = await trx.raw<{ rows: TerminalRequestRow[] }>(
-    `insert into terminal_requests
+export function claimTerminalRequestStatement(request: NewTerminalRequest): StatementGate {
+  return {
+    sql: `insert into terminal_requests
        (terminal_id, request_id, id, kind, digest, state, payment_id, refund_id, result)
      values (?, ?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (terminal_id, request_id) do update
@@ -76,10 +76,10 @@ export async function claimTerminalRequest(
             created_at = now(), updated_at = now()
       where terminal_requests.created_at < now() - make_interval(hours => ?)
      returning *`,
-    [
+    bindings: [
       request.terminalId,
       request.requestId,
-      id,
+      request.id ?? randomUUID(),
       request.kind,
       request.digest,
       request.state,
@@ -88,8 +88,37 @@ export async function claimTerminalRequest(
       request.result ? JSON.stringify(request.result) : null,
       requestIdLifetimeHours,
     ],
-  );
+  };
+}
+
+/**
+ * Takes the terminal's request id for this request; undefined when it is taken (the caller reads
+ * the row that holds it). See claimTerminalRequestStatement.
+ */
+export async function claimTerminalRequest(
+  trx: Knex.Transaction,
+  request: NewTerminalRequest,
+): Promise<TerminalRequestRow | undefined> {
+  const { sql, bindings } = claimTerminalRequestStatement(request);
+  const { rows } = await trx.raw<{ rows: TerminalRequestRow[] }>(sql, bindings);
   return rows[0];
+}
+
+/**
+ * The statement that names the payment made for a request (insertProcessingPayment's gate: the
+ * payment is inserted by the same statement, and foreign keys are checked at its end).
+ */
+export function attachPaymentStatement(
+  terminalId: string,
+  requestId: string,
+  paymentId: string,
+): StatementGate {
+  return {
+    sql: `update terminal_requests set payment_id = ?
+           where terminal_id = ? and request_id = ?
+       returning 1`,
+    bindings: [paymentId, terminalId, requestId],
+  };
 }
 
 /** Records the answer to a request: processed, with the result a repeat gets again. */
@@ -108,6 +137,23 @@ export async function completeTerminalRequest(
       ...(changes.refundId ? { refund_id: changes.refundId } : {}),
       updated_at: trx.fn.now(),
     });
+}
+
+/**
+ * completeTerminalRequest as a statement for completePayment's `also`: the request is recorded
+ * processed only if the payment's outcome was (the CTE `updated` has its row).
+ */
+export function completeTerminalRequestStatement(
+  terminalId: string,
+  requestId: string,
+  result: TerminalResult,
+): StatementGate {
+  return {
+    sql: `update terminal_requests
+             set state = 'processed', result = ?, updated_at = now()
+           where terminal_id = ? and request_id = ? and exists (select 1 from updated)`,
+    bindings: [JSON.stringify(result), terminalId, requestId],
+  };
 }
 
 /** Marks a payment request under way as aborted: its charge, when it returns, is given back. */
@@ -179,7 +225,6 @@ export async function closePeriod(
 export interface NewTerminalTransaction {
   id: string;
   terminalId: string;
-  periodId: string;
   kind: 'payment' | 'reversal';
   outcome: 'approved' | 'declined' | 'reversed';
   amountMinor: number;
@@ -194,27 +239,51 @@ export interface NewTerminalTransaction {
   at: string;
 }
 
+/**
+ * Records a transaction in a period: `periodId`, or — `'open'` — the terminal's open period,
+ * share-locked in the same statement as openPeriod locks it (closing it waits for this
+ * transaction). The period's id; undefined when the terminal has no open period (the caller opens
+ * one with openPeriod and records the transaction in it).
+ */
 export async function insertTerminalTransaction(
   trx: Knex.Transaction,
   transaction: NewTerminalTransaction,
-): Promise<void> {
-  await trx('terminal_transactions').insert({
-    id: transaction.id,
-    terminal_id: transaction.terminalId,
-    period_id: transaction.periodId,
-    kind: transaction.kind,
-    outcome: transaction.outcome,
-    amount_minor: transaction.amountMinor,
-    currency: transaction.currency,
-    transaction_id: transaction.transactionId ?? null,
-    payment_id: transaction.paymentId,
-    order_id: transaction.orderId ?? null,
-    request_id: transaction.requestId,
-    reason: transaction.reason ?? null,
-    card_brand: transaction.cardBrand ?? null,
-    card_last4: transaction.cardLast4 ?? null,
-    at: transaction.at,
-  });
+  periodId: string | 'open',
+): Promise<string | undefined> {
+  const { rows } = await trx.raw<{ rows: Array<{ period_id: string }> }>(
+    `with period as (
+       ${
+         periodId === 'open'
+           ? 'select id from terminal_periods where terminal_id = ? and closed_at is null for share'
+           : 'select ?::uuid as id'
+       }
+     )
+     insert into terminal_transactions
+       (id, terminal_id, period_id, kind, outcome, amount_minor, currency, transaction_id,
+        payment_id, order_id, request_id, reason, card_brand, card_last4, at)
+     select ?::uuid, ?::text, period.id, ?::text, ?::text, ?::bigint, ?::text, ?::text,
+            ?::uuid, ?::uuid, ?::text, ?::text, ?::text, ?::text, ?::timestamptz
+       from period
+     returning period_id`,
+    [
+      periodId === 'open' ? transaction.terminalId : periodId,
+      transaction.id,
+      transaction.terminalId,
+      transaction.kind,
+      transaction.outcome,
+      transaction.amountMinor,
+      transaction.currency,
+      transaction.transactionId ?? null,
+      transaction.paymentId,
+      transaction.orderId ?? null,
+      transaction.requestId,
+      transaction.reason ?? null,
+      transaction.cardBrand ?? null,
+      transaction.cardLast4 ?? null,
+      transaction.at,
+    ],
+  );
+  return rows[0]?.period_id;
 }
 
 /** A period's totals by currency: count and sum of what was approved, declined and reversed. */

@@ -15,20 +15,25 @@ import {
 } from '@mercado/common/contract';
 import { withTransaction, type Knex } from '@mercado/common/db';
 import { isUniqueViolation } from '@mercado/common/errors';
+import type { OutboxMessage } from '@mercado/common/mqtt';
 import type { TerminalCondition } from '../errors.js';
-import { appendPaymentEvent } from '../data/events-repository.js';
+import { appendPaymentEvent, type PaymentEvent } from '../data/events-repository.js';
 import { findIntentLocked, findIntentsByPayCodeLocked } from '../data/intents-repository.js';
 import { isQueued, paymentsOutbox } from '../data/outbox.js';
 import {
   completePayment,
   findLivePayment,
   insertProcessingPayment,
+  type NewPayment,
 } from '../data/payments-repository.js';
 import {
   abortTerminalRequest,
+  attachPaymentStatement,
   claimTerminalRequest,
+  claimTerminalRequestStatement,
   closePeriod,
   completeTerminalRequest,
+  completeTerminalRequestStatement,
   findPeriod,
   findTerminalPaymentByTransaction,
   findTerminalRequest,
@@ -48,7 +53,7 @@ import { voidPayment } from './intents.js';
 import { giveBackCharge } from './payments.js';
 import type { ChargeOutcome } from './processor.js';
 import { refundPayment } from './refunds.js';
-import { publishResult } from './results.js';
+import { resultMessage } from './results.js';
 
 /**
  * The terminal conversation (services/payments/README.md, "Terminals"), modelled on nexo
@@ -103,13 +108,18 @@ const failure = (errorCondition: TerminalCondition | string): AnswerFields => ({
   errorCondition,
 });
 
-/** Queues an answer for the terminal, in the transaction that decided it. */
+/**
+ * Queues an answer for the terminal, in the transaction that decided it, with the other messages
+ * that transaction sends (one insert, one round trip).
+ */
 async function queueAnswer(
   trx: Knex.Transaction,
   terminalId: string,
   result: TerminalResult,
+  others: readonly OutboxMessage[] = [],
 ): Promise<void> {
   await paymentsOutbox.insert(trx, [
+    ...others,
     { topic: 'terminalResults', params: { terminalId }, payload: result },
   ]);
 }
@@ -257,13 +267,9 @@ async function pay(
   const kind = request.type === 'terminal.order_payment_requested' ? 'order_payment' : 'payment';
   const digest = digestOf(request);
   const keep = { requestId: request.requestId, kind, digest } as const;
-  const [earlier, decrypted] = await Promise.all([
-    findTerminalRequest(deps.db, terminalId, request.requestId),
-    deps.keyring.decrypt(request.card),
-  ]);
-  if (earlier && isCurrent(earlier)) {
-    return repeat(deps, terminalId, earlier, digest, kind, request.requestId);
-  }
+  // No look-up of the request id first: taking it (or keeping a refusal under it) finds a
+  // repeat, which then gets the first answer — a round trip fewer for every payment that is not one.
+  const decrypted = await deps.keyring.decrypt(request.card);
   if (!decrypted.ok) return refuseKept(deps, terminalId, keep, decrypted.reason);
   const { card } = decrypted;
   if (
@@ -333,7 +339,9 @@ async function liveCondition(
 
 /**
  * Takes the request id, checks the order's intent (for a pay code) and inserts the payment as
- * processing, in one transaction; a refusal is kept as the request's answer in the same one.
+ * processing, in one transaction; a refusal is kept as the request's answer in the same one. A
+ * walk-in amount needs no intent: its request id is taken and its payment inserted in a single
+ * statement, with no transaction around it (both or neither).
  */
 async function startPayment(
   deps: PaymentsDeps,
@@ -342,7 +350,35 @@ async function startPayment(
   digest: string,
   card: Card,
 ): Promise<Start> {
-  const kind = request.type === 'terminal.order_payment_requested' ? 'order_payment' : 'payment';
+  if (request.type === 'terminal.payment_requested') {
+    const claimId = randomUUID();
+    const started = processingPayment(
+      deps,
+      terminalId,
+      request.requestId,
+      'payment',
+      claimId,
+      card,
+      {
+        orderId: null,
+        userId: null,
+        amountMinor: request.amountMinor,
+        currency: request.currency,
+      },
+    );
+    const claim = claimTerminalRequestStatement({
+      terminalId,
+      requestId: request.requestId,
+      id: claimId,
+      kind: 'payment',
+      digest,
+      state: 'in_progress',
+      paymentId: started.payment.id,
+    });
+    const inserted = await insertProcessingPayment(deps.db, started.row, started.event, claim);
+    return inserted ? { kind: 'started', payment: started.payment } : { kind: 'taken' };
+  }
+  const kind = 'order_payment';
   return withTransaction(deps.db, async function startTerminalPayment(trx): Promise<Start> {
     const claimed = await claimTerminalRequest(trx, {
       terminalId,
@@ -353,87 +389,87 @@ async function startPayment(
     });
     if (!claimed) return { kind: 'taken' };
 
-    let owed: {
-      orderId: string | null;
-      userId: string | null;
-      amountMinor: number;
-      currency: string;
+    const code = normalizePayCode(request.payCode);
+    const intents = code ? await findIntentsByPayCodeLocked(trx, code) : [];
+    const intent = intents.length === 1 ? intents[0] : undefined;
+    const refuse = async (condition: TerminalCondition): Promise<Start> => {
+      const result = answer(request.requestId, kind, failure(condition));
+      await completeTerminalRequest(trx, terminalId, request.requestId, { result });
+      await queueAnswer(trx, terminalId, result);
+      return { kind: 'answered', result };
     };
-    if (request.type === 'terminal.order_payment_requested') {
-      const code = normalizePayCode(request.payCode);
-      const intents = code ? await findIntentsByPayCodeLocked(trx, code) : [];
-      const intent = intents.length === 1 ? intents[0] : undefined;
-      const refuse = async (condition: TerminalCondition): Promise<Start> => {
-        const result = answer(request.requestId, kind, failure(condition));
-        await completeTerminalRequest(trx, terminalId, request.requestId, { result });
-        await queueAnswer(trx, terminalId, result);
-        return { kind: 'answered', result };
-      };
-      if (!intent || intent.amount_minor === null) {
-        return intent?.cancelled_reason ? refuse('order_not_payable') : refuse('unknown_pay_code');
-      }
-      if (intent.cancelled_reason || intent.expires_at!.getTime() <= deps.now().getTime()) {
-        return refuse('order_not_payable');
-      }
-      const live = await findLivePayment(trx, intent.order_id);
-      if (live)
-        return refuse(live.status === 'processing' ? 'payment_in_progress' : 'order_already_paid');
-      owed = {
-        orderId: intent.order_id,
-        userId: intent.user_id,
-        amountMinor: intent.amount_minor,
-        currency: intent.currency!,
-      };
-    } else {
-      owed = {
-        orderId: null,
-        userId: null,
-        amountMinor: request.amountMinor,
-        currency: request.currency,
-      };
+    if (!intent || intent.amount_minor === null) {
+      return intent?.cancelled_reason ? refuse('order_not_payable') : refuse('unknown_pay_code');
     }
-
-    const payment: TerminalPayment = {
-      id: randomUUID(),
-      terminalId,
-      terminalRequestId: request.requestId,
-      requestId: `terminal-${claimed.id}`,
-      kind,
-      orderId: owed.orderId,
-      amountMinor: owed.amountMinor,
-      currency: owed.currency,
-      cardBrand: detectBrand(card.number).brand,
-      cardLast4: lastFour(card.number),
-    };
+    if (intent.cancelled_reason || intent.expires_at!.getTime() <= deps.now().getTime()) {
+      return refuse('order_not_payable');
+    }
+    const live = await findLivePayment(trx, intent.order_id);
+    if (live)
+      return refuse(live.status === 'processing' ? 'payment_in_progress' : 'order_already_paid');
+    const started = processingPayment(deps, terminalId, request.requestId, kind, claimed.id, card, {
+      orderId: intent.order_id,
+      userId: intent.user_id,
+      amountMinor: intent.amount_minor,
+      currency: intent.currency!,
+    });
+    // The request names its payment in the same statement as the payment is inserted.
     await insertProcessingPayment(
       trx,
-      {
-        id: payment.id,
-        orderId: owed.orderId,
-        requestId: payment.requestId,
-        userId: owed.userId,
-        amountMinor: owed.amountMinor,
-        currency: owed.currency,
-        cardBrand: payment.cardBrand,
-        cardLast4: payment.cardLast4,
-        cardFingerprint: cardFingerprint(card.number, deps.fingerprintKey),
-        terminalId,
-      },
-      {
-        type: 'payment_started',
-        orderId: owed.orderId,
-        terminalId,
-        paymentId: payment.id,
-        requestId: payment.requestId,
-        amountMinor: owed.amountMinor,
-        currency: owed.currency,
-      },
+      started.row,
+      started.event,
+      attachPaymentStatement(terminalId, request.requestId, started.payment.id),
     );
-    await trx('terminal_requests')
-      .where({ terminal_id: terminalId, request_id: request.requestId })
-      .update({ payment_id: payment.id });
-    return { kind: 'started', payment };
+    return { kind: 'started', payment: started.payment };
   });
+}
+
+/** A terminal's payment about to be inserted as processing: its row, its audit, what recording it needs. */
+function processingPayment(
+  deps: PaymentsDeps,
+  terminalId: string,
+  terminalRequestId: string,
+  kind: TerminalPayment['kind'],
+  claimId: string,
+  card: Card,
+  owed: { orderId: string | null; userId: string | null; amountMinor: number; currency: string },
+): { payment: TerminalPayment; row: NewPayment; event: PaymentEvent } {
+  const payment: TerminalPayment = {
+    id: randomUUID(),
+    terminalId,
+    terminalRequestId,
+    requestId: `terminal-${claimId}`,
+    kind,
+    orderId: owed.orderId,
+    amountMinor: owed.amountMinor,
+    currency: owed.currency,
+    cardBrand: detectBrand(card.number).brand,
+    cardLast4: lastFour(card.number),
+  };
+  return {
+    payment,
+    row: {
+      id: payment.id,
+      orderId: owed.orderId,
+      requestId: payment.requestId,
+      userId: owed.userId,
+      amountMinor: owed.amountMinor,
+      currency: owed.currency,
+      cardBrand: payment.cardBrand,
+      cardLast4: payment.cardLast4,
+      cardFingerprint: cardFingerprint(card.number, deps.fingerprintKey),
+      terminalId,
+    },
+    event: {
+      type: 'payment_started',
+      orderId: owed.orderId,
+      terminalId,
+      paymentId: payment.id,
+      requestId: payment.requestId,
+      amountMinor: owed.amountMinor,
+      currency: owed.currency,
+    },
+  };
 }
 
 /**
@@ -473,6 +509,19 @@ export async function recordTerminalOutcome(
           at,
         }
       : null;
+    const result = answer(payment.terminalRequestId, payment.kind, {
+      result: approved ? 'success' : 'failure',
+      ...(approved ? {} : { errorCondition: declineCode! }),
+      ...(approved && outcome.approved ? { transactionId: outcome.transactionId } : {}),
+      paymentId: payment.id,
+      ...(payment.orderId ? { orderId: payment.orderId } : {}),
+      amountMinor: payment.amountMinor,
+      currency: payment.currency,
+      cardBrand: payment.cardBrand,
+      cardLast4: payment.cardLast4,
+    });
+    // The payment, its audit and the request's answer in one statement: all of them, or none
+    // when the payment was no longer processing.
     const completed = await completePayment(
       trx,
       payment.id,
@@ -489,6 +538,7 @@ export async function recordTerminalOutcome(
         currency: payment.currency,
         reason: declineCode,
       },
+      completeTerminalRequestStatement(terminalId, payment.terminalRequestId, result),
     );
     if (!completed) {
       return {
@@ -498,39 +548,29 @@ export async function recordTerminalOutcome(
         late: true,
       };
     }
-    if (orderResult) await publishResult(trx, orderResult);
-    const result = answer(payment.terminalRequestId, payment.kind, {
-      result: approved ? 'success' : 'failure',
-      ...(approved ? {} : { errorCondition: declineCode! }),
-      ...(approved && outcome.approved ? { transactionId: outcome.transactionId } : {}),
-      paymentId: payment.id,
-      ...(payment.orderId ? { orderId: payment.orderId } : {}),
-      amountMinor: payment.amountMinor,
-      currency: payment.currency,
-      cardBrand: payment.cardBrand,
-      cardLast4: payment.cardLast4,
-    });
+    const messages: OutboxMessage[] = orderResult ? [resultMessage(orderResult)] : [];
     // An aborted payment is in no total: nothing was taken, or it is given back at once.
     if (!aborted) {
-      await recordTransaction(trx, {
-        id: randomUUID(),
-        terminalId,
-        kind: 'payment',
-        outcome: approved ? 'approved' : 'declined',
-        amountMinor: payment.amountMinor,
-        currency: payment.currency,
-        transactionId: approved && outcome.approved ? outcome.transactionId : undefined,
-        paymentId: payment.id,
-        orderId: payment.orderId ?? undefined,
-        requestId: payment.terminalRequestId,
-        reason: declineCode,
-        cardBrand: payment.cardBrand,
-        cardLast4: payment.cardLast4,
-        at,
-      });
+      messages.push(
+        await recordTransaction(trx, {
+          id: randomUUID(),
+          terminalId,
+          kind: 'payment',
+          outcome: approved ? 'approved' : 'declined',
+          amountMinor: payment.amountMinor,
+          currency: payment.currency,
+          transactionId: approved && outcome.approved ? outcome.transactionId : undefined,
+          paymentId: payment.id,
+          orderId: payment.orderId ?? undefined,
+          requestId: payment.terminalRequestId,
+          reason: declineCode,
+          cardBrand: payment.cardBrand,
+          cardLast4: payment.cardLast4,
+          at,
+        }),
+      );
     }
-    await completeTerminalRequest(trx, terminalId, payment.terminalRequestId, { result });
-    await queueAnswer(trx, terminalId, result);
+    await queueAnswer(trx, terminalId, result, messages);
     return {
       result,
       voidAs: approved ? (intent?.cancelled_reason ?? undefined) : undefined,
@@ -567,15 +607,21 @@ export async function recordTerminalOutcome(
 }
 
 /**
- * Records a transaction in the terminal's open period, and tells users (the admin's list of
- * terminals shows the last ones and today's totals).
+ * Records a transaction in the terminal's open period (in one statement when it has one), and
+ * returns the message that tells users (the admin's list of terminals shows the last ones and
+ * today's totals), for the caller to queue with its answer.
  */
 async function recordTransaction(
   trx: Knex.Transaction,
-  transaction: Omit<NewTerminalTransaction, 'periodId'>,
-): Promise<void> {
-  const period = await openPeriod(trx, transaction.terminalId);
-  await insertTerminalTransaction(trx, { ...transaction, periodId: period.id });
+  transaction: NewTerminalTransaction,
+): Promise<OutboxMessage> {
+  const periodId =
+    (await insertTerminalTransaction(trx, transaction, 'open')) ??
+    (await insertTerminalTransaction(
+      trx,
+      transaction,
+      (await openPeriod(trx, transaction.terminalId)).id,
+    ))!;
   const event: TerminalTransaction = {
     type: 'terminal.transaction_recorded',
     id: transaction.id,
@@ -586,13 +632,13 @@ async function recordTransaction(
     currency: transaction.currency,
     ...(transaction.transactionId ? { transactionId: transaction.transactionId } : {}),
     ...(transaction.orderId ? { orderId: transaction.orderId } : {}),
-    periodId: period.id,
+    periodId,
     ...(transaction.reason ? { reason: transaction.reason } : {}),
     ...(transaction.cardBrand ? { cardBrand: transaction.cardBrand } : {}),
     ...(transaction.cardLast4 ? { cardLast4: transaction.cardLast4 } : {}),
     at: transaction.at,
   };
-  await paymentsOutbox.insert(trx, [{ topic: 'terminalTransactions', payload: event }]);
+  return { topic: 'terminalTransactions', payload: event };
 }
 
 /**
@@ -747,21 +793,24 @@ async function reverse(
     reason: request.reason ?? 'reversal',
     async settle(trx, settlement) {
       let fields: AnswerFields;
+      const messages: OutboxMessage[] = [];
       if (settlement.kind === 'refunded') {
-        await recordTransaction(trx, {
-          id: randomUUID(),
-          terminalId,
-          kind: 'reversal',
-          outcome: 'reversed',
-          amountMinor: settlement.amountMinor,
-          currency: settlement.currency,
-          transactionId: settlement.transactionId,
-          paymentId: payment.id,
-          orderId: settlement.orderId ?? undefined,
-          requestId: request.requestId,
-          reason: request.reason,
-          at: settlement.at,
-        });
+        messages.push(
+          await recordTransaction(trx, {
+            id: randomUUID(),
+            terminalId,
+            kind: 'reversal',
+            outcome: 'reversed',
+            amountMinor: settlement.amountMinor,
+            currency: settlement.currency,
+            transactionId: settlement.transactionId,
+            paymentId: payment.id,
+            orderId: settlement.orderId ?? undefined,
+            requestId: request.requestId,
+            reason: request.reason,
+            at: settlement.at,
+          }),
+        );
         fields = {
           result: 'success',
           transactionId: settlement.transactionId,
@@ -784,7 +833,7 @@ async function reverse(
         result: given,
         ...(settlement.kind === 'refused' ? {} : { refundId }),
       });
-      await queueAnswer(trx, terminalId, given);
+      await queueAnswer(trx, terminalId, given, messages);
     },
   });
   return given;
