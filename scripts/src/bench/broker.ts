@@ -252,7 +252,7 @@ async function connectAs(
 }
 
 /** CPU time the whole machine has spent busy, every core, microseconds (10 ms ticks). */
-function machineBusyMicros(): number {
+export function machineBusyMicros(): number {
   let busyMs = 0;
   for (const cpu of os.cpus())
     busyMs += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;

@@ -221,12 +221,19 @@ export function printTable(
       `${'p99 ms'.padStart(9)}${withMax ? 'max ms'.padStart(9) : ''}${'errors'.padStart(8)}` +
       `${'vs ref'.padStart(9)}`,
   );
+  // NaN (null once it came over IPC as JSON): nothing answered, so no percentile.
+  const ms = (value: number | null | undefined) =>
+    (value === undefined
+      ? ''
+      : value === null || Number.isNaN(value)
+        ? '–'
+        : value.toFixed(1)
+    ).padStart(9);
   for (const row of rows) {
     const share = row.of ? `${((row.rps / row.of) * 100).toFixed(0)}%` : '';
-    const max = withMax ? (row.max === undefined ? '' : row.max.toFixed(1)).padStart(9) : '';
     out(
       `${row.group.padEnd(34)}${row.label.padEnd(26)}${row.rps.toFixed(0).padStart(9)}` +
-        `${row.p50.toFixed(1).padStart(9)}${row.p99.toFixed(1).padStart(9)}${max}` +
+        `${ms(row.p50)}${ms(row.p99)}${withMax ? ms(row.max) : ''}` +
         `${String(row.errors).padStart(8)}${share.padStart(9)}`,
     );
   }

@@ -55,14 +55,16 @@ export interface FleetFigures {
   failures: Record<string, number>;
   /** No answer within timeoutMs of being due (late answers included). */
   timeouts: number;
-  /** Every answer in time, success or failure, from when its payment was due, ms. */
+  /** Every answer in time, success or failure, from when its payment was due, ms (NaN: none). */
   p50: number;
   p99: number;
   max: number;
   /** Connections lost and made again during the run. */
   reconnections: number;
-  /** The fleet's CPU time over the measured window's wall time (1 = one core). */
-  clientCpu: number;
+  /** From the measured window's start to its end or the last answer, whichever came later. */
+  spanSeconds: number;
+  /** The fleet's own CPU time over that span. */
+  clientCpuSeconds: number;
 }
 
 const [planFile] = process.argv.slice(2);
@@ -165,6 +167,8 @@ await new Promise<void>(function run(resolve) {
 const cpu = process.cpuUsage(cpuAtStart);
 const windowSeconds = plan.seconds;
 const answeredSeconds = lastAnswer > windowStart ? Number(lastAnswer - windowStart) / 1e9 : 0;
+const spanSeconds = Math.max(windowSeconds, answeredSeconds);
+const answered = latencies.totalCount > 0;
 const figures: FleetFigures = {
   terminals: fleet.length,
   connectSeconds,
@@ -172,12 +176,13 @@ const figures: FleetFigures = {
   offered: measured / windowSeconds,
   sentPerSecond: lastSent > windowStart ? measured / (Number(lastSent - windowStart) / 1e9) : 0,
   succeeded,
-  succeededPerSecond: succeeded / Math.max(windowSeconds, answeredSeconds),
+  succeededPerSecond: succeeded / spanSeconds,
   failures,
   timeouts,
-  ...percentilesMs(latencies),
+  ...(answered ? percentilesMs(latencies) : { p50: NaN, p99: NaN, max: NaN }),
   reconnections,
-  clientCpu: (cpu.user + cpu.system) / 1e6 / Math.max(windowSeconds, answeredSeconds),
+  spanSeconds,
+  clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
 };
 send({ type: 'figures', figures });
 await Promise.all(fleet.map((terminal) => terminal.close()));

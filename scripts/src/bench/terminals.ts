@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import {
   topics,
   type TerminalPaymentRequested,
@@ -9,7 +10,7 @@ import {
 } from '@mercado/common/contract';
 import { connectMqtt } from '@mercado/common/mqtt';
 import { connectTerminal, encryptTestCard } from '../terminal/index.js';
-import { nextMessage, spawnNode, startBroker, stopChild } from './broker.js';
+import { machineBusyMicros, nextMessage, spawnNode, startBroker, stopChild } from './broker.js';
 import type { FleetFigures, FleetMessage, FleetPlan } from './terminal-fleet.js';
 import {
   countStatements,
@@ -67,14 +68,23 @@ export async function benchTerminals(system: BenchSystem): Promise<void> {
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mercado-bench-terminals-'));
   try {
-    const ceiling = await bareEcho((url) => runFleet(dir, plan(url)));
+    const ceilingRun = await bareEcho((url, underTest) => runFleet(dir, plan(url), underTest));
+    const ceiling = ceilingRun.figures;
     let cpuBefore: Record<string, number> = {};
-    const paid = await runFleet(dir, plan(system.mqttUrl), async () => {
+    let completedBefore = 0;
+    const systemCpu = () =>
+      Object.values(system.cpuSeconds()).reduce((sum, seconds) => sum + seconds, 0);
+    const paidRun = await runFleet(dir, plan(system.mqttUrl), systemCpu, async () => {
       cpuBefore = system.cpuSeconds();
+      completedBefore = await completedTerminalPayments(system);
       await resetStatements(system);
     });
+    const paid = paidRun.figures;
     const cpu = cpuSpent(cpuBefore, system.cpuSeconds());
-    const statements = await countStatements(system, paid.measured, 'terminal payment');
+    // Per payment completed meanwhile: under overload the warm-up's backlog is processed in the
+    // window too, and the measured payments' in the minutes after it.
+    const completed = (await completedTerminalPayments(system)) - completedBefore;
+    const statements = await countStatements(system, completed, 'terminal payment');
 
     const label = `${count} terminals, ${rate}/s`;
     const row = (group: string, figures: FleetFigures, of?: number): TableRow => ({
@@ -118,11 +128,16 @@ export async function benchTerminals(system: BenchSystem): Promise<void> {
           `${figures.sentPerSecond.toFixed(0)}/s), ${figures.succeeded} answered success, ` +
           `failures ${JSON.stringify(figures.failures)}, ${figures.timeouts} timeouts (no answer ` +
           `within ${timeoutMs / 1000} s of being due; not in the percentiles), ` +
-          `${figures.reconnections} connections lost; the fleet's own CPU ` +
-          `${(figures.clientCpu * 100).toFixed(0)}% of a core`,
+          `${figures.reconnections} connections lost`,
       );
     }
-    out(cpuLine('terminal payment', cpu, paid.measured));
+    out(othersLine('cpu, bare aedes run', ceilingRun));
+    out(othersLine('cpu, terminal payments run', paidRun));
+    out(
+      `payments completed by payments from the window's start to the last answer or timeout: ` +
+        `${completed} (${(completed / paidRun.wallSeconds).toFixed(0)}/s); per payment:`,
+    );
+    out(cpuLine('terminal payment', cpu, completed));
     out(statements.text);
     const met = paid.succeededPerSecond >= 500 && paid.p99 < 50 && errorsOf(paid) === 0;
     out(
@@ -133,6 +148,20 @@ export async function benchTerminals(system: BenchSystem): Promise<void> {
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Terminal payments payments has recorded an outcome for (its database says so). */
+async function completedTerminalPayments(system: BenchSystem): Promise<number> {
+  const client = new pg.Client({ connectionString: system.databaseUrl('mercado_payments') });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      `select count(*) as n from payments where method = 'card_present' and status <> 'processing'`,
+    );
+    return Number(rows[0]!.n);
+  } finally {
+    await client.end();
   }
 }
 
@@ -170,15 +199,28 @@ async function registerTerminals(
   return registered;
 }
 
+/** A fleet run: its figures, and the CPU the whole machine and the processes under test spent. */
+interface FleetRun {
+  figures: FleetFigures;
+  /** From the measured window's start to the figures (the last answers, or the timeout). */
+  wallSeconds: number;
+  /** Core-seconds the machine was busy (every process) over that time. */
+  machineCpuSeconds: number;
+  /** Core-seconds the processes under test used over it (underTest's readings). */
+  underTestCpuSeconds: number;
+}
+
 /**
- * Runs the fleet with this plan in its own process; `onMeasuring` runs when its measured window
- * starts (the CPU and statement counters read then).
+ * Runs the fleet with this plan in its own process. `underTest` reads the CPU seconds the
+ * processes under test have used so far: when the measured window starts (then `onMeasuring`
+ * runs) and when the figures come.
  */
 async function runFleet(
   dir: string,
   plan: FleetPlan,
+  underTest: () => Promise<number> | number,
   onMeasuring: () => Promise<void> | void = () => undefined,
-): Promise<FleetFigures> {
+): Promise<FleetRun> {
   const file = path.join(dir, `fleet-${randomUUID()}.json`);
   await writeFile(file, JSON.stringify(plan));
   const child = spawnNode('terminal-fleet', './terminal-fleet.js', [file], {});
@@ -189,11 +231,20 @@ async function runFleet(
     plan.timeoutMs +
     plan.terminals.length * 50;
   try {
-    const figures = nextMessage<FleetMessage, 'figures'>(child, 'figures', budgetMs);
-    figures.catch(() => undefined);
+    const answered = nextMessage<FleetMessage, 'figures'>(child, 'figures', budgetMs);
+    answered.catch(() => undefined);
     await nextMessage<FleetMessage, 'measuring'>(child, 'measuring', budgetMs);
+    const machineBefore = machineBusyMicros();
+    const started = performance.now();
+    const underTestBefore = await underTest();
     await onMeasuring();
-    return (await figures).figures;
+    const { figures } = await answered;
+    return {
+      figures,
+      wallSeconds: (performance.now() - started) / 1000,
+      machineCpuSeconds: (machineBusyMicros() - machineBefore) / 1e6,
+      underTestCpuSeconds: (await underTest()) - underTestBefore,
+    };
   } finally {
     // It disconnects its terminals (presence offline) and exits by itself; never for long.
     const timer = setTimeout(() => void stopChild(child), 15_000);
@@ -202,11 +253,31 @@ async function runFleet(
   }
 }
 
+/** How busy other processes kept the machine during a run, beside the fleet and what it measured. */
+function othersLine(name: string, run: FleetRun): string {
+  const { figures, wallSeconds } = run;
+  const cores = os.cpus().length;
+  const share = (seconds: number) => `${((seconds / wallSeconds) * 100).toFixed(0)}%`;
+  const others = Math.max(
+    0,
+    run.machineCpuSeconds - run.underTestCpuSeconds - figures.clientCpuSeconds,
+  );
+  return (
+    `${name}: of ${cores} cores (${cores * 100}%) over the ${wallSeconds.toFixed(1)} s from the ` +
+    `window's start to the last answer or timeout, the processes under test used ` +
+    `${share(run.underTestCpuSeconds)}, the fleet ${share(figures.clientCpuSeconds)}, other ` +
+    `processes on the machine ${share(others)}` +
+    (others / wallSeconds > 0.2 ? ' (a shared machine: the rates and latencies are low)' : '')
+  );
+}
+
 /**
  * bare aedes in its own process (bench:broker's) and a plain echo client in this one answering
  * each terminal's request on its results topic, QoS 1 both ways, while `run` drives it.
  */
-async function bareEcho(run: (url: string) => Promise<FleetFigures>): Promise<FleetFigures> {
+async function bareEcho(
+  run: (url: string, underTest: () => Promise<number>) => Promise<FleetRun>,
+): Promise<FleetRun> {
   const broker = await startBroker('bare', randomBytes(32).toString('base64url'));
   try {
     const echo = await connectMqtt(broker.url, {
@@ -236,7 +307,11 @@ async function bareEcho(run: (url: string) => Promise<FleetFigures>): Promise<Fl
           qos: 1,
         });
       });
-      return await run(broker.url);
+      const underTest = async () => {
+        const own = process.cpuUsage();
+        return ((await broker.usage()).cpuMicros + own.user + own.system) / 1e6;
+      };
+      return await run(broker.url, underTest);
     } finally {
       await echo.endAsync(true);
     }

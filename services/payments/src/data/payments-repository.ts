@@ -101,12 +101,24 @@ export async function capturedPaymentsForUpdate(
 }
 
 /**
- * A data-modifying statement run first in the same statement as another (a CTE named `gate`):
- * the other's change is made only when this one returns a row.
+ * A part of a statement (a CTE, `name as (sql)`) that another repository's statement runs with its
+ * own: changes that are made together or not at all, in one round trip.
  */
-export interface StatementGate {
+export interface NamedStatement {
+  name: string;
   sql: string;
   bindings: readonly Knex.RawBinding[];
+}
+
+/** `name as (sql), …` and the parts' bindings, in order. */
+export function withParts(parts: readonly NamedStatement[]): {
+  sql: string;
+  bindings: Knex.RawBinding[];
+} {
+  return {
+    sql: parts.map((part) => `${part.name} as (${part.sql})`).join(',\n'),
+    bindings: parts.flatMap((part) => part.bindings),
+  };
 }
 
 /**
@@ -114,26 +126,30 @@ export interface StatementGate {
  * trip fewer on every payment's path; both or neither). Two unique indexes make this the last
  * guard: one payment per (order, request id) (`payments_request_once`) and one
  * processing-or-succeeded payment per order (`payments_one_live_per_order`); a violation is the
- * caller's to interpret. With `gate` (a terminal's request id taken), that runs first in the same
- * statement and the payment is inserted only if it returned a row: false when it did not.
+ * caller's to interpret. With `gate` (a terminal's request id taken, say), that runs first in the
+ * same statement and the payment is inserted only if it returned a row: the gate's row, or
+ * undefined when it returned none and nothing was inserted.
  */
-export async function insertProcessingPayment(
+export async function insertProcessingPayment<GateRow = unknown>(
   trx: Knex | Knex.Transaction,
   payment: NewPayment,
   event: PaymentEvent,
-  gate?: StatementGate,
-): Promise<boolean> {
-  const inserted = await trx.raw<{ rowCount: number }>(
-    `with ${gate ? `gate as (${gate.sql}),` : ''} inserted as (
+  gate?: NamedStatement,
+): Promise<GateRow | undefined> {
+  const parts = withParts(gate ? [gate] : []);
+  const { rows } = await trx.raw<{ rows: GateRow[] }>(
+    `with ${gate ? `${parts.sql},` : ''} inserted as (
        insert into payments (id, order_id, request_id, user_id, amount_minor, currency, status,
                              card_brand, card_last4, card_fingerprint, method, terminal_id)
        select ?::uuid, ?::uuid, ?::text, ?::uuid, ?::bigint, ?::text, 'processing',
-              ?::text, ?::text, ?::text, ?::text, ?::text ${gate ? 'from gate' : ''}
+              ?::text, ?::text, ?::text, ?::text, ?::text ${gate ? `from ${gate.name}` : ''}
        returning id
+     ), audited as (
+       ${auditInsert} from inserted
      )
-     ${auditInsert} from inserted`,
+     select ${gate ? `${gate.name}.*` : 'inserted.id'} from ${gate ? `${gate.name}, ` : ''}inserted`,
     [
-      ...(gate?.bindings ?? []),
+      ...parts.bindings,
       payment.id,
       payment.orderId,
       payment.requestId,
@@ -148,7 +164,7 @@ export async function insertProcessingPayment(
       ...auditValues(event),
     ],
   );
-  return inserted.rowCount === 1;
+  return rows[0];
 }
 
 /**
@@ -181,32 +197,37 @@ export type PaymentOutcome =
 /**
  * Records the outcome of a payment still `processing`, and the audit's `event` in the same
  * statement (a round trip fewer): the event is appended only when the update took. False when
- * the payment was no longer processing (another caller recorded its outcome first). `also`, a
- * data-modifying statement that may read the CTE `updated` (the payment's id when the update
- * took: `where exists (select 1 from updated)`), runs in the same statement.
+ * the payment was no longer processing (another caller recorded its outcome first). In the same
+ * statement, `before` runs first and the update takes only if each of its parts returned a row (a
+ * row locked, say); `after` may read the CTE `updated` (the payment's id when the update took:
+ * `from updated`, `exists (select 1 from updated)`).
  */
 export async function completePayment(
-  trx: Knex.Transaction,
+  trx: Knex | Knex.Transaction,
   paymentId: string,
   outcome: PaymentOutcome,
   event: PaymentEvent,
-  also?: StatementGate,
+  parts: { before?: readonly NamedStatement[]; after?: readonly NamedStatement[] } = {},
 ): Promise<boolean> {
+  const before = withParts(parts.before ?? []);
+  const after = withParts(parts.after ?? []);
+  const requires = (parts.before ?? []).map((part) => `and exists (select 1 from ${part.name})`);
   const updated = await trx.raw<{ rowCount: number }>(
-    `with updated as (
+    `with ${before.sql ? `${before.sql},` : ''} updated as (
        update payments
           set status = ?, transaction_id = ?, decline_code = ?, result = ?, updated_at = now()
-        where id = ? and status = 'processing'
+        where id = ? and status = 'processing' ${requires.join(' ')}
         returning id
-     ) ${also ? `, also as (${also.sql})` : ''}
+     ) ${after.sql ? `, ${after.sql}` : ''}
      ${auditInsert} from updated`,
     [
+      ...before.bindings,
       outcome.status,
       outcome.status === 'succeeded' ? outcome.transactionId : null,
       outcome.status === 'failed' ? outcome.declineCode : null,
       outcome.result ? JSON.stringify(outcome.result) : null,
       paymentId,
-      ...(also?.bindings ?? []),
+      ...after.bindings,
       ...auditValues(event),
     ],
   );

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TerminalResult, TerminalTotals } from '@mercado/common/contract';
 import type { Knex } from '@mercado/common/db';
-import type { StatementGate } from './payments-repository.js';
+import type { NamedStatement } from './payments-repository.js';
 
 /** What a stored terminal request was (sql/payments/0003_terminals.sql). */
 export type TerminalRequestKind =
@@ -59,13 +59,19 @@ export interface NewTerminalRequest {
 }
 
 /**
- * The statement that takes the terminal's request id for this request, returning the row when it
- * did and none when the id is taken. A row older than the id's lifetime is the terminal's id
- * being reused after 48 hours, as nexo allows: it is replaced. The payment it names, if any, may
- * be inserted by the same statement (foreign keys are checked at its end).
+ * The statement (`claimed`) that takes the terminal's request id for this request, returning the
+ * row when it did and none when the id is taken. A row older than the id's lifetime is the
+ * terminal's id being reused after 48 hours, as nexo allows: it is replaced. The payment it names,
+ * if any, may be inserted by the same statement (foreign keys are checked at its end). With
+ * `openPeriod`, the row carries the terminal's open period's id too (`open_period_id`, null when
+ * it has none).
  */
-export function claimTerminalRequestStatement(request: NewTerminalRequest): StatementGate {
+export function claimTerminalRequestStatement(
+  request: NewTerminalRequest,
+  { openPeriod = false } = {},
+): NamedStatement {
   return {
+    name: 'claimed',
     sql: `insert into terminal_requests
        (terminal_id, request_id, id, kind, digest, state, payment_id, refund_id, result)
      values (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -75,7 +81,13 @@ export function claimTerminalRequestStatement(request: NewTerminalRequest): Stat
             refund_id = excluded.refund_id, result = excluded.result,
             created_at = now(), updated_at = now()
       where terminal_requests.created_at < now() - make_interval(hours => ?)
-     returning *`,
+     returning *${
+       openPeriod
+         ? `, (select p.id from terminal_periods p
+                where p.terminal_id = terminal_requests.terminal_id and p.closed_at is null)
+              as open_period_id`
+         : ''
+     }`,
     bindings: [
       request.terminalId,
       request.requestId,
@@ -105,19 +117,51 @@ export async function claimTerminalRequest(
 }
 
 /**
- * The statement that names the payment made for a request (insertProcessingPayment's gate: the
- * payment is inserted by the same statement, and foreign keys are checked at its end).
+ * The statement (`attached`) that names the payment made for a request (insertProcessingPayment's
+ * gate: the payment is inserted by the same statement, and foreign keys are checked at its end).
  */
 export function attachPaymentStatement(
   terminalId: string,
   requestId: string,
   paymentId: string,
-): StatementGate {
+): NamedStatement {
   return {
+    name: 'attached',
     sql: `update terminal_requests set payment_id = ?
            where terminal_id = ? and request_id = ?
        returning 1`,
     bindings: [paymentId, terminalId, requestId],
+  };
+}
+
+/**
+ * The statement (`request`) that locks a request still in progress (as findTerminalRequestForUpdate
+ * locks it), returning no row when it is not (aborted, say): completePayment's `before`.
+ */
+export function lockRequestInProgressStatement(
+  terminalId: string,
+  requestId: string,
+): NamedStatement {
+  return {
+    name: 'request',
+    sql: `select 1 from terminal_requests
+           where terminal_id = ? and request_id = ? and state = 'in_progress'
+             for update`,
+    bindings: [terminalId, requestId],
+  };
+}
+
+/**
+ * The statement (`period`) that share-locks the terminal's period `periodId` if it is still its
+ * open one (as openPeriod locks it), returning no row when it was closed meanwhile.
+ */
+export function lockOpenPeriodStatement(terminalId: string, periodId: string): NamedStatement {
+  return {
+    name: 'period',
+    sql: `select id from terminal_periods
+           where id = ? and terminal_id = ? and closed_at is null
+             for share`,
+    bindings: [periodId, terminalId],
   };
 }
 
@@ -140,15 +184,16 @@ export async function completeTerminalRequest(
 }
 
 /**
- * completeTerminalRequest as a statement for completePayment's `also`: the request is recorded
- * processed only if the payment's outcome was (the CTE `updated` has its row).
+ * completeTerminalRequest as a statement (`answered`) for completePayment's `after`: the request
+ * is recorded processed only if the payment's outcome was (the CTE `updated` has its row).
  */
 export function completeTerminalRequestStatement(
   terminalId: string,
   requestId: string,
   result: TerminalResult,
-): StatementGate {
+): NamedStatement {
   return {
+    name: 'answered',
     sql: `update terminal_requests
              set state = 'processed', result = ?, updated_at = now()
            where terminal_id = ? and request_id = ? and exists (select 1 from updated)`,
@@ -250,23 +295,39 @@ export async function insertTerminalTransaction(
   transaction: NewTerminalTransaction,
   periodId: string | 'open',
 ): Promise<string | undefined> {
+  const period =
+    periodId === 'open'
+      ? 'select id from terminal_periods where terminal_id = ? and closed_at is null for share'
+      : 'select ?::uuid as id';
+  const insert = transactionInsert(transaction, 'period');
   const { rows } = await trx.raw<{ rows: Array<{ period_id: string }> }>(
-    `with period as (
-       ${
-         periodId === 'open'
-           ? 'select id from terminal_periods where terminal_id = ? and closed_at is null for share'
-           : 'select ?::uuid as id'
-       }
-     )
-     insert into terminal_transactions
+    `with period as (${period}) ${insert.sql} returning period_id`,
+    [periodId === 'open' ? transaction.terminalId : periodId, ...insert.bindings],
+  );
+  return rows[0]?.period_id;
+}
+
+/**
+ * insertTerminalTransaction as a statement (`recorded`) for completePayment's `after`, into the
+ * period lockOpenPeriodStatement locked: recorded only if the payment's outcome was.
+ */
+export function recordTransactionStatement(transaction: NewTerminalTransaction): NamedStatement {
+  return { name: 'recorded', ...transactionInsert(transaction, 'period, updated') };
+}
+
+/** The insert of a transaction, once per row of `from` (which has the period as `period.id`). */
+function transactionInsert(
+  transaction: NewTerminalTransaction,
+  from: string,
+): { sql: string; bindings: Knex.RawBinding[] } {
+  return {
+    sql: `insert into terminal_transactions
        (id, terminal_id, period_id, kind, outcome, amount_minor, currency, transaction_id,
         payment_id, order_id, request_id, reason, card_brand, card_last4, at)
      select ?::uuid, ?::text, period.id, ?::text, ?::text, ?::bigint, ?::text, ?::text,
             ?::uuid, ?::uuid, ?::text, ?::text, ?::text, ?::text, ?::timestamptz
-       from period
-     returning period_id`,
-    [
-      periodId === 'open' ? transaction.terminalId : periodId,
+       from ${from}`,
+    bindings: [
       transaction.id,
       transaction.terminalId,
       transaction.kind,
@@ -282,8 +343,7 @@ export async function insertTerminalTransaction(
       transaction.cardLast4 ?? null,
       transaction.at,
     ],
-  );
-  return rows[0]?.period_id;
+  };
 }
 
 /** A period's totals by currency: count and sum of what was approved, declined and reversed. */

@@ -17,14 +17,15 @@ import { withTransaction, type Knex } from '@mercado/common/db';
 import { isUniqueViolation } from '@mercado/common/errors';
 import type { OutboxMessage } from '@mercado/common/mqtt';
 import type { TerminalCondition } from '../errors.js';
-import { appendPaymentEvent, type PaymentEvent } from '../data/events-repository.js';
+import { appendPaymentEvent, paymentEvent, type PaymentEvent } from '../data/events-repository.js';
 import { findIntentLocked, findIntentsByPayCodeLocked } from '../data/intents-repository.js';
-import { isQueued, paymentsOutbox } from '../data/outbox.js';
+import { isQueued, paymentsOutbox, queueStatement } from '../data/outbox.js';
 import {
   completePayment,
   findLivePayment,
   insertProcessingPayment,
   type NewPayment,
+  type PaymentOutcome,
 } from '../data/payments-repository.js';
 import {
   abortTerminalRequest,
@@ -34,6 +35,9 @@ import {
   closePeriod,
   completeTerminalRequest,
   completeTerminalRequestStatement,
+  lockOpenPeriodStatement,
+  lockRequestInProgressStatement,
+  recordTransactionStatement,
   findPeriod,
   findTerminalPaymentByTransaction,
   findTerminalRequest,
@@ -118,10 +122,12 @@ async function queueAnswer(
   result: TerminalResult,
   others: readonly OutboxMessage[] = [],
 ): Promise<void> {
-  await paymentsOutbox.insert(trx, [
-    ...others,
-    { topic: 'terminalResults', params: { terminalId }, payload: result },
-  ]);
+  await paymentsOutbox.insert(trx, [...others, answerMessage(terminalId, result)]);
+}
+
+/** An answer as the outbox message on `terminals/{terminalId}/results`. */
+function answerMessage(terminalId: string, result: TerminalResult): OutboxMessage {
+  return { topic: 'terminalResults', params: { terminalId }, payload: result };
 }
 
 /** Answers a read (status, totals): nothing kept but the answer on its way. */
@@ -251,6 +257,11 @@ export interface TerminalPayment {
   currency: string;
   cardBrand: string;
   cardLast4: string;
+  /**
+   * The terminal's open period when the payment started, if known: its outcome is recorded there
+   * in one statement while that period stays open (recordWalkInOutcome).
+   */
+  periodId?: string;
 }
 
 /**
@@ -366,17 +377,27 @@ async function startPayment(
         currency: request.currency,
       },
     );
-    const claim = claimTerminalRequestStatement({
-      terminalId,
-      requestId: request.requestId,
-      id: claimId,
-      kind: 'payment',
-      digest,
-      state: 'in_progress',
-      paymentId: started.payment.id,
-    });
-    const inserted = await insertProcessingPayment(deps.db, started.row, started.event, claim);
-    return inserted ? { kind: 'started', payment: started.payment } : { kind: 'taken' };
+    const claim = claimTerminalRequestStatement(
+      {
+        terminalId,
+        requestId: request.requestId,
+        id: claimId,
+        kind: 'payment',
+        digest,
+        state: 'in_progress',
+        paymentId: started.payment.id,
+      },
+      { openPeriod: true },
+    );
+    const claimed = await insertProcessingPayment<{ open_period_id: string | null }>(
+      deps.db,
+      started.row,
+      started.event,
+      claim,
+    );
+    if (!claimed) return { kind: 'taken' };
+    const { open_period_id: periodId } = claimed;
+    return { kind: 'started', payment: { ...started.payment, ...(periodId ? { periodId } : {}) } };
   }
   const kind = 'order_payment';
   return withTransaction(deps.db, async function startTerminalPayment(trx): Promise<Start> {
@@ -460,15 +481,7 @@ function processingPayment(
       cardFingerprint: cardFingerprint(card.number, deps.fingerprintKey),
       terminalId,
     },
-    event: {
-      type: 'payment_started',
-      orderId: owed.orderId,
-      terminalId,
-      paymentId: payment.id,
-      requestId: payment.requestId,
-      amountMinor: owed.amountMinor,
-      currency: owed.currency,
-    },
+    event: paymentEvent('payment_started', payment, undefined),
   };
 }
 
@@ -477,7 +490,9 @@ function processingPayment(
  * the recovery of one abandoned mid-charge): the payment, the audit, the period's transaction,
  * the terminal's answer and (for an order) the result orders applies, in one transaction. A
  * payment aborted while the processor answered is declined `aborted`, and an approval given back
- * at once. Only one caller records it: the others get the answer that was recorded.
+ * at once. Only one caller records it: the others get the answer that was recorded. A walk-in
+ * payment whose terminal's open period is known is first recorded in a single statement
+ * (recordWalkInOutcome); the transaction is for whatever that statement finds unusual.
  */
 export async function recordTerminalOutcome(
   deps: PaymentsDeps,
@@ -485,13 +500,19 @@ export async function recordTerminalOutcome(
   outcome: ChargeOutcome,
 ): Promise<TerminalResult | undefined> {
   const { terminalId } = payment;
+  if (payment.orderId === null && payment.periodId) {
+    const recorded = await recordWalkInOutcome(deps, payment, payment.periodId, outcome);
+    if (recorded) {
+      logTerminalOutcome(deps, payment, recorded);
+      return recorded;
+    }
+  }
   const recorded = await withTransaction(deps.db, async function recordTerminalAnswer(trx) {
     const intent = payment.orderId ? await findIntentLocked(trx, payment.orderId) : undefined;
     const request = await findTerminalRequestForUpdate(trx, terminalId, payment.terminalRequestId);
     const aborted = request?.state === 'aborted';
-    const approved = outcome.approved && !aborted;
-    const declineCode = aborted ? 'aborted' : outcome.approved ? undefined : outcome.declineCode;
-    const at = new Date().toISOString();
+    const decided = decide(payment, outcome, aborted);
+    const { approved, declineCode, at } = decided;
     const orderResult: PaymentResult | null = payment.orderId
       ? {
           type: approved ? 'payment.approved' : 'payment.declined',
@@ -501,44 +522,23 @@ export async function recordTerminalOutcome(
           paymentId: payment.id,
           amountMinor: payment.amountMinor,
           currency: payment.currency,
-          ...(approved && outcome.approved
-            ? { transactionId: outcome.transactionId }
+          ...(decided.transactionId
+            ? { transactionId: decided.transactionId }
             : { reason: declineCode! }),
           cardBrand: payment.cardBrand,
           cardLast4: payment.cardLast4,
           at,
         }
       : null;
-    const result = answer(payment.terminalRequestId, payment.kind, {
-      result: approved ? 'success' : 'failure',
-      ...(approved ? {} : { errorCondition: declineCode! }),
-      ...(approved && outcome.approved ? { transactionId: outcome.transactionId } : {}),
-      paymentId: payment.id,
-      ...(payment.orderId ? { orderId: payment.orderId } : {}),
-      amountMinor: payment.amountMinor,
-      currency: payment.currency,
-      cardBrand: payment.cardBrand,
-      cardLast4: payment.cardLast4,
-    });
+    const result = paymentAnswer(payment, decided);
     // The payment, its audit and the request's answer in one statement: all of them, or none
     // when the payment was no longer processing.
     const completed = await completePayment(
       trx,
       payment.id,
-      approved && outcome.approved
-        ? { status: 'succeeded', transactionId: outcome.transactionId, result: orderResult }
-        : { status: 'failed', declineCode: declineCode!, result: orderResult },
-      {
-        type: aborted ? 'payment_aborted' : approved ? 'payment_approved' : 'payment_declined',
-        orderId: payment.orderId,
-        terminalId,
-        paymentId: payment.id,
-        requestId: payment.requestId,
-        amountMinor: payment.amountMinor,
-        currency: payment.currency,
-        reason: declineCode,
-      },
-      completeTerminalRequestStatement(terminalId, payment.terminalRequestId, result),
+      paymentOutcome(decided, orderResult),
+      outcomeEvent(payment, decided),
+      { after: [completeTerminalRequestStatement(terminalId, payment.terminalRequestId, result)] },
     );
     if (!completed) {
       return {
@@ -550,26 +550,7 @@ export async function recordTerminalOutcome(
     }
     const messages: OutboxMessage[] = orderResult ? [resultMessage(orderResult)] : [];
     // An aborted payment is in no total: nothing was taken, or it is given back at once.
-    if (!aborted) {
-      messages.push(
-        await recordTransaction(trx, {
-          id: randomUUID(),
-          terminalId,
-          kind: 'payment',
-          outcome: approved ? 'approved' : 'declined',
-          amountMinor: payment.amountMinor,
-          currency: payment.currency,
-          transactionId: approved && outcome.approved ? outcome.transactionId : undefined,
-          paymentId: payment.id,
-          orderId: payment.orderId ?? undefined,
-          requestId: payment.terminalRequestId,
-          reason: declineCode,
-          cardBrand: payment.cardBrand,
-          cardLast4: payment.cardLast4,
-          at,
-        }),
-      );
-    }
+    if (!aborted) messages.push(await recordTransaction(trx, paymentTransaction(payment, decided)));
     await queueAnswer(trx, terminalId, result, messages);
     return {
       result,
@@ -578,17 +559,7 @@ export async function recordTerminalOutcome(
       late: false,
     };
   });
-  deps.log.info(
-    {
-      terminalId,
-      requestId: payment.terminalRequestId,
-      paymentId: payment.id,
-      orderId: payment.orderId,
-      result: recorded.result?.result,
-      errorCondition: recorded.result?.errorCondition,
-    },
-    'terminal payment processed',
-  );
+  logTerminalOutcome(deps, payment, recorded.result);
   // Approved for an order cancelled or expired meanwhile: the money goes back at once.
   if (recorded.voidAs) await voidPayment(deps, payment.id, recorded.voidAs);
   // Approved after it was aborted, or after it was given up as abandoned: given back.
@@ -607,9 +578,138 @@ export async function recordTerminalOutcome(
 }
 
 /**
+ * A walk-in payment's outcome in one statement, no transaction around it, when nothing unusual
+ * happened while the processor answered: its request still in progress (not aborted) and locked,
+ * the period open when it started still open and share-locked, the payment still processing —
+ * then the payment, its audit, the request's answer, the period's transaction and the messages
+ * (the answer, the transaction for users) are all written. Undefined when any of that did not
+ * hold and nothing was written: recordTerminalOutcome's transaction sorts it out.
+ */
+async function recordWalkInOutcome(
+  deps: PaymentsDeps,
+  payment: TerminalPayment,
+  periodId: string,
+  outcome: ChargeOutcome,
+): Promise<TerminalResult | undefined> {
+  const { terminalId } = payment;
+  const decided = decide(payment, outcome, false);
+  const result = paymentAnswer(payment, decided);
+  const transaction = paymentTransaction(payment, decided);
+  const recorded = await completePayment(
+    deps.db,
+    payment.id,
+    paymentOutcome(decided, null),
+    outcomeEvent(payment, decided),
+    {
+      before: [
+        lockRequestInProgressStatement(terminalId, payment.terminalRequestId),
+        lockOpenPeriodStatement(terminalId, periodId),
+      ],
+      after: [
+        completeTerminalRequestStatement(terminalId, payment.terminalRequestId, result),
+        recordTransactionStatement(transaction),
+        queueStatement(
+          [transactionMessage(transaction, periodId), answerMessage(terminalId, result)],
+          'updated',
+        ),
+      ],
+    },
+  );
+  return recorded ? result : undefined;
+}
+
+/** What a terminal payment's outcome is: the processor's answer, unless it was aborted. */
+interface Decided {
+  aborted: boolean;
+  approved: boolean;
+  /** The processor's transaction, when approved. */
+  transactionId: string | undefined;
+  declineCode: string | undefined;
+  at: string;
+}
+
+function decide(payment: TerminalPayment, outcome: ChargeOutcome, aborted: boolean): Decided {
+  const approved = outcome.approved && !aborted;
+  return {
+    aborted,
+    approved,
+    transactionId: approved && outcome.approved ? outcome.transactionId : undefined,
+    declineCode: aborted ? 'aborted' : outcome.approved ? undefined : outcome.declineCode,
+    at: new Date().toISOString(),
+  };
+}
+
+/** The terminal's answer to its payment request. */
+function paymentAnswer(payment: TerminalPayment, decided: Decided): TerminalResult {
+  return answer(payment.terminalRequestId, payment.kind, {
+    result: decided.approved ? 'success' : 'failure',
+    ...(decided.approved ? {} : { errorCondition: decided.declineCode! }),
+    ...(decided.transactionId ? { transactionId: decided.transactionId } : {}),
+    paymentId: payment.id,
+    ...(payment.orderId ? { orderId: payment.orderId } : {}),
+    amountMinor: payment.amountMinor,
+    currency: payment.currency,
+    cardBrand: payment.cardBrand,
+    cardLast4: payment.cardLast4,
+  });
+}
+
+function paymentOutcome(decided: Decided, orderResult: PaymentResult | null): PaymentOutcome {
+  return decided.transactionId
+    ? { status: 'succeeded', transactionId: decided.transactionId, result: orderResult }
+    : { status: 'failed', declineCode: decided.declineCode!, result: orderResult };
+}
+
+function outcomeEvent(payment: TerminalPayment, decided: Decided): PaymentEvent {
+  const type = decided.aborted
+    ? 'payment_aborted'
+    : decided.approved
+      ? 'payment_approved'
+      : 'payment_declined';
+  return paymentEvent(type, payment, decided.declineCode);
+}
+
+/** The period's transaction of a payment that was not aborted. */
+function paymentTransaction(payment: TerminalPayment, decided: Decided): NewTerminalTransaction {
+  return {
+    id: randomUUID(),
+    terminalId: payment.terminalId,
+    kind: 'payment',
+    outcome: decided.approved ? 'approved' : 'declined',
+    amountMinor: payment.amountMinor,
+    currency: payment.currency,
+    transactionId: decided.transactionId,
+    paymentId: payment.id,
+    orderId: payment.orderId ?? undefined,
+    requestId: payment.terminalRequestId,
+    reason: decided.declineCode,
+    cardBrand: payment.cardBrand,
+    cardLast4: payment.cardLast4,
+    at: decided.at,
+  };
+}
+
+function logTerminalOutcome(
+  deps: PaymentsDeps,
+  payment: TerminalPayment,
+  result: TerminalResult | undefined,
+): void {
+  deps.log.info(
+    {
+      terminalId: payment.terminalId,
+      requestId: payment.terminalRequestId,
+      paymentId: payment.id,
+      orderId: payment.orderId,
+      result: result?.result,
+      errorCondition: result?.errorCondition,
+    },
+    'terminal payment processed',
+  );
+}
+
+/**
  * Records a transaction in the terminal's open period (in one statement when it has one), and
- * returns the message that tells users (the admin's list of terminals shows the last ones and
- * today's totals), for the caller to queue with its answer.
+ * returns the message that tells users, for the caller to queue with its answer.
  */
 async function recordTransaction(
   trx: Knex.Transaction,
@@ -622,6 +722,14 @@ async function recordTransaction(
       transaction,
       (await openPeriod(trx, transaction.terminalId)).id,
     ))!;
+  return transactionMessage(transaction, periodId);
+}
+
+/**
+ * The message that tells users a transaction was recorded in period `periodId` (the admin's list
+ * of terminals shows the last ones and today's totals).
+ */
+function transactionMessage(transaction: NewTerminalTransaction, periodId: string): OutboxMessage {
   const event: TerminalTransaction = {
     type: 'terminal.transaction_recorded',
     id: transaction.id,
