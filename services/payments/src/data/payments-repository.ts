@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from '@mercado/common/db';
 import type { PaymentResult } from '@mercado/common/contract';
 import { eventColumns, type PaymentEvent } from './events-repository.js';
@@ -122,6 +123,15 @@ export function withParts(parts: readonly NamedStatement[]): {
 }
 
 /**
+ * A statement prepared once per connection under a name of its text (node-postgres keeps it by
+ * name): every payment runs these, and a statement of several CTEs costs Postgres more to parse
+ * and plan than to run. The same text always gets the same name, so a variant is another one.
+ */
+function prepared(sql: string): { name: string } {
+  return { name: `payments_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}` };
+}
+
+/**
  * Inserts the payment as `processing`, and the audit's `event` in the same statement (a round
  * trip fewer on every payment's path; both or neither). Two unique indexes make this the last
  * guard: one payment per (order, request id) (`payments_request_once`) and one
@@ -137,8 +147,7 @@ export async function insertProcessingPayment<GateRow = unknown>(
   gate?: NamedStatement,
 ): Promise<GateRow | undefined> {
   const parts = withParts(gate ? [gate] : []);
-  const { rows } = await trx.raw<{ rows: GateRow[] }>(
-    `with ${gate ? `${parts.sql},` : ''} inserted as (
+  const sql = `with ${gate ? `${parts.sql},` : ''} inserted as (
        insert into payments (id, order_id, request_id, user_id, amount_minor, currency, status,
                              card_brand, card_last4, card_fingerprint, method, terminal_id)
        select ?::uuid, ?::uuid, ?::text, ?::uuid, ?::bigint, ?::text, 'processing',
@@ -147,8 +156,9 @@ export async function insertProcessingPayment<GateRow = unknown>(
      ), audited as (
        ${auditInsert} from inserted
      )
-     select ${gate ? `${gate.name}.*` : 'inserted.id'} from ${gate ? `${gate.name}, ` : ''}inserted`,
-    [
+     select ${gate ? `${gate.name}.*` : 'inserted.id'} from ${gate ? `${gate.name}, ` : ''}inserted`;
+  const { rows } = await trx
+    .raw<{ rows: GateRow[] }>(sql, [
       ...parts.bindings,
       payment.id,
       payment.orderId,
@@ -162,8 +172,8 @@ export async function insertProcessingPayment<GateRow = unknown>(
       payment.terminalId ? 'card_present' : 'card',
       payment.terminalId ?? null,
       ...auditValues(event),
-    ],
-  );
+    ])
+    .options(prepared(sql));
   return rows[0];
 }
 
@@ -212,15 +222,15 @@ export async function completePayment(
   const before = withParts(parts.before ?? []);
   const after = withParts(parts.after ?? []);
   const requires = (parts.before ?? []).map((part) => `and exists (select 1 from ${part.name})`);
-  const updated = await trx.raw<{ rowCount: number }>(
-    `with ${before.sql ? `${before.sql},` : ''} updated as (
+  const sql = `with ${before.sql ? `${before.sql},` : ''} updated as (
        update payments
           set status = ?, transaction_id = ?, decline_code = ?, result = ?, updated_at = now()
         where id = ? and status = 'processing' ${requires.join(' ')}
         returning id
      ) ${after.sql ? `, ${after.sql}` : ''}
-     ${auditInsert} from updated`,
-    [
+     ${auditInsert} from updated`;
+  const updated = await trx
+    .raw<{ rowCount: number }>(sql, [
       ...before.bindings,
       outcome.status,
       outcome.status === 'succeeded' ? outcome.transactionId : null,
@@ -229,8 +239,8 @@ export async function completePayment(
       paymentId,
       ...after.bindings,
       ...auditValues(event),
-    ],
-  );
+    ])
+    .options(prepared(sql));
   return updated.rowCount === 1;
 }
 
