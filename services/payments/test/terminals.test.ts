@@ -317,8 +317,21 @@ t.test(
           ...(periodId ? { periodId } : {}),
         })
       ).period!;
+    // The period is open now: the next payment is recorded in one statement, answer included.
+    const second = await walkIn(terminal, 550);
+    const paid = await terminal.ask(second);
+    t.match(paid, { result: 'success', amountMinor: 550 });
+    t.match(
+      await terminal.ask({
+        type: 'terminal.status_requested',
+        requestId: randomUUID(),
+        ofRequestId: second.requestId,
+      }),
+      { state: 'processed', original: { id: paid.id, result: 'success' } },
+    );
+    t.equal((await terminal.ask(second)).id, paid.id, 'a repeat gets the same answer');
     const first = await totals();
-    t.match(first.totals, [{ currency: 'EUR', approved: { count: 1, amountMinor: 500 } }]);
+    t.match(first.totals, [{ currency: 'EUR', approved: { count: 2, amountMinor: 1_050 } }]);
 
     const aborted = await walkIn(terminal, 600, testCards.slow);
     await terminal.send(aborted);
@@ -360,7 +373,7 @@ t.test(
     const transactions = await payments
       .db('terminal_transactions')
       .where({ terminal_id: terminal.id });
-    t.equal(transactions.length, 2, 'one transaction for each payment not aborted');
+    t.equal(transactions.length, 3, 'one transaction for each payment not aborted');
   },
 );
 
