@@ -30,8 +30,8 @@ import {
  * gateway, as an admin registers one, each connected as itself to Mercado's broker — which
  * verifies its secret at the users service — before anything is timed; then
  * BENCH_TERMINAL_RATE (500) payments/s in total for BENCH_TERMINAL_SECONDS (20), open loop,
- * spread over the terminals in turn, after a BENCH_TERMINAL_WARMUP_SECONDS (2) warm-up at the
- * same rate: `terminals/{id}/requests` → payments (the card decrypted, the sandbox processor, its
+ * spread over the terminals in turn, after a BENCH_TERMINAL_WARMUP_SECONDS warm-up at the same
+ * rate (2 s, or as long as it takes every terminal to pay once): `terminals/{id}/requests` → payments (the card decrypted, the sandbox processor, its
  * Postgres, the answer through its outbox) → `terminals/{id}/results`, each timed from when it was
  * due. Beside it, in the same run, the ceiling it stands on: bare aedes (no authentication, no
  * contract) with a plain echo client answering every request on the terminal's results topic, the
@@ -44,7 +44,11 @@ export async function benchTerminals(system: BenchSystem): Promise<void> {
   const count = Number(process.env.BENCH_TERMINALS ?? 1_000);
   const rate = Number(process.env.BENCH_TERMINAL_RATE ?? 500);
   const seconds = Number(process.env.BENCH_TERMINAL_SECONDS ?? 20);
-  const warmupSeconds = Number(process.env.BENCH_TERMINAL_WARMUP_SECONDS ?? 2);
+  // Long enough for every terminal to pay once: a terminal's first payment opens its period (the
+  // transaction's path), the ones after are recorded in one statement.
+  const warmupSeconds = Number(
+    process.env.BENCH_TERMINAL_WARMUP_SECONDS ?? Math.max(2, Math.ceil(count / rate)),
+  );
   const timeoutMs = Number(process.env.BENCH_TERMINAL_TIMEOUT_MS ?? 10_000);
 
   const registering = performance.now();
