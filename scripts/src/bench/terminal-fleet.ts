@@ -11,8 +11,9 @@ import { latencyHistogram, microsSince, percentilesMs, runSchedule } from './sch
  * in total, request i from terminal i mod their number (each terminal pays every
  * terminals/rate s), whatever earlier answers are doing — a terminal whose last payment is still
  * unanswered pays the next one anyway, so a stall is never hidden behind payments not sent — and
- * each is timed from when it was due to its `terminal.result`. The first `warmupSeconds` of the
- * schedule warm up; the `seconds` after them are measured.
+ * each is timed from when it was due to its `terminal.result`. `warmupSeconds` of the schedule
+ * warm up; once their answers are in (or timed out), `seconds` more are measured, on the same
+ * schedule from an idle system.
  *
  * The cards are encrypted before the run (the plan's `cards`, one per terminal, reused by each of
  * its payments: a JWE carries no nonce payments checks), so the fleet's CPU goes to MQTT, not to
@@ -104,66 +105,79 @@ const failures: Record<string, number> = {};
 let succeeded = 0;
 let timeouts = 0;
 let settled = 0;
-let windowStart = 0n;
 let lastAnswer = 0n;
 let lastSent = 0n;
-let cpuAtStart = process.cpuUsage();
 
 /** Walk-in amounts from 1.00 to 99.99, varied so no two neighbours pay the same. */
 const amountOf = (index: number) => 100 + ((index * 7_919) % 9_900);
 
-await new Promise<void>(function run(resolve) {
-  const settle = (due: bigint, answer: TerminalResult | 'publish_failed') => {
-    const micros = microsSince(due);
-    if (micros > plan.timeoutMs * 1000) timeouts++;
-    else if (answer === 'publish_failed')
-      failures.publish_failed = (failures.publish_failed ?? 0) + 1;
-    else {
-      latencies.recordValue(micros);
-      lastAnswer = process.hrtime.bigint();
-      if (answer.result === 'success') succeeded++;
-      else {
-        const condition = answer.errorCondition ?? 'failure';
-        failures[condition] = (failures[condition] ?? 0) + 1;
-      }
-    }
-    if (++settled === measured) resolve();
+/** Pays one walk-in amount from terminal index mod their number; its answer or a failure. */
+function pay(index: number): Promise<TerminalResult | 'publish_failed'> {
+  const terminalIndex = index % fleet.length;
+  const terminal = fleet[terminalIndex]!;
+  const request: TerminalPaymentRequested = {
+    type: 'terminal.payment_requested',
+    requestId: newRequestId(),
+    amountMinor: amountOf(index),
+    currency: plan.currency,
+    card: plan.cards[terminalIndex % plan.cards.length]!,
   };
-  runSchedule(plan.rate, warmups + measured, function pay(due, index) {
-    const terminalIndex = index % fleet.length;
-    const terminal = fleet[terminalIndex]!;
-    const request: TerminalPaymentRequested = {
-      type: 'terminal.payment_requested',
-      requestId: newRequestId(),
-      amountMinor: amountOf(index),
-      currency: plan.currency,
-      card: plan.cards[terminalIndex % plan.cards.length]!,
-    };
-    const answered = terminal.answerTo(request.requestId);
-    const published = terminal.publish(request);
-    if (index === warmups) {
-      windowStart = due;
-      cpuAtStart = process.cpuUsage();
-      send({ type: 'measuring' });
-    }
-    if (index < warmups) return;
-    lastSent = process.hrtime.bigint();
-    published.then(
-      () => answered.then((answer) => settle(due, answer)),
-      () => settle(due, 'publish_failed'),
-    );
+  const answered = terminal.answerTo(request.requestId);
+  return terminal.publish(request).then(
+    () => answered,
+    () => 'publish_failed' as const,
+  );
+}
+
+/**
+ * Runs `count` payments on the schedule from payment `first` on; resolves once each was settled,
+ * or timeoutMs after the last was due (the others are timeouts).
+ */
+function schedule(
+  first: number,
+  count: number,
+  settle: (due: bigint, answer: TerminalResult | 'publish_failed') => void,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let done = 0;
+    const timer = setTimeout(resolve, (count / plan.rate) * 1000 + plan.timeoutMs);
+    runSchedule(plan.rate, count, function due(at, index) {
+      if (index === count - 1) lastSent = process.hrtime.bigint();
+      void pay(first + index).then((answer) => {
+        settle(at, answer);
+        if (++done === count) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
   });
-  // The last payment is due (warmups + measured − 1) / rate s after the schedule began: what is
-  // unanswered timeoutMs after that never will be in time.
-  setTimeout(
-    () => {
-      timeouts += measured - settled;
-      settled = measured;
-      resolve();
-    },
-    ((warmups + measured) / plan.rate) * 1000 + plan.timeoutMs,
-  ).unref();
+}
+
+// The warm-up, then a pause until its answers are in (or timed out): a terminal's first payment
+// opens its period, and the backlog those leave must not be what the window measures.
+await schedule(0, warmups, () => undefined);
+const windowStart = process.hrtime.bigint();
+const cpuAtStart = process.cpuUsage();
+send({ type: 'measuring' });
+await schedule(warmups, measured, function settle(due, answer) {
+  settled++;
+  const micros = microsSince(due);
+  if (micros > plan.timeoutMs * 1000) timeouts++;
+  else if (answer === 'publish_failed') {
+    failures.publish_failed = (failures.publish_failed ?? 0) + 1;
+  } else {
+    latencies.recordValue(micros);
+    lastAnswer = process.hrtime.bigint();
+    if (answer.result === 'success') succeeded++;
+    else {
+      const condition = answer.errorCondition ?? 'failure';
+      failures[condition] = (failures[condition] ?? 0) + 1;
+    }
+  }
 });
+// Unanswered timeoutMs after the last was due: never in time.
+timeouts += measured - settled;
 const cpu = process.cpuUsage(cpuAtStart);
 const windowSeconds = plan.seconds;
 const answeredSeconds = lastAnswer > windowStart ? Number(lastAnswer - windowStart) / 1e9 : 0;
