@@ -5,6 +5,7 @@ import { benchGateway } from './bench/gateway.js';
 import { benchPayments } from './bench/payments.js';
 import { benchStock } from './bench/stock.js';
 import { startBenchSystem } from './bench/system.js';
+import { benchTerminals } from './bench/terminals.js';
 
 /** `npm run bench`: every benchmark, one system, one run (BENCH_SECONDS per measurement). */
 const system = await startBenchSystem({ catalog: true, orders: true });
@@ -14,6 +15,7 @@ try {
   await benchStock(system);
   await benchPayments(system);
   await benchCheckout(system);
+  await benchTerminals(system);
 } finally {
   await system.stop();
 }

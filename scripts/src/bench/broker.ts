@@ -113,7 +113,7 @@ function fileLimits(): { soft: string; hard: string } {
   return { soft: read('-Sn'), hard: read('-Hn') };
 }
 
-function spawnNode(
+export function spawnNode(
   name: string,
   entry: string,
   args: string[],
@@ -142,7 +142,7 @@ function spawnNode(
 }
 
 /** The child's next IPC message of this type; rejects if it exits first or takes too long. */
-function nextMessage<M extends { type: string }, T extends M['type']>(
+export function nextMessage<M extends { type: string }, T extends M['type']>(
   child: ChildProcess,
   type: T,
   timeoutMs: number,
@@ -171,7 +171,7 @@ function nextMessage<M extends { type: string }, T extends M['type']>(
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
@@ -252,7 +252,7 @@ async function connectAs(
 }
 
 /** CPU time the whole machine has spent busy, every core, microseconds (10 ms ticks). */
-function machineBusyMicros(): number {
+export function machineBusyMicros(): number {
   let busyMs = 0;
   for (const cpu of os.cpus())
     busyMs += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;

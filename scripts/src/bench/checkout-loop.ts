@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { build, type Histogram } from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+import { latencyHistogram, microsSince, percentilesMs, runSchedule } from './schedule.js';
 
 /**
  * The checkout's open-loop load generator, run as its own process by bench:checkout (as
@@ -42,12 +43,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 const steps = ['cart', 'order', 'pay'] as const;
 type Step = (typeof steps)[number];
 
-const histogram = (): Histogram =>
-  build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 120_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+const histogram = (): Histogram => latencyHistogram(120);
 const whole = histogram();
 const waited = histogram();
 const byStep = Object.fromEntries(steps.map((step) => [step, histogram()])) as Record<
@@ -139,7 +135,7 @@ async function checkout(token: string, index: number): Promise<string | undefine
 
   const paySent = process.hrtime.bigint();
   const paid = await pay(token, orderId);
-  byStep.pay.recordValue(Math.max(1, Number((process.hrtime.bigint() - paySent) / 1000n)));
+  byStep.pay.recordValue(microsSince(paySent));
   if (!expectStatus('pay', paid, [200])) return undefined;
   return (JSON.parse(paid.body) as { status?: string }).status === 'succeeded'
     ? orderId
@@ -182,47 +178,30 @@ function giveBack(token: string) {
   else free.push(token);
 }
 
-const start = process.hrtime.bigint();
-const intervalNs = 1e9 / rate;
-const dueAt = (index: number) => start + BigInt(Math.round(index * intervalNs));
-let sent = 0;
 let settled = 0;
+let start = 0n;
 
 // Checkouts still unfinished this long after the last was due are given up (counted, not timed):
 // an overloaded system would otherwise keep the run going for minutes.
 const graceMs = Number(process.env.BENCH_CHECKOUT_GRACE_MS ?? 30_000);
 await new Promise<void>(function run(resolve) {
   setTimeout(resolve, Number(secondsArgument) * 1000 + graceMs).unref();
-  const begin = async (due: bigint, index: number) => {
-    const token = await takeShopper();
-    waited.recordValue(Math.max(1, Number((process.hrtime.bigint() - due) / 1000n)));
-    try {
-      const orderId = await checkout(token, index);
-      if (orderId) paidOrderIds.push(orderId);
-    } finally {
-      giveBack(token);
-      whole.recordValue(Math.max(1, Number((process.hrtime.bigint() - due) / 1000n)));
-      if (++settled === total) resolve();
-    }
-  };
-  // A 1 ms timer, as open-loop.ts (a busy loop would take a core from the system under test):
-  // checkouts that fell due since the last tick start at once and keep their due time.
-  const tick = () => {
-    const now = process.hrtime.bigint();
-    while (sent < total && dueAt(sent) <= now) {
-      void begin(dueAt(sent), sent);
-      sent++;
-    }
-    if (sent < total) setTimeout(tick, 1);
-  };
-  tick();
+  start = runSchedule(rate, total, function begin(due, index) {
+    void (async () => {
+      const token = await takeShopper();
+      waited.recordValue(microsSince(due));
+      try {
+        const orderId = await checkout(token, index);
+        if (orderId) paidOrderIds.push(orderId);
+      } finally {
+        giveBack(token);
+        whole.recordValue(microsSince(due));
+        if (++settled === total) resolve();
+      }
+    })();
+  });
 });
 const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
-const figures = (h: Histogram) => ({
-  p50: h.getValueAtPercentile(50) / 1000,
-  p99: h.getValueAtPercentile(99) / 1000,
-  max: h.maxValue / 1000,
-});
 process.stdout.write(
   `${JSON.stringify({
     started: total / elapsedS,
@@ -231,9 +210,9 @@ process.stdout.write(
     total,
     unfinished: total - settled,
     elapsedS,
-    whole: figures(whole),
-    waitedForShopper: figures(waited),
-    steps: Object.fromEntries(steps.map((step) => [step, figures(byStep[step])])),
+    whole: percentilesMs(whole),
+    waitedForShopper: percentilesMs(waited),
+    steps: Object.fromEntries(steps.map((step) => [step, percentilesMs(byStep[step])])),
     errors,
     payRetries,
     paidOrderIds,

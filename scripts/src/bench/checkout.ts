@@ -8,14 +8,15 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { bareRoundTrip } from './payments.js';
 import {
-  benchAdminPassword,
   bareStatement,
   countStatements,
   cpuLine,
   cpuSpent,
   durationSeconds,
+  loginAdmin,
   measureCeiling,
   measureCeilingAtRate,
+  postJson,
   printTable,
   resetStatements,
   type BenchSystem,
@@ -60,7 +61,7 @@ export async function benchCheckout(system: BenchSystem): Promise<void> {
   if (!system.ordersUrl) throw new Error('bench: start the system with orders');
   const rate = Number(process.env.BENCH_CHECKOUT_RATE ?? 300);
   const shopperCount = Number(process.env.BENCH_CHECKOUT_SHOPPERS ?? Math.max(100, rate));
-  const admin = await login(system.gatewayUrl);
+  const admin = await loginAdmin(system.gatewayUrl);
   const productCount = Number(process.env.BENCH_CHECKOUT_PRODUCTS ?? 1);
   const productIds: string[] = [];
   for (let index = 0; index < productCount; index++) {
@@ -250,19 +251,9 @@ async function confirmPaid(system: BenchSystem, orderIds: string[]): Promise<str
   }
 }
 
-async function login(gatewayUrl: string): Promise<string> {
-  const answer = await post(gatewayUrl, '/api/auth/login', undefined, {
-    email: 'root@bench.example',
-    password: benchAdminPassword,
-  });
-  const token = (answer.body as { accessToken?: string }).accessToken;
-  if (!token) throw new Error(`bench: admin login answered ${answer.status}`);
-  return token;
-}
-
 /** One product on sale with more stock in the carts' region (north) than any run sells. */
 async function stockedProduct(gatewayUrl: string, adminToken: string): Promise<string> {
-  const created = await post(gatewayUrl, '/api/products', adminToken, {
+  const created = await postJson(gatewayUrl, '/api/products', adminToken, {
     sku: `BENCH-${randomUUID()}`,
     name: 'Checkout benchmark mug',
     priceMinor: 1_999,
@@ -285,7 +276,7 @@ async function stockedProduct(gatewayUrl: string, adminToken: string): Promise<s
 async function registerShoppers(gatewayUrl: string, count: number): Promise<string[]> {
   const tokens: string[] = [];
   const one = async () => {
-    const answer = await post(gatewayUrl, '/api/auth/register', undefined, {
+    const answer = await postJson(gatewayUrl, '/api/auth/register', undefined, {
       email: `shopper-${randomUUID()}@bench.example`,
       password: 'a long shopping passphrase',
       name: 'Shopper',
@@ -300,23 +291,6 @@ async function registerShoppers(gatewayUrl: string, count: number): Promise<stri
   };
   await Promise.all(Array.from({ length: 4 }, worker));
   return tokens;
-}
-
-async function post(
-  gatewayUrl: string,
-  path: string,
-  token: string | undefined,
-  body: unknown,
-): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${gatewayUrl}${path}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json().catch(() => ({})) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { build } from 'hdr-histogram-js';
+import { latencyHistogram, microsSince, runSchedule } from './schedule.js';
 
 /**
  * An open-loop load generator, run as its own process by measureAtRate: it sends requests at a
@@ -45,28 +45,21 @@ const planned: PlannedRequest[] = fromFile
     ];
 if (planned.length === 0) throw new Error('open-loop: no requests');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-const latencies = build({
-  lowestDiscernibleValue: 1,
-  highestTrackableValue: 60_000_000,
-  numberOfSignificantValueDigits: 3,
-});
-const intervalNs = 1e9 / rate;
-let sent = 0;
+const latencies = latencyHistogram();
 let settled = 0;
 let errors = 0;
-/** Answers by status (0: no answer), to tell what the errors were. */
+/** Answers by status (0: none), to tell what the errors were. */
 const statuses: Record<string, number> = {};
-const start = process.hrtime.bigint();
-const dueAt = (index: number) => start + BigInt(Math.round(index * intervalNs));
+let start = 0n;
 
 await new Promise<void>(function run(resolve) {
   const finish = (due: bigint, ok: boolean, status = 0) => {
     statuses[status] = (statuses[status] ?? 0) + 1;
-    latencies.recordValue(Math.max(1, Number((process.hrtime.bigint() - due) / 1000n)));
+    latencies.recordValue(microsSince(due));
     if (!ok) errors++;
     if (++settled === total) resolve();
   };
-  const send = (due: bigint, index: number) => {
+  start = runSchedule(rate, total, function send(due, index) {
     const plan = planned[index % planned.length]!;
     const request = http.request(
       `${url}${plan.path}`,
@@ -80,20 +73,7 @@ await new Promise<void>(function run(resolve) {
     );
     request.once('error', () => finish(due, false));
     request.end(plan.body);
-  };
-  // A 1 ms timer, not a busy loop: spinning on setImmediate kept to the schedule within tens of
-  // microseconds but took a whole core from the system under test (half of this machine).
-  // Requests that fell due since the last tick are sent at once and keep their due time, so the
-  // generator's own lateness (about a millisecond) counts against the figures, never for them.
-  const tick = () => {
-    const now = process.hrtime.bigint();
-    while (sent < total && dueAt(sent) <= now) {
-      send(dueAt(sent), sent);
-      sent++;
-    }
-    if (sent < total) setTimeout(tick, 1);
-  };
-  tick();
+  });
 });
 agent.destroy();
 const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;

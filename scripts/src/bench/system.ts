@@ -37,6 +37,8 @@ export interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  /** The slowest, where the run measured it (a column of its own in printTable). */
+  max?: number;
   /** From the open-loop generator: the answers by status (0: none). */
   statuses?: Record<string, number>;
 }
@@ -205,22 +207,33 @@ export async function measureMaxInTurns(
 /** A row of a printed table: the figures of one run, its group, and the reference it is a share of. */
 export type TableRow = Figures & { group: string; of?: number };
 
-export function printTable(title: string, rows: TableRow[]) {
+export function printTable(
+  title: string,
+  rows: TableRow[],
+  setup = `${connections} connections, ${durationSeconds}s per run`,
+) {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const cpus = os.cpus();
-  out(
-    `\n${title}: ${connections} connections, ${durationSeconds}s per run, ` +
-      `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, node ${process.version}`,
-  );
+  const withMax = rows.some((row) => row.max !== undefined);
+  out(`\n${title}: ${setup}, ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, node ${process.version}`);
   out(
     `${'route'.padEnd(34)}${'run'.padEnd(26)}${'req/s'.padStart(9)}${'p50 ms'.padStart(9)}` +
-      `${'p99 ms'.padStart(9)}${'errors'.padStart(8)}${'vs ref'.padStart(9)}`,
+      `${'p99 ms'.padStart(9)}${withMax ? 'max ms'.padStart(9) : ''}${'errors'.padStart(8)}` +
+      `${'vs ref'.padStart(9)}`,
   );
+  // NaN (null once it came over IPC as JSON): nothing answered, so no percentile.
+  const ms = (value: number | null | undefined) =>
+    (value === undefined
+      ? ''
+      : value === null || Number.isNaN(value)
+        ? '–'
+        : value.toFixed(1)
+    ).padStart(9);
   for (const row of rows) {
     const share = row.of ? `${((row.rps / row.of) * 100).toFixed(0)}%` : '';
     out(
       `${row.group.padEnd(34)}${row.label.padEnd(26)}${row.rps.toFixed(0).padStart(9)}` +
-        `${row.p50.toFixed(1).padStart(9)}${row.p99.toFixed(1).padStart(9)}` +
+        `${ms(row.p50)}${ms(row.p99)}${withMax ? ms(row.max) : ''}` +
         `${String(row.errors).padStart(8)}${share.padStart(9)}`,
     );
   }
@@ -250,6 +263,7 @@ export async function startBenchSystem({
   catalog,
   payments = false,
   orders = false,
+  statements = orders,
 }: {
   catalog: boolean;
   /** The broker and the payments service too, and the gateway on the broker. */
@@ -259,6 +273,8 @@ export async function startBenchSystem({
    * other flags say), wired as `npm start` wires it (scripts/src/processes.ts).
    */
   orders?: boolean;
+  /** pg_stat_statements loaded, for countStatements (the checkout's system has it). */
+  statements?: boolean;
 }): Promise<BenchSystem> {
   if (orders) {
     catalog = true;
@@ -270,9 +286,9 @@ export async function startBenchSystem({
     port: await freePort(),
     password: randomBytes(18).toString('base64url'),
     persistent: false,
-    // The checkout counts its statements (countStatements); the other benchmarks leave Postgres
-    // as it is.
-    settings: orders ? ['shared_preload_libraries=pg_stat_statements'] : [],
+    // The checkout and the terminals count their statements (countStatements); the other
+    // benchmarks leave Postgres as it is.
+    settings: statements ? ['shared_preload_libraries=pg_stat_statements'] : [],
   });
   const children: Array<{ name: string; child: ChildProcess }> = [];
   let stopping = false;
@@ -468,6 +484,35 @@ function processCpuSeconds(
 }
 
 export const benchAdminPassword = 'a long benchmark admin passphrase';
+
+/** The benchmark's admin, signed in through the gateway: an access token. */
+export async function loginAdmin(gatewayUrl: string): Promise<string> {
+  const answer = await postJson(gatewayUrl, '/api/auth/login', undefined, {
+    email: 'root@bench.example',
+    password: benchAdminPassword,
+  });
+  const token = (answer.body as { accessToken?: string }).accessToken;
+  if (!token) throw new Error(`bench: admin login answered ${answer.status}`);
+  return token;
+}
+
+/** A JSON POST through the gateway, signed in with `token` if given: the status and body. */
+export async function postJson(
+  gatewayUrl: string,
+  path: string,
+  token: string | undefined,
+  body: unknown,
+): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${gatewayUrl}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json().catch(() => ({})) };
+}
 
 /** Loads the demo shop through the gateway (idempotent: a second run adds nothing). */
 export async function loadBenchDemo(system: BenchSystem): Promise<void> {

@@ -300,6 +300,84 @@ t.test(
 );
 
 t.test(
+  'a terminal with an open period: aborted, or its period closed, while the processor answers',
+  async (t) => {
+    // A walk-in payment is recorded in one statement in the period open when it started; these
+    // are the two things that statement must leave to the transaction.
+    const held = heldProcessor();
+    const { broker, payments } = await setUpTerminals(t, {}, held.processor);
+    const terminal = await connectTerminal(t, broker);
+    t.match(await terminal.ask(await walkIn(terminal, 500)), { result: 'success' });
+    const totals = async (periodId?: string) =>
+      (
+        await terminal.ask({
+          type: 'terminal.reconciliation_requested',
+          requestId: randomUUID(),
+          action: 'totals',
+          ...(periodId ? { periodId } : {}),
+        })
+      ).period!;
+    // The period is open now: the next payment is recorded in one statement, answer included.
+    const second = await walkIn(terminal, 550);
+    const paid = await terminal.ask(second);
+    t.match(paid, { result: 'success', amountMinor: 550 });
+    t.match(
+      await terminal.ask({
+        type: 'terminal.status_requested',
+        requestId: randomUUID(),
+        ofRequestId: second.requestId,
+      }),
+      { state: 'processed', original: { id: paid.id, result: 'success' } },
+    );
+    t.equal((await terminal.ask(second)).id, paid.id, 'a repeat gets the same answer');
+    const first = await totals();
+    t.match(first.totals, [{ currency: 'EUR', approved: { count: 2, amountMinor: 1_050 } }]);
+
+    const aborted = await walkIn(terminal, 600, testCards.slow);
+    await terminal.send(aborted);
+    await eventually('the charge is under way', () => held.held() === 1);
+    t.match(
+      await terminal.ask({
+        type: 'terminal.abort_requested',
+        requestId: randomUUID(),
+        ofRequestId: aborted.requestId,
+      }),
+      { result: 'success' },
+    );
+    held.release();
+    t.match(await terminal.answerTo(aborted.requestId), {
+      result: 'failure',
+      errorCondition: 'aborted',
+    });
+
+    const closing = await walkIn(terminal, 700, testCards.slow);
+    await terminal.send(closing);
+    await eventually('the next charge is under way', () => held.held() === 1);
+    const closed = await terminal.ask({
+      type: 'terminal.reconciliation_requested',
+      requestId: randomUUID(),
+      action: 'close',
+    });
+    t.equal(closed.period?.periodId, first.periodId);
+    held.release();
+    t.match(await terminal.answerTo(closing.requestId), { result: 'success', amountMinor: 700 });
+
+    t.strictSame(
+      (await totals(first.periodId)).totals,
+      first.totals,
+      'the aborted payment is in no total, the closed period unchanged',
+    );
+    const next = await totals();
+    t.not(next.periodId, first.periodId);
+    t.match(next.totals, [{ currency: 'EUR', approved: { count: 1, amountMinor: 700 } }]);
+    const transactions = await payments
+      .db('terminal_transactions')
+      .where({ terminal_id: terminal.id });
+    t.equal(transactions.length, 3, 'one transaction for each payment not aborted');
+  },
+);
+
+t.test(
   'a terminal that lost its connection mid-payment asks the status and gets the one answer',
   async (t) => {
     const held = heldProcessor();

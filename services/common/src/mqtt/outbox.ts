@@ -64,6 +64,11 @@ export interface Outbox {
    */
   insert(trx: Knex.Transaction, messages: readonly OutboxMessage[]): Promise<void>;
   /**
+   * The rows `insert` would write (`topic`, the payload's JSON), each checked as `insert` checks
+   * it: for a statement of the service's own that queues them beside other changes.
+   */
+  rows(messages: readonly OutboxMessage[]): Array<{ topic: string; payload: string }>;
+  /**
    * Starts relaying the table to the broker on the runtime's MQTT client (see outbox-relay.ts:
    * SKIP LOCKED claims shared by every replica, woken by the table's NOTIFY trigger, retried with
    * backoff). Without a client (no MQTT_URL) it says so once and relays nothing: rows wait.
@@ -108,21 +113,23 @@ export function defineOutbox(
   service: MqttServiceName,
   { table = 'outbox', channel = 'outbox_inserted' }: OutboxOptions = {},
 ): Outbox {
+  const rows = (messages: readonly OutboxMessage[]) =>
+    messages.map((message) => {
+      const checked = checkMessage(service, message);
+      if ('problem' in checked) {
+        throw new Error(`outbox message on ${message.topic} refused: ${checked.problem}`);
+      }
+      return { topic: checked.topic, payload: checked.text };
+    });
   return Object.freeze({
     service,
     table,
     channel,
     async insert(trx: Knex.Transaction, messages: readonly OutboxMessage[]) {
       if (messages.length === 0) return;
-      const rows = messages.map((message) => {
-        const checked = checkMessage(service, message);
-        if ('problem' in checked) {
-          throw new Error(`outbox message on ${message.topic} refused: ${checked.problem}`);
-        }
-        return { topic: checked.topic, payload: checked.text };
-      });
-      await trx(table).insert(rows);
+      await trx(table).insert(rows(messages));
     },
+    rows,
     startRelay({ config, db, log, metrics, mqtt }: OutboxRuntime) {
       if (!mqtt) {
         log.warn(

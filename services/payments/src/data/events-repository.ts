@@ -24,6 +24,34 @@ export interface PaymentEvent {
   reason?: string | undefined;
 }
 
+/** What an audit event says of the payment it is about. */
+export interface PaymentOfEvent {
+  id: string;
+  orderId: string | null;
+  terminalId?: string | null | undefined;
+  requestId: string;
+  amountMinor: number;
+  currency: string;
+}
+
+/** An audit event about `payment`: its ids, amount and currency, and the event's reason. */
+export function paymentEvent(
+  type: PaymentEventType,
+  payment: PaymentOfEvent,
+  reason: string | undefined,
+): PaymentEvent {
+  return {
+    type,
+    orderId: payment.orderId,
+    terminalId: payment.terminalId ?? undefined,
+    paymentId: payment.id,
+    requestId: payment.requestId,
+    amountMinor: payment.amountMinor,
+    currency: payment.currency,
+    reason,
+  };
+}
+
 export interface PaymentEventRow {
   id: number;
   type: PaymentEventType;

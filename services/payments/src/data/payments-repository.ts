@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from '@mercado/common/db';
 import type { PaymentResult } from '@mercado/common/contract';
 import { eventColumns, type PaymentEvent } from './events-repository.js';
@@ -105,26 +106,64 @@ export async function capturedPaymentsForUpdate(
 }
 
 /**
+ * A part of a statement (a CTE, `name as (sql)`) that another repository's statement runs with its
+ * own: changes that are made together or not at all, in one round trip.
+ */
+export interface NamedStatement {
+  name: string;
+  sql: string;
+  bindings: readonly Knex.RawBinding[];
+}
+
+/** `name as (sql), …` and the parts' bindings, in order. */
+export function withParts(parts: readonly NamedStatement[]): {
+  sql: string;
+  bindings: Knex.RawBinding[];
+} {
+  return {
+    sql: parts.map((part) => `${part.name} as (${part.sql})`).join(',\n'),
+    bindings: parts.flatMap((part) => part.bindings),
+  };
+}
+
+/**
+ * A statement prepared once per connection under a name of its text (node-postgres keeps it by
+ * name): every payment runs these, and a statement of several CTEs costs Postgres more to parse
+ * and plan than to run. The same text always gets the same name, so a variant is another one.
+ */
+function prepared(sql: string): { name: string } {
+  return { name: `payments_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}` };
+}
+
+/**
  * Inserts the payment as `processing`, and the audit's `event` in the same statement (a round
  * trip fewer on every payment's path; both or neither). Two unique indexes make this the last
  * guard: one payment per (order, request id) (`payments_request_once`) and one
  * processing-or-succeeded payment per order (`payments_one_live_per_order`); a violation is the
- * caller's to interpret.
+ * caller's to interpret. With `gate` (a terminal's request id taken, say), that runs first in the
+ * same statement and the payment is inserted only if it returned a row: the gate's row, or
+ * undefined when it returned none and nothing was inserted.
  */
-export async function insertProcessingPayment(
-  trx: Knex.Transaction,
+export async function insertProcessingPayment<GateRow = unknown>(
+  trx: Knex | Knex.Transaction,
   payment: NewPayment,
   event: PaymentEvent,
-): Promise<void> {
-  await trx.raw(
-    `with inserted as (
+  gate?: NamedStatement,
+): Promise<GateRow | undefined> {
+  const parts = withParts(gate ? [gate] : []);
+  const sql = `with ${gate ? `${parts.sql},` : ''} inserted as (
        insert into payments (id, order_id, request_id, user_id, amount_minor, currency, status,
                              card_brand, card_last4, card_fingerprint, method, terminal_id)
-       values (?, ?, ?, ?, ?, ?, 'processing', ?, ?, ?, ?, ?)
+       select ?::uuid, ?::uuid, ?::text, ?::uuid, ?::bigint, ?::text, 'processing',
+              ?::text, ?::text, ?::text, ?::text, ?::text ${gate ? `from ${gate.name}` : ''}
        returning id
+     ), audited as (
+       ${auditInsert} from inserted
      )
-     ${auditInsert} from inserted`,
-    [
+     select ${gate ? `${gate.name}.*` : 'inserted.id'} from ${gate ? `${gate.name}, ` : ''}inserted`;
+  const { rows } = await trx
+    .raw<{ rows: GateRow[] }>(sql, [
+      ...parts.bindings,
       payment.id,
       payment.orderId,
       payment.requestId,
@@ -137,8 +176,9 @@ export async function insertProcessingPayment(
       payment.terminalId ? 'card_present' : 'card',
       payment.terminalId ?? null,
       ...auditValues(event),
-    ],
-  );
+    ])
+    .options(prepared(sql));
+  return rows[0];
 }
 
 /**
@@ -171,31 +211,40 @@ export type PaymentOutcome =
 /**
  * Records the outcome of a payment still `processing`, and the audit's `event` in the same
  * statement (a round trip fewer): the event is appended only when the update took. False when
- * the payment was no longer processing (another caller recorded its outcome first).
+ * the payment was no longer processing (another caller recorded its outcome first). In the same
+ * statement, `before` runs first and the update takes only if each of its parts returned a row (a
+ * row locked, say); `after` may read the CTE `updated` (the payment's id when the update took:
+ * `from updated`, `exists (select 1 from updated)`).
  */
 export async function completePayment(
-  trx: Knex.Transaction,
+  trx: Knex | Knex.Transaction,
   paymentId: string,
   outcome: PaymentOutcome,
   event: PaymentEvent,
+  parts: { before?: readonly NamedStatement[]; after?: readonly NamedStatement[] } = {},
 ): Promise<boolean> {
-  const updated = await trx.raw<{ rowCount: number }>(
-    `with updated as (
+  const before = withParts(parts.before ?? []);
+  const after = withParts(parts.after ?? []);
+  const requires = (parts.before ?? []).map((part) => `and exists (select 1 from ${part.name})`);
+  const sql = `with ${before.sql ? `${before.sql},` : ''} updated as (
        update payments
           set status = ?, transaction_id = ?, decline_code = ?, result = ?, updated_at = now()
-        where id = ? and status = 'processing'
+        where id = ? and status = 'processing' ${requires.join(' ')}
         returning id
-     )
-     ${auditInsert} from updated`,
-    [
+     ) ${after.sql ? `, ${after.sql}` : ''}
+     ${auditInsert} from updated`;
+  const updated = await trx
+    .raw<{ rowCount: number }>(sql, [
+      ...before.bindings,
       outcome.status,
       outcome.status === 'succeeded' ? outcome.transactionId : null,
       outcome.status === 'failed' ? outcome.declineCode : null,
       outcome.result ? JSON.stringify(outcome.result) : null,
       paymentId,
+      ...after.bindings,
       ...auditValues(event),
-    ],
-  );
+    ])
+    .options(prepared(sql));
   return updated.rowCount === 1;
 }
 

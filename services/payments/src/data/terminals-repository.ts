@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TerminalResult, TerminalTotals } from '@mercado/common/contract';
 import type { Knex } from '@mercado/common/db';
+import type { NamedStatement } from './payments-repository.js';
 
 /** What a stored terminal request was (sql/payments/0003_terminals.sql). */
 export type TerminalRequestKind =
@@ -70,6 +71,8 @@ export async function findAbandonedReversals(
 export interface NewTerminalRequest {
   terminalId: string;
   requestId: string;
+  /** The request's own id (random when not given). */
+  id?: string;
   kind: TerminalRequestKind | null;
   digest: string | null;
   state: TerminalRequestRow['state'];
@@ -79,17 +82,20 @@ export interface NewTerminalRequest {
 }
 
 /**
- * Takes the terminal's request id for this request; undefined when it is taken (the caller reads
- * the row that holds it). A row older than the id's lifetime is the terminal's id being reused
- * after 48 hours, as nexo allows: it is replaced.
+ * The statement (`claimed`) that takes the terminal's request id for this request, returning the
+ * row when it did and none when the id is taken. A row older than the id's lifetime is the
+ * terminal's id being reused after 48 hours, as nexo allows: it is replaced. The payment it names,
+ * if any, may be inserted by the same statement (foreign keys are checked at its end). With
+ * `openPeriod`, the row carries the terminal's open period's id too (`open_period_id`, null when
+ * it has none).
  */
-export async function claimTerminalRequest(
-  trx: Knex.Transaction,
+export function claimTerminalRequestStatement(
   request: NewTerminalRequest,
-): Promise<TerminalRequestRow | undefined> {
-  const id = randomUUID();
-  const { rows } = await trx.raw<{ rows: TerminalRequestRow[] }>(
-    `insert into terminal_requests
+  { openPeriod = false } = {},
+): NamedStatement {
+  return {
+    name: 'claimed',
+    sql: `insert into terminal_requests
        (terminal_id, request_id, id, kind, digest, state, payment_id, refund_id, result)
      values (?, ?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (terminal_id, request_id) do update
@@ -98,11 +104,17 @@ export async function claimTerminalRequest(
             refund_id = excluded.refund_id, result = excluded.result,
             created_at = now(), updated_at = now()
       where terminal_requests.created_at < now() - make_interval(hours => ?)
-     returning *`,
-    [
+     returning *${
+       openPeriod
+         ? `, (select p.id from terminal_periods p
+                where p.terminal_id = terminal_requests.terminal_id and p.closed_at is null)
+              as open_period_id`
+         : ''
+     }`,
+    bindings: [
       request.terminalId,
       request.requestId,
-      id,
+      request.id ?? randomUUID(),
       request.kind,
       request.digest,
       request.state,
@@ -111,8 +123,69 @@ export async function claimTerminalRequest(
       request.result ? JSON.stringify(request.result) : null,
       requestIdLifetimeHours,
     ],
-  );
+  };
+}
+
+/**
+ * Takes the terminal's request id for this request; undefined when it is taken (the caller reads
+ * the row that holds it). See claimTerminalRequestStatement.
+ */
+export async function claimTerminalRequest(
+  trx: Knex.Transaction,
+  request: NewTerminalRequest,
+): Promise<TerminalRequestRow | undefined> {
+  const { sql, bindings } = claimTerminalRequestStatement(request);
+  const { rows } = await trx.raw<{ rows: TerminalRequestRow[] }>(sql, bindings);
   return rows[0];
+}
+
+/**
+ * The statement (`attached`) that names the payment made for a request (insertProcessingPayment's
+ * gate: the payment is inserted by the same statement, and foreign keys are checked at its end).
+ */
+export function attachPaymentStatement(
+  terminalId: string,
+  requestId: string,
+  paymentId: string,
+): NamedStatement {
+  return {
+    name: 'attached',
+    sql: `update terminal_requests set payment_id = ?
+           where terminal_id = ? and request_id = ?
+       returning 1`,
+    bindings: [paymentId, terminalId, requestId],
+  };
+}
+
+/**
+ * The statement (`request`) that locks a request still in progress (as findTerminalRequestForUpdate
+ * locks it), returning no row when it is not (aborted, say): completePayment's `before`.
+ */
+export function lockRequestInProgressStatement(
+  terminalId: string,
+  requestId: string,
+): NamedStatement {
+  return {
+    name: 'request',
+    sql: `select 1 from terminal_requests
+           where terminal_id = ? and request_id = ? and state = 'in_progress'
+             for update`,
+    bindings: [terminalId, requestId],
+  };
+}
+
+/**
+ * The statement (`period`) that share-locks the terminal's period `periodId` if it is still its
+ * open one (as openPeriod locks it), returning no row when it was closed meanwhile.
+ */
+export function lockOpenPeriodStatement(terminalId: string, periodId: string): NamedStatement {
+  return {
+    name: 'period',
+    sql: `select id from terminal_periods
+           where id = ? and terminal_id = ? and closed_at is null
+             for share`,
+    bindings: [periodId, terminalId],
+  };
 }
 
 /** Records the answer to a request: processed, with the result a repeat gets again. */
@@ -131,6 +204,24 @@ export async function completeTerminalRequest(
       ...(changes.refundId ? { refund_id: changes.refundId } : {}),
       updated_at: trx.fn.now(),
     });
+}
+
+/**
+ * completeTerminalRequest as a statement (`answered`) for completePayment's `after`: the request
+ * is recorded processed only if the payment's outcome was (the CTE `updated` has its row).
+ */
+export function completeTerminalRequestStatement(
+  terminalId: string,
+  requestId: string,
+  result: TerminalResult,
+): NamedStatement {
+  return {
+    name: 'answered',
+    sql: `update terminal_requests
+             set state = 'processed', result = ?, updated_at = now()
+           where terminal_id = ? and request_id = ? and exists (select 1 from updated)`,
+    bindings: [JSON.stringify(result), terminalId, requestId],
+  };
 }
 
 /** Marks a payment request under way as aborted: its charge, when it returns, is given back. */
@@ -202,7 +293,6 @@ export async function closePeriod(
 export interface NewTerminalTransaction {
   id: string;
   terminalId: string;
-  periodId: string;
   kind: 'payment' | 'reversal';
   outcome: 'approved' | 'declined' | 'reversed';
   amountMinor: number;
@@ -217,27 +307,66 @@ export interface NewTerminalTransaction {
   at: string;
 }
 
+/**
+ * Records a transaction in a period: `periodId`, or — `'open'` — the terminal's open period,
+ * share-locked in the same statement as openPeriod locks it (closing it waits for this
+ * transaction). The period's id; undefined when the terminal has no open period (the caller opens
+ * one with openPeriod and records the transaction in it).
+ */
 export async function insertTerminalTransaction(
   trx: Knex.Transaction,
   transaction: NewTerminalTransaction,
-): Promise<void> {
-  await trx('terminal_transactions').insert({
-    id: transaction.id,
-    terminal_id: transaction.terminalId,
-    period_id: transaction.periodId,
-    kind: transaction.kind,
-    outcome: transaction.outcome,
-    amount_minor: transaction.amountMinor,
-    currency: transaction.currency,
-    transaction_id: transaction.transactionId ?? null,
-    payment_id: transaction.paymentId,
-    order_id: transaction.orderId ?? null,
-    request_id: transaction.requestId,
-    reason: transaction.reason ?? null,
-    card_brand: transaction.cardBrand ?? null,
-    card_last4: transaction.cardLast4 ?? null,
-    at: transaction.at,
-  });
+  periodId: string | 'open',
+): Promise<string | undefined> {
+  const period =
+    periodId === 'open'
+      ? 'select id from terminal_periods where terminal_id = ? and closed_at is null for share'
+      : 'select ?::uuid as id';
+  const insert = transactionInsert(transaction, 'period');
+  const { rows } = await trx.raw<{ rows: Array<{ period_id: string }> }>(
+    `with period as (${period}) ${insert.sql} returning period_id`,
+    [periodId === 'open' ? transaction.terminalId : periodId, ...insert.bindings],
+  );
+  return rows[0]?.period_id;
+}
+
+/**
+ * insertTerminalTransaction as a statement (`recorded`) for completePayment's `after`, into the
+ * period lockOpenPeriodStatement locked: recorded only if the payment's outcome was.
+ */
+export function recordTransactionStatement(transaction: NewTerminalTransaction): NamedStatement {
+  return { name: 'recorded', ...transactionInsert(transaction, 'period, updated') };
+}
+
+/** The insert of a transaction, once per row of `from` (which has the period as `period.id`). */
+function transactionInsert(
+  transaction: NewTerminalTransaction,
+  from: string,
+): { sql: string; bindings: Knex.RawBinding[] } {
+  return {
+    sql: `insert into terminal_transactions
+       (id, terminal_id, period_id, kind, outcome, amount_minor, currency, transaction_id,
+        payment_id, order_id, request_id, reason, card_brand, card_last4, at)
+     select ?::uuid, ?::text, period.id, ?::text, ?::text, ?::bigint, ?::text, ?::text,
+            ?::uuid, ?::uuid, ?::text, ?::text, ?::text, ?::text, ?::timestamptz
+       from ${from}`,
+    bindings: [
+      transaction.id,
+      transaction.terminalId,
+      transaction.kind,
+      transaction.outcome,
+      transaction.amountMinor,
+      transaction.currency,
+      transaction.transactionId ?? null,
+      transaction.paymentId,
+      transaction.orderId ?? null,
+      transaction.requestId,
+      transaction.reason ?? null,
+      transaction.cardBrand ?? null,
+      transaction.cardLast4 ?? null,
+      transaction.at,
+    ],
+  };
 }
 
 /** A period's totals by currency: count and sum of what was approved, declined and reversed. */

@@ -3,7 +3,11 @@ import type { Card, PaymentRequested, PaymentResult } from '@mercado/common/cont
 import { withTransaction } from '@mercado/common/db';
 import { isUniqueViolation } from '@mercado/common/errors';
 import type { RefusalReason } from '../errors.js';
-import { appendPaymentEvent } from '../data/events-repository.js';
+import {
+  appendPaymentEvent,
+  paymentEvent,
+  type PaymentOfEvent,
+} from '../data/events-repository.js';
 import { findIntentLocked } from '../data/intents-repository.js';
 import {
   completePayment,
@@ -189,14 +193,7 @@ export async function recordOutcome(
 }
 
 /** A charge the processor approved that nobody may keep: what giving it back needs. */
-export interface ChargeToGiveBack {
-  id: string;
-  orderId: string | null;
-  terminalId?: string | undefined;
-  requestId: string;
-  amountMinor: number;
-  currency: string;
-}
+export type ChargeToGiveBack = PaymentOfEvent;
 
 /**
  * Gives back at once, audited, a charge the processor approved that no one may keep: one approved
@@ -219,16 +216,10 @@ export async function giveBackCharge(
     })
     .catch(() => ({ refunded: false }) as const);
   await deps.db.transaction((trx) =>
-    appendPaymentEvent(trx, {
-      type: refunded.refunded ? 'payment_refunded' : 'refund_refused',
-      orderId: payment.orderId,
-      terminalId: payment.terminalId,
-      paymentId: payment.id,
-      requestId: payment.requestId,
-      amountMinor: payment.amountMinor,
-      currency: payment.currency,
-      reason,
-    }),
+    appendPaymentEvent(
+      trx,
+      paymentEvent(refunded.refunded ? 'payment_refunded' : 'refund_refused', payment, reason),
+    ),
   );
   deps.log.error(
     { paymentId: payment.id, orderId: payment.orderId, reason, refunded: refunded.refunded },

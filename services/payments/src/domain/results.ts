@@ -1,15 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { topics, type PaymentResult } from '@mercado/common/contract';
 import type { Knex } from '@mercado/common/db';
+import type { OutboxMessage } from '@mercado/common/mqtt';
 import type { RefusalReason } from '../errors.js';
 import { appendPaymentEvent } from '../data/events-repository.js';
 import { isQueued, paymentsOutbox } from '../data/outbox.js';
 
+/** A result as the outbox message on `payments/results/{orderId}`. */
+export function resultMessage(result: PaymentResult): OutboxMessage {
+  return { topic: 'paymentResults', params: { orderId: result.orderId }, payload: result };
+}
+
 /** Queues a result on `payments/results/{orderId}`, in the transaction that decided it. */
 export async function publishResult(trx: Knex.Transaction, result: PaymentResult): Promise<void> {
-  await paymentsOutbox.insert(trx, [
-    { topic: 'paymentResults', params: { orderId: result.orderId }, payload: result },
-  ]);
+  await paymentsOutbox.insert(trx, [resultMessage(result)]);
 }
 
 /**

@@ -15,21 +15,30 @@ import {
 } from '@mercado/common/contract';
 import { withTransaction, type Knex } from '@mercado/common/db';
 import { isUniqueViolation } from '@mercado/common/errors';
+import type { OutboxMessage } from '@mercado/common/mqtt';
 import type { TerminalCondition } from '../errors.js';
-import { appendPaymentEvent } from '../data/events-repository.js';
+import { appendPaymentEvent, paymentEvent, type PaymentEvent } from '../data/events-repository.js';
 import { findIntentLocked, findIntentsByPayCodeLocked } from '../data/intents-repository.js';
-import { isQueued, paymentsOutbox } from '../data/outbox.js';
+import { isQueued, paymentsOutbox, queueStatement } from '../data/outbox.js';
 import {
   completePayment,
   findLivePayment,
   insertProcessingPayment,
+  type NewPayment,
+  type PaymentOutcome,
 } from '../data/payments-repository.js';
 import type { RefundRow } from '../data/refunds-repository.js';
 import {
   abortTerminalRequest,
+  attachPaymentStatement,
   claimTerminalRequest,
+  claimTerminalRequestStatement,
   closePeriod,
   completeTerminalRequest,
+  completeTerminalRequestStatement,
+  lockOpenPeriodStatement,
+  lockRequestInProgressStatement,
+  recordTransactionStatement,
   findPeriod,
   findTerminalPaymentByTransaction,
   findTerminalRequest,
@@ -50,7 +59,7 @@ import { voidPayment } from './intents.js';
 import { giveBackCharge } from './payments.js';
 import type { ChargeOutcome } from './processor.js';
 import { askProcessor, refundPayment, type RefundAnswer, type RefundAsk } from './refunds.js';
-import { publishResult } from './results.js';
+import { resultMessage } from './results.js';
 
 /**
  * The terminal conversation (services/payments/README.md, "Terminals"), modelled on nexo
@@ -105,15 +114,22 @@ const failure = (errorCondition: TerminalCondition | string): AnswerFields => ({
   errorCondition,
 });
 
-/** Queues an answer for the terminal, in the transaction that decided it. */
+/**
+ * Queues an answer for the terminal, in the transaction that decided it, with the other messages
+ * that transaction sends (one insert, one round trip).
+ */
 async function queueAnswer(
   trx: Knex.Transaction,
   terminalId: string,
   result: TerminalResult,
+  others: readonly OutboxMessage[] = [],
 ): Promise<void> {
-  await paymentsOutbox.insert(trx, [
-    { topic: 'terminalResults', params: { terminalId }, payload: result },
-  ]);
+  await paymentsOutbox.insert(trx, [...others, answerMessage(terminalId, result)]);
+}
+
+/** An answer as the outbox message on `terminals/{terminalId}/results`. */
+function answerMessage(terminalId: string, result: TerminalResult): OutboxMessage {
+  return { topic: 'terminalResults', params: { terminalId }, payload: result };
 }
 
 /** Answers a read (status, totals): nothing kept but the answer on its way. */
@@ -243,6 +259,11 @@ export interface TerminalPayment {
   currency: string;
   cardBrand: string;
   cardLast4: string;
+  /**
+   * The terminal's open period when the payment started, if known: its outcome is recorded there
+   * in one statement while that period stays open (recordWalkInOutcome).
+   */
+  periodId?: string;
 }
 
 /**
@@ -259,13 +280,9 @@ async function pay(
   const kind = request.type === 'terminal.order_payment_requested' ? 'order_payment' : 'payment';
   const digest = digestOf(request);
   const keep = { requestId: request.requestId, kind, digest } as const;
-  const [earlier, decrypted] = await Promise.all([
-    findTerminalRequest(deps.db, terminalId, request.requestId),
-    deps.keyring.decrypt(request.card),
-  ]);
-  if (earlier && isCurrent(earlier)) {
-    return repeat(deps, terminalId, earlier, digest, kind, request.requestId);
-  }
+  // No look-up of the request id first: taking it (or keeping a refusal under it) finds a
+  // repeat, which then gets the first answer — a round trip fewer for every payment that is not one.
+  const decrypted = await deps.keyring.decrypt(request.card);
   if (!decrypted.ok) return refuseKept(deps, terminalId, keep, decrypted.reason);
   const { card } = decrypted;
   if (
@@ -335,7 +352,9 @@ async function liveCondition(
 
 /**
  * Takes the request id, checks the order's intent (for a pay code) and inserts the payment as
- * processing, in one transaction; a refusal is kept as the request's answer in the same one.
+ * processing, in one transaction; a refusal is kept as the request's answer in the same one. A
+ * walk-in amount needs no intent: its request id is taken and its payment inserted in a single
+ * statement, with no transaction around it (both or neither).
  */
 async function startPayment(
   deps: PaymentsDeps,
@@ -344,7 +363,45 @@ async function startPayment(
   digest: string,
   card: Card,
 ): Promise<Start> {
-  const kind = request.type === 'terminal.order_payment_requested' ? 'order_payment' : 'payment';
+  if (request.type === 'terminal.payment_requested') {
+    const claimId = randomUUID();
+    const started = processingPayment(
+      deps,
+      terminalId,
+      request.requestId,
+      'payment',
+      claimId,
+      card,
+      {
+        orderId: null,
+        userId: null,
+        amountMinor: request.amountMinor,
+        currency: request.currency,
+      },
+    );
+    const claim = claimTerminalRequestStatement(
+      {
+        terminalId,
+        requestId: request.requestId,
+        id: claimId,
+        kind: 'payment',
+        digest,
+        state: 'in_progress',
+        paymentId: started.payment.id,
+      },
+      { openPeriod: true },
+    );
+    const claimed = await insertProcessingPayment<{ open_period_id: string | null }>(
+      deps.db,
+      started.row,
+      started.event,
+      claim,
+    );
+    if (!claimed) return { kind: 'taken' };
+    const { open_period_id: periodId } = claimed;
+    return { kind: 'started', payment: { ...started.payment, ...(periodId ? { periodId } : {}) } };
+  }
+  const kind = 'order_payment';
   return withTransaction(deps.db, async function startTerminalPayment(trx): Promise<Start> {
     const claimed = await claimTerminalRequest(trx, {
       terminalId,
@@ -355,87 +412,79 @@ async function startPayment(
     });
     if (!claimed) return { kind: 'taken' };
 
-    let owed: {
-      orderId: string | null;
-      userId: string | null;
-      amountMinor: number;
-      currency: string;
+    const code = normalizePayCode(request.payCode);
+    const intents = code ? await findIntentsByPayCodeLocked(trx, code) : [];
+    const intent = intents.length === 1 ? intents[0] : undefined;
+    const refuse = async (condition: TerminalCondition): Promise<Start> => {
+      const result = answer(request.requestId, kind, failure(condition));
+      await completeTerminalRequest(trx, terminalId, request.requestId, { result });
+      await queueAnswer(trx, terminalId, result);
+      return { kind: 'answered', result };
     };
-    if (request.type === 'terminal.order_payment_requested') {
-      const code = normalizePayCode(request.payCode);
-      const intents = code ? await findIntentsByPayCodeLocked(trx, code) : [];
-      const intent = intents.length === 1 ? intents[0] : undefined;
-      const refuse = async (condition: TerminalCondition): Promise<Start> => {
-        const result = answer(request.requestId, kind, failure(condition));
-        await completeTerminalRequest(trx, terminalId, request.requestId, { result });
-        await queueAnswer(trx, terminalId, result);
-        return { kind: 'answered', result };
-      };
-      if (!intent || intent.amount_minor === null) {
-        return intent?.cancelled_reason ? refuse('order_not_payable') : refuse('unknown_pay_code');
-      }
-      if (intent.cancelled_reason || intent.expires_at!.getTime() <= deps.now().getTime()) {
-        return refuse('order_not_payable');
-      }
-      const live = await findLivePayment(trx, intent.order_id);
-      if (live)
-        return refuse(live.status === 'processing' ? 'payment_in_progress' : 'order_already_paid');
-      owed = {
-        orderId: intent.order_id,
-        userId: intent.user_id,
-        amountMinor: intent.amount_minor,
-        currency: intent.currency!,
-      };
-    } else {
-      owed = {
-        orderId: null,
-        userId: null,
-        amountMinor: request.amountMinor,
-        currency: request.currency,
-      };
+    if (!intent || intent.amount_minor === null) {
+      return intent?.cancelled_reason ? refuse('order_not_payable') : refuse('unknown_pay_code');
     }
-
-    const payment: TerminalPayment = {
-      id: randomUUID(),
-      terminalId,
-      terminalRequestId: request.requestId,
-      requestId: `terminal-${claimed.id}`,
-      kind,
-      orderId: owed.orderId,
-      amountMinor: owed.amountMinor,
-      currency: owed.currency,
-      cardBrand: detectBrand(card.number).brand,
-      cardLast4: lastFour(card.number),
-    };
+    if (intent.cancelled_reason || intent.expires_at!.getTime() <= deps.now().getTime()) {
+      return refuse('order_not_payable');
+    }
+    const live = await findLivePayment(trx, intent.order_id);
+    if (live)
+      return refuse(live.status === 'processing' ? 'payment_in_progress' : 'order_already_paid');
+    const started = processingPayment(deps, terminalId, request.requestId, kind, claimed.id, card, {
+      orderId: intent.order_id,
+      userId: intent.user_id,
+      amountMinor: intent.amount_minor,
+      currency: intent.currency!,
+    });
+    // The request names its payment in the same statement as the payment is inserted.
     await insertProcessingPayment(
       trx,
-      {
-        id: payment.id,
-        orderId: owed.orderId,
-        requestId: payment.requestId,
-        userId: owed.userId,
-        amountMinor: owed.amountMinor,
-        currency: owed.currency,
-        cardBrand: payment.cardBrand,
-        cardLast4: payment.cardLast4,
-        cardFingerprint: cardFingerprint(card.number, deps.fingerprintKey),
-        terminalId,
-      },
-      {
-        type: 'payment_started',
-        orderId: owed.orderId,
-        terminalId,
-        paymentId: payment.id,
-        requestId: payment.requestId,
-        amountMinor: owed.amountMinor,
-        currency: owed.currency,
-      },
+      started.row,
+      started.event,
+      attachPaymentStatement(terminalId, request.requestId, started.payment.id),
     );
-    await trx('terminal_requests')
-      .where({ terminal_id: terminalId, request_id: request.requestId })
-      .update({ payment_id: payment.id });
-    return { kind: 'started', payment };
+    return { kind: 'started', payment: started.payment };
   });
+}
+
+/** A terminal's payment about to be inserted as processing: its row, its audit, what recording it needs. */
+function processingPayment(
+  deps: PaymentsDeps,
+  terminalId: string,
+  terminalRequestId: string,
+  kind: TerminalPayment['kind'],
+  claimId: string,
+  card: Card,
+  owed: { orderId: string | null; userId: string | null; amountMinor: number; currency: string },
+): { payment: TerminalPayment; row: NewPayment; event: PaymentEvent } {
+  const payment: TerminalPayment = {
+    id: randomUUID(),
+    terminalId,
+    terminalRequestId,
+    requestId: `terminal-${claimId}`,
+    kind,
+    orderId: owed.orderId,
+    amountMinor: owed.amountMinor,
+    currency: owed.currency,
+    cardBrand: detectBrand(card.number).brand,
+    cardLast4: lastFour(card.number),
+  };
+  return {
+    payment,
+    row: {
+      id: payment.id,
+      orderId: owed.orderId,
+      requestId: payment.requestId,
+      userId: owed.userId,
+      amountMinor: owed.amountMinor,
+      currency: owed.currency,
+      cardBrand: payment.cardBrand,
+      cardLast4: payment.cardLast4,
+      cardFingerprint: cardFingerprint(card.number, deps.fingerprintKey),
+      terminalId,
+    },
+    event: paymentEvent('payment_started', payment, undefined),
+  };
 }
 
 /**
@@ -443,7 +492,9 @@ async function startPayment(
  * the recovery of one abandoned mid-charge): the payment, the audit, the period's transaction,
  * the terminal's answer and (for an order) the result orders applies, in one transaction. A
  * payment aborted while the processor answered is declined `aborted`, and an approval given back
- * at once. Only one caller records it: the others get the answer that was recorded.
+ * at once. Only one caller records it: the others get the answer that was recorded. A walk-in
+ * payment whose terminal's open period is known is first recorded in a single statement
+ * (recordWalkInOutcome); the transaction is for whatever that statement finds unusual.
  */
 export async function recordTerminalOutcome(
   deps: PaymentsDeps,
@@ -451,13 +502,19 @@ export async function recordTerminalOutcome(
   outcome: ChargeOutcome,
 ): Promise<TerminalResult | undefined> {
   const { terminalId } = payment;
+  if (payment.orderId === null && payment.periodId) {
+    const recorded = await recordWalkInOutcome(deps, payment, payment.periodId, outcome);
+    if (recorded) {
+      logTerminalOutcome(deps, payment, recorded);
+      return recorded;
+    }
+  }
   const recorded = await withTransaction(deps.db, async function recordTerminalAnswer(trx) {
     const intent = payment.orderId ? await findIntentLocked(trx, payment.orderId) : undefined;
     const request = await findTerminalRequestForUpdate(trx, terminalId, payment.terminalRequestId);
     const aborted = request?.state === 'aborted';
-    const approved = outcome.approved && !aborted;
-    const declineCode = aborted ? 'aborted' : outcome.approved ? undefined : outcome.declineCode;
-    const at = new Date().toISOString();
+    const decided = decide(payment, outcome, aborted);
+    const { approved, declineCode, at } = decided;
     const orderResult: PaymentResult | null = payment.orderId
       ? {
           type: approved ? 'payment.approved' : 'payment.declined',
@@ -467,30 +524,23 @@ export async function recordTerminalOutcome(
           paymentId: payment.id,
           amountMinor: payment.amountMinor,
           currency: payment.currency,
-          ...(approved && outcome.approved
-            ? { transactionId: outcome.transactionId }
+          ...(decided.transactionId
+            ? { transactionId: decided.transactionId }
             : { reason: declineCode! }),
           cardBrand: payment.cardBrand,
           cardLast4: payment.cardLast4,
           at,
         }
       : null;
+    const result = paymentAnswer(payment, decided);
+    // The payment, its audit and the request's answer in one statement: all of them, or none
+    // when the payment was no longer processing.
     const completed = await completePayment(
       trx,
       payment.id,
-      approved && outcome.approved
-        ? { status: 'succeeded', transactionId: outcome.transactionId, result: orderResult }
-        : { status: 'failed', declineCode: declineCode!, result: orderResult },
-      {
-        type: aborted ? 'payment_aborted' : approved ? 'payment_approved' : 'payment_declined',
-        orderId: payment.orderId,
-        terminalId,
-        paymentId: payment.id,
-        requestId: payment.requestId,
-        amountMinor: payment.amountMinor,
-        currency: payment.currency,
-        reason: declineCode,
-      },
+      paymentOutcome(decided, orderResult),
+      outcomeEvent(payment, decided),
+      { after: [completeTerminalRequestStatement(terminalId, payment.terminalRequestId, result)] },
     );
     if (!completed) {
       return {
@@ -500,39 +550,10 @@ export async function recordTerminalOutcome(
         late: true,
       };
     }
-    if (orderResult) await publishResult(trx, orderResult);
-    const result = answer(payment.terminalRequestId, payment.kind, {
-      result: approved ? 'success' : 'failure',
-      ...(approved ? {} : { errorCondition: declineCode! }),
-      ...(approved && outcome.approved ? { transactionId: outcome.transactionId } : {}),
-      paymentId: payment.id,
-      ...(payment.orderId ? { orderId: payment.orderId } : {}),
-      amountMinor: payment.amountMinor,
-      currency: payment.currency,
-      cardBrand: payment.cardBrand,
-      cardLast4: payment.cardLast4,
-    });
+    const messages: OutboxMessage[] = orderResult ? [resultMessage(orderResult)] : [];
     // An aborted payment is in no total: nothing was taken, or it is given back at once.
-    if (!aborted) {
-      await recordTransaction(trx, {
-        id: randomUUID(),
-        terminalId,
-        kind: 'payment',
-        outcome: approved ? 'approved' : 'declined',
-        amountMinor: payment.amountMinor,
-        currency: payment.currency,
-        transactionId: approved && outcome.approved ? outcome.transactionId : undefined,
-        paymentId: payment.id,
-        orderId: payment.orderId ?? undefined,
-        requestId: payment.terminalRequestId,
-        reason: declineCode,
-        cardBrand: payment.cardBrand,
-        cardLast4: payment.cardLast4,
-        at,
-      });
-    }
-    await completeTerminalRequest(trx, terminalId, payment.terminalRequestId, { result });
-    await queueAnswer(trx, terminalId, result);
+    if (!aborted) messages.push(await recordTransaction(trx, paymentTransaction(payment, decided)));
+    await queueAnswer(trx, terminalId, result, messages);
     return {
       result,
       voidAs: approved ? (intent?.cancelled_reason ?? undefined) : undefined,
@@ -540,17 +561,7 @@ export async function recordTerminalOutcome(
       late: false,
     };
   });
-  deps.log.info(
-    {
-      terminalId,
-      requestId: payment.terminalRequestId,
-      paymentId: payment.id,
-      orderId: payment.orderId,
-      result: recorded.result?.result,
-      errorCondition: recorded.result?.errorCondition,
-    },
-    'terminal payment processed',
-  );
+  logTerminalOutcome(deps, payment, recorded.result);
   // Approved for an order cancelled or expired meanwhile: the money goes back at once.
   if (recorded.voidAs) await voidPayment(deps, payment.id, recorded.voidAs);
   // Approved after it was aborted, or after it was given up as abandoned: given back.
@@ -569,15 +580,158 @@ export async function recordTerminalOutcome(
 }
 
 /**
- * Records a transaction in the terminal's open period, and tells users (the admin's list of
- * terminals shows the last ones and today's totals).
+ * A walk-in payment's outcome in one statement, no transaction around it, when nothing unusual
+ * happened while the processor answered: its request still in progress (not aborted) and locked,
+ * the period open when it started still open and share-locked, the payment still processing —
+ * then the payment, its audit, the request's answer, the period's transaction and the messages
+ * (the answer, the transaction for users) are all written. Undefined when any of that did not
+ * hold and nothing was written: recordTerminalOutcome's transaction sorts it out.
+ */
+async function recordWalkInOutcome(
+  deps: PaymentsDeps,
+  payment: TerminalPayment,
+  periodId: string,
+  outcome: ChargeOutcome,
+): Promise<TerminalResult | undefined> {
+  const { terminalId } = payment;
+  const decided = decide(payment, outcome, false);
+  const result = paymentAnswer(payment, decided);
+  const transaction = paymentTransaction(payment, decided);
+  const recorded = await completePayment(
+    deps.db,
+    payment.id,
+    paymentOutcome(decided, null),
+    outcomeEvent(payment, decided),
+    {
+      before: [
+        lockRequestInProgressStatement(terminalId, payment.terminalRequestId),
+        lockOpenPeriodStatement(terminalId, periodId),
+      ],
+      after: [
+        completeTerminalRequestStatement(terminalId, payment.terminalRequestId, result),
+        recordTransactionStatement(transaction),
+        queueStatement(
+          [transactionMessage(transaction, periodId), answerMessage(terminalId, result)],
+          'updated',
+        ),
+      ],
+    },
+  );
+  return recorded ? result : undefined;
+}
+
+/** What a terminal payment's outcome is: the processor's answer, unless it was aborted. */
+interface Decided {
+  aborted: boolean;
+  approved: boolean;
+  /** The processor's transaction, when approved. */
+  transactionId: string | undefined;
+  declineCode: string | undefined;
+  at: string;
+}
+
+function decide(payment: TerminalPayment, outcome: ChargeOutcome, aborted: boolean): Decided {
+  const approved = outcome.approved && !aborted;
+  return {
+    aborted,
+    approved,
+    transactionId: approved && outcome.approved ? outcome.transactionId : undefined,
+    declineCode: aborted ? 'aborted' : outcome.approved ? undefined : outcome.declineCode,
+    at: new Date().toISOString(),
+  };
+}
+
+/** The terminal's answer to its payment request. */
+function paymentAnswer(payment: TerminalPayment, decided: Decided): TerminalResult {
+  return answer(payment.terminalRequestId, payment.kind, {
+    result: decided.approved ? 'success' : 'failure',
+    ...(decided.approved ? {} : { errorCondition: decided.declineCode! }),
+    ...(decided.transactionId ? { transactionId: decided.transactionId } : {}),
+    paymentId: payment.id,
+    ...(payment.orderId ? { orderId: payment.orderId } : {}),
+    amountMinor: payment.amountMinor,
+    currency: payment.currency,
+    cardBrand: payment.cardBrand,
+    cardLast4: payment.cardLast4,
+  });
+}
+
+function paymentOutcome(decided: Decided, orderResult: PaymentResult | null): PaymentOutcome {
+  return decided.transactionId
+    ? { status: 'succeeded', transactionId: decided.transactionId, result: orderResult }
+    : { status: 'failed', declineCode: decided.declineCode!, result: orderResult };
+}
+
+function outcomeEvent(payment: TerminalPayment, decided: Decided): PaymentEvent {
+  const type = decided.aborted
+    ? 'payment_aborted'
+    : decided.approved
+      ? 'payment_approved'
+      : 'payment_declined';
+  return paymentEvent(type, payment, decided.declineCode);
+}
+
+/** The period's transaction of a payment that was not aborted. */
+function paymentTransaction(payment: TerminalPayment, decided: Decided): NewTerminalTransaction {
+  return {
+    id: randomUUID(),
+    terminalId: payment.terminalId,
+    kind: 'payment',
+    outcome: decided.approved ? 'approved' : 'declined',
+    amountMinor: payment.amountMinor,
+    currency: payment.currency,
+    transactionId: decided.transactionId,
+    paymentId: payment.id,
+    orderId: payment.orderId ?? undefined,
+    requestId: payment.terminalRequestId,
+    reason: decided.declineCode,
+    cardBrand: payment.cardBrand,
+    cardLast4: payment.cardLast4,
+    at: decided.at,
+  };
+}
+
+function logTerminalOutcome(
+  deps: PaymentsDeps,
+  payment: TerminalPayment,
+  result: TerminalResult | undefined,
+): void {
+  deps.log.info(
+    {
+      terminalId: payment.terminalId,
+      requestId: payment.terminalRequestId,
+      paymentId: payment.id,
+      orderId: payment.orderId,
+      result: result?.result,
+      errorCondition: result?.errorCondition,
+    },
+    'terminal payment processed',
+  );
+}
+
+/**
+ * Records a transaction in the terminal's open period (in one statement when it has one), and
+ * returns the message that tells users, for the caller to queue with its answer.
  */
 async function recordTransaction(
   trx: Knex.Transaction,
-  transaction: Omit<NewTerminalTransaction, 'periodId'>,
-): Promise<void> {
-  const period = await openPeriod(trx, transaction.terminalId);
-  await insertTerminalTransaction(trx, { ...transaction, periodId: period.id });
+  transaction: NewTerminalTransaction,
+): Promise<OutboxMessage> {
+  const periodId =
+    (await insertTerminalTransaction(trx, transaction, 'open')) ??
+    (await insertTerminalTransaction(
+      trx,
+      transaction,
+      (await openPeriod(trx, transaction.terminalId)).id,
+    ))!;
+  return transactionMessage(transaction, periodId);
+}
+
+/**
+ * The message that tells users a transaction was recorded in period `periodId` (the admin's list
+ * of terminals shows the last ones and today's totals).
+ */
+function transactionMessage(transaction: NewTerminalTransaction, periodId: string): OutboxMessage {
   const event: TerminalTransaction = {
     type: 'terminal.transaction_recorded',
     id: transaction.id,
@@ -588,13 +742,13 @@ async function recordTransaction(
     currency: transaction.currency,
     ...(transaction.transactionId ? { transactionId: transaction.transactionId } : {}),
     ...(transaction.orderId ? { orderId: transaction.orderId } : {}),
-    periodId: period.id,
+    periodId,
     ...(transaction.reason ? { reason: transaction.reason } : {}),
     ...(transaction.cardBrand ? { cardBrand: transaction.cardBrand } : {}),
     ...(transaction.cardLast4 ? { cardLast4: transaction.cardLast4 } : {}),
     at: transaction.at,
   };
-  await paymentsOutbox.insert(trx, [{ topic: 'terminalTransactions', payload: event }]);
+  return { topic: 'terminalTransactions', payload: event };
 }
 
 /**
@@ -769,21 +923,24 @@ function reversalSettlement(
     given: () => given,
     async settle(trx, settlement) {
       let fields: AnswerFields;
+      const messages: OutboxMessage[] = [];
       if (settlement.kind === 'refunded') {
-        await recordTransaction(trx, {
-          id: randomUUID(),
-          terminalId,
-          kind: 'reversal',
-          outcome: 'reversed',
-          amountMinor: settlement.amountMinor,
-          currency: settlement.currency,
-          transactionId: settlement.transactionId,
-          paymentId,
-          orderId: settlement.orderId ?? undefined,
-          requestId: request.requestId,
-          reason: request.reason,
-          at: settlement.at,
-        });
+        messages.push(
+          await recordTransaction(trx, {
+            id: randomUUID(),
+            terminalId,
+            kind: 'reversal',
+            outcome: 'reversed',
+            amountMinor: settlement.amountMinor,
+            currency: settlement.currency,
+            transactionId: settlement.transactionId,
+            paymentId,
+            orderId: settlement.orderId ?? undefined,
+            requestId: request.requestId,
+            reason: request.reason,
+            at: settlement.at,
+          }),
+        );
         fields = {
           result: 'success',
           transactionId: settlement.transactionId,
@@ -806,7 +963,7 @@ function reversalSettlement(
         result: given,
         ...(settlement.kind === 'refused' ? {} : { refundId }),
       });
-      await queueAnswer(trx, terminalId, given);
+      await queueAnswer(trx, terminalId, given, messages);
     },
   };
 }
