@@ -1,22 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import {
-  compactDecrypt,
-  decodeProtectedHeader,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  type CryptoKey,
-  type JWK,
-} from 'jose';
+import { exportJWK, generateKeyPair } from 'jose';
 import { z } from 'zod';
 import {
-  cardContentEncryption,
   cardKeyAlgorithm,
   cardSchema,
   type cardKeyCurves,
   type Card,
   type CardPublicJwk,
 } from '@mercado/common/contract';
+import { decryptCompact, importCardKey, protectedKid, type CardDecryptionKey } from './card-jwe.js';
 
 /**
  * `@mercado/payments/keys`: the private keys payments decrypts cards with. Importable by the
@@ -122,37 +114,21 @@ function publicHalf(jwk: CardPrivateJwk): CardPublicJwk {
 
 /** The keyring of the configured keys (PAYMENTS_CARD_KEYS, parsed by the config). */
 export async function loadCardKeyring(keys: readonly CardPrivateJwk[]): Promise<CardKeyring> {
-  const imported = new Map<string, CryptoKey>();
-  for (const jwk of keys) {
-    const members: JWK =
-      jwk.kty === 'EC'
-        ? { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d }
-        : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, d: jwk.d };
-    imported.set(jwk.kid, (await importJWK(members, cardKeyAlgorithm)) as CryptoKey);
-  }
+  const imported = new Map<string, CardDecryptionKey>();
+  for (const jwk of keys) imported.set(jwk.kid, importCardKey(jwk));
   const first = keys[0];
   if (!first) throw new Error('PAYMENTS_CARD_KEYS holds no key');
   return {
     publicKeys: keys.map(publicHalf),
     activeKid: first.kid,
     async decrypt(jwe) {
-      let headerKid: unknown;
-      try {
-        headerKid = decodeProtectedHeader(jwe).kid;
-      } catch {
-        return { ok: false, reason: 'unreadable_card' };
-      }
+      const header = protectedKid(jwe);
+      if (!header) return { ok: false, reason: 'unreadable_card' };
+      const headerKid = header.kid;
       const key = typeof headerKid === 'string' ? imported.get(headerKid) : undefined;
       if (!key) return { ok: false, reason: 'unknown_key' };
-      let plaintext: Uint8Array;
-      try {
-        ({ plaintext } = await compactDecrypt(jwe, key, {
-          keyManagementAlgorithms: [cardKeyAlgorithm],
-          contentEncryptionAlgorithms: [cardContentEncryption],
-        }));
-      } catch {
-        return { ok: false, reason: 'unreadable_card' };
-      }
+      const plaintext = decryptCompact(jwe, key);
+      if (!plaintext) return { ok: false, reason: 'unreadable_card' };
       let value: unknown;
       try {
         value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext));

@@ -74,6 +74,7 @@ t.test('what is not a card for one of its keys is refused with a stable reason',
       .encrypt(publicKey);
   const valid = await encryptCard(card(), { keys: keyring.publicKeys });
   const [header, wrapped, iv, ciphertext, tag] = valid.split('.');
+  const protectedHeader = JSON.parse(Buffer.from(header!, 'base64url').toString()) as object;
   const flipped = `${ciphertext!.slice(0, -2)}${ciphertext!.endsWith('AA') ? 'BB' : 'AA'}`;
   const cases: Array<[string, string, string]> = [
     ['not a JWE at all', 'a.b.c.d.e', 'unreadable_card'],
@@ -82,6 +83,67 @@ t.test('what is not a card for one of its keys is refused with a stable reason',
     [
       'another content encryption',
       await encrypt(JSON.stringify(card()), { enc: 'A128GCM' }),
+      'unreadable_card',
+    ],
+    [
+      'a tag cut short',
+      [header, wrapped, iv, ciphertext, tag!.slice(0, -4)].join('.'),
+      'unreadable_card',
+    ],
+    [
+      'a wrapped key cut short',
+      [header, wrapped!.slice(0, -4), iv, ciphertext, tag].join('.'),
+      'unreadable_card',
+    ],
+    ['a header not base64url', ['*', wrapped, iv, ciphertext, tag].join('.'), 'unreadable_card'],
+    [
+      'a header re-encoded (the tag authenticates its exact bytes)',
+      [
+        Buffer.from(JSON.stringify({ ...protectedHeader, apu: 'QQ' })).toString('base64url'),
+        wrapped,
+        iv,
+        ciphertext,
+        tag,
+      ].join('.'),
+      'unreadable_card',
+    ],
+    [
+      'an ephemeral key on another curve',
+      [
+        Buffer.from(
+          JSON.stringify({
+            ...protectedHeader,
+            epk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' },
+          }),
+        ).toString('base64url'),
+        wrapped,
+        iv,
+        ciphertext,
+        tag,
+      ].join('.'),
+      'unreadable_card',
+    ],
+    [
+      'an ephemeral key of all zeros',
+      [
+        Buffer.from(
+          JSON.stringify({
+            ...protectedHeader,
+            epk: { kty: 'OKP', crv: 'X25519', x: Buffer.alloc(32).toString('base64url') },
+          }),
+        ).toString('base64url'),
+        wrapped,
+        iv,
+        ciphertext,
+        tag,
+      ].join('.'),
+      'unreadable_card',
+    ],
+    [
+      'another key management algorithm',
+      await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(card())))
+        .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', kid: key.kid })
+        .encrypt(publicKey),
       'unreadable_card',
     ],
     ['plaintext that is not JSON', await encrypt('4242424242424242'), 'invalid_card'],
