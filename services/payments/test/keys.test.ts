@@ -75,6 +75,15 @@ t.test('what is not a card for one of its keys is refused with a stable reason',
   const valid = await encryptCard(card(), { keys: keyring.publicKeys });
   const [header, wrapped, iv, ciphertext, tag] = valid.split('.');
   const protectedHeader = JSON.parse(Buffer.from(header!, 'base64url').toString()) as object;
+  /** The valid JWE with its protected header changed (and so re-encoded). */
+  const withHeader = (changes: object) =>
+    [
+      Buffer.from(JSON.stringify({ ...protectedHeader, ...changes })).toString('base64url'),
+      wrapped,
+      iv,
+      ciphertext,
+      tag,
+    ].join('.');
   const flipped = `${ciphertext!.slice(0, -2)}${ciphertext!.endsWith('AA') ? 'BB' : 'AA'}`;
   const cases: Array<[string, string, string]> = [
     ['not a JWE at all', 'a.b.c.d.e', 'unreadable_card'],
@@ -98,45 +107,19 @@ t.test('what is not a card for one of its keys is refused with a stable reason',
     ['a header not base64url', ['*', wrapped, iv, ciphertext, tag].join('.'), 'unreadable_card'],
     [
       'a header re-encoded (the tag authenticates its exact bytes)',
-      [
-        Buffer.from(JSON.stringify({ ...protectedHeader, apu: 'QQ' })).toString('base64url'),
-        wrapped,
-        iv,
-        ciphertext,
-        tag,
-      ].join('.'),
+      withHeader({ apu: 'QQ' }),
       'unreadable_card',
     ],
     [
       'an ephemeral key on another curve',
-      [
-        Buffer.from(
-          JSON.stringify({
-            ...protectedHeader,
-            epk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' },
-          }),
-        ).toString('base64url'),
-        wrapped,
-        iv,
-        ciphertext,
-        tag,
-      ].join('.'),
+      withHeader({ epk: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA' } }),
       'unreadable_card',
     ],
     [
       'an ephemeral key of all zeros',
-      [
-        Buffer.from(
-          JSON.stringify({
-            ...protectedHeader,
-            epk: { kty: 'OKP', crv: 'X25519', x: Buffer.alloc(32).toString('base64url') },
-          }),
-        ).toString('base64url'),
-        wrapped,
-        iv,
-        ciphertext,
-        tag,
-      ].join('.'),
+      withHeader({
+        epk: { kty: 'OKP', crv: 'X25519', x: Buffer.alloc(32).toString('base64url') },
+      }),
       'unreadable_card',
     ],
     [
