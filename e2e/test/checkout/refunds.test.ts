@@ -52,10 +52,17 @@ async function paidOrder(system: CheckoutSystem, quantity = 2) {
   return { shopper, lamp, order };
 }
 
+/**
+ * One system for the tests that only work on orders of their own (each starts its own shopper and
+ * products), started by the first that needs it and stopped when the file ends.
+ */
+let shared: Promise<CheckoutSystem> | undefined;
+const sharedSystem = () => (shared ??= startCheckoutSystem(t));
+
 t.test(
   'a partial refund, then the rest: the order partially refunded, then refunded, the stock back once',
   async (t) => {
-    const system = await startCheckoutSystem(t);
+    const system = await sharedSystem();
     const { shopper, lamp, order } = await paidOrder(system, 2);
     const heard = await shopperStatus(t, system, shopper);
     const before = await onHand(system, lamp.id);
@@ -141,7 +148,7 @@ t.test(
 t.test(
   '10 concurrent partial refunds that together exceed the capture: only those that fit',
   async (t) => {
-    const system = await startCheckoutSystem(t);
+    const system = await sharedSystem();
     const { order } = await paidOrder(system, 2); // 5,000
     const answers = await Promise.all(
       Array.from({ length: 10 }, () =>
@@ -179,7 +186,7 @@ t.test(
 );
 
 t.test('who may refund, and bad input: a 4xx with a stable code, nothing changed', async (t) => {
-  const system = await startCheckoutSystem(t);
+  const system = await sharedSystem();
   const { shopper, lamp, order } = await paidOrder(system, 1);
   const other = await system.sell({ stock: { north: 5 } });
   const cases: Array<[string, Identity, unknown, number, string, string?]> = [

@@ -97,22 +97,13 @@ t.test('the simulator pays, is declined, asks a status and refuses bad input', a
   const reread = await simulate('totals', '--period', closed.answer.period.periodId);
   t.same(reread.answer.period, closed.answer.period, 'a closed period reads as it closed');
 
-  for (const [amount, message] of [
-    ['12.505', /more decimals than EUR has \(2\)/],
-    ['abc', /is not a number of EUR/],
-    ['1e3', /is not a number of EUR/],
-    ['0', /must be more than zero/],
-    ['1,50', /is not a number of EUR/],
-  ] as const) {
-    const refused = await simulate('pay', '--amount', amount);
-    t.equal(refused.code, 2, `${amount}: exit code 2`);
-    t.match(refused.stderr, message, `${amount}: says why`);
-    t.equal(refused.stdout, '', `${amount}: no answer, nothing sent`);
-  }
-  const yen = await simulate('pay', '--amount', '19.99', '--currency', 'JPY');
-  t.equal(yen.code, 2, 'a yen has no decimals');
+  // Bad input exits 2 before anything is sent; what each refusal says is scripts/test's business.
+  const refused = await simulate('pay', '--amount', '12.505');
+  t.equal(refused.code, 2, 'an amount finer than the currency: exit code 2');
+  t.match(refused.stderr, /more decimals than EUR has \(2\)/, 'says why');
+  t.equal(refused.stdout, '', 'no answer, nothing sent');
   const noCommand = await simulate('refund');
-  t.equal(noCommand.code, 2);
+  t.equal(noCommand.code, 2, 'an unknown command: exit code 2');
 
   const wrong = await runSimulator(['totals'], { ...env, TERMINAL_SECRET: 'not-the-secret' })
     .finished;
