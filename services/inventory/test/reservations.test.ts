@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
+import { eventually } from '@mercado/common/testing';
 import { createReservationSweeper } from '../src/app.js';
 import {
   as,
@@ -369,11 +370,12 @@ t.test('the sweeper expires overdue holds and leaves the rest alone', async (t) 
   });
   sweeper.start();
   sweeper.start();
-  for (let i = 0; i < 200; i++) {
-    const row = await inventory.db('reservations').where({ order_id: 'on-time' }).first();
-    if (row.status === 'expired') break;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(
+    'the running sweeper expired the hold',
+    async () =>
+      (await inventory.db('reservations').where({ order_id: 'on-time' }).first()).status ===
+      'expired',
+  );
   await sweeper.stop();
   t.same(await stockRow(inventory.db, a, 'north'), { on_hand: 9, reserved: 0, available: 9 });
   t.equal(await sweeper.runOnce(), 0);

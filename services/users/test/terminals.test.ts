@@ -8,7 +8,12 @@ import {
 } from '@mercado/common/mqtt';
 import type { Logger } from '@mercado/common/log';
 import { createMetrics } from '@mercado/common/metrics';
-import { freePort, testBrokerCredentials, testMqttPassword } from '@mercado/common/testing';
+import {
+  eventually,
+  freePort,
+  testBrokerCredentials,
+  testMqttPassword,
+} from '@mercado/common/testing';
 import { topics } from '@mercado/common/contract';
 import { type Identity } from '@mercado/common/identity';
 import {
@@ -49,14 +54,12 @@ async function verify(users: UsersHarness, terminalId: string, secret: string) {
   return { status: answer.status, ...answer.body } as { status: number; valid: boolean };
 }
 
-/** Polls until `read` returns what `done` accepts, for at most 10 s (a wait, not a timing). */
-async function eventually<T>(read: () => Promise<T> | T, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+/** Waits until `read` returns what `done` accepts (the kit's eventually, which fails past its deadline). */
+function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean): Promise<T> {
+  return eventually('the awaited presence', async () => {
     const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+    return done(value) ? value : undefined;
+  });
 }
 
 t.test('an admin registers, lists, rotates and deletes terminals', async (t) => {
@@ -602,7 +605,7 @@ t.test(
       },
     );
     t.same(
-      await eventually(presence, (p) => p.status === 'online'),
+      await until(presence, (p) => p.status === 'online'),
       { status: 'online', since: at },
       'online, since the time the terminal stamped',
     );
@@ -610,7 +613,7 @@ t.test(
     // Ungraceful: the socket drops without DISCONNECT, so the broker publishes the will.
     const heardAt = new Date().toISOString();
     terminal.stream.destroy();
-    const gone = await eventually(presence, (p) => p.status === 'offline');
+    const gone = await until(presence, (p) => p.status === 'offline');
     t.equal(gone.status, 'offline', 'the last will says offline');
     t.ok(gone.since !== null && gone.since >= heardAt, 'since when it was heard (no stamp)');
 
@@ -621,7 +624,7 @@ t.test(
     const replica = startTerminalPresence({ mqtt: replicaMqtt, log: replicaLog });
     t.teardown(() => replica.close());
     t.same(
-      await eventually(
+      await until(
         () => replica.presenceOf('sevilla-1'),
         (p) => p.status !== 'unknown',
       ),
@@ -650,7 +653,7 @@ t.test('presence is heard once the broker is up, and unknown while it is away', 
     qos: 1,
     retain: true,
   });
-  const heard = await eventually(
+  const heard = await until(
     () => tracker.presenceOf('lugo-1'),
     (p) => p.status === 'online',
   );
@@ -666,7 +669,7 @@ t.test('presence is heard once the broker is up, and unknown while it is away', 
   await terminal.endAsync(true);
   await mqtt.stop();
   t.same(
-    await eventually(
+    await until(
       () => tracker.presenceOf('lugo-1'),
       (p) => p.status === 'unknown',
     ),
@@ -680,7 +683,7 @@ t.test('presence is heard once the broker is up, and unknown while it is away', 
     async (id, secret) => id === 'lugo-1' && secret.toString() === 'lugo-secret',
     port,
   );
-  await eventually(
+  await until(
     () =>
       logs.lines.some((line) => line.msg === 'terminal presence rebuilt from retained statuses'),
     Boolean,
@@ -693,7 +696,7 @@ t.test('presence is heard once the broker is up, and unknown while it is away', 
   });
   t.equal(
     (
-      await eventually(
+      await until(
         () => tracker.presenceOf('lugo-1'),
         (p) => p.status === 'online',
       )
