@@ -1,14 +1,9 @@
 -- Refunds a process left pending (it died between setting the amount aside and recording the
--- processor's answer) are settled by the recovery (services/payments/README.md, "Recovery"): it
+-- processor's answer) are settled by the recovery (services/payments/README.md, "The processor"): it
 -- asks the processor again under the refund's id and, for a terminal's reversal, answers the
--- terminal's request — which the refund names here.
+-- terminal's request — which the refund names here (its terminal is the payment's).
 
-alter table refunds
-  add column terminal_id text,
-  add column terminal_request_id text,
-  add constraint refunds_terminal_request_whole check (
-    (terminal_id is null) = (terminal_request_id is null)
-  );
+alter table refunds add column terminal_request_id text;
 
 create index refunds_pending_idx on refunds (updated_at) where status = 'pending';
 

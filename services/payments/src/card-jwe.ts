@@ -46,10 +46,18 @@ function decode(part: string): Buffer | undefined {
   return base64url.test(part) ? Buffer.from(part, 'base64url') : undefined;
 }
 
-/** The protected header's kid, or undefined when the JWE has no readable header. */
-export function protectedKid(jwe: string): { kid: unknown } | undefined {
-  const header = readHeader(jwe.split('.')[0] ?? '');
-  return header ? { kid: header.kid } : undefined;
+/** A compact JWE split in its five parts, its protected header read once. */
+export interface CompactJwe {
+  header: Record<string, unknown>;
+  parts: [string, string, string, string, string];
+}
+
+/** The JWE's parts and protected header, or undefined when it is not a compact JWE. */
+export function readCompact(jwe: string): CompactJwe | undefined {
+  const parts = jwe.split('.');
+  if (parts.length !== 5) return undefined;
+  const header = readHeader(parts[0]!);
+  return header ? { header, parts: parts as CompactJwe['parts'] } : undefined;
 }
 
 function readHeader(part: string): Record<string, unknown> | undefined {
@@ -89,20 +97,12 @@ function concatKdf(secret: Buffer, apu: Buffer, apv: Buffer): Buffer {
 const keyWrapIv = Buffer.from('A6A6A6A6A6A6A6A6', 'hex');
 
 /** The plaintext of a compact JWE for `key`, or undefined when it is not one. */
-export function decryptCompact(jwe: string, key: CardDecryptionKey): Buffer | undefined {
-  const parts = jwe.split('.');
-  if (parts.length !== 5) return undefined;
-  const [headerPart, wrappedPart, ivPart, ciphertextPart, tagPart] = parts as [
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  const header = readHeader(headerPart);
-  if (!header || header.alg !== cardKeyAlgorithm || header.enc !== cardContentEncryption) {
-    return undefined;
-  }
+export function decryptCompact(
+  { header, parts }: CompactJwe,
+  key: CardDecryptionKey,
+): Buffer | undefined {
+  const [headerPart, wrappedPart, ivPart, ciphertextPart, tagPart] = parts;
+  if (header.alg !== cardKeyAlgorithm || header.enc !== cardContentEncryption) return undefined;
   if ('zip' in header || 'crit' in header) return undefined;
   const epk = header.epk as Record<string, unknown> | undefined;
   if (!epk || typeof epk !== 'object' || epk.kty !== key.kty || epk.crv !== key.crv) {

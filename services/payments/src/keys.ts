@@ -8,7 +8,7 @@ import {
   type Card,
   type CardPublicJwk,
 } from '@mercado/common/contract';
-import { decryptCompact, importCardKey, protectedKid, type CardDecryptionKey } from './card-jwe.js';
+import { decryptCompact, importCardKey, readCompact, type CardDecryptionKey } from './card-jwe.js';
 
 /**
  * `@mercado/payments/keys`: the private keys payments decrypts cards with. Importable by the
@@ -122,12 +122,12 @@ export async function loadCardKeyring(keys: readonly CardPrivateJwk[]): Promise<
     publicKeys: keys.map(publicHalf),
     activeKid: first.kid,
     async decrypt(jwe) {
-      const header = protectedKid(jwe);
-      if (!header) return { ok: false, reason: 'unreadable_card' };
-      const headerKid = header.kid;
+      const compact = readCompact(jwe);
+      if (!compact) return { ok: false, reason: 'unreadable_card' };
+      const headerKid = compact.header.kid;
       const key = typeof headerKid === 'string' ? imported.get(headerKid) : undefined;
       if (!key) return { ok: false, reason: 'unknown_key' };
-      const plaintext = decryptCompact(jwe, key);
+      const plaintext = decryptCompact(compact, key);
       if (!plaintext) return { ok: false, reason: 'unreadable_card' };
       let value: unknown;
       try {

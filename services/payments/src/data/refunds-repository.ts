@@ -11,8 +11,7 @@ export interface RefundRow {
   status: 'pending' | 'succeeded' | 'failed';
   transaction_id: string | null;
   result: PaymentResult | null;
-  /** A terminal's reversal: the terminal and its request, answered when the refund ends. */
-  terminal_id: string | null;
+  /** A terminal's reversal: its request id (the terminal is the payment's), answered when it ends. */
   terminal_request_id: string | null;
   created_at: Date;
   updated_at: Date;
@@ -33,7 +32,7 @@ export async function insertPendingRefund(
     orderId: string | null;
     amountMinor: number;
     reason: string;
-    terminal?: { terminalId: string; requestId: string } | undefined;
+    terminalRequestId?: string | undefined;
   },
 ): Promise<void> {
   await trx('refunds').insert({
@@ -42,8 +41,7 @@ export async function insertPendingRefund(
     order_id: refund.orderId,
     amount_minor: refund.amountMinor,
     reason: refund.reason,
-    terminal_id: refund.terminal?.terminalId ?? null,
-    terminal_request_id: refund.terminal?.requestId ?? null,
+    terminal_request_id: refund.terminalRequestId ?? null,
   });
 }
 

@@ -61,7 +61,8 @@ export async function findAbandonedReversals(
     .where('r.updated_at', '<', db.raw('now() - make_interval(secs => ?)', [olderThanMs / 1000]))
     .whereNotExists(
       db('refunds')
-        .whereRaw('refunds.terminal_id = r.terminal_id')
+        .join('payments', 'payments.id', 'refunds.payment_id')
+        .whereRaw('payments.terminal_id = r.terminal_id')
         .whereRaw('refunds.terminal_request_id = r.request_id'),
     )
     .orderBy('r.updated_at')

@@ -90,19 +90,24 @@ export async function recoverAbandonedRefunds(
   for (const refund of abandoned) {
     const payment = await findPayment(deps.db, refund.payment_id);
     if (!payment?.transaction_id) continue;
-    const answer = refund.terminal_id
-      ? await recoverReversal(deps, refund, { ...payment, transaction_id: payment.transaction_id })
-      : await askProcessor(
-          deps,
-          { refundId: refund.id, paymentId: payment.id, reason: refund.reason },
-          {
-            kind: 'claimed',
-            orderId: refund.order_id,
-            amountMinor: Number(refund.amount_minor),
-            currency: payment.currency,
-            transactionId: payment.transaction_id,
-          },
-        );
+    const answer =
+      refund.terminal_request_id && payment.terminal_id
+        ? await recoverReversal(deps, refund, {
+            ...payment,
+            terminal_id: payment.terminal_id,
+            transaction_id: payment.transaction_id,
+          })
+        : await askProcessor(
+            deps,
+            { refundId: refund.id, paymentId: payment.id, reason: refund.reason },
+            {
+              kind: 'claimed',
+              orderId: refund.order_id,
+              amountMinor: Number(refund.amount_minor),
+              currency: payment.currency,
+              transactionId: payment.transaction_id,
+            },
+          );
     if (answer.kind !== 'repeated') settled++;
   }
   settled += await failAbandonedReversals(deps, abandonedAfterMs, batchSize);

@@ -263,10 +263,7 @@ function claimRefund(deps: PaymentsDeps, ask: RefundAsk): Promise<Claim> {
       orderId,
       amountMinor,
       reason: ask.reason,
-      terminal:
-        ask.terminalId && ask.terminalRequestId
-          ? { terminalId: ask.terminalId, requestId: ask.terminalRequestId }
-          : undefined,
+      terminalRequestId: ask.terminalId ? ask.terminalRequestId : undefined,
     });
     await addRefunded(trx, payment.id, amountMinor);
     return {

@@ -975,9 +975,9 @@ function reversalSettlement(
 export async function recoverReversal(
   deps: PaymentsDeps,
   refund: RefundRow,
-  payment: { id: string; currency: string; transaction_id: string },
+  payment: { id: string; currency: string; transaction_id: string; terminal_id: string },
 ): Promise<RefundAnswer> {
-  const terminalId = refund.terminal_id!;
+  const terminalId = payment.terminal_id;
   const reason = refund.reason === 'reversal' ? undefined : refund.reason;
   const reversal = reversalSettlement(
     terminalId,
