@@ -7,6 +7,7 @@ import type { MqttClient, OutboxRuntime } from '@mercado/common/mqtt';
 import type { BackgroundTask } from '@mercado/common/main';
 import type { PaymentsConfig } from './config.js';
 import { paymentsOutbox } from './data/outbox.js';
+import { walkInStatements } from './data/walk-ins-repository.js';
 import { consumePaymentIntents } from './consumers/payment-intents.js';
 import { consumePaymentRequests } from './consumers/payment-requests.js';
 import { consumeRefundRequests } from './consumers/refund-requests.js';
@@ -85,6 +86,7 @@ export async function paymentsDeps(
       }),
     fingerprintKey: config.CARD_FINGERPRINT_KEY,
     terminalCurrencies: config.PAYMENTS_TERMINAL_CURRENCIES,
+    walkIns: walkInStatements(db),
     now,
   };
 }

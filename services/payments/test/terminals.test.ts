@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { encryptCard, type TerminalResult } from '@mercado/common/contract';
+import { paymentEvent } from '../src/data/events-repository.js';
+import { startWalkIns } from '../src/data/walk-ins-repository.js';
 import { generateCardKey } from '../src/keys.js';
 import {
   card,
@@ -376,6 +378,172 @@ t.test(
     t.equal(transactions.length, 3, 'one transaction for each payment not aborted');
   },
 );
+
+t.test(
+  'payments whose answers come together are recorded in one statement; an aborted one and those of a closed period alone',
+  async (t) => {
+    const held = heldProcessor();
+    const { broker, payments } = await setUpTerminals(t, {}, held.processor);
+    const terminals = await Promise.all([1, 2, 3].map(() => connectTerminal(t, broker)));
+    // Each pays once first: that opens its period, the transaction's path.
+    for (const terminal of terminals) {
+      t.match(await terminal.ask(await walkIn(terminal, 100)), { result: 'success' });
+    }
+    const [plain, aborting, closing] = terminals as [
+      (typeof terminals)[0],
+      (typeof terminals)[0],
+      (typeof terminals)[0],
+    ];
+    const requests = await Promise.all(
+      terminals.flatMap((terminal) =>
+        [200, 300].map(async (amount) => ({
+          terminal,
+          request: await walkIn(terminal, amount, testCards.slow),
+        })),
+      ),
+    );
+    for (const { terminal, request } of requests) await terminal.send(request);
+    await eventually('the six charges under way', () => held.held() === 6);
+    const abortedRequest = requests.find(({ terminal }) => terminal === aborting)!.request;
+    t.match(
+      await aborting.ask({
+        type: 'terminal.abort_requested',
+        requestId: randomUUID(),
+        ofRequestId: abortedRequest.requestId,
+      }),
+      { result: 'success' },
+    );
+    const closed = await closing.ask({
+      type: 'terminal.reconciliation_requested',
+      requestId: randomUUID(),
+      action: 'close',
+    });
+    t.match(closed.period?.totals, [{ approved: { count: 1, amountMinor: 100 } }]);
+
+    const before = { ...payments.deps.walkIns.record.stats };
+    // Released at once: the six outcomes are submitted in the same turn of the event loop.
+    held.release();
+    const answers = await Promise.all(
+      requests.map(({ terminal, request }) => terminal.answerTo(request.requestId)),
+    );
+    t.same(
+      {
+        batches: payments.deps.walkIns.record.stats.batches - before.batches,
+        items: payments.deps.walkIns.record.stats.items - before.items,
+      },
+      { batches: 1, items: 6 },
+      'one statement for the six outcomes',
+    );
+    t.same(
+      answers.map((answer) => [answer.result, answer.errorCondition ?? null, answer.amountMinor]),
+      [
+        ['success', null, 200],
+        ['success', null, 300],
+        ['failure', 'aborted', 200],
+        ['success', null, 300],
+        ['success', null, 200],
+        ['success', null, 300],
+      ],
+    );
+    for (const { terminal, request } of requests) {
+      const heard = terminal.answers.filter((answer) => answer.requestId === request.requestId);
+      t.equal(heard.length, 1, `${request.requestId}: answered once`);
+    }
+    const transactions = await payments
+      .db('terminal_transactions')
+      .whereIn(
+        'terminal_id',
+        terminals.map((terminal) => terminal.id),
+      )
+      .orderBy('at');
+    const of = (terminal: (typeof terminals)[0]) =>
+      transactions
+        .filter((row) => row.terminal_id === terminal.id)
+        .map((row) => Number(row.amount_minor));
+    t.same(of(plain), [100, 200, 300], 'recorded in the period they started in');
+    t.same(of(aborting), [100, 300], 'the aborted payment is in no total');
+    const closingRows = transactions.filter((row) => row.terminal_id === closing.id);
+    t.equal(closingRows.length, 3);
+    t.equal(
+      new Set(closingRows.slice(1).map((row) => row.period_id)).size,
+      1,
+      'both in the period opened when the first closed',
+    );
+    t.not(closingRows[1]!.period_id, closingRows[0]!.period_id);
+    t.match(
+      await closing.ask({
+        type: 'terminal.reconciliation_requested',
+        requestId: randomUUID(),
+        action: 'totals',
+        periodId: closed.period!.periodId,
+      }),
+      { period: { totals: closed.period!.totals } },
+      'the closed period unchanged',
+    );
+  },
+);
+
+t.test('walk-in payments started in one statement: each row as if alone', async (t) => {
+  const { broker, payments } = await setUpTerminals(t);
+  const [opened, fresh] = await Promise.all([1, 2].map(() => connectTerminal(t, broker)));
+  const paid = await walkIn(opened!, 100);
+  t.match(await opened!.ask(paid), { result: 'success' });
+  const period = await payments.db('terminal_periods').where({ terminal_id: opened!.id }).first();
+  const start = (terminalId: string, requestId: string) => {
+    const claimId = randomUUID();
+    const payment = {
+      id: randomUUID(),
+      orderId: null,
+      requestId: `terminal-${claimId}`,
+      userId: null,
+      terminalId,
+      amountMinor: 500,
+      currency: 'EUR',
+      cardBrand: 'visa',
+      cardLast4: '4242',
+      cardFingerprint: 'f'.repeat(64),
+    };
+    return {
+      terminalId,
+      requestId,
+      claimId,
+      digest: 'd',
+      payment,
+      event: paymentEvent('payment_started', payment, undefined),
+    };
+  };
+  const starts = [
+    start(opened!.id, randomUUID()),
+    start(opened!.id, paid.requestId),
+    start(fresh!.id, randomUUID()),
+  ];
+  t.same(
+    await startWalkIns(payments.db, starts),
+    [{ openPeriodId: period.id }, undefined, { openPeriodId: null }],
+    'its open period, the request id taken, no period yet',
+  );
+  const inserted = await payments
+    .db('payments')
+    .whereIn(
+      'id',
+      starts.map((row) => row.payment.id),
+    )
+    .pluck('id');
+  t.same(inserted.sort(), [starts[0]!.payment.id, starts[2]!.payment.id].sort());
+  const audited = await payments
+    .db('payment_events')
+    .whereIn(
+      'payment_id',
+      starts.map((row) => row.payment.id),
+    )
+    .pluck('type');
+  t.same(audited, ['payment_started', 'payment_started'], 'an audit row for each, no more');
+  const request = await payments
+    .db('terminal_requests')
+    .where({ terminal_id: opened!.id, request_id: paid.requestId })
+    .first();
+  t.equal(request.state, 'processed', 'the taken request untouched');
+});
 
 t.test(
   'a terminal that lost its connection mid-payment asks the status and gets the one answer',

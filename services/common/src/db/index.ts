@@ -10,3 +10,4 @@ export {
   type TransactionOptions,
 } from './db.js';
 export { listenForChanges, type ChangeFeed, type ChangeFeedOptions } from './change-feed.js';
+export { batches, type Batches, type BatchesOptions } from './batches.js';

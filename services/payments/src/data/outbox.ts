@@ -1,6 +1,5 @@
 import type { Knex } from '@mercado/common/db';
-import { defineOutbox, type OutboxMessage } from '@mercado/common/mqtt';
-import type { NamedStatement } from './payments-repository.js';
+import { defineOutbox } from '@mercado/common/mqtt';
 
 /** Payments' outbox (sql/payments/0002_outbox.sql): results and refunds wait here until relayed. */
 export const paymentsOutbox = defineOutbox('payments');
@@ -18,20 +17,4 @@ export async function isQueued(
     .whereRaw("payload->>'id' = ?", [eventId])
     .first('id');
   return row !== undefined;
-}
-
-/**
- * The statement (`queued`) that queues `messages` (checked as paymentsOutbox.insert checks them)
- * once per row of `from`: in completePayment's `after`, only if the payment's outcome was recorded.
- */
-export function queueStatement(messages: readonly OutboxMessage[], from: string): NamedStatement {
-  const rows = paymentsOutbox.rows(messages);
-  return {
-    name: 'queued',
-    sql: `insert into ${paymentsOutbox.table} (topic, payload)
-          select v.topic, v.payload::jsonb
-            from (values ${rows.map(() => '(?::text, ?::text)').join(', ')}) as v (topic, payload),
-                 ${from}`,
-    bindings: rows.flatMap((row) => [row.topic, row.payload]),
-  };
 }

@@ -131,7 +131,7 @@ export function withParts(parts: readonly NamedStatement[]): {
  * name): every payment runs these, and a statement of several CTEs costs Postgres more to parse
  * and plan than to run. The same text always gets the same name, so a variant is another one.
  */
-function prepared(sql: string): { name: string } {
+export function prepared(sql: string): { name: string } {
   return { name: `payments_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}` };
 }
 
@@ -211,9 +211,8 @@ export type PaymentOutcome =
 /**
  * Records the outcome of a payment still `processing`, and the audit's `event` in the same
  * statement (a round trip fewer): the event is appended only when the update took. False when
- * the payment was no longer processing (another caller recorded its outcome first). In the same
- * statement, `before` runs first and the update takes only if each of its parts returned a row (a
- * row locked, say); `after` may read the CTE `updated` (the payment's id when the update took:
+ * the payment was no longer processing (another caller recorded its outcome first). `after` runs
+ * in the same statement and may read the CTE `updated` (the payment's id when the update took:
  * `from updated`, `exists (select 1 from updated)`).
  */
 export async function completePayment(
@@ -221,21 +220,18 @@ export async function completePayment(
   paymentId: string,
   outcome: PaymentOutcome,
   event: PaymentEvent,
-  parts: { before?: readonly NamedStatement[]; after?: readonly NamedStatement[] } = {},
+  parts: { after?: readonly NamedStatement[] } = {},
 ): Promise<boolean> {
-  const before = withParts(parts.before ?? []);
   const after = withParts(parts.after ?? []);
-  const requires = (parts.before ?? []).map((part) => `and exists (select 1 from ${part.name})`);
-  const sql = `with ${before.sql ? `${before.sql},` : ''} updated as (
+  const sql = `with updated as (
        update payments
           set status = ?, transaction_id = ?, decline_code = ?, result = ?, updated_at = now()
-        where id = ? and status = 'processing' ${requires.join(' ')}
+        where id = ? and status = 'processing'
         returning id
      ) ${after.sql ? `, ${after.sql}` : ''}
      ${auditInsert} from updated`;
   const updated = await trx
     .raw<{ rowCount: number }>(sql, [
-      ...before.bindings,
       outcome.status,
       outcome.status === 'succeeded' ? outcome.transactionId : null,
       outcome.status === 'failed' ? outcome.declineCode : null,

@@ -83,20 +83,16 @@ export interface NewTerminalRequest {
 }
 
 /**
- * The statement (`claimed`) that takes the terminal's request id for this request, returning the
- * row when it did and none when the id is taken. A row older than the id's lifetime is the
- * terminal's id being reused after 48 hours, as nexo allows: it is replaced. The payment it names,
- * if any, may be inserted by the same statement (foreign keys are checked at its end). With
- * `openPeriod`, the row carries the terminal's open period's id too (`open_period_id`, null when
- * it has none).
+ * Takes the terminal's request id for this request, returning its row; undefined when the id is
+ * taken (the caller reads the row that holds it). A row older than the id's lifetime is the
+ * terminal's id being reused after 48 hours, as nexo allows: it is replaced.
  */
-export function claimTerminalRequestStatement(
+export async function claimTerminalRequest(
+  trx: Knex.Transaction,
   request: NewTerminalRequest,
-  { openPeriod = false } = {},
-): NamedStatement {
-  return {
-    name: 'claimed',
-    sql: `insert into terminal_requests
+): Promise<TerminalRequestRow | undefined> {
+  const { rows } = await trx.raw<{ rows: TerminalRequestRow[] }>(
+    `insert into terminal_requests
        (terminal_id, request_id, id, kind, digest, state, payment_id, refund_id, result)
      values (?, ?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (terminal_id, request_id) do update
@@ -105,14 +101,8 @@ export function claimTerminalRequestStatement(
             refund_id = excluded.refund_id, result = excluded.result,
             created_at = now(), updated_at = now()
       where terminal_requests.created_at < now() - make_interval(hours => ?)
-     returning *${
-       openPeriod
-         ? `, (select p.id from terminal_periods p
-                where p.terminal_id = terminal_requests.terminal_id and p.closed_at is null)
-              as open_period_id`
-         : ''
-     }`,
-    bindings: [
+     returning *`,
+    [
       request.terminalId,
       request.requestId,
       request.id ?? randomUUID(),
@@ -124,19 +114,7 @@ export function claimTerminalRequestStatement(
       request.result ? JSON.stringify(request.result) : null,
       requestIdLifetimeHours,
     ],
-  };
-}
-
-/**
- * Takes the terminal's request id for this request; undefined when it is taken (the caller reads
- * the row that holds it). See claimTerminalRequestStatement.
- */
-export async function claimTerminalRequest(
-  trx: Knex.Transaction,
-  request: NewTerminalRequest,
-): Promise<TerminalRequestRow | undefined> {
-  const { sql, bindings } = claimTerminalRequestStatement(request);
-  const { rows } = await trx.raw<{ rows: TerminalRequestRow[] }>(sql, bindings);
+  );
   return rows[0];
 }
 
@@ -155,37 +133,6 @@ export function attachPaymentStatement(
            where terminal_id = ? and request_id = ?
        returning 1`,
     bindings: [paymentId, terminalId, requestId],
-  };
-}
-
-/**
- * The statement (`request`) that locks a request still in progress (as findTerminalRequestForUpdate
- * locks it), returning no row when it is not (aborted, say): completePayment's `before`.
- */
-export function lockRequestInProgressStatement(
-  terminalId: string,
-  requestId: string,
-): NamedStatement {
-  return {
-    name: 'request',
-    sql: `select 1 from terminal_requests
-           where terminal_id = ? and request_id = ? and state = 'in_progress'
-             for update`,
-    bindings: [terminalId, requestId],
-  };
-}
-
-/**
- * The statement (`period`) that share-locks the terminal's period `periodId` if it is still its
- * open one (as openPeriod locks it), returning no row when it was closed meanwhile.
- */
-export function lockOpenPeriodStatement(terminalId: string, periodId: string): NamedStatement {
-  return {
-    name: 'period',
-    sql: `select id from terminal_periods
-           where id = ? and terminal_id = ? and closed_at is null
-             for share`,
-    bindings: [periodId, terminalId],
   };
 }
 
@@ -323,7 +270,7 @@ export async function insertTerminalTransaction(
     periodId === 'open'
       ? 'select id from terminal_periods where terminal_id = ? and closed_at is null for share'
       : 'select ?::uuid as id';
-  const insert = transactionInsert(transaction, 'period');
+  const insert = transactionInsert(transaction);
   const { rows } = await trx.raw<{ rows: Array<{ period_id: string }> }>(
     `with period as (${period}) ${insert.sql} returning period_id`,
     [periodId === 'open' ? transaction.terminalId : periodId, ...insert.bindings],
@@ -331,26 +278,18 @@ export async function insertTerminalTransaction(
   return rows[0]?.period_id;
 }
 
-/**
- * insertTerminalTransaction as a statement (`recorded`) for completePayment's `after`, into the
- * period lockOpenPeriodStatement locked: recorded only if the payment's outcome was.
- */
-export function recordTransactionStatement(transaction: NewTerminalTransaction): NamedStatement {
-  return { name: 'recorded', ...transactionInsert(transaction, 'period, updated') };
-}
-
-/** The insert of a transaction, once per row of `from` (which has the period as `period.id`). */
-function transactionInsert(
-  transaction: NewTerminalTransaction,
-  from: string,
-): { sql: string; bindings: Knex.RawBinding[] } {
+/** The insert of a transaction into the CTE `period`'s period (`period.id`). */
+function transactionInsert(transaction: NewTerminalTransaction): {
+  sql: string;
+  bindings: Knex.RawBinding[];
+} {
   return {
     sql: `insert into terminal_transactions
        (id, terminal_id, period_id, kind, outcome, amount_minor, currency, transaction_id,
         payment_id, order_id, request_id, reason, card_brand, card_last4, at)
      select ?::uuid, ?::text, period.id, ?::text, ?::text, ?::bigint, ?::text, ?::text,
             ?::uuid, ?::uuid, ?::text, ?::text, ?::text, ?::text, ?::timestamptz
-       from ${from}`,
+       from period`,
     bindings: [
       transaction.id,
       transaction.terminalId,

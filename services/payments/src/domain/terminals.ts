@@ -19,7 +19,7 @@ import type { OutboxMessage } from '@mercado/common/mqtt';
 import type { TerminalCondition } from '../errors.js';
 import { appendPaymentEvent, paymentEvent, type PaymentEvent } from '../data/events-repository.js';
 import { findIntentLocked, findIntentsByPayCodeLocked } from '../data/intents-repository.js';
-import { isQueued, paymentsOutbox, queueStatement } from '../data/outbox.js';
+import { isQueued, paymentsOutbox } from '../data/outbox.js';
 import {
   completePayment,
   findLivePayment,
@@ -32,13 +32,9 @@ import {
   abortTerminalRequest,
   attachPaymentStatement,
   claimTerminalRequest,
-  claimTerminalRequestStatement,
   closePeriod,
   completeTerminalRequest,
   completeTerminalRequestStatement,
-  lockOpenPeriodStatement,
-  lockRequestInProgressStatement,
-  recordTransactionStatement,
   findPeriod,
   findTerminalPaymentByTransaction,
   findTerminalRequest,
@@ -379,26 +375,16 @@ async function startPayment(
         currency: request.currency,
       },
     );
-    const claim = claimTerminalRequestStatement(
-      {
-        terminalId,
-        requestId: request.requestId,
-        id: claimId,
-        kind: 'payment',
-        digest,
-        state: 'in_progress',
-        paymentId: started.payment.id,
-      },
-      { openPeriod: true },
-    );
-    const claimed = await insertProcessingPayment<{ open_period_id: string | null }>(
-      deps.db,
-      started.row,
-      started.event,
-      claim,
-    );
+    const claimed = await deps.walkIns.start.submit({
+      terminalId,
+      requestId: request.requestId,
+      claimId,
+      digest,
+      payment: started.row,
+      event: started.event,
+    });
     if (!claimed) return { kind: 'taken' };
-    const { open_period_id: periodId } = claimed;
+    const { openPeriodId: periodId } = claimed;
     return { kind: 'started', payment: { ...started.payment, ...(periodId ? { periodId } : {}) } };
   }
   const kind = 'order_payment';
@@ -597,26 +583,19 @@ async function recordWalkInOutcome(
   const decided = decide(payment, outcome, false);
   const result = paymentAnswer(payment, decided);
   const transaction = paymentTransaction(payment, decided);
-  const recorded = await completePayment(
-    deps.db,
-    payment.id,
-    paymentOutcome(decided, null),
-    outcomeEvent(payment, decided),
-    {
-      before: [
-        lockRequestInProgressStatement(terminalId, payment.terminalRequestId),
-        lockOpenPeriodStatement(terminalId, periodId),
-      ],
-      after: [
-        completeTerminalRequestStatement(terminalId, payment.terminalRequestId, result),
-        recordTransactionStatement(transaction),
-        queueStatement(
-          [transactionMessage(transaction, periodId), answerMessage(terminalId, result)],
-          'updated',
-        ),
-      ],
-    },
-  );
+  const recorded = await deps.walkIns.record.submit({
+    paymentId: payment.id,
+    terminalId,
+    requestId: payment.terminalRequestId,
+    periodId,
+    outcome: decided.transactionId
+      ? { status: 'succeeded', transactionId: decided.transactionId }
+      : { status: 'failed', declineCode: decided.declineCode! },
+    event: outcomeEvent(payment, decided),
+    answer: result,
+    transaction,
+    messages: [transactionMessage(transaction, periodId), answerMessage(terminalId, result)],
+  });
   return recorded ? result : undefined;
 }
 
