@@ -145,7 +145,14 @@ export async function benchTerminals(system: BenchSystem): Promise<void> {
     out(statements.text);
     // null: nothing answered in time (NaN, as JSON over IPC).
     const p99 = typeof paid.p99 === 'number' ? `${paid.p99.toFixed(1)} ms` : '–';
-    const met = paid.succeededPerSecond >= 500 && paid.p99 < 50 && errorsOf(paid) === 0;
+    // Sustained: 500/s offered over the whole window and every one of them answered success in
+    // time. (The rate answered is counted to the last answer, so a run that kept up reads a hair
+    // under what was offered.)
+    const met =
+      paid.offered >= 500 &&
+      paid.succeeded === paid.measured &&
+      paid.p99 < 50 &&
+      errorsOf(paid) === 0;
     out(
       `goal: ≥ 500 terminal payments/s, p99 < 50 ms: ${met ? 'met' : 'NOT met'} ` +
         `(${paid.succeededPerSecond.toFixed(0)}/s answered in time, p99 ${p99}, ` +
