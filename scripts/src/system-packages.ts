@@ -11,7 +11,7 @@ export interface SystemProgram {
   neededBy: string;
 }
 
-/** Later parts add theirs here: nginx (load balancer), chromium (storefront), mosquitto-clients (broker). */
+/** Later parts add theirs here (nginx for the load balancer). */
 export const systemPrograms: SystemProgram[] = [
   {
     command: 'docker-compose',
@@ -31,6 +31,13 @@ export const systemPrograms: SystemProgram[] = [
     probeExitsNonZero: true,
     debianPackage: 'mosquitto-clients',
     neededBy: 'broker tests use mosquitto_pub/mosquitto_sub as a foreign MQTT client',
+  },
+  {
+    command: 'chromium',
+    probe: ['--version'],
+    debianPackage: 'chromium',
+    neededBy:
+      'the storefront and back office are tested in a real headless Chromium (driven by playwright-core)',
   },
   {
     command: 'openssl',
