@@ -60,3 +60,17 @@ const errors = results.flatMap((result, index) => {
   });
 });
 if (errors.length > 0) fail(errors);
+
+// The storefront's static site (bundled, hashed, precompressed), which the gateway serves at `/`.
+const { buildSite } = await import('../frontend/build.mjs');
+try {
+  await buildSite();
+} catch (error) {
+  fail(
+    (error.errors ?? [{ text: error.message }]).map(({ text, location }) =>
+      location
+        ? `frontend/${location.file}:${location.line}:${location.column + 1}: ${text}`
+        : text,
+    ),
+  );
+}

@@ -3,7 +3,7 @@ import cors from 'cors';
 import { Counter } from 'prom-client';
 import type { JWTVerifyGetKey } from 'jose';
 import { AppError } from '@mercado/common/errors';
-import { buildHttpApp } from '@mercado/common/http';
+import { buildHttpApp, serveStaticSite } from '@mercado/common/http';
 import { type Identity, type Role } from '@mercado/common/identity';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
@@ -352,6 +352,9 @@ export function buildGateway({
     routes(app) {
       app.set('trust proxy', config.TRUST_PROXY);
       app.use(securityHeaders());
+      // The storefront's pages and assets (npm start): its own caching and CSP, no rate limit
+      // (a page is a dozen files; the API calls it makes are limited as any other).
+      if (config.SITE_DIR) app.use(serveStaticSite({ dir: config.SITE_DIR }));
       if (corsHandler) app.use(corsHandler);
       if (limits.byIp) app.use(limits.byIp);
       app.use('/api/docs/assets', docs.assets);

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { baseServiceSettings, loadConfig, mqttSettings, setting } from '@mercado/common/config';
@@ -123,6 +125,17 @@ export const gatewaySettings = {
   /** How long a payment request waits for its result before answering 202 (where to look). */
   PAYMENT_WAIT_MS: setting.int(3_000, 1, 60_000),
   TRUST_PROXY: trustProxy,
+  /**
+   * The storefront's built site (`frontend/dist/site`), served at `/` beside the API: `npm start`'s
+   * one URL. Unset in Compose, where the frontend replicas serve it behind the load balancer.
+   */
+  SITE_DIR: z
+    .string()
+    .min(1)
+    .refine((dir) => existsSync(path.join(dir, 'index.html')), {
+      message: 'must be a built site, with its index.html (node frontend/build.mjs builds it)',
+    })
+    .optional(),
 };
 
 type RawGatewayConfig = z.infer<z.ZodObject<typeof gatewaySettings>>;

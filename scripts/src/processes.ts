@@ -157,6 +157,9 @@ export const processes: readonly ProcessEntry[] = [
       ORDERS_URLS: urlOf('orders'),
       CORS_ORIGINS:
         process.env.CORS_ORIGINS || `${publicUrl},${publicUrl.replace('127.0.0.1', 'localhost')}`,
+      // The storefront at the one URL (built by `npm start` with everything else); every entry
+      // runs in the repository's root.
+      SITE_DIR: 'frontend/dist/site',
     }),
   },
 ];

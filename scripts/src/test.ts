@@ -11,14 +11,20 @@ import { countsFromTap, summaryLine } from './test-summary.js';
 const failedToStart = summaryLine({ passed: 0, failed: 1, skipped: 0, todo: 0 });
 
 /**
- * `tsc -b` before any test: tests that start a built entry point (a service's dist/main.js, the
- * launcher) then run the code in front of them, never a build older than it. Up to date, it costs
- * well under a second.
+ * `tsc -b` and the site's build before any test: tests that start a built entry point (a
+ * service's dist/main.js, the launcher) or load the storefront then run the code in front of them,
+ * never a build older than it. Up to date, `tsc -b` costs well under a second; the site about one.
  */
 function build(): boolean {
   const tsc = path.join(repoRoot, 'node_modules/typescript/bin/tsc');
   const result = spawnSync(process.execPath, [tsc, '-b'], { cwd: repoRoot, stdio: 'inherit' });
-  return result.status === 0;
+  if (result.status !== 0) return false;
+  // And the storefront's site, which the gateway serves and the browser tests load.
+  const site = spawnSync(process.execPath, [path.join(repoRoot, 'frontend/build.mjs')], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return site.status === 0;
 }
 
 /**

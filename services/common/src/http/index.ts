@@ -38,6 +38,11 @@ export {
   type ServiceAnswers,
 } from './answer-cache.js';
 export { matchesIfNoneMatch } from './conditional.js';
+export {
+  serveStaticSite,
+  siteContentSecurityPolicy,
+  type StaticSiteOptions,
+} from './static-site.js';
 export { createCursorCodec, type CursorCodec } from './cursor.js';
 export {
   createServiceClient,
