@@ -1,7 +1,8 @@
 // The storefront's build: `site/src/pages/*.ts` (one entry per page) and `site/styles/site.css`
 // (Bootstrap from npm, then the shop's own rules) bundled by esbuild into `dist/site/assets/` under
-// hashed names, each page's HTML (`site/pages/**/*.html`) written with the tags of its hashed
-// files, the images copied, and every text file precompressed (.br, .gz) for the static server.
+// hashed names, each page (`site/pages/**/*.html`: its <title>, then its content) written into
+// `site/layout.html` with the tags of its hashed files, `public/` copied, and every text file
+// precompressed (.br, .gz) for the static server.
 // Plain JavaScript: it runs before anything is built (scripts/transpile.mjs calls it for
 // `npm start`, the test runner after `tsc -b`), and on its own: `node frontend/build.mjs`.
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
@@ -79,12 +80,18 @@ export async function buildSite({ minify = true } = {}) {
     define: { 'process.env.NODE_ENV': '"production"', global: 'globalThis' },
   });
   const outputs = result.metafile.outputs;
+  const layout = await readFile(path.join(here, 'site', 'layout.html'), 'utf8');
   for (const page of pages) {
-    const template = await readFile(path.join(here, 'site', 'pages', page), 'utf8');
+    const source = await readFile(path.join(here, 'site', 'pages', page), 'utf8');
+    const title = /^\s*(<title>[^<]*<\/title>)\s*/.exec(source);
+    if (!title) throw new Error(`site/pages/${page} must start with its <title>`);
     const tags = tagsFor(page.slice(0, -'.html'.length), outputs);
-    const html = template
-      .replace('<!-- styles -->', tags.styles)
-      .replace('<!-- scripts -->', tags.scripts);
+    // Replacer functions: a `$` in a page is text, not a replacement pattern.
+    const html = layout
+      .replace('<!-- title -->', () => title[1])
+      .replace('<!-- main -->', () => source.slice(title[0].length).trimEnd())
+      .replace('<!-- styles -->', () => tags.styles)
+      .replace('<!-- scripts -->', () => tags.scripts);
     await mkdir(path.dirname(path.join(out, page)), { recursive: true });
     await writeFile(path.join(out, page), html);
   }

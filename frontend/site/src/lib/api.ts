@@ -26,10 +26,21 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
+type HeaderProvider = (path: string) => Record<string, string> | Promise<Record<string, string>>;
+
 /** Headers every call gets (the session's Authorization, the guest's Cart-Token): set by session. */
-const extraHeaders: Array<() => Record<string, string>> = [];
-export function addHeaders(provider: () => Record<string, string>): void {
+const extraHeaders: HeaderProvider[] = [];
+export function addHeaders(provider: HeaderProvider): void {
   extraHeaders.push(provider);
+}
+
+/**
+ * What to do when an answer is 401 `token_expired` although the session thought the token valid
+ * (a clock apart from the server's): renew it and say whether to try once more.
+ */
+let onExpired: (() => Promise<boolean>) | undefined;
+export function onTokenExpired(renew: () => Promise<boolean>): void {
+  onExpired = renew;
 }
 
 function problemOf(status: number, body: unknown): ApiError {
@@ -54,12 +65,13 @@ function problemOf(status: number, body: unknown): ApiError {
 export async function request<T>(
   path: string,
   options: RequestOptions = {},
+  retried = false,
 ): Promise<{
   body: T;
   response: Response;
 }> {
   const headers: Record<string, string> = { accept: 'application/json' };
-  for (const provider of extraHeaders) Object.assign(headers, provider());
+  for (const provider of extraHeaders) Object.assign(headers, await provider(path));
   Object.assign(headers, options.headers);
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   let response: Response;
@@ -81,12 +93,33 @@ export async function request<T>(
   } catch {
     body = undefined;
   }
-  if (!response.ok) throw problemOf(response.status, body);
+  if (!response.ok) {
+    const problem = problemOf(response.status, body);
+    if (problem.code === 'token_expired' && !retried && onExpired && (await onExpired())) {
+      return request<T>(path, options, true);
+    }
+    throw problem;
+  }
   return { body: body as T, response };
 }
 
 export async function get<T>(path: string, signal?: AbortSignal): Promise<T> {
   return (await request<T>(path, signal ? { signal } : {})).body;
+}
+
+export async function send<T>(
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+): Promise<T> {
+  return (
+    await request<T>(path, {
+      method,
+      ...(body !== undefined ? { body } : {}),
+      ...(headers ? { headers } : {}),
+    })
+  ).body;
 }
 
 /** `?a=1&b=2` of the defined values (empty when none). */

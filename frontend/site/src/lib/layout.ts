@@ -1,9 +1,13 @@
 import { h } from './dom.js';
 import { listProducts } from './catalog-api.js';
+import { getCart, type Cart } from './cart-api.js';
+import { cartToken, currentUser, onSessionChange, signOut } from './session.js';
 
 /**
  * The header every page shares: the shop's name, the search box (suggestions as you type, from the
- * catalog itself). The search goes to the catalog page with `q`.
+ * catalog itself), the cart with its count, and the account: sign in and register, or the
+ * shopper's name and sign out.
+ * The search goes to the catalog page with `q`.
  */
 export interface LayoutOptions {
   /** The search box's text (the catalog's current `q`). */
@@ -60,15 +64,51 @@ export function mountLayout(options: LayoutOptions = {}): { search: HTMLInputEle
       );
     }, 150);
   });
+  const cartCount = h('span', { class: 'badge text-bg-light ms-1', id: 'cart-count' });
+  const account = h('ul', { class: 'navbar-nav flex-row flex-wrap gap-3 align-items-center' });
+  const link = (href: string, text: string) =>
+    h('li', { class: 'nav-item' }, h('a', { class: 'nav-link', href }, text));
+  function renderAccount(): void {
+    const user = currentUser();
+    const cart = h(
+      'li',
+      { class: 'nav-item' },
+      h('a', { class: 'nav-link', href: '/cart' }, 'Cart', cartCount),
+    );
+    if (!user) {
+      account.replaceChildren(cart, link('/signin', 'Sign in'), link('/register', 'Register'));
+      return;
+    }
+    const out = h('button', { class: 'btn btn-link nav-link', type: 'button' }, 'Sign out');
+    out.addEventListener('click', () => {
+      void signOut().then(() => location.assign('/'));
+    });
+    account.replaceChildren(
+      cart,
+      h('li', { class: 'nav-item navbar-text small' }, user.name),
+      h('li', { class: 'nav-item' }, out),
+    );
+  }
+  renderAccount();
+  onSessionChange(renderAccount);
+  window.addEventListener('mercado:cart', (event) => {
+    const cart = (event as CustomEvent<Cart>).detail;
+    cartCount.textContent = cart.itemCount > 0 ? String(cart.itemCount) : '';
+  });
+  // The count on every page, for whoever has a cart (a guest without a token has none yet).
+  if ((currentUser() || cartToken()) && location.pathname !== '/cart') {
+    getCart().catch(() => undefined);
+  }
   header.replaceChildren(
     h(
       'nav',
       { class: 'navbar navbar-expand-lg navbar-dark bg-primary', 'aria-label': 'Main' },
       h(
         'div',
-        { class: 'container flex-wrap' },
+        { class: 'container flex-wrap gap-2' },
         h('a', { class: 'navbar-brand fw-bold', href: '/' }, 'Mercado'),
         form,
+        account,
       ),
     ),
   );
