@@ -13,6 +13,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
+/** Where the built site is: what the gateway's SITE_DIR names. */
+export const siteDir = path.join(here, 'dist', 'site');
+
 async function files(dir, prefix = '') {
   const entries = await readdir(dir, { withFileTypes: true });
   const found = await Promise.all(
@@ -51,7 +54,7 @@ function tagsFor(page, outputs) {
  */
 export async function buildSite({ minify = true } = {}) {
   const esbuild = await import('esbuild');
-  const out = path.join(here, 'dist', 'site');
+  const out = siteDir;
   await rm(out, { recursive: true, force: true });
   const pages = (await files(path.join(here, 'site', 'pages'))).filter((name) =>
     name.endsWith('.html'),

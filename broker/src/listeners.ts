@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
@@ -25,6 +26,35 @@ function listening(server: net.Server, host: string, port: number): Promise<numb
       resolve((server.address() as net.AddressInfo).port);
     });
   });
+}
+
+/**
+ * MQTT over WebSocket at `/mqtt` on an HTTP server (browsers; any other path of an upgrade is
+ * 404). Returns the WebSocket server, for closing.
+ */
+export function acceptWebSockets(
+  server: http.Server,
+  broker: MercadoBroker,
+  maxPacketBytes: number,
+): WebSocketServer {
+  const websockets = new WebSocketServer({
+    noServer: true,
+    maxPayload: maxPacketBytes + 8,
+    perMessageDeflate: false,
+  });
+  server.on('upgrade', function onUpgrade(request, socket, head) {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== '/mqtt') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    // No setNoDelay here: Node's HTTP server accepts every connection with it (its `noDelay`
+    // option defaults to true since Node 18, nodejs/node#42163), and ws sets it again on upgrade.
+    websockets.handleUpgrade(request, socket, head, function onWebSocket(ws) {
+      broker.handle(createWebSocketStream(ws), request);
+    });
+  });
+  return websockets;
 }
 
 /**
@@ -70,23 +100,7 @@ export async function startListeners(
     routes() {},
   });
   const http = await listen(app, { host: config.HOST, port: config.PORT });
-  const websockets = new WebSocketServer({
-    noServer: true,
-    maxPayload: config.MAX_PACKET_BYTES + 8,
-    perMessageDeflate: false,
-  });
-  http.server.on('upgrade', function onUpgrade(request, socket, head) {
-    const path = (request.url ?? '').split('?')[0];
-    if (path !== '/mqtt') {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    // No setNoDelay here: Node's HTTP server accepts every connection with it (its `noDelay`
-    // option defaults to true since Node 18, nodejs/node#42163), and ws sets it again on upgrade.
-    websockets.handleUpgrade(request, socket, head, function onWebSocket(ws) {
-      broker.handle(createWebSocketStream(ws), request);
-    });
-  });
+  const websockets = acceptWebSockets(http.server, broker, config.MAX_PACKET_BYTES);
 
   return {
     mqttUrl: `mqtt://${config.HOST}:${mqttPort}`,

@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import { createMetrics } from '@mercado/common/metrics';
 import { captureLogs, eventually, testBrokerCredentials } from '@mercado/common/testing';
@@ -8,6 +9,7 @@ import {
   loadBrokerConfig,
   type MercadoBroker,
 } from './index.js';
+import { acceptWebSockets } from './listeners.js';
 
 /**
  * `@mercado/broker/testing`: what other components' tests use to run Mercado's real broker in
@@ -36,6 +38,11 @@ export interface TestBroker {
   /** `mqtt://127.0.0.1:{port}`: a TCP listener, as the broker's own listeners.ts opens it. */
   url: string;
   port: number;
+  /**
+   * `ws://127.0.0.1:{port}/mqtt`, MQTT over WebSocket as browsers speak it (listeners.ts), with
+   * `{ websocket: true }`; on the same port after a restart.
+   */
+  wsUrl: string | undefined;
   /** The broker now listening (another one after a restart; undefined while stopped). */
   readonly broker: MercadoBroker | undefined;
   /** The broker's log lines, across restarts. */
@@ -77,6 +84,7 @@ export interface TestBroker {
 export async function startTestBroker(
   t: { teardown(fn: () => unknown): void },
   env: Record<string, string> = {},
+  { websocket = false }: { websocket?: boolean } = {},
 ): Promise<TestBroker> {
   const config = loadBrokerConfig({
     INTERNAL_SECRET: randomBytes(32).toString('base64url'),
@@ -90,7 +98,10 @@ export async function startTestBroker(
   // MQTT_PORT when given: a test whose users service must know the broker's URL before the
   // broker can start (its terminal registry is that service) picks the port first.
   let port = Number(env.MQTT_PORT ?? 0);
-  let running: { server: net.Server; broker: MercadoBroker } | undefined;
+  let wsPort = 0;
+  let running:
+    | { server: net.Server; broker: MercadoBroker; web: http.Server | undefined }
+    | undefined;
   // A stand-in for the users service's registry: what `registerTerminal` recorded, compared in
   // constant time as the registry compares hashes.
   const terminals = new Map<string, Buffer>();
@@ -123,18 +134,35 @@ export async function startTestBroker(
       server.listen(port, '127.0.0.1', () => resolve());
     });
     port = (server.address() as net.AddressInfo).port;
-    running = { server, broker };
+    let web: http.Server | undefined;
+    if (websocket) {
+      web = http.createServer((_req, res) => res.writeHead(404).end());
+      acceptWebSockets(web, broker, config.MAX_PACKET_BYTES);
+      await new Promise<void>((resolve, reject) => {
+        web!.once('error', reject);
+        web!.listen(wsPort, '127.0.0.1', () => resolve());
+      });
+      wsPort = (web.address() as net.AddressInfo).port;
+    }
+    running = { server, broker, web };
   }
 
   function stop(): Promise<void> {
     if (!running) return stopping ?? Promise.resolve();
-    const { server, broker } = running;
+    const { server, broker, web } = running;
     running = undefined;
     stopping = (async function stopBroker() {
       const stopped = new Promise((resolve) => server.close(resolve));
+      const webStopped = web
+        ? new Promise((resolve) => {
+            web.close(resolve);
+            web.closeAllConnections();
+          })
+        : undefined;
       // Open connections end with the broker; the server closes once they have.
       await broker.close();
       await stopped;
+      await webStopped;
     })();
     return stopping;
   }
@@ -144,6 +172,7 @@ export async function startTestBroker(
   return {
     url: `mqtt://127.0.0.1:${port}`,
     port,
+    wsUrl: websocket ? `ws://127.0.0.1:${wsPort}/mqtt` : undefined,
     get broker() {
       return running?.broker;
     },

@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import cors from 'cors';
 import { Counter } from 'prom-client';
@@ -18,6 +20,7 @@ import {
 import type { GatewayConfig } from './config.js';
 import { createApiDocs } from './docs.js';
 import { createHealthHandler } from './health.js';
+import { createLiveBridge } from './live.js';
 import {
   compilePolicy,
   isAllowed,
@@ -72,6 +75,11 @@ export interface GatewayDeps {
 export interface Gateway {
   /** The express app; it does not listen. */
   app: Express;
+  /**
+   * For the HTTP server's `upgrade` event: `/mqtt` passed through to the broker (BROKER_WS_URL),
+   * any other upgrade refused.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /**
    * Resolves once what the gateway needs before taking traffic is there (the shared rate-limit
    * store, the revocation list), or after `timeoutMs` with false; the gateway works either way
@@ -362,8 +370,16 @@ export function buildGateway({
     },
   });
 
+  const live = config.BROKER_WS_URL
+    ? createLiveBridge({ brokerWsUrl: config.BROKER_WS_URL, log })
+    : undefined;
+
   return {
     app,
+    upgrade(req, socket, head) {
+      if (live) live.upgrade(req, socket, head);
+      else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    },
     async ready(timeoutMs = 5_000) {
       const [limitsReady, revocationsReady] = await Promise.all([
         limitsRedis ? rateLimitRedisReady(limitsRedis, timeoutMs) : true,
@@ -372,6 +388,7 @@ export function buildGateway({
       return limitsReady && revocationsReady;
     },
     async close() {
+      live?.close();
       upstreamProxy.close();
       await revocations?.close();
       await payments?.close();

@@ -129,6 +129,12 @@ export const gatewaySettings = {
    * The storefront's built site (`frontend/dist/site`), served at `/` beside the API: `npm start`'s
    * one URL. Unset in Compose, where the frontend replicas serve it behind the load balancer.
    */
+  /**
+   * The broker's MQTT-over-WebSocket listener (`ws://broker:8883/mqtt`): with it, WebSocket
+   * upgrades at `/mqtt` are passed through to it, so browsers follow their orders live at the
+   * shop's own origin (`npm start`). Unset behind nginx, which routes `/mqtt` itself.
+   */
+  BROKER_WS_URL: z.url({ protocol: /^wss?$/ }).optional(),
   SITE_DIR: z
     .string()
     .min(1)

@@ -16,6 +16,7 @@ runMain(async function main({ useLogger }) {
     log.warn('starting before the rate-limit store or the revocation list answered');
   }
   const server = await listen(gateway.app, { host: config.HOST, port: config.PORT });
+  server.server.on('upgrade', gateway.upgrade);
   const shutdown = handleShutdown({
     log,
     deadlineMs: config.SHUTDOWN_TIMEOUT_MS,

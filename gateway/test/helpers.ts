@@ -208,6 +208,7 @@ export async function startGateway(
     ...(options.clock ? { now: options.clock.now } : {}),
   });
   const server = await listen(gateway.app);
+  server.server.on('upgrade', gateway.upgrade);
   t.teardown(async () => {
     await server.close(100);
     await gateway.close();

@@ -276,7 +276,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    say(`MQTT broker: ${mqttUrl} (payment terminals; browsers use ${urls.get('broker')}/mqtt)`);
+    say(`MQTT broker: ${mqttUrl} (payment terminals; browsers use ${publicUrl}/mqtt)`);
     const headline = `Mercado is running at ${publicUrl}  (health: ${publicUrl}/api/health; Ctrl-C stops it)`;
     process.stdout.write(color ? `\u001b[1m${headline}\u001b[0m\n` : `${headline}\n`);
   } catch (error) {

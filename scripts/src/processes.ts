@@ -160,6 +160,8 @@ export const processes: readonly ProcessEntry[] = [
       // The storefront at the one URL (built by `npm start` with everything else); every entry
       // runs in the repository's root.
       SITE_DIR: 'frontend/dist/site',
+      // And the live connections at the same URL's /mqtt, passed through to the broker.
+      BROKER_WS_URL: `${urlOf('broker').replace(/^http/, 'ws')}/mqtt`,
     }),
   },
 ];

@@ -267,6 +267,7 @@ export async function startCheckoutSystem(
       metrics: gatewayView.metrics,
     });
     const server = await listen(gateway.app, { port: gatewayPort });
+    server.server.on('upgrade', gateway.upgrade);
     gatewayPort = server.port;
     running = {
       server,

@@ -102,7 +102,7 @@ export function mountLayout(options: LayoutOptions = {}): { search: HTMLInputEle
   header.replaceChildren(
     h(
       'nav',
-      { class: 'navbar navbar-expand-lg navbar-dark bg-primary', 'aria-label': 'Main' },
+      { class: 'navbar navbar-expand-lg navbar-dark site-navbar', 'aria-label': 'Main' },
       h(
         'div',
         { class: 'container flex-wrap gap-2' },
