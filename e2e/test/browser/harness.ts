@@ -38,7 +38,7 @@ export interface TeardownContext {
 
 /** What the harness needs of a tap test to report a failure. */
 export interface AssertContext {
-  same(found: unknown, wanted: unknown, message: string): boolean;
+  same(found: unknown, wanted: unknown, message: string, extra: { stack: string }): boolean;
 }
 
 /**
@@ -167,6 +167,14 @@ const failedResponse = /^Failed to load resource: the server responded with a st
 const blockedByGuard = /^Failed to load resource: net::ERR_BLOCKED_BY_CLIENT/;
 
 /**
+ * Where the test called the harness function that calls this: given to an assertion as its
+ * stack, tap points a failure at the test's line rather than at this file's.
+ */
+function callSite(): { stack: string } {
+  return { stack: (new Error().stack ?? '').split('\n').slice(3).join('\n') };
+}
+
+/**
  * Runs `check` when tap is about to close `t`'s plan (see PageTestContext), after whatever ran
  * there before; a `check` that throws fails the test.
  */
@@ -228,7 +236,8 @@ export async function openPage(
     if (message.type() !== 'error' && message.type() !== 'assert') return;
     if (allowed(message)) return;
     const { url, lineNumber } = message.location();
-    consoleErrors.push(`console: ${message.text()}${url ? ` (${url}:${lineNumber})` : ''}`);
+    // Playwright counts lines from 0, browsers' consoles from 1.
+    consoleErrors.push(`console: ${message.text()}${url ? ` (${url}:${lineNumber + 1})` : ''}`);
   });
   context.on('weberror', (webError) => {
     const error = webError.error();
@@ -292,11 +301,12 @@ export async function openPage(
   }
 
   if (options.assertOnTeardown !== false) {
+    const opened = callSite();
     beforeEnd(t, async () => {
       await problems();
       await close();
-      t.same(consoleErrors, [], `no console errors or uncaught exceptions on ${baseUrl}`);
-      t.same(foreignRequests, [], `no request left ${originOf(baseUrl)}`);
+      t.same(consoleErrors, [], `no console errors or uncaught exceptions on ${baseUrl}`, opened);
+      t.same(foreignRequests, [], `no request left ${originOf(baseUrl)}`, opened);
     });
   }
   t.teardown(close);
@@ -346,6 +356,7 @@ export async function checkAccessibility(
   target: TestPage | Page,
   label: string,
 ): Promise<AxeResults> {
+  const calledAt = callSite();
   const page = pageOf(target);
   axeSource ??= readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
   await page.evaluate(await axeSource);
@@ -361,7 +372,7 @@ export async function checkAccessibility(
         `${violation.id} (${violation.impact}): ${violation.help} — ` +
         violation.nodes.map((node) => node.target.join(' ')).join(', '),
     );
-  t.same(serious, [], `${label}: no serious or critical accessibility violations`);
+  t.same(serious, [], `${label}: no serious or critical accessibility violations`, calledAt);
   return results;
 }
 
