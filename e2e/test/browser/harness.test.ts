@@ -280,6 +280,31 @@ t.test('requests to other origins are caught and never leave', async (t) => {
   t.equal(problems.length, foreign.length);
 });
 
+t.test("a worker's requests and WebSockets are caught and stopped too", async (t) => {
+  shop.pages.set('/worker.js', {
+    headers: { 'content-type': 'text/javascript' },
+    body:
+      `fetch("${outside.url}/from-worker").catch(() => undefined);` +
+      `new WebSocket("${outside.url.replace('http', 'ws')}/live").onclose = () => postMessage("closed");`,
+  });
+  shop.pages.set(
+    '/working',
+    html(
+      'Working',
+      '<script>new Worker("/worker.js").onmessage = () => (document.body.dataset.closed = "yes");</script>',
+    ),
+  );
+  const page = await openPage(t, browser, shop.url, { assertOnTeardown: false });
+  // The page's routes do not take a worker's WebSocket: the dead-end proxy stops it.
+  await page.goto('/working');
+  await page.page.waitForSelector('body[data-closed]', { state: 'attached' });
+  t.same([...page.foreignRequests].sort(), [
+    `${outside.url}/from-worker`,
+    `websocket ${outside.url.replace('http', 'ws')}/live`,
+  ]);
+  t.same(outside.hits, [], 'none reached the other origin');
+});
+
 t.test('allowed origins are let through, WebSockets included', async (t) => {
   const page = await openPage(t, browser, shop.url, { allowedOrigins: [outside.url] });
   await page.goto('/allowed-outside');

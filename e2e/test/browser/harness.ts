@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import path from 'node:path';
 import type { AxeResults } from 'axe-core';
 import {
@@ -19,7 +20,9 @@ import {
  * - an error in the console or an uncaught exception (unless the test allows that very error:
  *   `allowConsoleError`, `allowFailedResponse`);
  * - a request to any origin but the shop's own (HTTP, WebSocket, preload; `data:` and `blob:`
- *   are the page's own), which is also blocked, so nothing leaves the machine.
+ *   are the page's own). It is also stopped, three times over: the page's routes abort it, what
+ *   they cannot see (a worker's WebSocket) goes to a proxy that drops it, and nothing but
+ *   loopback resolves. Nothing leaves the machine, nor reaches another port on it.
  * `openPage` checks both when its test ends, as tap assertions listing the offenders; the
  * harness's own tests turn that off (`assertOnTeardown: false`) and read `problems()`.
  *
@@ -62,9 +65,9 @@ const chromiumArgs = [
   '--disable-component-update',
   '--disable-sync',
   '--disable-dev-shm-usage',
-  // Below the guards' blocking, a second wall: no host name or address but loopback resolves,
-  // so what the request events cannot see (a preconnect, a worker's WebSocket) cannot leave the
-  // machine either. It fails as a name that does not resolve, which the console reports.
+  // Below the guards' blocking and the pages' dead-end proxy (see openPage), a last wall: no
+  // host name or address but loopback resolves, whatever goes direct. It fails as a name that
+  // does not resolve, which the console reports.
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1, EXCLUDE [::1]',
 ];
 
@@ -82,9 +85,43 @@ export async function launchBrowser(t: TeardownContext): Promise<Browser> {
         '(`npm test` does, as root) or point CHROMIUM_PATH at one',
     );
   }
-  const browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs });
-  t.teardown(() => browser.close());
+  const deadEnd = await startDeadEnd();
+  const browser = await chromium
+    .launch({ executablePath, headless: true, args: chromiumArgs })
+    .catch(async (error: unknown) => {
+      await deadEnd.close();
+      throw error;
+    });
+  deadEnds.set(browser, deadEnd.url);
+  t.teardown(async () => {
+    await browser.close();
+    await deadEnd.close();
+  });
   return browser;
+}
+
+/** The dead-end proxy of each browser launchBrowser launched. */
+const deadEnds = new WeakMap<Browser, string>();
+
+/**
+ * A proxy that drops every connection on arrival, for the pages' contexts: whatever Chromium
+ * sends anywhere but the shop's origins goes there and ends, the requests and WebSockets the
+ * routes cannot stop (a worker's WebSocket) included.
+ */
+async function startDeadEnd(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Chromium's proxy bypass rule for an origin: its host and port, whatever the scheme. */
+function bypassRuleOf(url: string): string {
+  const parsed = new URL(url);
+  const secure = parsed.protocol === 'https:' || parsed.protocol === 'wss:';
+  return `${parsed.hostname}:${parsed.port || (secure ? 443 : 80)}`;
 }
 
 export const viewports = {
@@ -202,11 +239,18 @@ export async function openPage(
   baseUrl: string,
   options: OpenPageOptions = {},
 ): Promise<TestPage> {
-  const own = new Set([baseUrl, ...(options.allowedOrigins ?? [])].map((url) => originOf(url)));
+  const origins = [baseUrl, ...(options.allowedOrigins ?? [])];
+  const own = new Set(origins.map((url) => originOf(url)));
   const isForeign = (url: string) =>
     !localSchemes.has(new URL(url).protocol) && !own.has(originOf(url));
 
-  const context = await browser.newContext(viewports[options.viewport ?? 'desktop']);
+  const deadEnd = deadEnds.get(browser);
+  if (!deadEnd) throw new Error('openPage needs a browser from launchBrowser (its proxy)');
+  const context = await browser.newContext({
+    ...viewports[options.viewport ?? 'desktop'],
+    // Only the shop's origins go direct: everything else goes to the dead end.
+    proxy: { server: deadEnd, bypass: origins.map(bypassRuleOf).join(',') },
+  });
   const consoleErrors: string[] = [];
   const foreignRequests: string[] = [];
   const blockedRequests: string[] = [];
@@ -265,8 +309,8 @@ export async function openPage(
       .finally(() => measuring.delete(measured));
     measuring.add(measured);
   });
-  // A WebSocket the routes below did not take (one opened by a worker): recorded at least, the
-  // host resolver rules keeping it on the machine.
+  // A WebSocket the routes below did not take (one opened by a worker): recorded, the dead-end
+  // proxy ending it.
   context.on('page', (page) =>
     page.on('websocket', (socket) => {
       if (isForeign(socket.url())) foreignRequests.push(`websocket ${socket.url()}`);
