@@ -159,7 +159,10 @@ export interface TestPage {
   baseUrl: string;
   /** Navigates to `path` (relative to the base URL) and waits for the load event. */
   goto(path: string): Promise<Response | null>;
-  /** Lets console errors matching `pattern` through, for a test that provokes them. */
+  /**
+   * Lets console errors and uncaught exceptions whose message matches `pattern` through, for a
+   * test that provokes them.
+   */
   allowConsoleError(pattern: RegExp): void;
   /**
    * Lets through the console error Chromium logs for an error status ("Failed to load
