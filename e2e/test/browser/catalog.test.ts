@@ -13,6 +13,23 @@ const shop = await startStorefront(t, { extraProducts: 14 });
 const cardNames = (page: TestPage) =>
   page.page.locator('[data-product] .card-title').allTextContents();
 
+// The page's globals that the functions run in the page use (tests compile without the DOM
+// library; these functions are sent to the page and run there).
+declare const document: {
+  getElementById(id: string): { value: string } | null;
+  documentElement: { scrollWidth: number };
+};
+declare const window: { innerWidth: number };
+declare const localStorage: { getItem(key: string): string | null };
+
+/** Every card's stock line filled in (none still checking). */
+async function stockShown(page: TestPage): Promise<void> {
+  await page.page
+    .locator('[data-availability]', { hasText: 'Checking stock' })
+    .first()
+    .waitFor({ state: 'detached' });
+}
+
 async function settled(page: TestPage): Promise<void> {
   await page.page.waitForSelector('#results[aria-busy="false"]', { state: 'attached' });
 }
@@ -28,11 +45,7 @@ t.test(
     t.ok(await tab.locator('#load-more').isVisible(), 'more to load');
     const newest = tab.locator('[data-product]', { hasText: 'Libreta 14' });
     t.match(await newest.textContent(), '€5.13', 'newest first; the price in the shopper’s locale');
-    await tab.waitForFunction(() =>
-      [...document.querySelectorAll('[data-availability]')].every(
-        (line) => line.textContent !== 'Checking stock…',
-      ),
-    );
+    await stockShown(page);
     t.match(await newest.textContent(), 'In stock in north', 'the stock in the region');
     await checkAccessibility(t, page, 'the catalog');
 
@@ -60,7 +73,7 @@ t.test(
     t.equal(await tab.textContent('#results-title'), 'Libros');
     t.equal(await tab.locator('[data-product]').count(), 12);
     await tab.click('#load-more');
-    await tab.waitForFunction(() => document.querySelectorAll('[data-product]').length === 17);
+    await tab.locator('[data-product]').nth(16).waitFor({ state: 'attached' });
     await settled(page);
     t.ok(await tab.locator('#load-more').isHidden(), 'all seventeen books: nothing more');
 
@@ -108,17 +121,11 @@ t.test(
     await settled(page);
     const aurora = tab.locator('[data-product]', { hasText: 'Lámpara de pie Aurora' });
     t.match(await aurora.textContent(), '€49.90');
-    await tab.waitForFunction(() =>
-      [...document.querySelectorAll('[data-availability]')].every(
-        (line) => line.textContent !== 'Checking stock…',
-      ),
-    );
+    await stockShown(page);
     t.match(await aurora.textContent(), 'In stock in north');
     await tab.waitForSelector('#region option[value="south"]', { state: 'attached' });
     await tab.selectOption('#region', 'south');
-    await tab.waitForFunction(() =>
-      document.querySelector('[data-product] [data-availability]')?.textContent?.includes('south'),
-    );
+    await tab.locator('[data-availability]', { hasText: 'south' }).first().waitFor();
     t.match(await aurora.textContent(), 'Out of stock in south');
   },
 );
@@ -158,9 +165,7 @@ t.test(
     await checkAccessibility(t, page, 'the cart');
     await tab.fill(`#quantity-${blanket.id}`, '3');
     await tab.press(`#quantity-${blanket.id}`, 'Tab');
-    await tab.waitForFunction(
-      () => document.querySelector('#cart-total')?.textContent === '€192.00',
-    );
+    await tab.locator('#cart-total', { hasText: '€192.00' }).waitFor();
 
     // More than the region has: refused, and the cart as it was.
     page.allowFailedResponse(`/api/cart/items/${blanket.id}`, 409);
@@ -168,7 +173,7 @@ t.test(
     await tab.press(`#quantity-${blanket.id}`, 'Tab');
     await tab.waitForSelector('.toast:has-text("Not enough in stock")');
     await tab.waitForFunction(
-      (id) => (document.querySelector(`#quantity-${id}`) as HTMLInputElement | null)?.value === '3',
+      (id) => document.getElementById(`quantity-${id}`)?.value === '3',
       blanket.id,
     );
 
