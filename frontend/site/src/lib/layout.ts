@@ -6,7 +6,7 @@ import { cartToken, currentUser, onSessionChange, signOut } from './session.js';
 /**
  * The header every page shares: the shop's name, the search box (suggestions as you type, from the
  * catalog itself), the cart with its count, and the account: sign in and register, or the
- * shopper's name and sign out.
+ * shopper's name, the seller's and the admin's back office, and sign out.
  * The search goes to the catalog page with `q`.
  */
 export interface LayoutOptions {
@@ -85,6 +85,8 @@ export function mountLayout(options: LayoutOptions = {}): { search: HTMLInputEle
     });
     account.replaceChildren(
       cart,
+      ...(user.roles.includes('seller') ? [link('/seller', 'My products')] : []),
+      ...(user.roles.includes('admin') ? [link('/admin', 'Back office')] : []),
       h('li', { class: 'nav-item navbar-text small' }, user.name),
       h('li', { class: 'nav-item' }, out),
     );
