@@ -34,14 +34,21 @@ export const catalogNames = [
   ['books', 'Atlas de estrellas', 3_500],
 ] as const;
 
+/** The settings that make a system serve the storefront, with its live connections. */
+export function storefrontOptions(options: CheckoutSystemOptions = {}): CheckoutSystemOptions {
+  return { live: true, ...options, gatewayEnv: { SITE_DIR: siteDir, ...options.gatewayEnv } };
+}
+
 export async function startStorefront(
   t: TestContext,
-  options: CheckoutSystemOptions & { extraProducts?: number } = {},
+  options: CheckoutSystemOptions & {
+    extraProducts?: number;
+    /** Another way to start the system (the terminals' one, say), given these options. */
+    start?: (options: CheckoutSystemOptions) => Promise<CheckoutSystem>;
+  } = {},
 ): Promise<Storefront> {
-  const system = await startCheckoutSystem(t, {
-    ...options,
-    gatewayEnv: { SITE_DIR: siteDir, ...options.gatewayEnv },
-  });
+  const { extraProducts, start = (chosen) => startCheckoutSystem(t, chosen), ...rest } = options;
+  const system = await start(storefrontOptions(rest));
   const products = system.shop.products;
   const home = await createCategory(products, 'hogar', 'Hogar');
   const lamps = await createCategory(products, 'lamparas', 'Lámparas', home.id);
@@ -61,7 +68,7 @@ export async function startStorefront(
     });
     sold.push({ id: product.id, name, priceMinor, categoryId: categories[category].id });
   }
-  for (let index = 0; index < (options.extraProducts ?? 0); index++) {
+  for (let index = 0; index < (extraProducts ?? 0); index++) {
     const product = await system.sell({
       sellerId,
       name: `Libreta ${String(index + 1).padStart(2, '0')}`,

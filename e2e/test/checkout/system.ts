@@ -69,6 +69,12 @@ export interface CheckoutSystemOptions {
   terminalRegistry?: 'stand-in' | 'users';
   /** The card processor of every payments replica (default: the sandbox). */
   paymentsProcessor?: CardProcessor;
+  /**
+   * Browsers' live connections, as in `npm start`: the broker also listens for MQTT over
+   * WebSocket and verifies browsers' access tokens against the users service's key set, and the
+   * gateway passes `/mqtt` through to it (BROKER_WS_URL).
+   */
+  live?: boolean;
 }
 
 /** A signed-in shopper: the session the gateway gave them. */
@@ -261,6 +267,7 @@ export async function startCheckoutSystem(
         RATE_LIMIT_PER_USER: '0',
         // A read after a write sees the write: no micro-cache between a test's steps.
         CACHE_TTL_MS: '0',
+        ...(broker.wsUrl ? { BROKER_WS_URL: broker.wsUrl } : {}),
         ...options.gatewayEnv,
       }),
       log: gatewayLogs.log,
@@ -441,18 +448,25 @@ async function startBrokerAndUsers(
   options: CheckoutSystemOptions,
 ): Promise<{ broker: TestBroker; users: UsersHarness }> {
   const usersEnv = { INTERNAL_SECRET: internalSecret };
-  if (options.terminalRegistry !== 'users') {
+  if (options.terminalRegistry !== 'users' && !options.live) {
     const broker = await startTestBroker(t);
     const users = await startUsers(t, { ...usersEnv, MQTT_URL: broker.url });
     return { broker, users };
   }
+  // The broker asks the users service (terminals' secrets, browsers' keys), so users starts
+  // first, on the broker's port chosen beforehand.
   const port = await freePort();
   const users = await startUsers(t, { ...usersEnv, MQTT_URL: `mqtt://127.0.0.1:${port}` });
-  const broker = await startTestBroker(t, {
-    INTERNAL_SECRET: internalSecret,
-    USERS_URL: users.url,
-    MQTT_PORT: String(port),
-  });
+  const broker = await startTestBroker(
+    t,
+    {
+      INTERNAL_SECRET: internalSecret,
+      MQTT_PORT: String(port),
+      ...(options.terminalRegistry === 'users' ? { USERS_URL: users.url } : {}),
+      ...(options.live ? { JWKS_URL: `${users.url}/api/auth/jwks.json` } : {}),
+    },
+    { websocket: options.live === true },
+  );
   return { broker, users };
 }
 

@@ -14,6 +14,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly errors: readonly FieldProblem[] = [],
+    /** The whole problem document (its extra members: a decline's `reason`, say). */
+    readonly body: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -59,6 +61,7 @@ function problemOf(status: number, body: unknown): ApiError {
     problem.code ?? `http_${status}`,
     problem.detail ?? problem.title ?? `The shop answered ${status}`,
     errors,
+    (body ?? {}) as Record<string, unknown>,
   );
 }
 

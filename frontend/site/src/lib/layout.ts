@@ -85,6 +85,7 @@ export function mountLayout(options: LayoutOptions = {}): { search: HTMLInputEle
     });
     account.replaceChildren(
       cart,
+      link('/orders', 'My orders'),
       ...(user.roles.includes('seller') ? [link('/seller', 'My products')] : []),
       ...(user.roles.includes('admin') ? [link('/admin', 'Back office')] : []),
       h('li', { class: 'nav-item navbar-text small' }, user.name),

@@ -157,7 +157,13 @@ async function render(cart: Cart, focusId?: string): Promise<void> {
       ),
     ),
     cart.checkoutReady
-      ? null
+      ? currentUser()
+        ? h(
+            'a',
+            { class: 'btn btn-primary btn-lg', href: '/checkout', id: 'to-checkout' },
+            'Check out',
+          )
+        : null
       : h(
           'p',
           { class: 'text-danger', id: 'cart-blocked' },
