@@ -63,6 +63,8 @@ export interface TestBroker {
    * publishes what that client must hear (a message for a group with no member is for nobody).
    */
   subscribed(clientId: string, filter: string): Promise<void>;
+  /** The ids of the clients connected to the running broker now (none while stopped). */
+  clientIds(): string[];
   /** The same as `stop()`; the test's teardown calls it. */
   close(): Promise<void>;
   /**
@@ -100,8 +102,7 @@ export async function startTestBroker(
   let port = Number(env.MQTT_PORT ?? 0);
   let wsPort = 0;
   let running:
-    | { server: net.Server; broker: MercadoBroker; web: http.Server | undefined }
-    | undefined;
+    { server: net.Server; broker: MercadoBroker; web: http.Server | undefined } | undefined;
   // A stand-in for the users service's registry: what `registerTerminal` recorded, compared in
   // constant time as the registry compares hashes.
   const terminals = new Map<string, Buffer>();
@@ -187,6 +188,9 @@ export async function startTestBroker(
     registerTerminal(terminalId, secret = randomBytes(24).toString('base64url')) {
       terminals.set(terminalId, Buffer.from(secret));
       return secret;
+    },
+    clientIds() {
+      return running ? Object.keys(connectedClients(running.broker)) : [];
     },
     async subscribed(clientId, filter) {
       await eventually(`${clientId} subscribed to ${filter}`, () => {

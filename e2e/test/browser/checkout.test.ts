@@ -1,7 +1,7 @@
 import t from 'tap';
 import { runSimulator, startTerminalSystem } from '../terminals/till.js';
-import { checkAccessibility, launchBrowser, openPage, type TestPage } from './harness.js';
-import { startStorefront, type Storefront } from './storefront.js';
+import { checkAccessibility, launchBrowser, openPage } from './harness.js';
+import { checkOut, payWith, shopperWithCart, startStorefront, statusIs } from './storefront.js';
 
 /**
  * The checkout in a real Chromium against the whole shop, live status over MQTT over WebSocket
@@ -10,55 +10,6 @@ import { startStorefront, type Storefront } from './storefront.js';
  * shopper's open page turns paid by itself.
  */
 const browser = await launchBrowser(t);
-
-// The page-side globals of the functions sent to the page (tests compile without the DOM).
-declare const document: { getElementById(id: string): { dataset: Record<string, string> } | null };
-
-/** A new shopper, registered through the page, signed in, with `quantity` of `productId` in the cart. */
-async function shopperWithCart(shop: Storefront, page: TestPage, productId: string, quantity = 1) {
-  const { page: tab } = page;
-  await page.goto('/register');
-  await tab.fill('#name', 'Lucía Compradora');
-  await tab.fill('#email', `lucia-${crypto.randomUUID()}@example.com`);
-  await tab.fill('#password', 'correct horse battery staple');
-  await tab.click('#register-form button[type="submit"]');
-  await tab.waitForURL(`${shop.url}/`);
-  await page.goto(`/product?id=${productId}`);
-  await tab.fill('#quantity', String(quantity));
-  await tab.click('#add-to-cart button[type="submit"]');
-  await tab.waitForSelector('.toast:has-text("Added to your cart")');
-}
-
-async function checkOut(page: TestPage): Promise<string> {
-  const { page: tab } = page;
-  await page.goto('/cart');
-  await tab.click('#to-checkout');
-  await tab.waitForURL(/\/checkout$/);
-  await tab.waitForSelector('#checkout-total');
-  await tab.fill('#ship-name', 'Lucía Compradora');
-  await tab.fill('#ship-line1', 'Calle Mayor 1');
-  await tab.fill('#ship-city', 'Madrid');
-  await tab.fill('#ship-postal', '28013');
-  await tab.fill('#ship-country', 'es');
-  await tab.click('#checkout-form button[type="submit"]');
-  await tab.waitForURL(/\/order\?id=/);
-  return new URL(tab.url()).searchParams.get('id')!;
-}
-
-async function statusIs(page: TestPage, status: string): Promise<void> {
-  await page.page.waitForFunction(
-    (wanted) => document.getElementById('order-status')?.dataset.status === wanted,
-    status,
-  );
-}
-
-async function payWith(page: TestPage, number: string): Promise<void> {
-  const { page: tab } = page;
-  await tab.fill('#card-number', number);
-  await tab.fill('#card-expiry', '12/34');
-  await tab.fill('#card-cvc', '123');
-  await tab.click('#pay-form button[type="submit"]');
-}
 
 t.test('check out, a declined card and why, another card, paid live', async (t) => {
   const shop = await startStorefront(t);

@@ -89,6 +89,23 @@ export const statusColors: Record<string, string> = {
   partially_refunded: 'info',
 };
 
+/** Why a refund was made, as the orders service names it, for a shopper. */
+export const refundReasons: Record<string, string> = {
+  customer_request: 'at your request',
+  damaged: 'damaged',
+  not_delivered: 'not delivered',
+  wrong_item: 'wrong item',
+  duplicate: 'duplicate order',
+  out_of_stock: 'out of stock',
+  other: 'other reason',
+};
+
+export const refundStatuses: Record<string, string> = {
+  pending: 'on its way',
+  succeeded: 'refunded',
+  failed: 'failed',
+};
+
 /** Whether the shopper may still pay: awaiting payment or failed, before the deadline. */
 export function payable(order: Pick<Order, 'status' | 'deadline'>, now = Date.now()): boolean {
   return (

@@ -23,6 +23,8 @@ interface StoredSession {
   accessToken: string;
   /** Epoch ms. */
   accessExpiresAt: number;
+  /** The access token's lifetime when issued, ms. */
+  accessTtlMs: number;
   refreshToken: string;
 }
 
@@ -35,8 +37,8 @@ interface SessionAnswer {
 
 const sessionKey = 'mercado.session';
 const cartKey = 'mercado.cartToken';
-/** Renewed this long before it expires. */
-const renewAheadMs = 30_000;
+/** Renewed this long before it expires (or a quarter of its life, for a short-lived one). */
+const renewAheadMs = (session: StoredSession) => Math.min(30_000, (session.accessTtlMs || 0) / 4);
 const listeners = new Set<(user: SessionUser | undefined) => void>();
 let renewing: Promise<boolean> | undefined;
 
@@ -55,6 +57,7 @@ function store(answer: SessionAnswer | undefined): void {
       user: answer.user,
       accessToken: answer.accessToken,
       accessExpiresAt: Date.now() + answer.expiresIn * 1000,
+      accessTtlMs: answer.expiresIn * 1000,
       refreshToken: answer.refreshToken,
     };
     localStorage.setItem(sessionKey, JSON.stringify(session));
@@ -110,7 +113,7 @@ function renew(): Promise<boolean> {
 export async function accessToken(): Promise<string | undefined> {
   let session = read();
   if (!session) return undefined;
-  if (session.accessExpiresAt - renewAheadMs <= Date.now()) {
+  if (session.accessExpiresAt - renewAheadMs(session) <= Date.now()) {
     if (!(await renew())) return undefined;
     session = read();
   }
@@ -120,7 +123,7 @@ export async function accessToken(): Promise<string | undefined> {
 /** When the access token will want renewing (for a timer that keeps a live connection fresh). */
 export function accessRenewalDue(): number | undefined {
   const session = read();
-  return session ? session.accessExpiresAt - renewAheadMs : undefined;
+  return session ? session.accessExpiresAt - renewAheadMs(session) : undefined;
 }
 
 export async function signIn(email: string, password: string): Promise<SessionUser> {

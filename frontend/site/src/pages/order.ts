@@ -11,6 +11,8 @@ import {
   getOrder,
   payable,
   payOrder,
+  refundReasons,
+  refundStatuses,
   statusColors,
   statusLabels,
   type Order,
@@ -380,7 +382,7 @@ function details(current: Order): HTMLElement[] {
               h(
                 'li',
                 { 'data-refund': refund.status },
-                `${money(refund.amountMinor, current.currency)} — ${refund.reason} (${refund.status})`,
+                `${money(refund.amountMinor, current.currency)} — ${refundReasons[refund.reason] ?? refund.reason} (${refundStatuses[refund.status] ?? refund.status})`,
               ),
             ),
           ),
