@@ -32,7 +32,6 @@ const root = byId('order');
 const badge = byId('order-status');
 const liveState = byId('live-state');
 const id = new URLSearchParams(location.search).get('id') ?? '';
-let order: Order | undefined;
 let countdown: ReturnType<typeof setInterval> | undefined;
 /** The last payment's answer, shown above the form until the next attempt. */
 let payNotice: { kind: 'danger' | 'info' | 'success'; text: string } | undefined;
@@ -171,6 +170,7 @@ function payForm(current: Order): HTMLElement {
     }
     // One key per attempt with this card, kept until its answer: a retry after a lost answer
     // is the same payment, never a second charge.
+    payNotice = undefined;
     const keyName = `mercado.payKey.${current.id}`;
     const key = sessionStorage.getItem(keyName) ?? crypto.randomUUID();
     sessionStorage.setItem(keyName, key);
@@ -392,7 +392,6 @@ function details(current: Order): HTMLElement[] {
 }
 
 async function render(current: Order): Promise<void> {
-  order = current;
   showStatus(current);
   document.title = `Order ${current.id.slice(0, 8)} — Mercado`;
   byId('order-title').textContent = `Order ${current.id.slice(0, 8)}`;
@@ -464,10 +463,9 @@ async function start(): Promise<void> {
   }
   followOrders(
     [id],
-    (event) => {
-      if (event.status !== order?.status) payNotice = undefined;
-      void refresh();
-    },
+    // The last payment's notice stays until the next attempt: the event of that very payment
+    // may come before or after its HTTP answer.
+    () => void refresh(),
     (state) => {
       liveState.textContent = liveTexts[state];
       liveState.dataset.state = state;
