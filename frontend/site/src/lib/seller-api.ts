@@ -1,4 +1,4 @@
-import { get, query, send } from './api.js';
+import { get, query, request, send } from './api.js';
 import type { Product, ProductPage, ProductStock } from './catalog-api.js';
 
 /**
@@ -19,6 +19,17 @@ export interface ProductFields {
 
 export const myProducts = (sellerId: string, cursor?: string) =>
   get<ProductPage>(`/products${query({ seller: sellerId, status: 'all', limit: 50, cursor })}`);
+
+/**
+ * One of the seller's products as it is now: a catalog read may be kept by the browser for half a
+ * minute, which would show the seller their change undone; `no-cache` asks the shop itself.
+ */
+export const ownProduct = async (id: string) =>
+  (
+    await request<Product>(`/products/${encodeURIComponent(id)}`, {
+      headers: { 'cache-control': 'no-cache' },
+    })
+  ).body;
 
 export const createProduct = (fields: ProductFields) => send<Product>('POST', '/products', fields);
 

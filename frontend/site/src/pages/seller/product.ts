@@ -1,10 +1,5 @@
 import { ApiError } from '../../lib/api.js';
-import {
-  getProduct,
-  productStock,
-  type Product,
-  type ProductStock,
-} from '../../lib/catalog-api.js';
+import { productStock, type Product, type ProductStock } from '../../lib/catalog-api.js';
 import { byId, fill, h } from '../../lib/dom.js';
 import { busy, clearProblems, fieldProblem } from '../../lib/forms.js';
 import { minorDigits, money, parseMajor } from '../../lib/format.js';
@@ -12,6 +7,7 @@ import { mountLayout } from '../../lib/layout.js';
 import {
   changeProduct,
   createProduct,
+  ownProduct,
   setStock,
   type ProductFields,
 } from '../../lib/seller-api.js';
@@ -534,7 +530,7 @@ async function start(): Promise<void> {
   try {
     const [tree, product] = await Promise.all([
       categoryChoices(),
-      productId ? getProduct(productId) : Promise.resolve(undefined),
+      productId ? ownProduct(productId) : Promise.resolve(undefined),
     ]);
     categories = tree;
     show(product);
