@@ -108,6 +108,7 @@ export const policy: readonly PolicyEntry[] = [
   { method: 'DELETE', path: '/api/cart/items/:productId', access: 'public' },
   { method: 'POST', path: '/api/orders', access: 'authenticated' },
   { method: 'GET', path: '/api/orders', access: 'authenticated' },
+  { method: 'GET', path: '/api/orders/sold', access: sellerOrAdmin },
   { method: 'GET', path: '/api/orders/:id', access: 'authenticated' },
   { method: 'POST', path: '/api/orders/:id/cancel', access: 'authenticated' },
   { method: 'POST', path: '/api/orders/:id/ship', access: sellerOrAdmin },

@@ -53,6 +53,7 @@ t.test('the policy table has an entry for every route of the public API', async 
     ['DELETE', '/api/cart/items/p-1'],
     ['POST', '/api/orders'],
     ['GET', '/api/orders'],
+    ['GET', '/api/orders/sold'],
     ['GET', '/api/orders/o-1'],
     ['POST', '/api/orders/o-1/cancel'],
     ['POST', '/api/orders/o-1/ship'],
@@ -102,6 +103,8 @@ t.test(
     t.same(access(routes.match('PATCH', '/api/users/someone')), ['admin']);
     t.same(access(routes.match('GET', '/api/inventory/low-stock')), ['seller', 'admin']);
     t.equal(access(routes.match('GET', '/api/inventory/p-1')), 'public');
+    t.same(access(routes.match('GET', '/api/orders/sold')), ['seller', 'admin']);
+    t.equal(access(routes.match('GET', '/api/orders/o-1')), 'authenticated');
     t.equal(access(routes.match('HEAD', '/api/products')), 'public');
     t.equal(access(routes.match('GET', '/api/products/')), 'public');
     t.same(routes.match('DELETE', '/api/users/me'), { allow: 'GET, HEAD, PATCH' });

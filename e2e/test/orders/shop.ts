@@ -174,6 +174,9 @@ export async function prepareOrdersSweep(shop: Shop): Promise<HostileInputSweep>
       'DELETE /api/cart/items/{productId}': { params: { productId } },
       'POST /api/orders': { body: { shippingAddress: { ...address, line2: 'Piso 2' } } },
       'GET /api/orders': { query: { status: 'paid', limit: '10', cursor: 'c' } },
+      'GET /api/orders/sold': {
+        query: { status: 'paid', seller: randomUUID(), limit: '10', cursor: 'c' },
+      },
       'GET /api/orders/{id}': { params: { id } },
       'POST /api/orders/{id}/cancel': { params: { id } },
       'POST /api/orders/{id}/ship': { params: { id } },

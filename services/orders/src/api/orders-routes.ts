@@ -4,7 +4,13 @@ import { ordersError } from '../errors.js';
 import type { OrdersDeps } from '../domain/deps.js';
 import { placeOrderOnce } from '../domain/checkout.js';
 import { replayedHeader } from '../domain/idempotency.js';
-import { cancelOrder, findOrders, fulfilOrder, getOrder } from '../domain/orders.js';
+import {
+  cancelOrder,
+  findOrders,
+  findSoldOrders,
+  fulfilOrder,
+  getOrder,
+} from '../domain/orders.js';
 import { refundOrderOnce } from '../domain/refunds.js';
 import {
   checkoutBody,
@@ -14,6 +20,8 @@ import {
   ordersQuery,
   refundAnswer,
   refundBody,
+  soldOrdersPage,
+  soldOrdersQuery,
 } from './schemas.js';
 
 /** Stripe's limit: up to 255 characters; printable ASCII, as an HTTP header value carries it. */
@@ -65,6 +73,22 @@ export function ordersRoutes(deps: OrdersDeps): ApiRouter {
       async function ordersRoute({ identity, query }, _req, res) {
         res.setHeader('Cache-Control', 'no-store');
         res.json(await findOrders(deps, identity, query));
+      },
+    )
+    .route(
+      {
+        method: 'get',
+        path: '/sold',
+        summary: 'The orders holding the caller’s items (a seller’s back office), newest first',
+        description:
+          'Each with its shipping address, the seller’s own lines and `otherSellers`; keyset pages as `GET /api/orders`. Only an admin may name another `seller` (403 `forbidden`).',
+        access: ['seller', 'admin'],
+        query: soldOrdersQuery,
+        responses: { 200: { description: 'A page of orders', schema: soldOrdersPage } },
+      },
+      async function soldOrdersRoute({ identity, query }, _req, res) {
+        res.setHeader('Cache-Control', 'no-store');
+        res.json(await findSoldOrders(deps, identity, query));
       },
     )
     .route(

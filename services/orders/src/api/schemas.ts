@@ -77,6 +77,13 @@ export const ordersQuery = z.strictObject({
   cursor: z.string().min(1).max(300).optional(),
 });
 
+export const soldOrdersQuery = ordersQuery.extend({
+  seller: z
+    .uuid()
+    .optional()
+    .describe('Whose items: the caller’s own (the default); only an admin may name another seller'),
+});
+
 const orderSummary = z.object({
   id: z.uuid(),
   userId: z.uuid(),
@@ -183,4 +190,19 @@ export const orderView = orderSummary.extend({
     }),
   ),
   refunds: z.array(refundView),
+});
+
+const lineView = orderView.shape.lines.element;
+
+export const soldOrdersPage = z.object({
+  items: z.array(
+    orderSummary.extend({
+      shippingAddress: checkoutBody.shape.shippingAddress,
+      lines: z.array(lineView).describe('The seller’s own lines of the order'),
+      otherSellers: z
+        .boolean()
+        .describe('Other sellers have items in it too: an admin ships and refunds it'),
+    }),
+  ),
+  nextCursor: z.string().nullable(),
 });

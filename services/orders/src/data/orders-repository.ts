@@ -176,21 +176,57 @@ export async function listOrders(
     limit: number;
   },
 ): Promise<OrderRow[]> {
-  const query = db<OrderRow>('orders');
-  if (filter.userId) query.where({ user_id: filter.userId });
-  if (filter.status) query.where({ status: filter.status });
+  const query = db<OrderRow>('orders as o').select('o.*');
+  if (filter.userId) query.where('o.user_id', filter.userId);
+  return newestFirst(query, filter);
+}
+
+/** The listings' common part: a status, and one page newest first after the keyset `after`. */
+function newestFirst(
+  query: Knex.QueryBuilder<OrderRow, OrderRow[]>,
+  filter: {
+    status?: OrderStatus | undefined;
+    after?: { createdAt: string; id: string } | undefined;
+    limit: number;
+  },
+): Promise<OrderRow[]> {
+  if (filter.status) query.where('o.status', filter.status);
   if (filter.after) {
-    query.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', [
+    query.whereRaw('(o.created_at, o.id) < (?::timestamptz, ?::uuid)', [
       filter.after.createdAt,
       filter.after.id,
     ]);
   }
   return query
     .orderBy([
-      { column: 'created_at', order: 'desc' },
-      { column: 'id', order: 'desc' },
+      { column: 'o.created_at', order: 'desc' },
+      { column: 'o.id', order: 'desc' },
     ])
     .limit(filter.limit);
+}
+
+/**
+ * A page of the orders holding at least one line sold by `sellerId`, newest first, after the
+ * keyset position `after` (order_lines_seller_idx finds the seller's lines).
+ */
+export async function listOrdersWithSeller(
+  db: Knex,
+  filter: {
+    sellerId: string;
+    status?: OrderStatus | undefined;
+    after?: { createdAt: string; id: string } | undefined;
+    limit: number;
+  },
+): Promise<OrderRow[]> {
+  const query = db<OrderRow>('orders as o')
+    .select('o.*')
+    .whereExists(
+      db('order_lines as l')
+        .select(db.raw('1'))
+        .whereRaw('l.order_id = o.id')
+        .where('l.seller_id', filter.sellerId),
+    );
+  return newestFirst(query, filter);
 }
 
 /** Which unpaid orders to ask payments about (see claimOrdersToCheck). */

@@ -6,6 +6,7 @@ import {
   findOrder,
   findOrderLines,
   listOrders,
+  listOrdersWithSeller,
   lockOrder,
   orderStatuses,
   type OrderLineRow,
@@ -16,7 +17,14 @@ import type { OrdersDeps } from './deps.js';
 import { intentCancelled } from './events.js';
 import { settleReservation } from './reservations.js';
 import { actorOf, moveOrder } from './transitions.js';
-import { loadOrderView, toOrderSummary, type OrderSummaryView, type OrderView } from './views.js';
+import {
+  loadOrderView,
+  toLineView,
+  toOrderSummary,
+  type OrderSummaryView,
+  type OrderView,
+  type SoldOrderView,
+} from './views.js';
 
 const isAdmin = (identity: Identity) => identity.roles.includes('admin');
 
@@ -53,23 +61,83 @@ export async function findOrders(
   query: { status?: OrderStatus | undefined; limit: number; cursor?: string | undefined },
 ): Promise<{ items: OrderSummaryView[]; nextCursor: string | null }> {
   const userId = isAdmin(identity) ? undefined : identity.userId;
-  const context = `${userId ?? '*'}|${query.status ?? '*'}`;
+  return listingPage(
+    deps,
+    query,
+    `${userId ?? '*'}|${query.status ?? '*'}`,
+    (page) => listOrders(deps.db, { userId, ...page }),
+    (rows) => rows.map(toOrderSummary),
+  );
+}
+
+type PageRead = {
+  status?: OrderStatus | undefined;
+  after?: { createdAt: string; id: string } | undefined;
+  limit: number;
+};
+
+/**
+ * One page of a listing, newest first: the cursor read back (bound to `context`: the listing's
+ * caller and filter), `limit` rows and one more read to tell whether a page follows, and the
+ * cursor after it.
+ */
+async function listingPage<T>(
+  deps: OrdersDeps,
+  query: { status?: OrderStatus | undefined; limit: number; cursor?: string | undefined },
+  context: string,
+  read: (page: PageRead) => Promise<OrderRow[]>,
+  view: (page: OrderRow[]) => T[] | Promise<T[]>,
+): Promise<{ items: T[]; nextCursor: string | null }> {
   const after = query.cursor ? deps.cursors.decode(query.cursor, cursorSchema, context) : undefined;
-  const rows = await listOrders(deps.db, {
-    userId,
-    status: query.status,
-    after,
-    limit: query.limit + 1,
-  });
+  const rows = await read({ status: query.status, after, limit: query.limit + 1 });
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   return {
-    items: page.map(toOrderSummary),
+    items: await view(page),
     nextCursor:
       rows.length > query.limit && last
         ? deps.cursors.encode({ createdAt: last.created_at.toISOString(), id: last.id }, context)
         : null,
   };
+}
+
+/**
+ * The orders holding items the seller sold (a seller: their own; an admin: any seller's), newest
+ * first, keyset-paginated like the shopper's listing with a cursor bound to the seller and the
+ * filter. Each comes with its shipping address (the seller ships it), the seller's own lines only,
+ * and whether other sellers have items in it too (then an admin ships and refunds it).
+ */
+export async function findSoldOrders(
+  deps: OrdersDeps,
+  identity: Identity & { userId: string },
+  query: {
+    seller?: string | undefined;
+    status?: OrderStatus | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  },
+): Promise<{ items: SoldOrderView[]; nextCursor: string | null }> {
+  const sellerId = query.seller ?? identity.userId;
+  if (sellerId !== identity.userId && !isAdmin(identity)) {
+    throw ordersError('forbidden', { detail: 'A seller lists the orders of their own items' });
+  }
+  const context = `sold|${sellerId}|${query.status ?? '*'}`;
+  const read = (page: PageRead) => listOrdersWithSeller(deps.db, { sellerId, ...page });
+  return listingPage(deps, query, context, read, async (page) => {
+    const lines = await findOrderLines(
+      deps.db,
+      page.map((row) => row.id),
+    );
+    return page.map((row) => {
+      const all = lines.filter((line) => line.order_id === row.id);
+      return {
+        ...toOrderSummary(row),
+        shippingAddress: row.shipping_address,
+        lines: all.filter((line) => line.seller_id === sellerId).map(toLineView),
+        otherSellers: all.some((line) => line.seller_id !== sellerId),
+      };
+    });
+  });
 }
 
 export { orderStatuses };

@@ -63,6 +63,15 @@ export interface OrderView extends OrderSummaryView {
   refunds: RefundView[];
 }
 
+/** An order as the seller of some of its items sees it: their lines only, and where it goes. */
+export interface SoldOrderView extends OrderSummaryView {
+  shippingAddress: ShippingAddress;
+  /** The seller's own lines. */
+  lines: OrderView['lines'];
+  /** Other sellers have items in it too: an admin ships, delivers and refunds it. */
+  otherSellers: boolean;
+}
+
 export interface RefundView {
   refundId: string;
   paymentId: string;

@@ -30,7 +30,9 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
         summary: 'List and search active products, one keyset page at a time',
         description:
           '`q` matches each word as a prefix; sorted by relevance when searching, newest first ' +
-          'otherwise. Cacheable for 30 s, with an ETag.',
+          'otherwise. Cacheable for 30 s, with an ETag. `status=inactive` or `all` lists a ' +
+          'seller’s products that are not on sale too: only for that seller (`seller` their own ' +
+          'id; 401 anonymous, 403 anyone else) and admins, and never cached for others.',
         access: 'public',
         query: listProductsQuery,
         responses: {
@@ -39,19 +41,29 @@ export function productsRoutes(deps: ProductsDeps): ApiRouter {
         },
         before,
       },
-      async function listRoute({ query }, req, res) {
-        const page = await listProducts(deps, {
-          ...(query.q !== undefined ? { q: query.q } : {}),
-          ...(query.category ? { category: query.category } : {}),
-          ...(query.seller ? { sellerId: query.seller } : {}),
-          ...(query.currency ? { currency: query.currency } : {}),
-          ...(query.minPrice !== undefined ? { minPrice: query.minPrice } : {}),
-          ...(query.maxPrice !== undefined ? { maxPrice: query.maxPrice } : {}),
-          ...(query.sort ? { sort: query.sort } : {}),
-          ...(query.cursor ? { cursor: query.cursor } : {}),
-          limit: query.limit,
-        });
-        sendCacheableJson(req, res, page, cachePolicy.publicCatalog);
+      async function listRoute({ query, identity }, req, res) {
+        const page = await listProducts(
+          deps,
+          {
+            status: query.status,
+            ...(query.q !== undefined ? { q: query.q } : {}),
+            ...(query.category ? { category: query.category } : {}),
+            ...(query.seller ? { sellerId: query.seller } : {}),
+            ...(query.currency ? { currency: query.currency } : {}),
+            ...(query.minPrice !== undefined ? { minPrice: query.minPrice } : {}),
+            ...(query.maxPrice !== undefined ? { maxPrice: query.maxPrice } : {}),
+            ...(query.sort ? { sort: query.sort } : {}),
+            ...(query.cursor ? { cursor: query.cursor } : {}),
+            limit: query.limit,
+          },
+          actorOf(identity),
+        );
+        sendCacheableJson(
+          req,
+          res,
+          page,
+          query.status === 'active' ? cachePolicy.publicCatalog : cachePolicy.callerSpecific,
+        );
       },
     )
     .route(

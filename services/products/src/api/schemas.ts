@@ -143,6 +143,12 @@ export const listProductsQuery = z
     minPrice: wholeNumber(0, maxPriceMinor).optional(),
     maxPrice: wholeNumber(0, maxPriceMinor).optional(),
     seller: id.optional(),
+    status: z
+      .enum(['active', 'inactive', 'all'])
+      .default('active')
+      .describe(
+        'Products on sale (`active`, the default), or, for their seller and admins, `inactive` or `all`',
+      ),
     currency: currency.optional(),
     sort: z.enum(productSorts).optional(),
     cursor: z.string().min(1).max(512).optional(),

@@ -149,7 +149,11 @@ export type ListPosition =
   | { sort: 'price_asc' | 'price_desc'; priceMinor: number; id: string }
   | { sort: 'relevance'; rank: number; createdAt: Date; id: string };
 
+/** Which products a listing takes: the public catalog is `active`; the rest is their seller's. */
+export type ProductStatusFilter = 'active' | 'inactive' | 'all';
+
 export interface ProductListQuery {
+  status: ProductStatusFilter;
   /** A tsquery in to_tsquery syntax, built by the caller from plain words (never user syntax). */
   tsquery?: string;
   category?: { id: string } | { slug: string };
@@ -163,10 +167,11 @@ export interface ProductListQuery {
 }
 
 /**
- * Active products, filtered and sorted, one keyset page: a single statement, whatever the filters.
- * Every order ends on the primary key, so it is total and pages neither repeat nor skip rows.
+ * Products (active ones for the catalog), filtered and sorted, one keyset page: a single
+ * statement, whatever the filters. Every order ends on the primary key, so it is total and pages
+ * neither repeat nor skip rows.
  */
-export async function listActiveProducts(
+export async function listProductSummaries(
   db: Knex,
   query: ProductListQuery,
 ): Promise<ProductSummaryRow[]> {
@@ -179,8 +184,9 @@ export async function listActiveProducts(
         : 'products as p',
     )
     .select(summaryColumns)
-    .whereRaw('p.active')
     .limit(query.limit);
+  if (query.status === 'active') builder.whereRaw('p.active');
+  if (query.status === 'inactive') builder.whereRaw('not p.active');
   if (query.tsquery) {
     builder.select(db.raw('ts_rank(p.search, tsq.query) as rank'));
     builder.whereRaw('p.search @@ tsq.query');

@@ -16,7 +16,7 @@ import {
   findProductById,
   findProductsByIds,
   insertProduct,
-  listActiveProducts,
+  listProductSummaries,
   lockProductById,
   updateProduct,
   type ListPosition,
@@ -24,12 +24,15 @@ import {
   type ProductChanges,
   type ProductRow,
   type ProductSort,
+  type ProductStatusFilter,
   type ProductSummaryRow,
 } from '../data/products-repository.js';
 
 export type CategoryFilter = { id: string } | { slug: string };
 
 export interface ProductSearch {
+  /** `active` (the catalog, anyone's) unless the caller lists their own (or is an admin). */
+  status?: ProductStatusFilter;
   q?: string;
   /** The category and everything below it. */
   category?: CategoryFilter;
@@ -60,6 +63,21 @@ function positionOf(sort: ProductSort, row: ProductSummaryRow): ListPosition {
 }
 
 /**
+ * Who may list products other than active ones: an admin, or a seller their own (`sellerId`
+ * theirs). Anyone else is refused (401 when anonymous, 403 otherwise), never shown a
+ * silently different listing.
+ */
+function assertMayListInactive(viewer: Actor | undefined, sellerId: string | undefined): void {
+  if (!viewer) {
+    throw new AppError('unauthorized', { detail: 'Sign in to list products that are not on sale' });
+  }
+  if (viewer.isAdmin || (sellerId !== undefined && sellerId === viewer.userId)) return;
+  throw new AppError('forbidden', {
+    detail: 'Only a seller lists their own products that are not on sale (`seller` = their id)',
+  });
+}
+
+/**
  * The public catalog listing: active products matching the words of `q` (each word as a prefix),
  * inside a category subtree, a price range, a seller, a currency; sorted by relevance (the
  * default for a search), price or newest; one keyset page per call.
@@ -67,7 +85,10 @@ function positionOf(sort: ProductSort, row: ProductSummaryRow): ListPosition {
 export async function listProducts(
   deps: ProductsDeps,
   search: ProductSearch,
+  viewer?: Actor,
 ): Promise<ProductPage> {
+  const status = search.status ?? 'active';
+  if (status !== 'active') assertMayListInactive(viewer, search.sellerId);
   const tsquery = search.q === undefined ? undefined : toPrefixTsquery(search.q);
   const sort: ProductSort =
     search.sort === undefined || search.sort === 'relevance'
@@ -76,6 +97,7 @@ export async function listProducts(
         : 'newest'
       : search.sort;
   const fingerprint = JSON.stringify([
+    ...(status === 'active' ? [] : [status]),
     tsquery ?? null,
     search.category ?? null,
     search.sellerId ?? null,
@@ -89,7 +111,8 @@ export async function listProducts(
   // Text with no letter or digit in it (`%_\`, `.*(`) can match no product.
   if (search.q !== undefined && tsquery === undefined) return { items: [], nextCursor: null };
 
-  const rows = await listActiveProducts(deps.db, {
+  const rows = await listProductSummaries(deps.db, {
+    status,
     ...(tsquery ? { tsquery } : {}),
     ...(search.category ? { category: search.category } : {}),
     ...(search.sellerId ? { sellerId: search.sellerId } : {}),
