@@ -98,6 +98,9 @@ export function followTerminalStatus(handlers: {
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       keepalive: 30,
+      // Plain timers: mqtt.js's default in browsers runs them in a Worker made from a blob:
+      // URL, which the site's CSP (script-src 'self') refuses.
+      timerVariant: 'native',
     });
     client = mine;
     mine.on('connect', () => {

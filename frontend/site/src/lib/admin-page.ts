@@ -44,7 +44,7 @@ export function adminPage(section: (typeof adminSections)[number][0]): SessionUs
           'p',
           { class: 'mb-0' },
           'The back office is for the shop’s admins, and your account is not one. ',
-          h('a', { href: '/' }, 'Back to the shop'),
+          h('a', { class: 'alert-link', href: '/' }, 'Back to the shop'),
           '.',
         ),
       ),

@@ -372,7 +372,7 @@ if (adminPage('/admin/orders')) {
         'p',
         { class: 'alert alert-warning' },
         'Which order? ',
-        h('a', { href: '/admin/orders' }, 'Choose one'),
+        h('a', { class: 'alert-link', href: '/admin/orders' }, 'Choose one'),
         '.',
       ),
     );
@@ -393,7 +393,7 @@ if (adminPage('/admin/orders')) {
             error instanceof ApiError && error.status === 404
               ? 'No such order.'
               : 'The order could not be loaded. ',
-            h('a', { href: '/admin/orders' }, 'Back to all orders'),
+            h('a', { class: 'alert-link', href: '/admin/orders' }, 'Back to all orders'),
             '.',
           ),
         );

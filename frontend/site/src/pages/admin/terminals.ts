@@ -67,7 +67,7 @@ function presence(terminalId: string, status: string, since: string | null): HTM
 }
 
 function copyButton(label: string, text: () => string): HTMLButtonElement {
-  const button = h('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button' }, label);
+  const button = h('button', { class: 'btn btn-sm btn-outline-dark', type: 'button' }, label);
   button.addEventListener('click', () => {
     navigator.clipboard.writeText(text()).then(
       () => toast('Copied.', 'success'),
@@ -202,7 +202,7 @@ function transactionLine(transaction: TerminalTransaction): HTMLLIElement {
 function card(terminal: Terminal): HTMLElement {
   listed.set(terminal.id, terminal.presence);
   const live = heard.get(terminal.id);
-  const rotate = itemButton('New secret', `for ${terminal.name}`, 'btn-outline-secondary');
+  const rotate = itemButton('New secret', `for ${terminal.name}`, 'btn-outline-dark');
   const remove = itemButton('Delete', terminal.name, 'btn-outline-danger');
   const element = h(
     'div',

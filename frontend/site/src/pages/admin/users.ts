@@ -15,9 +15,9 @@ import { toast } from '../../lib/toast.js';
  * `/admin/users`: search by name or email, role and state; each user's roles changed in place,
  * and disabled (after a confirmation: every sign-in of theirs ends) or enabled again.
  */
-const admin = adminPage('/admin/users');
 const search = byId<HTMLFormElement>('user-search');
 const body = byId('users');
+const admin = adminPage('/admin/users');
 
 function filter(): UserQuery {
   const value = (name: string) => (search.elements.namedItem(name) as HTMLInputElement).value;
@@ -32,7 +32,7 @@ function filter(): UserQuery {
 }
 
 function row(user: AdminUser): HTMLTableRowElement {
-  const tr = h('tr', { 'data-user': user.id });
+  const tr = h('tr', { 'data-user': user.id, 'data-roles': user.roles.join(' ') });
   const self = user.id === admin?.id;
   const boxes = roles.map((role) =>
     h('input', {
