@@ -20,6 +20,11 @@ const { system } = shop;
 // The page's globals that the functions run in the page use (tests compile without the DOM
 // library; these functions are sent to the page and run there).
 declare const localStorage: { getItem(key: string): string | null };
+declare const document: {
+  documentElement: { scrollWidth: number };
+  activeElement: { id: string } | null;
+};
+declare const window: { innerWidth: number };
 
 const adminEmail = `admin-${randomUUID()}@e2e.example`;
 const admin = await signUpAdmin(system.users, adminEmail);
@@ -42,8 +47,12 @@ async function signIn(page: TestPage, email: string, next: string): Promise<void
 }
 
 /** A tab of its own with the admin signed in, on `path`. */
-async function adminTab(test: Parameters<typeof openPage>[0], path: string): Promise<TestPage> {
-  const page = await openPage(test, browser, shop.url);
+async function adminTab(
+  test: Parameters<typeof openPage>[0],
+  path: string,
+  viewport: 'phone' | 'desktop' = 'desktop',
+): Promise<TestPage> {
+  const page = await openPage(test, browser, shop.url, { viewport });
   await signIn(page, adminEmail, path);
   return page;
 }
@@ -82,6 +91,25 @@ t.test('the dashboard links every section', async (t) => {
     'the header links here',
   );
   await checkAccessibility(t, page, 'the dashboard');
+
+  // On a phone, every page fits the screen's width (wide tables scroll inside themselves).
+  const phone = await adminTab(t, '/admin', 'phone');
+  for (const [path, ready] of [
+    ['/admin', '#admin-sections'],
+    ['/admin/users', '#users-table[aria-busy="false"]'],
+    ['/admin/orders', '#orders-table[aria-busy="false"]'],
+    ['/admin/terminals', '#terminals[aria-busy="false"]'],
+    ['/admin/categories', '#category-tree[aria-busy="false"]'],
+    ['/admin/low-stock', '#low-stock-table[aria-busy="false"]'],
+  ] as const) {
+    await phone.goto(path);
+    await phone.page.waitForSelector(ready, { state: 'attached' });
+    const overflow = await phone.page.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
+    t.ok(overflow <= 0, `${path} fits a phone's width`);
+  }
+  await checkAccessibility(t, phone, 'the low stock, on a phone');
 });
 
 t.test('users: found, given a role, disabled after a confirmation', async (t) => {
@@ -118,8 +146,17 @@ t.test('users: found, given a role, disabled after a confirmation', async (t) =>
   t.equal(await row.locator('[data-state]').getAttribute('data-state'), 'active');
   await checkAccessibility(t, page, 'the users, after a change');
 
-  await row.locator('button', { hasText: 'Disable' }).click();
-  await tab.click('#confirm-yes');
+  // By keyboard: the dialog's focus starts on Cancel; Tab, then Enter, confirms.
+  await row.locator('button', { hasText: 'Disable' }).focus();
+  await tab.keyboard.press('Enter');
+  await dialog.waitFor();
+  t.equal(
+    await tab.evaluate(() => document.activeElement?.id),
+    'confirm-no',
+    'Cancel has the focus',
+  );
+  await tab.keyboard.press('Tab');
+  await tab.keyboard.press('Enter');
   await tab.locator(`[data-user="${target.userId}"] [data-state="disabled"]`).waitFor();
   t.ok(
     await tab.locator(`[data-user="${target.userId}"] button`, { hasText: 'Enable' }).isVisible(),

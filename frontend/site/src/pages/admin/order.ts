@@ -40,7 +40,7 @@ function listing(heading: string, headings: string[], rows: HTMLTableRowElement[
       ? h('p', { class: 'text-body-secondary', id }, `No ${heading.toLowerCase()}.`)
       : h(
           'div',
-          { class: 'table-responsive' },
+          { class: 'table-responsive', tabindex: 0, role: 'region', 'aria-label': heading },
           h(
             'table',
             { class: 'table table-sm align-middle', id },
