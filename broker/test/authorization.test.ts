@@ -555,3 +555,68 @@ t.test('retained only where the contract retains: terminal status', async (t) =>
     );
   }
 });
+
+t.test("an admin's browser may read every terminal's presence, and nothing else new", async (t) => {
+  const { broker, connectAs } = await setUp(t);
+  const admin = '3f0d7f4e-0000-4000-8000-0000000000ad';
+  const seller = '3f0d7f4e-0000-4000-8000-00000000005e';
+  // Written out by hand: what an admin's browser is granted beyond a browser's own order status.
+  const adminGets = new Set([
+    `terminals/${T1}/status`,
+    `terminals/${T2}/status`,
+    'terminals/+/status',
+  ]);
+  const filters = [...matrix.map(([topic]) => topic), ...filterMatrix.map(([filter]) => filter)];
+  const browsers: Array<[string, Promise<MqttClient>, (filter: string) => boolean]> = [
+    ['an admin', broker.browser(admin, undefined, ['admin']), (filter) => adminGets.has(filter)],
+    ['a customer', broker.browser(userA), (filter) => filter.includes(`orders/${userA}/`)],
+    ['a seller', broker.browser(seller, undefined, ['customer', 'seller']), () => false],
+  ];
+  for (const [who, connecting, granted] of browsers) {
+    const client = await connecting;
+    const codes = await subscribeCodes(client, filters);
+    t.ok(Array.isArray(codes), `${who}'s browser got a SUBACK`);
+    const got = filters.filter((_, index) => Array.isArray(codes) && codes[index] === 1);
+    const wanted = filters.filter(granted);
+    t.strictSame(got, wanted, `${who}'s browser is granted exactly its filters`);
+  }
+
+  // It hears a terminal's retained status, live and on subscribing.
+  const live = new Inbox(await broker.browser(admin, undefined, ['admin']));
+  t.strictSame(await subscribeCodes(live.client, ['terminals/+/status']), [1]);
+  const online = validMessage(`terminals/${T1}/status`);
+  const t1 = await connectAs('T1');
+  t.equal(
+    await publishOutcome(t1, `terminals/${T1}/status`, online.payload, { retain: true }),
+    'acked',
+  );
+  t.ok(await live.waitForMarker(online.marker), "the admin's browser hears T1 come online");
+  const late = new Inbox(await broker.browser(admin, undefined, ['admin']));
+  await subscribeCodes(late.client, ['terminals/+/status']);
+  t.equal((await late.waitForMarker(online.marker))?.retain, true, '… and a late one, retained');
+
+  // Reading only: its publishes are refused, retained or not, and nobody hears them.
+  const watcher = new Inbox(await broker.service('gateway'));
+  await subscribeCodes(watcher.client, ['terminals/+/status']);
+  const forged: string[] = [];
+  for (const retain of [true, false]) {
+    const message = validMessage(`terminals/${T2}/status`);
+    forged.push(message.marker);
+    const client = await broker.browser(admin, undefined, ['admin']);
+    t.equal(
+      await publishOutcome(client, `terminals/${T2}/status`, message.payload, { retain }),
+      'closed',
+      `an admin's browser publishing a terminal's status${retain ? ' retained' : ''}: refused`,
+    );
+  }
+  const end = validMessage(`terminals/${T2}/status`);
+  await publishOutcome(await connectAs('T2'), `terminals/${T2}/status`, end.payload, {
+    retain: true,
+  });
+  t.ok(await watcher.waitForMarker(end.marker), 'the end marker arrived');
+  t.strictSame(
+    forged.filter((marker) => watcher.has(marker)),
+    [],
+    'nobody heard the refused publishes',
+  );
+});

@@ -151,8 +151,9 @@ export async function startBroker(
     userId: string,
     expiresIn: string | number,
     header = { alg: 'EdDSA', kid: 'k1' },
+    roles: readonly string[] = ['customer'],
   ) =>
-    new SignJWT({ roles: ['customer'] })
+    new SignJWT({ roles: [...roles] })
       .setProtectedHeader(header)
       .setSubject(userId)
       .setIssuer('mercado')
@@ -160,9 +161,15 @@ export async function startBroker(
       .setIssuedAt()
       .setExpirationTime(expiresIn)
       .sign(key);
-  /** A valid access token; `expiresIn` as jose takes it: `'5m'`, or an absolute epoch second. */
-  const token = (userId: string, expiresIn: string | number = '5m') =>
-    sign(privateKey, userId, expiresIn);
+  /**
+   * A valid access token; `expiresIn` as jose takes it: `'5m'`, or an absolute epoch second; the
+   * roles it carries (a customer's by default).
+   */
+  const token = (
+    userId: string,
+    expiresIn: string | number = '5m',
+    roles: readonly string[] = ['customer'],
+  ) => sign(privateKey, userId, expiresIn, undefined, roles);
   const foreignToken = (userId: string, expiresIn = '5m') => sign(foreignKey, userId, expiresIn);
   /** Signed ES256 with a key the key set holds: valid in every way but its algorithm. */
   const otherAlgorithmToken = (userId: string) =>
@@ -183,13 +190,17 @@ export async function startBroker(
     url = listeners.mqttUrl,
     options: mqtt.IClientOptions = {},
   ) => connect(url, { ...serviceOptions(name), ...options });
-  const browserOptions = async (userId: string): Promise<mqtt.IClientOptions> => ({
+  const browserOptions = async (
+    userId: string,
+    roles?: readonly string[],
+  ): Promise<mqtt.IClientOptions> => ({
     clientId: `web-${userId}-${Math.random().toString(36).slice(2)}`,
     username: 'browser',
-    password: await token(userId),
+    password: await token(userId, '5m', roles),
   });
-  const browser = async (userId: string, url = listeners.mqttUrl) =>
-    connect(url, await browserOptions(userId));
+  /** A browser of `userId`, its token carrying `roles` (a customer's by default). */
+  const browser = async (userId: string, url = listeners.mqttUrl, roles?: readonly string[]) =>
+    connect(url, await browserOptions(userId, roles));
 
   /** Registers a terminal in the stub registry; returns its secret. */
   const registerTerminal = (terminalId: string, secret = randomBytes(24).toString('base64url')) => {

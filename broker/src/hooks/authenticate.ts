@@ -117,7 +117,11 @@ export function createAuthenticate({
         if (payload.exp! * 1_000 <= clock.now()) return undefined;
         // An account disabled or demoted since (iat may be fractional: milliseconds count).
         if (browserRevoked?.(payload.sub!, Math.round(payload.iat! * 1_000))) return undefined;
-        return { principal: { kind: 'browser', userId: payload.sub! }, claims: payload };
+        // Its roles, as the token carries them (a role taken away revokes the token: above).
+        const roles = Array.isArray(payload.roles)
+          ? payload.roles.filter((role): role is string => typeof role === 'string')
+          : [];
+        return { principal: { kind: 'browser', userId: payload.sub!, roles }, claims: payload };
       } catch (error) {
         if (isAccessTokenFault(error)) return undefined;
         throw error;

@@ -81,6 +81,9 @@ t.test(
         } else if (rule.kind === 'terminals') {
           const principal = { kind: 'terminal', terminalId: 'id-1' } as const;
           t.ok(maySubscribe(principal, topicFilter(key)), `every terminal: ${topicFilter(key)}`);
+        } else if (rule.kind === 'browserRole') {
+          const principal = { kind: 'browser', userId: 'id-1', roles: [rule.role] } as const;
+          t.ok(maySubscribe(principal, topicFilter(key)), `${rule.role}s: ${topicFilter(key)}`);
         } else {
           const id = 'id-1';
           const filter = topicFilter(key, { [rule.idParam]: id } as FilterParams<typeof key>);

@@ -14,7 +14,8 @@ import {
 } from '@mercado/common/contract';
 
 const principals = {
-  browser: { kind: 'browser', userId: 'u1' },
+  browser: { kind: 'browser', userId: 'u1', roles: ['customer', 'seller'] },
+  admin: { kind: 'browser', userId: 'u3', roles: ['admin'] },
   terminal: { kind: 'terminal', terminalId: 't1' },
   users: { kind: 'service', service: 'users' },
   products: { kind: 'service', service: 'products' },
@@ -29,29 +30,30 @@ const everyone = Object.values(principals);
 
 /**
  * Who may publish (P) and subscribe (S) each concrete topic, written out by hand from the contract
- * table: the browser is user u1, the terminal is t1; t2 and u2 are someone else.
+ * table: the browser is user u1 (a customer and seller), the admin's browser user u3, the terminal
+ * is t1; t2 and u2 are someone else.
  */
 // prettier-ignore
 const matrix: [topic: string, ...cells: string[]][] = [
-  //                        browser terminal users products inventory orders payments gateway
-  ['payments/intents',        '-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
-  ['payments/requests',       '-',   '-',     '-',  '-',     '-',      '-',   'S',     'P'],
-  ['payments/results/o1',     '-',   '-',     '-',  '-',     '-',      'S',   'P',     'S'],
-  ['payments/refunds',        '-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
-  ['payments/keys',           '-',   'S',     '-',  '-',     '-',      '-',   'P',     'S'],
-  ['payments/status-requests','-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
-  ['payments/status/o1',      '-',   '-',     '-',  '-',     '-',      'S',   'P',     '-'],
-  ['payments/terminal-transactions', '-', '-', 'S', '-',     '-',      '-',   'P',     '-'],
-  ['terminals/t1/requests',   '-',   'P',     '-',  '-',     '-',      '-',   'S',     '-'],
-  ['terminals/t2/requests',   '-',   '-',     '-',  '-',     '-',      '-',   'S',     '-'],
-  ['terminals/t1/results',    '-',   'S',     '-',  '-',     '-',      '-',   'P',     '-'],
-  ['terminals/t2/results',    '-',   '-',     '-',  '-',     '-',      '-',   'P',     '-'],
-  ['terminals/t1/status',     '-',   'P',     'S',  '-',     '-',      '-',   'S',     'S'],
-  ['terminals/t2/status',     '-',   '-',     'S',  '-',     '-',      '-',   'S',     'S'],
-  ['orders/u1/o1/status',     'S',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
-  ['orders/u2/o1/status',     '-',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
-  ['inventory/low-stock',     '-',   '-',     '-',  'S',     'P',      'S',   '-',     'S'],
-  ['users/revocations',       '-',   '-',     'P',  '-',     '-',      '-',   '-',     'S'],
+  //                        browser admin terminal users products inventory orders payments gateway
+  ['payments/intents',        '-',   '-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
+  ['payments/requests',       '-',   '-',   '-',     '-',  '-',     '-',      '-',   'S',     'P'],
+  ['payments/results/o1',     '-',   '-',   '-',     '-',  '-',     '-',      'S',   'P',     'S'],
+  ['payments/refunds',        '-',   '-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
+  ['payments/keys',           '-',   '-',   'S',     '-',  '-',     '-',      '-',   'P',     'S'],
+  ['payments/status-requests','-',   '-',   '-',     '-',  '-',     '-',      'P',   'S',     '-'],
+  ['payments/status/o1',      '-',   '-',   '-',     '-',  '-',     '-',      'S',   'P',     '-'],
+  ['payments/terminal-transactions', '-',   '-', '-', 'S', '-',     '-',      '-',   'P',     '-'],
+  ['terminals/t1/requests',   '-',   '-',   'P',     '-',  '-',     '-',      '-',   'S',     '-'],
+  ['terminals/t2/requests',   '-',   '-',   '-',     '-',  '-',     '-',      '-',   'S',     '-'],
+  ['terminals/t1/results',    '-',   '-',   'S',     '-',  '-',     '-',      '-',   'P',     '-'],
+  ['terminals/t2/results',    '-',   '-',   '-',     '-',  '-',     '-',      '-',   'P',     '-'],
+  ['terminals/t1/status',     '-',   'S',   'P',     'S',  '-',     '-',      '-',   'S',     'S'],
+  ['terminals/t2/status',     '-',   'S',   '-',     'S',  '-',     '-',      '-',   'S',     'S'],
+  ['orders/u1/o1/status',     'S',   '-',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
+  ['orders/u2/o1/status',     '-',   '-',   '-',     '-',  '-',     '-',      'P',   '-',     'S'],
+  ['inventory/low-stock',     '-',   '-',   '-',     '-',  'S',     'P',      'S',   '-',     'S'],
+  ['users/revocations',       '-',   '-',   '-',     'P',  '-',     '-',      '-',   '-',     'S'],
 ];
 
 t.test('the authorization matrix covers every contract topic', async (t) => {
@@ -126,6 +128,17 @@ t.test(
     t.notOk(mayPublish(principals.terminal, 'Terminals/t1/requests'), 'topics are case-sensitive');
   },
 );
+
+t.test('a role rule admits browsers whose token carries the role, for reading only', async (t) => {
+  const noRoles: Principal = { kind: 'browser', userId: 'u4' };
+  const adminTerminal: Principal = { kind: 'terminal', terminalId: 'admin' };
+  t.notOk(maySubscribe(noRoles, 'terminals/+/status'), 'a browser whose token has no roles');
+  t.notOk(maySubscribe(adminTerminal, 'terminals/+/status'), 'a terminal named admin');
+  for (const topic of ['terminals/t1/status', 'terminals/u3/status']) {
+    t.notOk(mayPublish(principals.admin, topic), `the admin publishes ${topic}: refused`);
+    t.notOk(mayPublish(principals.admin, topic, { retain: true }), '… retained or not');
+  }
+});
 
 t.test('an own-id rule is about the principal kind, not only the id', async (t) => {
   const browserNamedT1: Principal = { kind: 'browser', userId: 't1' };
@@ -219,6 +232,18 @@ const wildcardCases: [PrincipalName, string, boolean][] = [
   ['users', 'users/revocations', false],
   ['payments', 'users/revocations', false],
   ['products', '+/revocations', false],
+  // An admin's browser reads every terminal's presence, and nothing else of terminals or orders.
+  ['admin', 'terminals/+/status', true],
+  ['admin', 'terminals/t9/status', true],
+  // It reaches payments/status/{orderId} too (an order id "status"): refused.
+  ['admin', '+/+/status', false],
+  ['admin', 'terminals/+/+', false],
+  ['admin', 'terminals/#', false],
+  ['admin', 'terminals/+/results', false],
+  ['admin', 'orders/+/+/status', false],
+  ['admin', 'orders/u1/#', false],
+  ['browser', 'terminals/+/status', false],
+  ['browser', '+/+/status', false],
 ];
 
 t.test(

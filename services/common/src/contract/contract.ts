@@ -36,7 +36,12 @@ export type MqttServiceName = (typeof mqttServices)[number];
 /** Who holds an MQTT connection, as the broker established when it authenticated it. */
 export type Principal =
   | { kind: 'service'; service: MqttServiceName }
-  | { kind: 'browser'; userId: string }
+  | {
+      kind: 'browser';
+      userId: string;
+      /** The roles its access token carries (a role taken away revokes the token). */
+      roles?: readonly string[];
+    }
   | { kind: 'terminal'; terminalId: string };
 
 /**
@@ -53,14 +58,16 @@ export type PatternParams<Pattern extends string> =
   Pattern extends `${string}{${infer Param}}${infer Rest}` ? Param | PatternParams<Rest> : never;
 
 /**
- * Who a rule admits: any of the listed services, every terminal, or the one terminal / browser
- * whose own id is the topic's value at `idParam`.
+ * Who a rule admits: any of the listed services, every terminal, the one terminal / browser
+ * whose own id is the topic's value at `idParam`, or every browser whose token carries `role`
+ * (whatever the topic's ids: only for reading, an admin's back office).
  */
 export type AccessRule<Param extends string = string> =
   | { kind: 'service'; services: readonly MqttServiceName[] }
   | { kind: 'terminals' }
   | { kind: 'terminal'; idParam: Param }
-  | { kind: 'browser'; idParam: Param };
+  | { kind: 'browser'; idParam: Param }
+  | { kind: 'browserRole'; role: 'admin' };
 
 type PatternLevel = { kind: 'literal'; value: string } | { kind: 'param'; name: string };
 
@@ -232,8 +239,9 @@ export const topics = Object.freeze({
     // the terminal's last will publishes `offline` here when its connection drops (MQTT-3.1.2-8).
     retain: true,
     publish: [{ kind: 'terminal', idParam: 'terminalId' }],
-    // users keeps the terminal registry and shows each terminal's presence in the admin's list.
-    subscribe: [service('payments', 'gateway', 'users')],
+    // users keeps the terminal registry and shows each terminal's presence in the admin's list;
+    // an admin's back office follows it live (read only: nobody but the terminal publishes here).
+    subscribe: [service('payments', 'gateway', 'users'), { kind: 'browserRole', role: 'admin' }],
   }),
   terminalTransactions: defineTopic('terminalTransactions', {
     pattern: 'payments/terminal-transactions',
@@ -448,6 +456,8 @@ function admits(
         return principal.kind === 'terminal' && isOwnId(idAt(rule.idParam), principal.terminalId);
       case 'browser':
         return principal.kind === 'browser' && isOwnId(idAt(rule.idParam), principal.userId);
+      case 'browserRole':
+        return principal.kind === 'browser' && (principal.roles?.includes(rule.role) ?? false);
     }
   });
 }

@@ -1,0 +1,219 @@
+import { get, query, request, send } from './api.js';
+import type { CategoryNode } from './catalog-api.js';
+
+/** The back office's shapes and calls, as the services' READMEs and OpenAPI documents give them. */
+export const roles = ['customer', 'seller', 'admin', 'terminal'] as const;
+export type Role = (typeof roles)[number];
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface AdminUser {
+  id: string;
+  email: string;
+  name: string;
+  roles: Role[];
+  disabled: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface UserQuery {
+  q?: string;
+  role?: Role;
+  disabled?: 'true' | 'false';
+  cursor?: string;
+  limit?: number;
+}
+
+export const listUsers = (filter: UserQuery) =>
+  get<Page<AdminUser>>(`/users${query({ ...filter })}`);
+
+export const updateUser = (
+  id: string,
+  change: { roles?: Role[]; disabled?: boolean; name?: string },
+) => send<AdminUser>('PATCH', `/users/${encodeURIComponent(id)}`, change);
+
+export const orderStatuses = [
+  'awaiting_payment',
+  'payment_failed',
+  'paid',
+  'shipped',
+  'delivered',
+  'partially_refunded',
+  'refunded',
+  'cancelled',
+  'expired',
+] as const;
+export type OrderStatus = (typeof orderStatuses)[number];
+
+export interface OrderSummary {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  region: string;
+  currency: string;
+  totalMinor: number;
+  refundedMinor: number;
+  itemCount: number;
+  deadline: string | null;
+  payCode: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Refund {
+  refundId: string;
+  paymentId: string;
+  kind: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  amountMinor: number;
+  reason: string;
+  requestedBy: string | null;
+  restock: unknown;
+  failureReason: string | null;
+  requestedAt: string;
+  settledAt: string | null;
+}
+
+export interface Order extends OrderSummary {
+  shippingAddress: Record<string, string | undefined> | null;
+  failureReason: string | null;
+  lines: Array<{
+    productId: string;
+    sellerId: string;
+    name: string;
+    sku: string;
+    unitPriceMinor: number;
+    quantity: number;
+    lineTotalMinor: number;
+  }>;
+  history: Array<{ from: string | null; to: string; cause: string; actor: string; at: string }>;
+  payments: Array<{
+    paymentId: string;
+    outcome: string;
+    reason: string | null;
+    amountMinor: number | null;
+    cardBrand: string | null;
+    cardLast4: string | null;
+    at: string;
+  }>;
+  refunds: Refund[];
+}
+
+export const listOrders = (filter: { status?: string; cursor?: string; limit?: number }) =>
+  get<Page<OrderSummary>>(`/orders${query({ ...filter })}`);
+
+export const getOrder = (id: string) => get<Order>(`/orders/${encodeURIComponent(id)}`);
+
+export const refundReasons = [
+  'customer_request',
+  'damaged',
+  'not_delivered',
+  'wrong_item',
+  'duplicate',
+  'out_of_stock',
+  'other',
+] as const;
+
+export interface RefundBody {
+  amountMinor?: number;
+  reason: (typeof refundReasons)[number];
+  restock?: boolean;
+}
+
+export const refundOrder = async (id: string, key: string, body: RefundBody) =>
+  (
+    await request<{ refund: Refund; order: Order }>(`/orders/${encodeURIComponent(id)}/refund`, {
+      method: 'POST',
+      body,
+      headers: { 'idempotency-key': key },
+    })
+  ).body;
+
+export interface TerminalTransaction {
+  id: string;
+  kind: 'payment' | 'reversal';
+  outcome: 'approved' | 'declined' | 'reversed';
+  amountMinor: number;
+  currency: string;
+  transactionId: string | null;
+  orderId: string | null;
+  cardBrand: string | null;
+  cardLast4: string | null;
+  reason: string | null;
+  at: string;
+}
+
+export interface Terminal {
+  id: string;
+  name: string;
+  location: string | null;
+  mqtt: { username: string; clientId: string };
+  presence: { status: 'online' | 'offline' | 'unknown'; since: string | null };
+  lastTransactions: TerminalTransaction[];
+  today: Array<{
+    currency: string;
+    approvedCount: number;
+    approvedMinor: number;
+    declinedCount: number;
+    reversedCount: number;
+    reversedMinor: number;
+    netMinor: number;
+  }>;
+  createdAt: string;
+  createdBy: string;
+  secretRotatedAt: string;
+}
+
+export interface TerminalCredentials {
+  terminal: Terminal;
+  secret: string;
+}
+
+export const listTerminals = (cursor?: string) =>
+  get<Page<Terminal>>(`/terminals${query({ cursor, limit: 50 })}`);
+
+export const registerTerminal = (fields: { name: string; id?: string; location?: string }) =>
+  send<TerminalCredentials>('POST', '/terminals', fields);
+
+export const rotateSecret = (id: string) =>
+  send<TerminalCredentials>('POST', `/terminals/${encodeURIComponent(id)}/secret`);
+
+export const deleteTerminal = (id: string) =>
+  send<undefined>('DELETE', `/terminals/${encodeURIComponent(id)}`);
+
+export interface CategoryRow {
+  id: string;
+  slug: string;
+  name: string;
+  parentId: string | null;
+  createdAt: string;
+}
+
+export type { CategoryNode };
+
+export const createCategory = (fields: { slug: string; name: string; parentId?: string }) =>
+  send<CategoryRow>('POST', '/categories', fields);
+
+export const updateCategory = (id: string, change: { name?: string; slug?: string }) =>
+  send<CategoryRow>('PATCH', `/categories/${encodeURIComponent(id)}`, change);
+
+export const deleteCategory = (id: string) =>
+  send<undefined>('DELETE', `/categories/${encodeURIComponent(id)}`);
+
+export interface LowStockRow {
+  productId: string;
+  sellerId: string;
+  region: string;
+  onHand: number;
+  reserved: number;
+  available: number;
+  lowStockThreshold: number;
+  updatedAt: string;
+}
+
+export const listLowStock = (filter: { region?: string; cursor?: string }) =>
+  get<Page<LowStockRow>>(`/inventory/low-stock${query({ ...filter, limit: 50 })}`);
