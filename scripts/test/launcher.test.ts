@@ -488,6 +488,8 @@ t.test('with DATABASE_URL, migrate and start use that server', async (t) => {
     PORT: String(port),
     MQTT_PORT: String(await freePort()),
     DATABASE_URL: serverUrl,
+    // The demo shop is the first test's (loaded, then kept); here it would only add 242 products.
+    MERCADO_DEMO: 'false',
   });
   await launcher.waitFor(/^Mercado is running at /);
   t.match(launcher.text(), /database: Postgres at 127\.0\.0\.1:\d+ \(DATABASE_URL\)/);
