@@ -299,7 +299,10 @@ t.test(
     const env = { MERCADO_DATA_DIR: dataDir, PORT: String(port), MQTT_PORT: String(mqttPort) };
     const url = `http://127.0.0.1:${port}`;
 
-    const first = run(t, 'start.js', env);
+    // The gateway skips a service whose connection was refused for UPSTREAM_COOLDOWN_MS (5 s by
+    // default): the sign-in after the crash below would wait that long for its breaker to let a
+    // trial through, not for users to be back. Any setting given to npm start reaches the services.
+    const first = run(t, 'start.js', { ...env, UPSTREAM_COOLDOWN_MS: '200' });
     const headline = await first.waitFor(/^Mercado is running at (\S+) {2}\(health: (\S+);/);
     t.equal(headline[1], url);
     t.equal(headline[2], `${url}/api/health`);
@@ -485,6 +488,8 @@ t.test('with DATABASE_URL, migrate and start use that server', async (t) => {
     PORT: String(port),
     MQTT_PORT: String(await freePort()),
     DATABASE_URL: serverUrl,
+    // The demo shop is the first test's (loaded, then kept); here it would only add 242 products.
+    MERCADO_DEMO: 'false',
   });
   await launcher.waitFor(/^Mercado is running at /);
   t.match(launcher.text(), /database: Postgres at 127\.0\.0\.1:\d+ \(DATABASE_URL\)/);

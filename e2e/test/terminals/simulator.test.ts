@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { eventually } from '@mercado/common/testing';
 import { heldProcessor } from '@mercado/payments/testing';
@@ -9,11 +8,25 @@ import { runSimulator, startTerminalSystem, type TerminalSystem } from './till.j
  * request against the whole system, its terminal registered through the gateway and verified by
  * the broker at the users service. Nothing here waits a fixed time: each step waits for a line
  * the simulator prints, a row in payments' database, or the process's end.
+ *
+ * Each run of the simulator loads it afresh (most of a second on a loaded machine), so each of its
+ * commands and exit codes runs here once; what payments answers to each kind of request is
+ * services/payments/test/terminals.test.ts's, how the command line reads its input and what the
+ * summary line says scripts/test/terminal.test.ts's.
  */
 
 t.setTimeout(600_000);
 
 const slowCard = '4000000000007775';
+
+/**
+ * One system for both tests, started by the first and stopped when the file ends: each test has a
+ * terminal of its own, and only the second pays with the slow card, which this processor holds.
+ */
+const held = heldProcessor();
+let shared: Promise<TerminalSystem> | undefined;
+const sharedSystem = () =>
+  (shared ??= startTerminalSystem(t, { paymentsProcessor: held.processor }));
 
 async function till(system: TerminalSystem) {
   const { id, secret } = await system.registerTerminal('Till');
@@ -27,8 +40,7 @@ async function till(system: TerminalSystem) {
 }
 
 t.test('the simulator pays, is declined, asks a status and refuses bad input', async (t) => {
-  const system = await startTerminalSystem(t);
-  const { id, env, simulate } = await till(system);
+  const { id, env, simulate } = await till(await sharedSystem());
 
   const paid = await simulate('pay', '--amount', '12.50', '--currency', 'EUR');
   t.equal(paid.code, 0, 'an approval exits 0', { stderr: paid.stderr });
@@ -49,7 +61,8 @@ t.test('the simulator pays, is declined, asks a status and refuses bad input', a
   );
   t.match(paid.stderr, /^approved: 12\.50 EUR, visa •••• 4242, transaction sbx_ch_/m);
 
-  const declined = await simulate('pay', '--amount', '7', '--card', '4000000000000002');
+  // The card as a cashier types it, in groups.
+  const declined = await simulate('pay', '--amount', '7', '--card', '4000 0000 0000 0002');
   t.equal(declined.code, 1, 'a decline exits 1');
   t.match(declined.answer, {
     result: 'failure',
@@ -58,27 +71,23 @@ t.test('the simulator pays, is declined, asks a status and refuses bad input', a
   });
   t.match(declined.stderr, /^declined: card_declined \(7\.00 EUR, visa •••• 0002\)$/m);
 
-  const poor = await simulate('pay', '--amount', '9.95', '--card', '4000 0000 0000 9995');
-  t.equal(poor.code, 1);
-  t.match(poor.answer, { result: 'failure', errorCondition: 'insufficient_funds' });
-
   const known = await simulate('status', paid.answer.requestId);
   t.equal(known.code, 0);
   t.match(known.answer, { request: 'status', result: 'success', state: 'processed' });
   t.same(known.answer.original, paid.answer, 'the very first answer');
-
-  const unknownId = randomUUID();
-  const unknown = await simulate('status', unknownId);
-  t.equal(unknown.code, 0, 'the query itself succeeds');
-  t.match(unknown.answer, { request: 'status', ofRequestId: unknownId, state: 'not_found' });
-  t.match(unknown.stderr, /not found \(it never arrived; sending it again is safe\)/);
+  t.match(
+    known.stderr,
+    new RegExp(`^${paid.answer.requestId}: processed — approved: 12\\.50 EUR`, 'm'),
+  );
 
   const reversed = await simulate('reverse', paid.answer.transactionId, '--amount', '2.50');
   t.equal(reversed.code, 0, 'exits 0', { stderr: reversed.stderr });
-  t.match(reversed.answer, { request: 'reversal', result: 'success', amountMinor: 250 });
-  const again = await simulate('reverse', 'sbx_ch_nobody');
-  t.equal(again.code, 1);
-  t.match(again.answer, { result: 'failure', errorCondition: 'unknown_transaction' });
+  t.match(reversed.answer, {
+    request: 'reversal',
+    result: 'success',
+    amountMinor: 250,
+    reversedTransactionId: paid.answer.transactionId,
+  });
 
   const totals = await simulate('totals');
   t.equal(totals.code, 0);
@@ -86,7 +95,7 @@ t.test('the simulator pays, is declined, asks a status and refuses bad input', a
     {
       currency: 'EUR',
       approved: { count: 1, amountMinor: 1_250 },
-      declined: { count: 2, amountMinor: 1_695 },
+      declined: { count: 1, amountMinor: 700 },
       reversed: { count: 1, amountMinor: 250 },
     },
   ]);
@@ -94,16 +103,13 @@ t.test('the simulator pays, is declined, asks a status and refuses bad input', a
   t.equal(closed.code, 0);
   t.equal(closed.answer.period.periodId, totals.answer.period.periodId, 'the period just read');
   t.ok(closed.answer.period.closedAt, 'closed');
-  const reread = await simulate('totals', '--period', closed.answer.period.periodId);
-  t.same(reread.answer.period, closed.answer.period, 'a closed period reads as it closed');
+  t.same(closed.answer.period.totals, totals.answer.period.totals, 'with the totals just read');
 
   // Bad input exits 2 before anything is sent; what each refusal says is scripts/test's business.
   const refused = await simulate('pay', '--amount', '12.505');
   t.equal(refused.code, 2, 'an amount finer than the currency: exit code 2');
   t.match(refused.stderr, /more decimals than EUR has \(2\)/, 'says why');
   t.equal(refused.stdout, '', 'no answer, nothing sent');
-  const noCommand = await simulate('refund');
-  t.equal(noCommand.code, 2, 'an unknown command: exit code 2');
 
   const wrong = await runSimulator(['totals'], { ...env, TERMINAL_SECRET: 'not-the-secret' })
     .finished;
@@ -117,8 +123,7 @@ t.test('the simulator pays, is declined, asks a status and refuses bad input', a
 t.test(
   'a timeout ends in a status query, and a pay aborted from another shell says so',
   async (t) => {
-    const held = heldProcessor();
-    const system = await startTerminalSystem(t, { paymentsProcessor: held.processor });
+    const system = await sharedSystem();
     const { id, env, simulate } = await till(system);
     const underWay = (requestId: string) =>
       eventually(`${requestId} under way at the processor`, async () => {
@@ -161,7 +166,5 @@ t.test(
       errorCondition: 'aborted',
     });
     t.match(ended.stderr, /declined: aborted/);
-    const late = await simulate('abort', slowId!);
-    t.match(late.answer, { result: 'success' }, 'aborting it again: the first answer again');
   },
 );

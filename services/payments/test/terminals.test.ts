@@ -266,6 +266,15 @@ t.test(
     held.release();
     const answer = await terminal.answerTo(slow.requestId);
     t.match(answer, { result: 'failure', errorCondition: 'aborted' });
+    t.match(
+      await terminal.ask({
+        type: 'terminal.abort_requested',
+        requestId: randomUUID(),
+        ofRequestId: slow.requestId,
+      }),
+      { request: 'abort', result: 'success', ofRequestId: slow.requestId },
+      'aborting it again, once it is answered aborted: no refusal',
+    );
     const payment = await payments.db('payments').where({ id: answer.paymentId }).first();
     t.match(payment, { status: 'failed', decline_code: 'aborted' });
     await eventually('the approval given back', () =>
@@ -746,6 +755,7 @@ t.test(
       periodId: closed.period!.periodId,
     });
     t.strictSame(earlier.period?.totals, expected, 'a closed period does not change');
+    t.strictSame(earlier.period, closed.period, 'a closed period reads as it closed');
     t.match(
       await terminal.ask({
         type: 'terminal.reconciliation_requested',

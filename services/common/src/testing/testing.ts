@@ -9,7 +9,7 @@ import { signIdentity, type Identity } from '../identity/identity.js';
 import { genericErrors } from '../errors/catalogue.js';
 import type { ErrorCatalogue } from '../errors/define-errors.js';
 import { createDb, migrate } from '../db/db.js';
-import { listen } from '../http/server.js';
+import { listen, type ListeningServer } from '../http/server.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { MqttServiceName } from '../contract/contract.js';
 import type { IClientOptions, MqttClient } from '../mqtt/client.js';
@@ -196,16 +196,22 @@ export async function startTestService<C extends { DATABASE_URL: string }, A>(
         ...(options.mqttOptions ? { options: options.mqttOptions } : {}),
       })
     : undefined;
-  const { app, extra } = await options.build({ config, log: logs.log, metrics, db, mqtt });
-  const server = await listen(app, { port: options.port ?? 0 });
+  const listening: { server?: ListeningServer } = {};
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async function stopTestService() {
-      await server.close(1000);
+      await listening.server?.close(1000);
       await mqtt?.endAsync(true);
       await db.destroy();
     })());
+  // Registered before build, whose teardowns (the background work it starts) therefore run first:
+  // tap runs them last in, first out. So the test ends the service in main's order (background
+  // work, then the server, MQTT and the database), not its work after its database was gone, a
+  // relay pass then waiting out the pool's 10 s for a connection that never came.
   t.teardown(stop);
+  const { app, extra } = await options.build({ config, log: logs.log, metrics, db, mqtt });
+  const server = await listen(app, { port: options.port ?? 0 });
+  listening.server = server;
   return { ...extra, url: server.url, port: server.port, db, config, logs, mqtt, stop };
 }
 
