@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import t from 'tap';
+import { startStorefront } from './storefront.js';
 import { connectMqtt } from '@mercado/common/mqtt';
 import { eventually } from '@mercado/common/testing';
 import { signUpAdmin, strongPassword } from '@mercado/users/testing';
-import { startAdminShop } from './admin-shop.js';
 import { checkAccessibility, launchBrowser, openPage, type TestPage } from './harness.js';
 import type { Shopper } from '../checkout/system.js';
 
@@ -14,7 +14,8 @@ import type { Shopper } from '../checkout/system.js';
  * console errors, foreign requests (harness.ts) and serious accessibility violations.
  */
 const browser = await launchBrowser(t);
-const shop = await startAdminShop(t);
+// The system's broker takes browsers' tokens and verifies terminals at users, as in npm start.
+const shop = await startStorefront(t, { terminalRegistry: 'users' });
 const { system } = shop;
 
 // The page's globals that the functions run in the page use (tests compile without the DOM
@@ -269,7 +270,7 @@ t.test('terminals: registered with a secret shown once, presence followed live',
 
   // The terminal connects as its README says: its retained status, and an offline last will.
   const offline = JSON.stringify({ type: 'terminal.status', status: 'offline' });
-  const terminal = await connectMqtt(shop.liveMqttUrl, {
+  const terminal = await connectMqtt(shop.system.broker.url, {
     clientId: `terminal-${id}`,
     username: `terminal:${id}`,
     password: secret,
