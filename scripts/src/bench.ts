@@ -4,6 +4,7 @@ import { benchCheckout } from './bench/checkout.js';
 import { benchGateway } from './bench/gateway.js';
 import { benchPayments } from './bench/payments.js';
 import { benchStock } from './bench/stock.js';
+import { benchStorefront } from './bench/storefront.js';
 import { startBenchSystem } from './bench/system.js';
 import { benchTerminals } from './bench/terminals.js';
 
@@ -16,6 +17,7 @@ try {
   await benchPayments(system);
   await benchCheckout(system);
   await benchTerminals(system);
+  await benchStorefront(system);
 } finally {
   await system.stop();
 }

@@ -1,5 +1,11 @@
 import t from 'tap';
-import { checkAccessibility, launchBrowser, openPage, type TestPage } from './harness.js';
+import {
+  checkAccessibility,
+  launchBrowser,
+  openPage,
+  transferredBytes,
+  type TestPage,
+} from './harness.js';
 import { startStorefront } from './storefront.js';
 
 /**
@@ -216,3 +222,64 @@ t.test('a product that does not exist: said so, not a blank page', async (t) => 
     'This product does not exist (any more).',
   );
 });
+
+t.test(
+  'the home page: JS and CSS under 250 KB compressed, hashed names cached for a year, the page revalidated; prices in the shopper’s own locale',
+  async (t) => {
+    const page = await openPage(t, browser, shop.url, { locale: 'de-DE' });
+    const headers = new Map<string, Record<string, string>>();
+    page.page.on('response', (response) => headers.set(response.url(), response.headers()));
+    await page.goto('/?category=lamparas');
+    await settled(page);
+    const bytes = await transferredBytes(page);
+    const code = (bytes.script?.bytes ?? 0) + (bytes.stylesheet?.bytes ?? 0);
+    t.ok(code > 0 && code < 250 * 1024, `JS + CSS on the wire: ${code} bytes`);
+    // The build compresses every file of 512 bytes or more (smaller ones gain nothing).
+    const plain = page.transfers.filter(
+      (transfer) =>
+        (transfer.type === 'script' || transfer.type === 'stylesheet') &&
+        transfer.encoding === 'identity' &&
+        transfer.bodyBytes >= 512,
+    );
+    t.same(plain, [], 'every script and stylesheet worth it sent compressed');
+    const assets = [...headers].filter(([url]) => new URL(url).pathname.startsWith('/assets/'));
+    t.ok(assets.length >= 2, 'the page’s scripts and stylesheet');
+    for (const [url, answer] of assets) {
+      t.match(new URL(url).pathname, /^\/assets\/[\w-]+-[A-Z0-9]{8}\.(js|css)$/, 'a hashed name');
+      t.equal(answer['cache-control'], 'public, max-age=31536000, immutable', url);
+    }
+    t.equal(headers.get(`${shop.url}/?category=lamparas`)?.['cache-control'], 'no-cache');
+    const aurora = page.page.locator('[data-product]', { hasText: 'Lámpara de pie Aurora' });
+    t.match(await aurora.textContent(), /49,90\s€/, 'euros as a German reader writes them');
+  },
+);
+
+t.test(
+  'stock that ran out since it went in the cart: said on the line, checkout held',
+  async (t) => {
+    const page = await openPage(t, browser, shop.url);
+    const { page: tab } = page;
+    const cushion = shop.products.find((product) => product.name === 'Cojín de lino Duna')!;
+    await page.goto(`/product?id=${cushion.id}`);
+    await tab.fill('#quantity', '3');
+    await tab.click('#add-to-cart button[type="submit"]');
+    await tab.waitForSelector('.toast:has-text("Added to your cart")');
+    // Another shopper bought most of it meanwhile: one left in the north.
+    const product = await shop.system.shop.products
+      .db('products')
+      .where({ id: cushion.id })
+      .first();
+    await shop.system.shop.stock({ id: cushion.id, sellerId: product.seller_id }, 'north', 1);
+    await page.goto('/cart');
+    await tab.waitForSelector('#cart-lines');
+    t.match(
+      await tab.textContent(`[data-line="${cushion.id}"] [data-problem]`),
+      'Not enough in stock in your region for this quantity (1 available)',
+    );
+    t.match(await tab.textContent('#cart-blocked'), 'Fix the lines marked above');
+    t.notOk(await tab.isVisible('#to-checkout'), 'no way to check out as it is');
+    await checkAccessibility(t, page, 'a cart with a problem');
+    await page.goto('/signin');
+    await checkAccessibility(t, page, 'the sign-in page');
+  },
+);

@@ -132,6 +132,8 @@ export const viewports = {
 export interface OpenPageOptions {
   /** A phone (390×844, touch, mobile) or a desktop (1366×900, the default). */
   viewport?: keyof typeof viewports;
+  /** The browser's language (`navigator.language`, Accept-Language): `de-DE`, say. */
+  locale?: string;
   /** Assert the guards when the test ends (default true; false for the harness's own tests). */
   assertOnTeardown?: boolean;
   /**
@@ -251,6 +253,7 @@ export async function openPage(
   if (!deadEnd) throw new Error('openPage needs a browser from launchBrowser (its proxy)');
   const context = await browser.newContext({
     ...viewports[options.viewport ?? 'desktop'],
+    ...(options.locale ? { locale: options.locale } : {}),
     // Only the shop's origins go direct: everything else goes to the dead end.
     proxy: { server: deadEnd, bypass: origins.map(bypassRuleOf).join(',') },
   });

@@ -384,6 +384,9 @@ export async function startBenchSystem({
       ...(ordersUrl ? { ORDERS_URLS: ordersUrl } : {}),
       RATE_LIMIT_PER_IP: '0',
       RATE_LIMIT_PER_USER: '0',
+      // The storefront, as npm start serves it (bench:storefront loads its pages); entries run
+      // from the repository's root.
+      SITE_DIR: 'frontend/dist/site',
     });
     const bareUrl = await start('bare proxy', 'scripts/dist/bare-proxy.js', {
       TARGET_URL: usersUrl,
