@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 import { freePort } from './database-server.js';
 import { repoRoot } from './local-state.js';
 
@@ -28,18 +28,6 @@ interface Shop {
   admin: Account;
   stop(): Promise<void>;
 }
-
-/** Chromium as the tests run it: no background connections (this machine's network is closed). */
-const chromiumArgs = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 
 const widths = {
   phone: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true },
@@ -176,10 +164,6 @@ async function main(): Promise<void> {
   const outDir = path.resolve(
     process.env.SCREENSHOTS_DIR ?? path.join(repoRoot, 'docs', 'screenshots'),
   );
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath)) {
-    throw new Error(`no Chromium at ${executablePath}: apt-get install -y chromium`);
-  }
   await mkdir(outDir, { recursive: true });
   const given = process.env.SCREENSHOTS_URL;
   const shop: Shop = given
@@ -191,7 +175,7 @@ async function main(): Promise<void> {
         stop: async () => undefined,
       }
     : await startShop();
-  const browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs });
+  const browser = await launchChromium();
   try {
     const written = await capture(browser, shop, outDir);
     for (const file of written) process.stdout.write(`${path.relative(process.cwd(), file)}\n`);

@@ -1,7 +1,7 @@
 import http from 'node:http';
-import { existsSync } from 'node:fs';
 import { build } from 'hdr-histogram-js';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../chromium.js';
 import { percentilesMs } from './schedule.js';
 import { loadBenchDemo, type BenchSystem } from './system.js';
 
@@ -15,17 +15,6 @@ import { loadBenchDemo, type BenchSystem } from './system.js';
  * node:http whose card is in its HTML, the browser's own floor for "navigate and paint".
  */
 const loads = Number(process.env.BENCH_STOREFRONT_LOADS ?? 20);
-
-const chromiumArgs = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 
 /** Watches every frame from the document's start; records when `[data-product]` shows. */
 const watcher = `(() => {
@@ -92,8 +81,6 @@ function summary(label: string, results: Load[]): string {
 }
 
 export async function benchStorefront(system: BenchSystem): Promise<void> {
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath)) throw new Error(`no Chromium at ${executablePath}`);
   await loadBenchDemo(system);
   const bare = http.createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' });
@@ -104,7 +91,7 @@ export async function benchStorefront(system: BenchSystem): Promise<void> {
   });
   await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
   const bareUrl = `http://127.0.0.1:${(bare.address() as { port: number }).port}/`;
-  const browser = await chromium.launch({ executablePath, headless: true, args: chromiumArgs });
+  const browser = await launchChromium();
   try {
     const cold = await timeLoads(browser, `${system.gatewayUrl}/`, false);
     const warmLoads = await timeLoads(browser, `${system.gatewayUrl}/`, true);
