@@ -173,6 +173,17 @@ t.test(
     await tab.press(`#quantity-${blanket.id}`, 'Tab');
     await tab.locator('#cart-total', { hasText: '€192.00' }).waitFor();
 
+    // A second line, then removed again.
+    const novel = shop.products.find((product) => product.name === 'Novela El faro')!;
+    await page.goto(`/product?id=${novel.id}`);
+    await tab.click('#add-to-cart button[type="submit"]');
+    await tab.waitForSelector('.toast:has-text("Added to your cart")');
+    await page.goto('/cart');
+    await tab.locator('#cart-total', { hasText: '€211.90' }).waitFor();
+    await tab.click(`[data-line="${novel.id}"] button:has-text("Remove")`);
+    await tab.locator(`[data-line="${novel.id}"]`).waitFor({ state: 'detached' });
+    t.equal(await tab.textContent('#cart-total'), '€192.00', 'the line gone, the total with it');
+
     // More than the region has: refused, and the cart as it was.
     page.allowFailedResponse(`/api/cart/items/${blanket.id}`, 409);
     await tab.fill(`#quantity-${blanket.id}`, '999');

@@ -16,7 +16,24 @@ t.test('check out, a declined card and why, another card, paid live', async (t) 
   const page = await openPage(t, browser, shop.url);
   const { page: tab } = page;
   const lamp = shop.products.find((product) => product.name === 'Lámpara de mesa Brisa')!;
-  await shopperWithCart(shop, page, lamp.id, 2);
+  // A guest searches, adds to the cart, and registers from it: the cart comes along.
+  await page.goto('/');
+  await tab.fill('#search', 'Brisa');
+  await tab.press('#search', 'Enter');
+  await tab.waitForSelector(`[data-product="${lamp.id}"]`);
+  await tab.click(`[data-product="${lamp.id}"] a`);
+  await tab.waitForSelector('#add-to-cart');
+  await tab.fill('#quantity', '2');
+  await tab.click('#add-to-cart button[type="submit"]');
+  await tab.waitForSelector('.toast:has-text("Added to your cart")');
+  await page.goto('/cart');
+  await tab.click('text=create an account');
+  await tab.fill('#name', 'Lucía Compradora');
+  await tab.fill('#email', `lucia-${crypto.randomUUID()}@example.com`);
+  await tab.fill('#password', 'correct horse battery staple');
+  await tab.click('#register-form button[type="submit"]');
+  await tab.waitForURL(/\/cart$/);
+  await tab.waitForSelector('#to-checkout');
 
   // The checkout form's own checks, then the order.
   await page.goto('/checkout');

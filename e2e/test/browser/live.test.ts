@@ -20,6 +20,21 @@ declare const localStorage: {
   setItem(key: string, value: string): void;
 };
 
+t.test('an unpaid order cancelled by its shopper: its stock released', async (t) => {
+  const page = await openPage(t, browser, shop.url);
+  const blanket = shop.products.find((product) => product.name === 'Manta de lana Estepa')!;
+  await shopperWithCart(shop, page, blanket.id, 2);
+  const orderId = await checkOut(page);
+  await statusIs(page, 'awaiting_payment');
+  page.page.once('dialog', (dialog) => void dialog.accept());
+  await page.page.click('#cancel-order');
+  await statusIs(page, 'cancelled');
+  t.notOk(await page.page.isVisible('#pay-form'), 'nothing to pay');
+  t.notOk(await page.page.isVisible('#cancel-order'), 'nothing to cancel');
+  const settled = await system.settled(orderId, ['cancelled']);
+  t.equal(settled.reservation, 'released', 'the stock back on sale');
+});
+
 t.test('an unpaid order expires on screen when its deadline passes', async (t) => {
   const page = await openPage(t, browser, shop.url);
   const novel = shop.products.find((product) => product.name === 'Novela El faro')!;
