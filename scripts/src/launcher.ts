@@ -193,11 +193,17 @@ async function main(): Promise<void> {
     // on two cores, users and products boot together, then the broker and inventory, then the
     // gateway, instead of one after the other.
     const urls = new Map<string, string>();
+    // Every internal port apart from the public one, the broker's MQTT port (free now, bound only
+    // once the broker starts) and each other: a port free when asked is not reserved.
+    const taken = new Set([publicPort, mqttPort]);
     for (const entry of processes) {
-      urls.set(
-        entry.name,
-        `http://${internalHost}:${entry.public ? publicPort : await freePort()}`,
-      );
+      let port = publicPort;
+      if (!entry.public) {
+        do port = await freePort();
+        while (taken.has(port));
+        taken.add(port);
+      }
+      urls.set(entry.name, `http://${internalHost}:${port}`);
     }
     const ready = new Map<string, Promise<void>>();
     for (const [index, entry] of processes.entries()) {
