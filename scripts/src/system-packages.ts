@@ -11,7 +11,10 @@ export interface SystemProgram {
   neededBy: string;
 }
 
-/** Later parts add theirs here (nginx for the load balancer). */
+/** Where Debian's nginx keeps its stream module (a dynamic module there). */
+export const nginxStreamModule = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+/** The programs the tests drive; a part that needs another adds it here. */
 export const systemPrograms: SystemProgram[] = [
   {
     command: 'docker-compose',
@@ -38,6 +41,19 @@ export const systemPrograms: SystemProgram[] = [
     debianPackage: 'chromium',
     neededBy:
       'the storefront and back office are tested in a real headless Chromium (driven by playwright-core)',
+  },
+  {
+    command: 'nginx',
+    probe: ['-v'],
+    debianPackage: 'nginx',
+    neededBy: "scripts/test/nginx.test.ts checks and runs the load balancer's rendered config",
+  },
+  {
+    // Debian's nginx has its stream module (MQTT over TCP and TLS) as a package of its own.
+    command: 'sh',
+    probe: ['-c', `test -e ${nginxStreamModule}`],
+    debianPackage: 'libnginx-mod-stream',
+    neededBy: "the load balancer's stream block (MQTT over TCP and TLS to the broker nodes)",
   },
   {
     command: 'openssl',
