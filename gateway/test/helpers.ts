@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { createMetrics } from '@mercado/common/metrics';
 import { listen } from '@mercado/common/http';
-import { captureLogs } from '@mercado/common/testing';
+import { captureLogs, eventually } from '@mercado/common/testing';
 import { buildGateway, loadGatewayConfig, type GatewayConfig } from '../src/app.js';
 
 export const internalSecret = 'gateway-test-internal-secret-0123456789abcdef';
@@ -223,18 +223,14 @@ export async function startGateway(
 }
 
 /**
- * Waits for a line with this message in captured logs: the event itself, however long a busy
- * machine takes (the test's own timeout bounds it). Returns the line.
+ * Waits for a line with this message in captured logs: the event itself (the kit's `eventually`,
+ * failing past its deadline with the message named). Returns the line.
  */
-export async function logged(
+export function logged(
   logs: { lines: Array<Record<string, unknown>> },
   msg: string,
 ): Promise<Record<string, unknown>> {
-  for (;;) {
-    const line = logs.lines.find((entry) => entry.msg === msg);
-    if (line) return line;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return eventually(`the log line "${msg}"`, () => logs.lines.find((entry) => entry.msg === msg));
 }
 
 export async function call(url: string, init: RequestInit = {}): Promise<Answer> {

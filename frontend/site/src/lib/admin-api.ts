@@ -1,4 +1,4 @@
-import { get, query, request, send } from './api.js';
+import { get, query, send } from './api.js';
 import type { CategoryNode } from './catalog-api.js';
 
 /** The back office's shapes and calls, as the services' READMEs and OpenAPI documents give them. */
@@ -35,103 +35,6 @@ export const updateUser = (
   id: string,
   change: { roles?: Role[]; disabled?: boolean; name?: string },
 ) => send<AdminUser>('PATCH', `/users/${encodeURIComponent(id)}`, change);
-
-export const orderStatuses = [
-  'awaiting_payment',
-  'payment_failed',
-  'paid',
-  'shipped',
-  'delivered',
-  'partially_refunded',
-  'refunded',
-  'cancelled',
-  'expired',
-] as const;
-export type OrderStatus = (typeof orderStatuses)[number];
-
-export interface OrderSummary {
-  id: string;
-  userId: string;
-  status: OrderStatus;
-  region: string;
-  currency: string;
-  totalMinor: number;
-  refundedMinor: number;
-  itemCount: number;
-  deadline: string | null;
-  payCode: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Refund {
-  refundId: string;
-  paymentId: string;
-  kind: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  amountMinor: number;
-  reason: string;
-  requestedBy: string | null;
-  restock: unknown;
-  failureReason: string | null;
-  requestedAt: string;
-  settledAt: string | null;
-}
-
-export interface Order extends OrderSummary {
-  shippingAddress: Record<string, string | undefined> | null;
-  failureReason: string | null;
-  lines: Array<{
-    productId: string;
-    sellerId: string;
-    name: string;
-    sku: string;
-    unitPriceMinor: number;
-    quantity: number;
-    lineTotalMinor: number;
-  }>;
-  history: Array<{ from: string | null; to: string; cause: string; actor: string; at: string }>;
-  payments: Array<{
-    paymentId: string;
-    outcome: string;
-    reason: string | null;
-    amountMinor: number | null;
-    cardBrand: string | null;
-    cardLast4: string | null;
-    at: string;
-  }>;
-  refunds: Refund[];
-}
-
-export const listOrders = (filter: { status?: string; cursor?: string; limit?: number }) =>
-  get<Page<OrderSummary>>(`/orders${query({ ...filter })}`);
-
-export const getOrder = (id: string) => get<Order>(`/orders/${encodeURIComponent(id)}`);
-
-export const refundReasons = [
-  'customer_request',
-  'damaged',
-  'not_delivered',
-  'wrong_item',
-  'duplicate',
-  'out_of_stock',
-  'other',
-] as const;
-
-export interface RefundBody {
-  amountMinor?: number;
-  reason: (typeof refundReasons)[number];
-  restock?: boolean;
-}
-
-export const refundOrder = async (id: string, key: string, body: RefundBody) =>
-  (
-    await request<{ refund: Refund; order: Order }>(`/orders/${encodeURIComponent(id)}/refund`, {
-      method: 'POST',
-      body,
-      headers: { 'idempotency-key': key },
-    })
-  ).body;
 
 export interface TerminalTransaction {
   id: string;
@@ -203,17 +106,3 @@ export const updateCategory = (id: string, change: { name?: string; slug?: strin
 
 export const deleteCategory = (id: string) =>
   send<undefined>('DELETE', `/categories/${encodeURIComponent(id)}`);
-
-export interface LowStockRow {
-  productId: string;
-  sellerId: string;
-  region: string;
-  onHand: number;
-  reserved: number;
-  available: number;
-  lowStockThreshold: number;
-  updatedAt: string;
-}
-
-export const listLowStock = (filter: { region?: string; cursor?: string }) =>
-  get<Page<LowStockRow>>(`/inventory/low-stock${query({ ...filter, limit: 50 })}`);

@@ -64,3 +64,21 @@ export const categoryTree = () => get<{ items: CategoryNode[] }>('/categories');
 
 export const productStock = (id: string) =>
   get<ProductStock>(`/inventory/${encodeURIComponent(id)}`);
+
+/** A (product, region) whose available stock is below its threshold: the back office's list. */
+export interface LowStockRow {
+  productId: string;
+  sellerId: string;
+  region: string;
+  onHand: number;
+  reserved: number;
+  available: number;
+  lowStockThreshold: number;
+  updatedAt: string;
+}
+
+/** The low-stock list: a seller's own rows, or every seller's for an admin. */
+export const lowStock = (cursor?: string) =>
+  get<{ items: LowStockRow[]; nextCursor: string | null }>(
+    `/inventory/low-stock${query({ limit: 50, cursor })}`,
+  );

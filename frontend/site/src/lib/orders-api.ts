@@ -11,10 +11,38 @@ export interface OrderLine {
   lineTotalMinor: number;
 }
 
+/** Every status an order can be in, in the order of its life. */
+export const orderStatuses = [
+  'awaiting_payment',
+  'payment_failed',
+  'paid',
+  'shipped',
+  'delivered',
+  'partially_refunded',
+  'refunded',
+  'cancelled',
+  'expired',
+] as const;
+export type OrderStatus = (typeof orderStatuses)[number];
+
+export interface Refund {
+  refundId: string;
+  paymentId: string;
+  kind: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  amountMinor: number;
+  reason: string;
+  requestedBy: string | null;
+  restock: unknown;
+  failureReason: string | null;
+  requestedAt: string;
+  settledAt: string | null;
+}
+
 export interface Order {
   id: string;
   userId: string;
-  status: string;
+  status: OrderStatus;
   region: string;
   currency: string;
   totalMinor: number;
@@ -37,16 +65,7 @@ export interface Order {
     cardLast4: string | null;
     at: string;
   }>;
-  refunds: Array<{
-    refundId: string;
-    kind: string;
-    status: string;
-    amountMinor: number;
-    reason: string;
-    requestedAt: string;
-    settledAt: string | null;
-    failureReason: string | null;
-  }>;
+  refunds: Refund[];
 }
 
 export type OrderSummary = Pick<
@@ -89,16 +108,23 @@ export const statusColors: Record<string, string> = {
   partially_refunded: 'info',
 };
 
-/** Why a refund was made, as the orders service names it, for a shopper. */
-export const refundReasons: Record<string, string> = {
-  customer_request: 'at your request',
-  damaged: 'damaged',
-  not_delivered: 'not delivered',
-  wrong_item: 'wrong item',
-  duplicate: 'duplicate order',
-  out_of_stock: 'out of stock',
-  other: 'other reason',
-};
+/** Why a refund is made: the orders service's codes, in words. */
+export const refundReasons = {
+  customer_request: 'At the customer’s request',
+  damaged: 'Damaged',
+  not_delivered: 'Not delivered',
+  wrong_item: 'Wrong item',
+  duplicate: 'Duplicate order',
+  out_of_stock: 'Out of stock',
+  other: 'Other reason',
+} as const;
+export type RefundReason = keyof typeof refundReasons;
+
+export interface RefundBody {
+  amountMinor?: number;
+  reason: RefundReason;
+  restock?: boolean;
+}
 
 export const refundStatuses: Record<string, string> = {
   pending: 'on its way',
@@ -121,6 +147,15 @@ export const listOrders = (options: { status?: string; cursor?: string; limit?: 
 
 export const placeOrder = (shippingAddress: Record<string, string>, key: string) =>
   send<Order>('POST', '/orders', { shippingAddress }, { 'idempotency-key': key });
+
+/**
+ * A refund (a seller's of their order, or an admin's) under `key`: the same key and body again get
+ * the first answer, so a retry is safe.
+ */
+export const refundOrder = (id: string, key: string, body: RefundBody) =>
+  send<{ refund: Refund; order: Order }>('POST', `/orders/${encodeURIComponent(id)}/refund`, body, {
+    'idempotency-key': key,
+  });
 
 export const cancelOrder = (id: string) =>
   send<Order>('POST', `/orders/${encodeURIComponent(id)}/cancel`);

@@ -1,5 +1,6 @@
 import { get, query, request, send } from './api.js';
 import type { Product, ProductPage, ProductStock } from './catalog-api.js';
+import type { Order, OrderLine, OrderStatus } from './orders-api.js';
 
 /**
  * The seller's back office calls: their own products (inactive ones too), the stock per region and
@@ -52,43 +53,6 @@ export const setStock = (productId: string, region: string, change: StockChange)
     change,
   );
 
-export interface LowStockRow {
-  productId: string;
-  sellerId: string;
-  region: string;
-  onHand: number;
-  reserved: number;
-  available: number;
-  lowStockThreshold: number;
-  updatedAt: string;
-}
-
-export const lowStock = (cursor?: string) =>
-  get<{ items: LowStockRow[]; nextCursor: string | null }>(
-    `/inventory/low-stock${query({ limit: 50, cursor })}`,
-  );
-
-export type OrderStatus =
-  | 'awaiting_payment'
-  | 'payment_failed'
-  | 'paid'
-  | 'shipped'
-  | 'delivered'
-  | 'partially_refunded'
-  | 'refunded'
-  | 'cancelled'
-  | 'expired';
-
-export interface OrderLine {
-  productId: string;
-  sellerId: string;
-  name: string;
-  sku: string;
-  unitPriceMinor: number;
-  quantity: number;
-  lineTotalMinor: number;
-}
-
 export interface ShippingAddress {
   name: string;
   line1: string;
@@ -117,51 +81,10 @@ export interface SoldOrder {
   otherSellers: boolean;
 }
 
-export interface Refund {
-  refundId: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  amountMinor: number;
-  reason: string;
-}
-
-/** The whole order, as fulfilment and refunds answer it. */
-export interface OrderAnswer {
-  id: string;
-  status: OrderStatus;
-  refundedMinor: number;
-  updatedAt: string;
-  refunds: Refund[];
-}
-
 export const soldOrders = (status?: string, cursor?: string) =>
   get<{ items: SoldOrder[]; nextCursor: string | null }>(
     `/orders/sold${query({ status, limit: 20, cursor })}`,
   );
 
 export const fulfil = (orderId: string, step: 'ship' | 'deliver') =>
-  send<OrderAnswer>('POST', `/orders/${encodeURIComponent(orderId)}/${step}`);
-
-export const refundReasons = {
-  customer_request: 'The customer asked',
-  damaged: 'Damaged',
-  not_delivered: 'Not delivered',
-  wrong_item: 'Wrong item',
-  duplicate: 'Duplicate order',
-  out_of_stock: 'Out of stock',
-  other: 'Other',
-} as const;
-
-export interface RefundRequest {
-  amountMinor?: number;
-  reason: keyof typeof refundReasons;
-  restock?: true;
-}
-
-/** A refund under `key` (the same key and body again answer the first answer: safe to retry). */
-export const refund = (orderId: string, body: RefundRequest, key: string) =>
-  send<{ refund: Refund; order: OrderAnswer }>(
-    'POST',
-    `/orders/${encodeURIComponent(orderId)}/refund`,
-    body,
-    { 'idempotency-key': key },
-  );
+  send<Order>('POST', `/orders/${encodeURIComponent(orderId)}/${step}`);

@@ -1,3 +1,4 @@
+import { statusColors, statusLabels } from './orders-api.js';
 import { signInHere } from './account.js';
 import { ApiError } from './api.js';
 import { categoryTree, type CategoryNode } from './catalog-api.js';
@@ -68,26 +69,16 @@ export function sellerNav(current: (typeof sections)[number][0]): HTMLElement {
   );
 }
 
-const statusNames: Record<string, [string, string]> = {
-  awaiting_payment: ['Awaiting payment', 'text-bg-secondary'],
-  payment_failed: ['Payment failed', 'text-bg-warning'],
-  paid: ['Paid', 'text-bg-primary'],
-  shipped: ['Shipped', 'text-bg-info'],
-  delivered: ['Delivered', 'text-bg-success'],
-  partially_refunded: ['Partially refunded', 'text-bg-warning'],
-  refunded: ['Refunded', 'text-bg-dark'],
-  cancelled: ['Cancelled', 'text-bg-light'],
-  expired: ['Expired', 'text-bg-light'],
-};
-
-export const orderStatusNames = Object.fromEntries(
-  Object.entries(statusNames).map(([status, [name]]) => [status, name]),
-);
+/** The order statuses' names (for a filter's options). */
+export const orderStatusNames = statusLabels;
 
 /** An order's status as a badge; `data-status` carries the API's code. */
 export function statusBadge(status: string): HTMLElement {
-  const [name, style] = statusNames[status] ?? [status, 'text-bg-secondary'];
-  return h('span', { class: `badge ${style}`, 'data-status': status }, name);
+  return h(
+    'span',
+    { class: `badge text-bg-${statusColors[status] ?? 'secondary'}`, 'data-status': status },
+    statusLabels[status] ?? status,
+  );
 }
 
 /** A spinner for a wait, announced by its label. */

@@ -13,6 +13,7 @@ import {
   payOrder,
   refundReasons,
   refundStatuses,
+  type RefundReason,
   statusColors,
   statusLabels,
   type Order,
@@ -382,7 +383,7 @@ function details(current: Order): HTMLElement[] {
               h(
                 'li',
                 { 'data-refund': refund.status },
-                `${money(refund.amountMinor, current.currency)} — ${refundReasons[refund.reason] ?? refund.reason} (${refundStatuses[refund.status] ?? refund.status})`,
+                `${money(refund.amountMinor, current.currency)} — ${refundReasons[refund.reason as RefundReason]?.toLowerCase() ?? refund.reason} (${refundStatuses[refund.status] ?? refund.status})`,
               ),
             ),
           ),

@@ -1,4 +1,4 @@
-import { listLowStock, type LowStockRow } from '../../lib/admin-api.js';
+import { lowStock, type LowStockRow } from '../../lib/catalog-api.js';
 import { adminPage, pagedList } from '../../lib/admin-page.js';
 import { getProduct, type Product } from '../../lib/catalog-api.js';
 import { byId, h } from '../../lib/dom.js';
@@ -54,7 +54,7 @@ if (adminPage('/admin/low-stock')) {
     more: byId<HTMLButtonElement>('low-stock-more'),
     status: byId('low-stock-status'),
     columns: 7,
-    load: (cursor) => listLowStock({ cursor }),
+    load: (cursor) => lowStock(cursor),
     render: row,
     empty: 'Nothing is low on stock.',
     counted: (shown, all) =>

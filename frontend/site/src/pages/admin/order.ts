@@ -5,7 +5,8 @@ import {
   type Order,
   type Refund,
   type RefundBody,
-} from '../../lib/admin-api.js';
+  type RefundReason,
+} from '../../lib/orders-api.js';
 import { adminPage, problemToast, spinner, statusBadge, words } from '../../lib/admin-page.js';
 import { ApiError } from '../../lib/api.js';
 import { byId, fill, h } from '../../lib/dom.js';
@@ -96,7 +97,9 @@ function refundForm(order: Order): HTMLElement | null {
     'select',
     { class: 'form-select', id: 'refund-reason', name: 'reason', required: true },
     h('option', { value: '' }, 'Choose a reason'),
-    ...refundReasons.map((code) => h('option', { value: code }, words(code))),
+    ...(Object.keys(refundReasons) as RefundReason[]).map((code) =>
+      h('option', { value: code }, refundReasons[code]),
+    ),
   );
   const restock = h('input', {
     class: 'form-check-input',

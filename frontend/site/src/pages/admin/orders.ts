@@ -1,4 +1,4 @@
-import { listOrders, orderStatuses, type OrderSummary } from '../../lib/admin-api.js';
+import { listOrders, orderStatuses, type OrderSummary } from '../../lib/orders-api.js';
 import { adminPage, pagedList, statusBadge, words } from '../../lib/admin-page.js';
 import { byId, h } from '../../lib/dom.js';
 import { dateTime, money } from '../../lib/format.js';

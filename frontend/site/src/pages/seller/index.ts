@@ -1,14 +1,8 @@
-import type { ProductSummary } from '../../lib/catalog-api.js';
+import { lowStock, type LowStockRow, type ProductSummary } from '../../lib/catalog-api.js';
 import { byId, fill, h } from '../../lib/dom.js';
 import { money } from '../../lib/format.js';
 import { mountLayout } from '../../lib/layout.js';
-import {
-  changeProduct,
-  deactivateProduct,
-  lowStock,
-  myProducts,
-  type LowStockRow,
-} from '../../lib/seller-api.js';
+import { changeProduct, deactivateProduct, myProducts } from '../../lib/seller-api.js';
 import { requireSeller, sellerNav, spinner, withButton } from '../../lib/seller-ui.js';
 import { toast } from '../../lib/toast.js';
 

@@ -2,15 +2,8 @@ import { byId, fill, h } from '../../lib/dom.js';
 import { dateTime, minorDigits, money, parseMajor } from '../../lib/format.js';
 import { busy, clearProblems, fieldProblem } from '../../lib/forms.js';
 import { mountLayout } from '../../lib/layout.js';
-import {
-  fulfil,
-  refund,
-  refundReasons,
-  soldOrders,
-  type OrderAnswer,
-  type RefundRequest,
-  type SoldOrder,
-} from '../../lib/seller-api.js';
+import { refundOrder, refundReasons, type Order, type RefundBody } from '../../lib/orders-api.js';
+import { fulfil, soldOrders, type SoldOrder } from '../../lib/seller-api.js';
 import {
   orderStatusNames,
   placeProblems,
@@ -87,7 +80,7 @@ function linesTable(order: SoldOrder): HTMLElement {
 }
 
 /** The refund form: an amount (left empty, all that is left), a reason, and a restock. */
-function refundForm(order: SoldOrder, update: (answer: OrderAnswer) => void): HTMLElement {
+function refundForm(order: SoldOrder, update: (answer: Order) => void): HTMLElement {
   const left = order.totalMinor - order.refundedMinor;
   const id = (name: string) => `refund-${name}-${order.id}`;
   const amount = h('input', {
@@ -148,7 +141,7 @@ function refundForm(order: SoldOrder, update: (answer: OrderAnswer) => void): HT
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     clearProblems(form);
-    const body: RefundRequest = { reason: reason.value as RefundRequest['reason'] };
+    const body: RefundBody = { reason: reason.value as RefundBody['reason'] };
     let wrong = false;
     if (amount.value.trim() !== '') {
       const minor = parseMajor(amount.value, order.currency);
@@ -172,7 +165,7 @@ function refundForm(order: SoldOrder, update: (answer: OrderAnswer) => void): HT
     const key = attempt.key;
     void busy(form, async () => {
       try {
-        const answer = await refund(order.id, body, key);
+        const answer = await refundOrder(order.id, key, body);
         attempt = undefined;
         toast(
           `Refund of ${money(answer.refund.amountMinor, order.currency)} requested: it settles in a moment.`,
@@ -187,13 +180,13 @@ function refundForm(order: SoldOrder, update: (answer: OrderAnswer) => void): HT
   return h('details', { class: 'mt-3' }, h('summary', {}, 'Refund this order'), form);
 }
 
-function orderCard(order: SoldOrder, pending: OrderAnswer['refunds'] = []): HTMLElement {
+function orderCard(order: SoldOrder, pending: Order['refunds'] = []): HTMLElement {
   const card = h('article', {
     class: 'card mb-3',
     'data-order': order.id,
     'aria-labelledby': `order-${order.id}`,
   });
-  const update = (answer: OrderAnswer) => {
+  const update = (answer: Order) => {
     const next = orderCard(
       {
         ...order,
