@@ -72,10 +72,12 @@ function present(program: SystemProgram): boolean {
 /**
  * Makes sure every program the tests drive is installed: as root with apt-get it installs what is
  * missing; otherwise it stops with the exact install line. It never lets a test skip silently.
+ * The benchmarks ensure their own programs the same way (`neededFor`: who needs them).
  */
 export function ensureSystemPrograms(
   programs: SystemProgram[] = systemPrograms,
   write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  neededFor = 'the tests',
 ): boolean {
   const missing = programs.filter((program) => !present(program));
   if (missing.length === 0) return true;
@@ -88,7 +90,7 @@ export function ensureSystemPrograms(
     write(`install it with: sudo apt-get update && sudo ${installLine}`);
     return false;
   }
-  write(`installing ${packages.join(', ')} (needed by the tests)`);
+  write(`installing ${packages.join(', ')} (needed by ${neededFor})`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const update = spawnSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
   const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', ...packages], {

@@ -13,6 +13,8 @@ import {
 } from '@mercado/common/mqtt';
 import { parsePayload, topics } from '@mercado/common/contract';
 import type { IdleMessage, IdleRequest } from './broker-idle.js';
+import { loopback } from './loopback.js';
+import type { ReportSection } from './report.js';
 import type { BrokerKind, ServerMessage, ServerRequest } from './broker-server.js';
 
 /**
@@ -220,7 +222,7 @@ export async function startBroker(
   return {
     kind,
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: loopback(`mqtt://127.0.0.1:${port}`),
     async usage() {
       const reply = nextMessage<ServerMessage, 'usage'>(child, 'usage', 10_000);
       child.send({ type: 'usage' } satisfies ServerRequest);
@@ -657,8 +659,41 @@ function printVerdicts(rows: Row[], idleMercado: IdleFigures, note?: string) {
 
 // ---- the run ----------------------------------------------------------------------------------
 
+/** Mercado's broker against bare aedes, scenario by scenario, for the report. */
+function brokerSection(rows: Row[], idleResults: IdleFigures[]): ReportSection {
+  return {
+    group: 'MQTT broker',
+    label:
+      'Mercado’s broker (authentication, the topic contract’s ACL, payload validation) against ' +
+      'bare aedes, each in a process of its own, the same mqtt.js clients, topics and payloads; ' +
+      `${seconds} s per run after ${warmupSeconds} s, each scenario on both brokers in turn.`,
+    figures: rows.map((row) => ({
+      label: row.scenario,
+      unit: row.unit,
+      rps: row.mercado.rate,
+      p50: row.mercado.p50,
+      p99: row.mercado.p99,
+      errors: 0,
+      ceiling: {
+        name: `bare aedes, ${row.scenario}`,
+        unit: row.unit,
+        rps: row.bare.rate,
+        p50: row.bare.p50,
+        p99: row.bare.p99,
+        errors: 0,
+      },
+    })),
+    notes: idleResults.map(
+      (result) =>
+        `idle connections, ${result.kind === 'bare' ? 'bare aedes' : 'Mercado’s broker'}: ` +
+        `${result.accepted}/${result.requested} accepted, broker RSS ${mb(result.rssBefore)} → ` +
+        `${mb(result.rssAfter)}`,
+    ),
+  };
+}
+
 /** `npm run bench:broker`, and part of `npm run bench`. */
-export async function benchBroker(): Promise<void> {
+export async function benchBroker(): Promise<ReportSection[]> {
   checkPayloads();
   const internalSecret = randomBytes(32).toString('base64url');
   const onInterrupt = () => void stopAll().finally(() => process.exit(130));
@@ -711,6 +746,7 @@ export async function benchBroker(): Promise<void> {
     ];
     printIdle(idleResults, note);
     printVerdicts(rows, idleResults[1]!, note);
+    return [brokerSection(rows, idleResults)];
   } finally {
     process.off('SIGINT', onInterrupt);
     await stopAll();

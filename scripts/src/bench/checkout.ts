@@ -6,7 +6,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { measurePostgresWrites } from './ceilings.js';
+import { loopback } from './loopback.js';
 import { bareRoundTrip } from './payments.js';
+import type { Ceiling, ReportSection } from './report.js';
 import {
   bareStatement,
   countStatements,
@@ -56,8 +59,11 @@ interface Percentiles {
  * checkout's request rate (three calls per checkout) and at its maximum, the bare aedes QoS 1
  * round trip, and the CPU each process spent per paid checkout (the budget the machine's cores
  * set). A warm-up runs first: BENCH_WARMUP_SECONDS (2) at BENCH_WARMUP_RATE (the run's rate).
+ * The report's ceiling for the checkout, a write path, is Postgres's single-row INSERTs measured
+ * on the same server just before it; each step's is the gateway → trivial upstream at the
+ * checkout's request rate.
  */
-export async function benchCheckout(system: BenchSystem): Promise<void> {
+export async function benchCheckout(system: BenchSystem): Promise<ReportSection[]> {
   if (!system.ordersUrl) throw new Error('bench: start the system with orders');
   const rate = Number(process.env.BENCH_CHECKOUT_RATE ?? 300);
   const shopperCount = Number(process.env.BENCH_CHECKOUT_SHOPPERS ?? Math.max(100, rate));
@@ -75,13 +81,21 @@ export async function benchCheckout(system: BenchSystem): Promise<void> {
   const ceilingMax = await measureCeiling(system);
   const ceilingCpu = cpuSpent(ceilingBefore, system.cpuSeconds());
   const ceilingRequests = ceilingMax.rps * (durationSeconds + 2);
+  const ceilingAtRate = await measureCeilingAtRate(system, `${rate * 3} req/s`, rate * 3);
+  const writes = await measurePostgresWrites(system);
   const rows: TableRow[] = [
-    {
-      ...(await measureCeilingAtRate(system, `${rate * 3} req/s`, rate * 3)),
-      group: 'ceiling: gateway → trivial',
-    },
+    { ...ceilingAtRate, group: 'ceiling: gateway → trivial' },
     { ...ceilingMax, label: 'max', group: 'ceiling: gateway → trivial' },
     { ...(await bareRoundTrip()), group: 'ceiling: bare aedes QoS 1' },
+    {
+      ...writes,
+      rps: writes.rps ?? Number.NaN,
+      p50: writes.p50 ?? Number.NaN,
+      p99: writes.p99 ?? Number.NaN,
+      errors: writes.errors ?? 0,
+      label: '20 in flight',
+      group: 'ceiling: Postgres INSERTs',
+    },
   ];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mercado-bench-checkout-'));
   let measured: LoopFigures;
@@ -140,7 +154,11 @@ export async function benchCheckout(system: BenchSystem): Promise<void> {
     'Checkout end to end through the gateway, open loop (goal: ≥ 300 paid orders/s, p99 < 250 ms)',
     rows,
   );
-  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const notes: string[] = [];
+  const out = (line: string) => {
+    notes.push(line);
+    process.stdout.write(`${line}\n`);
+  };
   out(
     `open loop: a checkout started every ${(1000 / rate).toFixed(1)} ms, each by a free one of ` +
       `${shoppers.length} shoppers (a cart is a user's), buying 1 unit of one of ${productIds.length} ` +
@@ -169,6 +187,37 @@ export async function benchCheckout(system: BenchSystem): Promise<void> {
       `(${statement.cpu}), ${statement.perSecond.toFixed(0)} statements/s`,
   );
   out(checkoutFloor(ceilingCpu, ceilingRequests, statementReport.perUnit, statement.cpuMs));
+  const [checkout, ...steps] = rows.slice(4);
+  const stepCeiling: Ceiling = {
+    name: `gateway → trivial upstream at ${rate * 3} req/s`,
+    ...ceilingAtRate,
+  };
+  return [
+    {
+      group: 'Checkout end to end',
+      label:
+        `Cart → order → pay → paid through the gateway, open loop at ${rate} checkouts/s ` +
+        `(each by a free one of ${shoppers.length} shoppers), timed from when each was due. The ` +
+        'checkout, a write path, stands on Postgres’s single-row INSERTs on the same server; ' +
+        'each step on the gateway → trivial upstream at the checkout’s request rate.',
+      ceiling: writes,
+      figures: [
+        {
+          ...checkout!,
+          label: `checkout, ${rate}/s offered (rate: paid)`,
+          unit: 'checkouts/s',
+          compare: 'p99',
+        },
+        ...steps.map((step) => ({
+          ...step,
+          label: `${step.group.trim()} (${step.label})`,
+          compare: 'p99' as const,
+          ceiling: step.group.includes('waiting') ? null : stepCeiling,
+        })),
+      ],
+      notes,
+    },
+  ];
 }
 
 /**
@@ -215,7 +264,7 @@ async function checkoutLoop(
   const generator = fileURLToPath(new URL('./checkout-loop.js', import.meta.url));
   const { stdout } = await execFileAsync(
     process.execPath,
-    [generator, gatewayUrl, String(rate), String(seconds), `@${file}`],
+    [generator, loopback(gatewayUrl), String(rate), String(seconds), `@${file}`],
     { maxBuffer: 64 * 1024 * 1024 },
   );
   return JSON.parse(stdout) as LoopFigures;

@@ -1,11 +1,15 @@
 import { signIdentity } from '@mercado/common/identity';
-import { measureMax, printTable, type BenchSystem, type TableRow } from './system.js';
+import { measureExpressTrivial } from './ceilings.js';
+import type { ReportSection } from './report.js';
+import { connections, measureMax, printTable, type BenchSystem, type TableRow } from './system.js';
 
 /**
  * The same requests against the users service directly, behind a bare node:http proxy, and
- * through the gateway: what the gateway's authentication, policy, limits and proxying cost.
+ * through the gateway: what the gateway's authentication, policy, limits and proxying cost; beside
+ * them the Express trivial upstream measured first, the report's ceiling for every one.
  */
-export async function benchGateway(system: BenchSystem): Promise<void> {
+export async function benchGateway(system: BenchSystem): Promise<ReportSection[]> {
+  const ceiling = await measureExpressTrivial();
   const session = await fetch(`${system.gatewayUrl}/api/auth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -38,7 +42,7 @@ export async function benchGateway(system: BenchSystem): Promise<void> {
     },
     { path: 'GET /api/users/me', url: '/api/users/me', direct: signed, gateway: bearer },
   ];
-  const rows: TableRow[] = [];
+  const rows: TableRow[] = [{ ...ceiling, label: 'max', group: 'ceiling: Express trivial' }];
   for (const route of routes) {
     const direct = await measureMax('direct', `${system.usersUrl}${route.url}`, route.direct);
     const bare = await measureMax(
@@ -54,4 +58,15 @@ export async function benchGateway(system: BenchSystem): Promise<void> {
     );
   }
   printTable('Gateway benchmark (vs ref = share of calling the service directly)', rows);
+  return [
+    {
+      group: 'Gateway',
+      label:
+        'The same requests to the users service directly, behind a bare node:http proxy (the ' +
+        'ceiling of any Node proxy here) and through the gateway; autocannon, as many as ' +
+        `${connections} connections keep in flight.`,
+      ceiling,
+      figures: rows.slice(1).map((row) => ({ ...row, label: `${row.group}: ${row.label}` })),
+    },
+  ];
 }

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { topics } from '@mercado/common/contract';
 import { connectMqtt } from '@mercado/common/mqtt';
 import { requestResponse, startBroker } from './broker.js';
+import type { ReportSection } from './report.js';
 import {
   cpuLine,
   cpuSpent,
@@ -25,7 +26,7 @@ import {
  * two ceilings it stands on: the gateway → trivial upstream at the same rate, and a bare aedes
  * QoS 1 round trip (one in flight, mqtt.js clients, no database).
  */
-export async function benchPayments(system: BenchSystem): Promise<void> {
+export async function benchPayments(system: BenchSystem): Promise<ReportSection[]> {
   if (!system.mqttUrl || !system.ordersMqtt)
     throw new Error('bench: start the system with payments');
   const rate = Number(process.env.BENCH_PAYMENTS_RATE ?? 1_000);
@@ -102,11 +103,33 @@ export async function benchPayments(system: BenchSystem): Promise<void> {
     printTable('Payment round trip over MQTT (goal: p50 < 2 ms, p99 < 10 ms at 1,000/s)', rows);
     // Warm-up and measured run alike, each payment with the intent announced for it.
     const payments = Math.ceil(rate * 2) + Math.ceil(rate * durationSeconds);
-    process.stdout.write(
+    const notes = [
       `answers (measured run; 202: no result within the gateway's PAYMENT_WAIT_MS, 404: ` +
-        `payments had not recorded the intent yet): ${JSON.stringify(paid.statuses ?? {})}\n`,
-    );
-    process.stdout.write(`${cpuLine('payment (its intent included)', cpu, payments)}\n`);
+        `payments had not recorded the intent yet): ${JSON.stringify(paid.statuses ?? {})}`,
+      cpuLine('payment (its intent included)', cpu, payments),
+    ];
+    for (const note of notes) process.stdout.write(`${note}\n`);
+    const [gatewayAtRate, bare] = rows as [TableRow, TableRow];
+    return [
+      {
+        group: 'Payment round trip over MQTT',
+        label:
+          `\`POST /api/orders/{id}/payments\` at a steady ${rate}/s (open loop), each paying an ` +
+          'order of its own: the gateway encrypts the card, publishes it over MQTT, payments ' +
+          'records the payment and its outbox publishes the result back to the waiting gateway. ' +
+          'Its ceiling: bare aedes’ QoS 1 round trip (one in flight, no database).',
+        ceiling: { name: 'bare aedes QoS 1 round trip', unit: 'rt/s', ...bare },
+        figures: [
+          { ...paid, label: `payments at ${rate}/s`, unit: 'payments/s', compare: 'p99' },
+          {
+            ...gatewayAtRate,
+            label: `reference: gateway → trivial upstream at ${rate} req/s`,
+            ceiling: null,
+          },
+        ],
+        notes,
+      },
+    ];
   } finally {
     await orders.endAsync();
   }

@@ -19,6 +19,7 @@ import {
 } from '@mercado/common/mqtt';
 import { generateCardKey } from '@mercado/payments/keys';
 import { generateSigningKey } from '../signing-keys.js';
+import { loopback } from './loopback.js';
 
 /**
  * What every benchmark shares: a throwaway Postgres, the services as real child processes (built
@@ -47,7 +48,7 @@ type Headers = () => Record<string, string>;
 
 /** Throughput: as many requests as `connections` keep in flight, after a 2 s warm-up. */
 export async function measureMax(label: string, url: string, headers: Headers = () => ({})) {
-  await autocannon({ url, connections, duration: 2, headers: headers() });
+  await autocannon({ url: loopback(url), connections, duration: 2, headers: headers() });
   const result = await autocannon({
     url,
     connections,
@@ -88,7 +89,7 @@ async function openLoop(
   const generator = fileURLToPath(new URL('./open-loop.js', import.meta.url));
   const { stdout } = await execFileAsync(process.execPath, [
     generator,
-    url,
+    loopback(url),
     String(rate),
     String(seconds),
     ...('file' in headers
@@ -156,7 +157,13 @@ export async function measureMaxOver(
       },
     },
   ] as unknown as autocannon.Request[];
-  await autocannon({ url: baseUrl, connections, duration: 2, requests, headers: headers() });
+  await autocannon({
+    url: loopback(baseUrl),
+    connections,
+    duration: 2,
+    requests,
+    headers: headers(),
+  });
   const result = await autocannon({
     url: baseUrl,
     connections,
@@ -290,6 +297,7 @@ export async function startBenchSystem({
     // benchmarks leave Postgres as it is.
     settings: statements ? ['shared_preload_libraries=pg_stat_statements'] : [],
   });
+  loopback(postgres.url);
   const children: Array<{ name: string; child: ChildProcess }> = [];
   let stopping = false;
   const stop = async () => {
@@ -319,7 +327,7 @@ export async function startBenchSystem({
       if (!stopping) process.stderr.write(`${name} exited early (${code ?? signal})\n`);
     });
     children.push({ name, child });
-    const url = `http://127.0.0.1:${port}`;
+    const url = loopback(`http://127.0.0.1:${port}`);
     await waitReady(url, () => child.exitCode !== null || child.signalCode !== null);
     return url;
   }
@@ -438,7 +446,7 @@ export async function startBenchSystem({
         ]),
       ),
     });
-    return { url: `mqtt://127.0.0.1:${mqttPort}`, passwords };
+    return { url: loopback(`mqtt://127.0.0.1:${mqttPort}`), passwords };
   }
 }
 
