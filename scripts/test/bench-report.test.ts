@@ -32,6 +32,7 @@ const facts: RunFacts = {
   startedAt: new Date('2026-12-04T19:30:00Z'),
   totalSeconds: 605.4,
   benchSeconds: 5,
+  warmupSeconds: 1,
   steps: [
     { name: 'gateway', seconds: 42.2 },
     { name: 'broker', seconds: 563.2 },
@@ -112,7 +113,7 @@ t.test('a report renders each section beside its ceiling, and the run facts', as
 
 <!-- Written by \`npm run bench\` (scripts/src/bench.ts); run it again rather than edit this. -->
 
-Measured 2026-12-04 19:30 UTC by \`npm run bench\`, 5 s per measurement (BENCH_SECONDS) after its warm-up, 10 min 5 s in all.
+Measured 2026-12-04 19:30 UTC by \`npm run bench\`, 5 s per measurement (BENCH_SECONDS) after a 1 s warm-up (BENCH_WARMUP), 10 min 5 s in all.
 
 Machine: 2 × Intel(R) Xeon(R) CPU @ 2.20GHz, 24.0 GiB memory, Debian GNU/Linux 12 (bookworm) (Linux 6.1.0), Node v20.20.2, PostgreSQL 17.6, nginx 1.22.1, wrk 4.1.0.
 

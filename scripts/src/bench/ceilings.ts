@@ -15,6 +15,7 @@ import {
   connections,
   durationSeconds,
   measureMax,
+  warmupSeconds,
   type BenchSystem,
   type Figures,
 } from './system.js';
@@ -112,7 +113,7 @@ async function wrk(url: string, seconds: number) {
 
 /**
  * nginx from a private prefix (as scripts/test/nginx.test.ts runs it), one worker a core, serving
- * a 1 KiB HTML file with no access log: wrk's maximum against it after a 2 s warm-up.
+ * a 1 KiB HTML file with no access log: wrk's maximum against it after the warm-up.
  */
 export async function measureNginxStatic(): Promise<Ceiling> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mercado-bench-nginx-'));
@@ -157,7 +158,7 @@ http {
         () => false,
       );
     });
-    await wrk(url, 2);
+    await wrk(url, warmupSeconds);
     return { name: 'nginx static file (wrk)', ...(await wrk(url, durationSeconds)) };
   } finally {
     if (nginx.exitCode === null && nginx.signalCode === null) {

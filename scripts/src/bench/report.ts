@@ -65,6 +65,8 @@ export interface RunFacts {
   startedAt: Date;
   totalSeconds: number;
   benchSeconds: number;
+  /** The warm-up before each HTTP measurement (BENCH_WARMUP). */
+  warmupSeconds?: number;
   /** How long each benchmark took, in the order they ran. */
   steps?: Array<{ name: string; seconds: number }>;
   /** Share of the machine's cores (0–1 of all of them) other processes used during the run. */
@@ -201,7 +203,10 @@ export function renderReport(
     '<!-- Written by `npm run bench` (scripts/src/bench.ts); run it again rather than edit this. -->',
     '',
     `Measured ${facts.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench\`, ` +
-      `${facts.benchSeconds} s per measurement (BENCH_SECONDS) after its warm-up, ` +
+      `${facts.benchSeconds} s per measurement (BENCH_SECONDS) after ` +
+      (facts.warmupSeconds === undefined
+        ? 'its warm-up, '
+        : `a ${facts.warmupSeconds} s warm-up (BENCH_WARMUP), `) +
       `${formatDuration(facts.totalSeconds)} in all.`,
     '',
     `Machine: ${machineLine(facts.machine)}.`,

@@ -31,6 +31,8 @@ const execFileAsync = promisify(execFile);
 
 export const durationSeconds = Number(process.env.BENCH_SECONDS ?? 10);
 export const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** The warm-up before each HTTP measurement (npm run bench takes 1 s, to stay near ten minutes). */
+export const warmupSeconds = Number(process.env.BENCH_WARMUP ?? 2);
 
 export interface Figures {
   label: string;
@@ -46,9 +48,14 @@ export interface Figures {
 
 type Headers = () => Record<string, string>;
 
-/** Throughput: as many requests as `connections` keep in flight, after a 2 s warm-up. */
+/** Throughput: as many requests as `connections` keep in flight, after the warm-up (2 s). */
 export async function measureMax(label: string, url: string, headers: Headers = () => ({})) {
-  await autocannon({ url: loopback(url), connections, duration: 2, headers: headers() });
+  await autocannon({
+    url: loopback(url),
+    connections,
+    duration: warmupSeconds,
+    headers: headers(),
+  });
   const result = await autocannon({
     url,
     connections,
@@ -60,8 +67,8 @@ export async function measureMax(label: string, url: string, headers: Headers = 
 
 /**
  * Latency at a fixed offered load, from an open-loop generator in its own process (see
- * open-loop.ts: each request timed from when it was due, so stalls are not hidden), after a 2 s
- * warm-up at the same rate.
+ * open-loop.ts: each request timed from when it was due, so stalls are not hidden), after the
+ * warm-up (2 s) at the same rate.
  */
 export async function measureAtRate(
   label: string,
@@ -69,7 +76,7 @@ export async function measureAtRate(
   rate: number,
   headers: Headers = () => ({}),
 ): Promise<Figures> {
-  await openLoop(url, rate, 2, headers());
+  await openLoop(url, rate, warmupSeconds, headers());
   const result = await openLoop(url, rate, durationSeconds, headers());
   return { label, rps: result.rps, p50: result.p50, p99: result.p99, errors: result.errors };
 }
@@ -160,7 +167,7 @@ export async function measureMaxOver(
   await autocannon({
     url: loopback(baseUrl),
     connections,
-    duration: 2,
+    duration: warmupSeconds,
     requests,
     headers: headers(),
   });
