@@ -103,8 +103,11 @@ export async function benchStock(
       label:
         '`GET /api/inventory/{productId}` through the gateway → inventory on the demo catalog: ' +
         'one product, every product in turn, and one product while a writer changes its stock ' +
-        `as fast as it can. Each throughput is the median of ${rounds} run(s) taken in turns with the ` +
-        'gateway → trivial upstream’s.',
+        'as fast as it can. ' +
+        (rounds === 1
+          ? 'Each throughput is measured right after the gateway → trivial upstream’s (one turn).'
+          : `Each throughput is the median of ${rounds} runs taken in turns with the gateway → ` +
+            'trivial upstream’s.'),
       ceiling: express,
       figures,
       notes: turns.map((line) => `in turns, req/s: ${line}`),
