@@ -86,6 +86,8 @@ export interface Topology {
   wsUrl: string;
   /** MQTT over TCP through nginx's stream (terminals). */
   mqttUrl: string;
+  /** nginx's access log: one JSON object per request (`upstream` lists each upstream tried). */
+  accessLog: string;
   /** The admin account users created at start, and the demo accounts' password. */
   admin: { email: string; password: string };
   demoPassword: string;
@@ -425,6 +427,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
       url: publicUrl,
       wsUrl: `ws://${host}:${ports.http}/mqtt`,
       mqttUrl,
+      accessLog: nginxConfig.accessLog,
       admin: { email: secrets.adminEmail, password: secrets.adminPassword },
       demoPassword: secrets.demoPassword,
       regions,
