@@ -24,6 +24,8 @@ export interface NginxConfigOptions {
   brokersMqtt: readonly string[];
   httpPort: number;
   mqttPort: number;
+  /** The address every port listens on (`127.0.0.1` for local runs); default all of them. */
+  listenAddress?: string;
   tls?: { certificate: string; key: string; httpsPort: number; mqttsPort: number };
   /** Where nginx writes its pid, its access log (`off` for none) and its temporary files. */
   pidFile: string;
@@ -73,6 +75,11 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     workerProcesses = 'auto',
   } = options;
   if (!/^\d+r\/[sm]$/.test(apiRate)) throw new Error(`apiRate: not like 50r/s: ${apiRate}`);
+  if (options.listenAddress !== undefined && !/^[A-Za-z0-9.:-]+$/.test(options.listenAddress)) {
+    throw new Error(`listenAddress: not an address: ${options.listenAddress}`);
+  }
+  const at = (port: number) =>
+    options.listenAddress === undefined ? String(port) : `${options.listenAddress}:${port}`;
   const health = ` max_fails=${maxFails} fail_timeout=${failTimeoutSeconds}s`;
   const proxied = `
       proxy_http_version 1.1;
@@ -142,8 +149,8 @@ ${servers('brokersHttp', options.brokersHttp, health)}
   }
 
   server {
-    listen ${options.httpPort};
-${tls ? `    listen ${tls.httpsPort} ssl;\n    ssl_certificate ${tls.certificate};\n    ssl_certificate_key ${tls.key};\n    ssl_protocols TLSv1.2 TLSv1.3;\n` : ''}
+    listen ${at(options.httpPort)};
+${tls ? `    listen ${at(tls.httpsPort)} ssl;\n    ssl_certificate ${tls.certificate};\n    ssl_certificate_key ${tls.key};\n    ssl_protocols TLSv1.2 TLSv1.3;\n` : ''}
     limit_conn mercado_addr ${connectionsPerAddress};
     add_header X-Request-Id $mercado_request_id always;
     error_page 429 = @too_many;
@@ -180,14 +187,14 @@ stream {
 ${servers('brokersMqtt', options.brokersMqtt, health)}
   }
   server {
-    listen ${options.mqttPort};
+    listen ${at(options.mqttPort)};
     proxy_pass mercado_broker_mqtt;
     proxy_timeout 1h;
   }
 ${
   tls
     ? `  server {
-    listen ${tls.mqttsPort} ssl;
+    listen ${at(tls.mqttsPort)} ssl;
     ssl_certificate ${tls.certificate};
     ssl_certificate_key ${tls.key};
     proxy_pass mercado_broker_mqtt;
