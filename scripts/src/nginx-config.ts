@@ -45,6 +45,16 @@ export interface NginxConfigOptions {
   apiRate?: string;
   apiBurst?: number;
   connectionsPerAddress?: number;
+  /**
+   * A path nginx answers itself (200 `ok`, not logged): the load balancer's own liveness, for a
+   * container health check that must not depend on any upstream being up.
+   */
+  healthPath?: string;
+  /**
+   * Exact paths answered 404 at the edge: what the replicas serve for the compose network only
+   * (their `/metrics`), which `/` would otherwise pass to a frontend.
+   */
+  hiddenPaths?: readonly string[];
 }
 
 const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
@@ -73,6 +83,7 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     maxFails = 1,
     failTimeoutSeconds = 5,
     workerProcesses = 'auto',
+    hiddenPaths = [],
   } = options;
   if (!/^\d+r\/[sm]$/.test(apiRate)) throw new Error(`apiRate: not like 50r/s: ${apiRate}`);
   if (options.listenAddress !== undefined && !/^[A-Za-z0-9.:-]+$/.test(options.listenAddress)) {
@@ -80,6 +91,18 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
   }
   const at = (port: number) =>
     options.listenAddress === undefined ? String(port) : `${options.listenAddress}:${port}`;
+  const paths = [...(options.healthPath ? [options.healthPath] : []), ...hiddenPaths];
+  for (const entry of paths) {
+    if (!/^\/[A-Za-z0-9._/-]*$/.test(entry)) throw new Error(`not a plain path: ${entry}`);
+  }
+  const ownLocations = [
+    ...(options.healthPath
+      ? [
+          `    location = ${options.healthPath} {\n      access_log off;\n      default_type text/plain;\n      return 200 "ok\\n";\n    }\n`,
+        ]
+      : []),
+    ...hiddenPaths.map((hidden) => `    location = ${hidden} {\n      return 404;\n    }\n`),
+  ].join('\n');
   const health = ` max_fails=${maxFails} fail_timeout=${failTimeoutSeconds}s`;
   const proxied = `
       proxy_http_version 1.1;
@@ -160,7 +183,7 @@ ${tls ? `    listen ${at(tls.httpsPort)} ssl;\n    ssl_certificate ${tls.certifi
       return 429 '${tooMany}';
     }
 
-    location /api/ {
+${ownLocations ? `${ownLocations}\n` : ''}    location /api/ {
       limit_req zone=mercado_api${apiBurst > 0 ? ` burst=${apiBurst} nodelay` : ''};
       proxy_pass http://mercado_gateway;${proxied}
     }
