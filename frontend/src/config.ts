@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { baseServiceSettings, setting } from '@mercado/common/config';
 
-const builtSite = fileURLToPath(new URL('./site', import.meta.url));
+/** frontend/dist/site, from dist/ (the built process) and from src/ (read as source) alike. */
+const builtSite = fileURLToPath(new URL('../dist/site', import.meta.url));
 
 /**
  * A frontend replica's settings (server.ts), apart from the process so that they can be read

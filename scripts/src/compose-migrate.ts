@@ -19,11 +19,15 @@ runMain(async function main({ useLogger }) {
     root: repoRoot,
     log,
   });
+  // `migrations`: whose (the logger's own `service` is this process's name).
   for (const outcome of outcomes) {
     if ('error' in outcome) {
-      log.error({ service: outcome.service, err: { message: outcome.error } }, 'migration failed');
+      log.error(
+        { migrations: outcome.service, err: { message: outcome.error } },
+        'migration failed',
+      );
     } else {
-      log.info({ service: outcome.service, applied: outcome.applied }, 'migrations up to date');
+      log.info({ migrations: outcome.service, applied: outcome.applied }, 'migrations up to date');
     }
   }
   process.exit(outcomes.some((outcome) => 'error' in outcome) ? 1 : 0);
