@@ -144,7 +144,7 @@ ${process.execPath} -e "${frontend}" &
 nginx -e stderr -c ${conf} -g 'daemon off; ${loadStream}' >/dev/null 2>&1 &
 tries=0
 until curl -s -o /dev/null http://[::1]:8090/ && curl -s -o /dev/null http://127.0.0.1:${lb.httpPort}${lb.healthPath}; do
-  tries=$((tries + 1)); [ "$tries" -lt 1000 ] || { echo 'nothing answered' >&2; exit 1; }; sleep 0.01
+  tries=$((tries + 1)); [ "$tries" -lt 3000 ] || { echo 'nothing answered' >&2; exit 1; }; sleep 0.01
 done
 ${get(lb.healthPath)}
 ${get('/metrics')}
