@@ -1,12 +1,9 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
-import { baseServiceSettings, loadConfig, setting } from '@mercado/common/config';
+import { loadConfig } from '@mercado/common/config';
 import { buildHttpApp, handleShutdown, listen, serveStaticSite } from '@mercado/common/http';
 import { createLogger } from '@mercado/common/log';
 import { runMain } from '@mercado/common/main';
 import { createMetrics } from '@mercado/common/metrics';
+import { frontendSettings } from './config.js';
 
 /**
  * A frontend replica (`npm run start -w frontend`, one container of Compose's `frontend`): the
@@ -15,21 +12,6 @@ import { createMetrics } from '@mercado/common/metrics';
  * health, readiness and metrics like every process, behind the load balancer. Nothing else: the
  * pages call `/api/` and `/mqtt`, which the load balancer routes to the gateways and brokers.
  */
-const builtSite = fileURLToPath(new URL('./site', import.meta.url));
-
-export const frontendSettings = {
-  ...baseServiceSettings,
-  PORT: setting.port(8090),
-  /** The built site; by default the one beside this file (dist/site). */
-  SITE_DIR: z
-    .string()
-    .min(1)
-    .default(builtSite)
-    .refine((dir) => existsSync(path.join(dir, 'index.html')), {
-      message: 'must be a built site, with its index.html (node frontend/build.mjs builds it)',
-    }),
-};
-
 runMain(async function main({ useLogger }) {
   const config = loadConfig(frontendSettings);
   const log = createLogger({ name: 'frontend', level: config.LOG_LEVEL });

@@ -24,6 +24,8 @@ export interface NginxConfigOptions {
   brokersMqtt: readonly string[];
   httpPort: number;
   mqttPort: number;
+  /** The address every port listens on (`127.0.0.1` for local runs); default all of them. */
+  listenAddress?: string;
   tls?: { certificate: string; key: string; httpsPort: number; mqttsPort: number };
   /** Where nginx writes its pid, its access log (`off` for none) and its temporary files. */
   pidFile: string;
@@ -43,6 +45,16 @@ export interface NginxConfigOptions {
   apiRate?: string;
   apiBurst?: number;
   connectionsPerAddress?: number;
+  /**
+   * A path nginx answers itself (200 `ok`, not logged): the load balancer's own liveness, for a
+   * container health check that must not depend on any upstream being up.
+   */
+  healthPath?: string;
+  /**
+   * Exact paths answered 404 at the edge: what the replicas serve for the compose network only
+   * (their `/metrics`), which `/` would otherwise pass to a frontend.
+   */
+  hiddenPaths?: readonly string[];
 }
 
 const hostPort = /^[A-Za-z0-9.-]+:\d{1,5}$/;
@@ -71,8 +83,26 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     maxFails = 1,
     failTimeoutSeconds = 5,
     workerProcesses = 'auto',
+    hiddenPaths = [],
   } = options;
   if (!/^\d+r\/[sm]$/.test(apiRate)) throw new Error(`apiRate: not like 50r/s: ${apiRate}`);
+  if (options.listenAddress !== undefined && !/^[A-Za-z0-9.:-]+$/.test(options.listenAddress)) {
+    throw new Error(`listenAddress: not an address: ${options.listenAddress}`);
+  }
+  const at = (port: number) =>
+    options.listenAddress === undefined ? String(port) : `${options.listenAddress}:${port}`;
+  const paths = [...(options.healthPath ? [options.healthPath] : []), ...hiddenPaths];
+  for (const entry of paths) {
+    if (!/^\/[A-Za-z0-9._/-]*$/.test(entry)) throw new Error(`not a plain path: ${entry}`);
+  }
+  const ownLocations = [
+    ...(options.healthPath
+      ? [
+          `    location = ${options.healthPath} {\n      access_log off;\n      default_type text/plain;\n      return 200 "ok\\n";\n    }\n`,
+        ]
+      : []),
+    ...hiddenPaths.map((hidden) => `    location = ${hidden} {\n      return 404;\n    }\n`),
+  ].join('\n');
   const health = ` max_fails=${maxFails} fail_timeout=${failTimeoutSeconds}s`;
   const proxied = `
       proxy_http_version 1.1;
@@ -142,8 +172,8 @@ ${servers('brokersHttp', options.brokersHttp, health)}
   }
 
   server {
-    listen ${options.httpPort};
-${tls ? `    listen ${tls.httpsPort} ssl;\n    ssl_certificate ${tls.certificate};\n    ssl_certificate_key ${tls.key};\n    ssl_protocols TLSv1.2 TLSv1.3;\n` : ''}
+    listen ${at(options.httpPort)};
+${tls ? `    listen ${at(tls.httpsPort)} ssl;\n    ssl_certificate ${tls.certificate};\n    ssl_certificate_key ${tls.key};\n    ssl_protocols TLSv1.2 TLSv1.3;\n` : ''}
     limit_conn mercado_addr ${connectionsPerAddress};
     add_header X-Request-Id $mercado_request_id always;
     error_page 429 = @too_many;
@@ -153,7 +183,7 @@ ${tls ? `    listen ${tls.httpsPort} ssl;\n    ssl_certificate ${tls.certificate
       return 429 '${tooMany}';
     }
 
-    location /api/ {
+${ownLocations ? `${ownLocations}\n` : ''}    location /api/ {
       limit_req zone=mercado_api${apiBurst > 0 ? ` burst=${apiBurst} nodelay` : ''};
       proxy_pass http://mercado_gateway;${proxied}
     }
@@ -180,14 +210,14 @@ stream {
 ${servers('brokersMqtt', options.brokersMqtt, health)}
   }
   server {
-    listen ${options.mqttPort};
+    listen ${at(options.mqttPort)};
     proxy_pass mercado_broker_mqtt;
     proxy_timeout 1h;
   }
 ${
   tls
     ? `  server {
-    listen ${tls.mqttsPort} ssl;
+    listen ${at(tls.mqttsPort)} ssl;
     ssl_certificate ${tls.certificate};
     ssl_certificate_key ${tls.key};
     proxy_pass mercado_broker_mqtt;

@@ -56,6 +56,27 @@ export const systemPrograms: SystemProgram[] = [
     neededBy: "the load balancer's stream block (MQTT over TCP and TLS to the broker nodes)",
   },
   {
+    command: 'psql',
+    probe: ['--version'],
+    debianPackage: 'postgresql-client',
+    neededBy:
+      'scripts/test/compose-databases.test.ts runs the Postgres init script of docker-compose.yml',
+  },
+  {
+    command: 'curl',
+    probe: ['--version'],
+    debianPackage: 'curl',
+    neededBy:
+      'scripts/test/compose-load-balancer.test.ts asks the load balancer inside its namespace',
+  },
+  {
+    command: 'ip',
+    probe: ['-V'],
+    debianPackage: 'iproute2',
+    neededBy:
+      'scripts/test/compose-load-balancer.test.ts brings up loopback in its own network namespace',
+  },
+  {
     command: 'openssl',
     probe: ['version'],
     debianPackage: 'openssl',

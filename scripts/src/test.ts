@@ -6,7 +6,7 @@ import { freePort } from '@mercado/common/testing';
 import { startPostgres } from './postgres.js';
 import { repoRoot } from './local-state.js';
 import { ensureSystemPrograms } from './system-packages.js';
-import { countsFromTap, summaryLine } from './test-summary.js';
+import { countsFromTap, failureReport, FailureCollector, summaryLine } from './test-summary.js';
 
 const failedToStart = summaryLine({ passed: 0, failed: 1, skipped: 0, todo: 0 });
 
@@ -83,15 +83,26 @@ async function main(): Promise<void> {
     });
   }
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
+  const failures = new FailureCollector();
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
     process.stdout.write(chunk);
-    output += chunk.toString('utf8');
+    failures.write(chunk);
+    output += chunk;
     if (output.length > 200_000) output = output.slice(-100_000);
   });
   const code = await new Promise<number>((resolve) =>
     child.on('close', (exitCode) => resolve(exitCode ?? 1)),
   );
   await stop();
+  // Last but one, where CI's excerpt of the log shows them: which tests failed, and where.
+  const failed = failures.end();
+  process.stdout.write(failureReport(failed));
+  if (code !== 0 && failed.length === 0) {
+    process.stdout.write(
+      `# no test failed, yet tap exited ${code}: a coverage threshold or a crash (above)\n`,
+    );
+  }
   process.stdout.write(`${summaryLine(countsFromTap(output, code))}\n`);
   process.exit(code);
 }

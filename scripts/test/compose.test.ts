@@ -1,234 +1,345 @@
-import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { Ajv } from 'ajv';
 import t from 'tap';
+import YAML from 'yaml';
 import { hashServiceMqttPassword } from '@mercado/common/mqtt';
 import { repoRoot } from '../src/local-state.js';
-
-const installLine = 'apt-get install -y --no-install-recommends docker-compose';
-const composeFile = path.join(repoRoot, 'docker-compose.yml');
-const required = {
-  USERS_DB_PASSWORD: 'dummy-db-password',
-  PRODUCTS_DB_PASSWORD: 'dummy-products-db-password',
-  INVENTORY_DB_PASSWORD: 'dummy-inventory-db-password',
-  ORDERS_DB_PASSWORD: 'dummy-orders-db-password',
-  PAYMENTS_DB_PASSWORD: 'dummy-payments-db-password',
-  PAYMENTS_CARD_KEYS: '[{"kty":"OKP","crv":"X25519","kid":"card-1","x":"x","d":"d"}]',
-  CARD_FINGERPRINT_KEY: 'dummy-card-fingerprint-key-0123456789abcdef',
-  REDIS_PASSWORD: 'dummy-redis-password',
-  INTERNAL_SECRET: 'x'.repeat(48),
-  JWT_SIGNING_KEYS: '[{"kty":"OKP","crv":"Ed25519","kid":"k1","x":"x","d":"d"}]',
-  ADMIN_EMAIL: 'admin@example.test',
-  ADMIN_PASSWORD: 'dummy-admin-password',
-  USERS_MQTT_PASSWORD: 'dummy-users-mqtt-password-0123456789',
-  USERS_MQTT_PASSWORD_HASH: 'a'.repeat(64),
-  INVENTORY_MQTT_PASSWORD: 'dummy-inventory-mqtt-password-0123456789',
-  INVENTORY_MQTT_PASSWORD_HASH: 'b'.repeat(64),
-  GATEWAY_MQTT_PASSWORD: 'dummy-gateway-mqtt-password-0123456789',
-  GATEWAY_MQTT_PASSWORD_HASH: 'c'.repeat(64),
-  ORDERS_MQTT_PASSWORD: 'dummy-orders-mqtt-password-0123456789',
-  ORDERS_MQTT_PASSWORD_HASH: 'e'.repeat(64),
-  PAYMENTS_MQTT_PASSWORD: 'dummy-payments-mqtt-password-0123456789',
-  PAYMENTS_MQTT_PASSWORD_HASH: 'd'.repeat(64),
-};
-
-if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).error) {
-  // The test runner installs it (scripts/src/system-packages.ts); run alone, say exactly how.
-  throw new Error(`docker-compose is not installed: ${installLine}`);
-}
+import {
+  builtStage,
+  composeConfig,
+  composeFile,
+  dockerStages,
+  resolvedCompose,
+  type ComposeService,
+} from './compose-helpers.js';
 
 /**
- * `docker-compose config` (Compose v1.29, which needs no Docker engine) with exactly the given
- * variables and an env file: never the developer's own `.env` or environment.
+ * docker-compose.yml, the production shape, checked without a Docker engine: Compose v1.29's own
+ * `config` and the compose-spec schema accept it; only the load balancer publishes ports;
+ * frontend, gateway and broker run two replicas; one Postgres for the shop's services, each with
+ * its own role, and one for payments; `migrate` before every service; health checks, restart
+ * policies and named volumes; each service its own broker password; no secret in the file and
+ * `.env.example` listing every variable. The settings each process reads are checked in
+ * compose-settings.test.ts, the load balancer in compose-load-balancer.test.ts.
  */
-async function config(
-  t: { teardown(fn: () => unknown): void },
-  vars: Record<string, string>,
-  envFile = '',
-) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'mercado-compose-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const file = path.join(dir, '.env');
-  await writeFile(file, envFile);
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...vars };
-  const args = ['--env-file', file, '-f', composeFile, 'config'];
-  try {
-    const { stdout } = await promisify(execFile)('docker-compose', args, { env, cwd: repoRoot });
-    return { code: 0, stdout, stderr: '' };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
-/**
- * The run with every required secret, which several tests read: made once for the file, as
- * Compose's output depends on its input alone.
- */
-let complete: ReturnType<typeof config> | undefined;
-const withEverySecret = () => (complete ??= config(t, required));
+const raw = readFileSync(composeFile, 'utf8');
+/** Every `${VAR...}` the compose file reads, and whether each use of it is `${VAR:?...}`. */
+const references = [...raw.matchAll(/\$\{([A-Z0-9_]+)(:?[-?])?/g)].map(([, name, operator]) => ({
+  name: name!,
+  required: operator === ':?',
+}));
+const variables = [...new Set(references.map((reference) => reference.name))].sort();
+const required = variables.filter((name) =>
+  references.some((reference) => reference.name === name && reference.required),
+);
 
-t.test('docker-compose.yml is valid once every required secret is given', async (t) => {
-  const result = await withEverySecret();
-  t.equal(result.code, 0, result.stderr);
-  t.match(
-    result.stdout,
-    /DATABASE_URL: postgres:\/\/mercado_users:dummy-db-password@users-db:5432\/mercado_users/,
+let resolved: ReturnType<typeof resolvedCompose> | undefined;
+/** Compose's output depends on its input alone: resolved once for the file. */
+const compose = () => (resolved ??= resolvedCompose(t));
+const services = async () => (await compose()).document.services;
+
+const databaseServices = ['users', 'products', 'inventory', 'orders', 'payments'];
+const shopDatabases = ['users', 'products', 'inventory', 'orders'];
+
+t.test('Compose and the compose-spec schema accept the file with the generated .env', async (t) => {
+  const { document } = await compose();
+  const require = createRequire(import.meta.url);
+  const schema = JSON.parse(
+    readFileSync(path.join(repoRoot, 'scripts/vendor/compose-spec/compose-spec.json'), 'utf8'),
+  ) as { $schema: string };
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  // The schema names draft-07 by its https address, which Ajv knows by the http one.
+  ajv.addMetaSchema({
+    ...(require('ajv/dist/refs/json-schema-draft-07.json') as object),
+    $id: schema.$schema,
+  });
+  const validate = ajv.compile(schema);
+  t.ok(validate(document), 'valid');
+  t.same(validate.errors ?? [], []);
+  t.same(Object.keys(document.services).sort(), [
+    'broker',
+    'frontend',
+    'gateway',
+    'inventory',
+    'load-balancer',
+    'migrate',
+    'orders',
+    'payments',
+    'payments-db',
+    'products',
+    'redis',
+    'shop-db',
+    'users',
+  ]);
+});
+
+t.test('no secret has a default, and Compose refuses to start naming a missing one', async (t) => {
+  const defaulted = references.filter(
+    (reference) => required.includes(reference.name) && !reference.required,
+  );
+  t.same(defaulted, [], 'a required variable is required at every use');
+  t.ok(required.length > 20, `${required.length} required variables`);
+  const { vars } = await compose();
+  // Compose stops at the first missing variable: a few of them stand for the rest.
+  const missing = ['INTERNAL_SECRET', 'SHOP_DB_SUPERUSER_PASSWORD', 'PAYMENTS_CARD_KEYS'];
+  const runs = await Promise.all(
+    missing.map((name) => {
+      const rest = Object.fromEntries(Object.entries(vars).filter(([key]) => key !== name));
+      return composeConfig(t, rest);
+    }),
+  );
+  runs.forEach((run, index) => {
+    t.not(run.code, 0, `${missing[index]} missing`);
+    t.match(run.stderr, `set ${missing[index]}`);
+  });
+});
+
+t.test('.env.example lists every variable the compose file reads, its secrets blank', async (t) => {
+  const example = readFileSync(path.join(repoRoot, '.env.example'), 'utf8');
+  const entries = [...example.matchAll(/^([A-Z0-9_]+)=(.*)$/gm)].map(([, key, value]) => ({
+    key: key!,
+    value: value!,
+  }));
+  t.same(entries.map((entry) => entry.key).sort(), variables, 'the same variables');
+  t.same(
+    entries.filter((entry) => required.includes(entry.key) && entry.value !== ''),
+    [],
+    'every required one blank',
+  );
+  const defaults = Object.fromEntries(
+    [...raw.matchAll(/\$\{([A-Z0-9_]+):-([^}]*)\}/g)].map(([, key, value]) => [key, value]),
+  );
+  t.same(
+    entries.filter((entry) => !required.includes(entry.key) && entry.value !== defaults[entry.key]),
+    [],
+    'every other one with the compose file default',
+  );
+  const { vars } = await compose();
+  t.same(
+    required.filter((name) => !vars[name]),
+    [],
+    '`npm run compose:env` sets every required one',
   );
 });
 
-t.test('each secret is required: no defaults, and the error names the variable', async (t) => {
-  for (const name of Object.keys(required)) {
-    const vars: Record<string, string> = { ...required };
-    delete vars[name];
-    const result = await config(t, vars);
-    t.not(result.code, 0, `${name} missing`);
-    t.match(result.stderr, `set ${name}`);
-  }
+t.test('only the load balancer publishes host ports, each configurable', async (t) => {
+  const all = await services();
+  t.same(
+    Object.entries(all)
+      .filter(([, service]) => service.ports)
+      .map(([name]) => name),
+    ['load-balancer'],
+  );
+  t.same(all['load-balancer']!.ports, [
+    { published: 80, target: 8080 },
+    { published: 443, target: 8443 },
+    { published: 1883, target: 1883 },
+    { published: 8883, target: 8883 },
+  ]);
+  const ports = (YAML.parse(raw) as { services: Record<string, { ports: string[] }> }).services[
+    'load-balancer'
+  ]!.ports;
+  t.same(ports, [
+    '${LB_HTTP_PORT:-80}:8080',
+    '${LB_HTTPS_PORT:-443}:8443',
+    '${LB_MQTT_PORT:-1883}:1883',
+    '${LB_MQTTS_PORT:-8883}:8883',
+  ]);
+  t.notMatch(raw, /^\s*container_name:/m, 'no fixed container names: every service scales');
+});
+
+t.test('frontend, gateway and broker start with two replicas; the rest with one', async (t) => {
+  const all = await services();
+  const replicated = Object.entries(all)
+    .filter(([, service]) => service.deploy?.replicas !== undefined)
+    .map(([name, service]) => [name, service.deploy?.replicas]);
+  t.same(replicated, [
+    ['broker', 2],
+    ['frontend', 2],
+    ['gateway', 2],
+  ]);
 });
 
 t.test(
-  'every service can be replicated; only the gateway and the broker publish ports',
+  'one Postgres server for the shop, one for payments; every service its own role',
   async (t) => {
-    const text = readFileSync(composeFile, 'utf8');
-    t.notMatch(text, /^\s*container_name:/m, 'no fixed container names');
-    t.equal(text.match(/^\s*ports:/gm)?.length, 2, 'two ports sections');
-    const result = await withEverySecret();
-    t.match(
-      result.stdout,
-      /\n {2}gateway:[\s\S]*?ports:\n\s*- target: 8080\n(?!\s*published)/,
-      'the gateway: no fixed host port',
+    const all = await services();
+    const { vars } = await compose();
+    for (const name of databaseServices) {
+      const url = new URL(all[name]!.environment!.DATABASE_URL!);
+      t.same(
+        {
+          host: url.host,
+          user: url.username,
+          password: url.password,
+          database: url.pathname,
+        },
+        {
+          host: name === 'payments' ? 'payments-db:5432' : 'shop-db:5432',
+          user: `mercado_${name}`,
+          password: vars[`${name.toUpperCase()}_DB_PASSWORD`],
+          database: `/mercado_${name}`,
+        },
+        `${name}: its own database, as its own role`,
+      );
+    }
+    const server = (name: string, databases: string[], superuser: string) => {
+      const service = all[name]!;
+      t.equal(service.image, 'postgres:17');
+      t.same(service.environment, {
+        POSTGRES_PASSWORD: vars[superuser],
+        MERCADO_DATABASES: databases.join(' '),
+        ...Object.fromEntries(
+          databases.map((database) => [
+            `${database.toUpperCase()}_DB_PASSWORD`,
+            vars[`${database.toUpperCase()}_DB_PASSWORD`],
+          ]),
+        ),
+      });
+      t.same(service.volumes, [
+        `${name}:/var/lib/postgresql/data:rw`,
+        `${path.join(repoRoot, 'sql/init/service-databases.sh')}:/docker-entrypoint-initdb.d/10-service-databases.sh:ro`,
+      ]);
+    };
+    server('shop-db', shopDatabases, 'SHOP_DB_SUPERUSER_PASSWORD');
+    server('payments-db', ['payments'], 'PAYMENTS_DB_SUPERUSER_PASSWORD');
+  },
+);
+
+t.test('migrate runs once before the services, which no longer migrate themselves', async (t) => {
+  const all = await services();
+  const migrate = all.migrate!;
+  t.equal(migrate.restart, 'no');
+  t.equal(migrate.build?.target, 'migrate');
+  t.same(migrate.depends_on, {
+    'payments-db': { condition: 'service_healthy' },
+    'shop-db': { condition: 'service_healthy' },
+  });
+  for (const name of databaseServices) {
+    const service = all[name]!;
+    t.equal(service.environment?.MIGRATE_ON_START, 'false', `${name}: MIGRATE_ON_START=false`);
+    t.same(service.depends_on?.migrate, { condition: 'service_completed_successfully' });
+    t.equal(
+      migrate.environment?.[`${name.toUpperCase()}_DATABASE_URL`],
+      service.environment?.DATABASE_URL,
+      `migrate applies ${name}'s migrations as ${name} connects`,
     );
-    t.match(
-      result.stdout,
-      /\n {2}broker:[\s\S]*?ports:\n\s*- target: 1883\n\s*- target: 8883\n(?!\s*published)/,
-      'the broker: MQTT and MQTT over TLS, no fixed host port',
-    );
-    t.match(
-      result.stdout,
-      /\n {2}broker:[\s\S]*?REDIS_URL: redis:\/\/:dummy-redis-password@redis:6379\/1\n/,
-      'the broker nodes share Redis, with its password: one cluster when scaled',
-    );
-    t.notMatch(result.stdout, /published/, 'no host port anywhere');
+  }
+});
+
+/** Whether a service has a health check: its own, or its image's HEALTHCHECK. */
+function healthChecked(service: ComposeService): boolean {
+  if (service.healthcheck) return true;
+  return service.build !== undefined && builtStage(service).stage.healthcheck !== undefined;
+}
+
+t.test(
+  'health checks gate the start order; restart policies; state on named volumes',
+  async (t) => {
+    const all = await services();
+    const { document } = await compose();
+    for (const [name, service] of Object.entries(all)) {
+      t.equal(service.restart, name === 'migrate' ? 'no' : 'unless-stopped', `${name}: restart`);
+      if (name !== 'migrate') t.ok(healthChecked(service), `${name}: health-checked`);
+      for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+        t.equal(
+          condition,
+          dependency === 'migrate' ? 'service_completed_successfully' : 'service_healthy',
+          `${name} waits for ${dependency}`,
+        );
+      }
+    }
+    t.same(Object.keys(all['load-balancer']!.depends_on ?? {}).sort(), [
+      'broker',
+      'frontend',
+      'gateway',
+    ]);
+    t.same(Object.keys(document.volumes ?? {}).sort(), ['payments-db', 'redis', 'shop-db']);
+    t.match(all.redis!.volumes, ['redis:/data:rw']);
   },
 );
 
 t.test('Redis requires REDIS_PASSWORD and every client of it passes it', async (t) => {
-  const result = await withEverySecret();
-  t.equal(result.code, 0, result.stderr);
-  const redis = /\n {2}redis:\n([\s\S]*?)\n {2}\S/.exec(result.stdout)?.[1] ?? '';
-  t.match(redis, /- --requirepass\n\s*- dummy-redis-password\n/, 'the server requires it');
-  t.match(redis, /REDISCLI_AUTH: dummy-redis-password\n/, 'its health check authenticates');
-  t.match(redis, /redis-cli ping \| grep -q PONG/, 'and counts only PONG as healthy');
-  const clients = [...result.stdout.matchAll(/(\w+): (redis:\/\/\S*)/g)].map(([, name, url]) => [
-    name,
-    new URL(url!).password,
-  ]);
-  t.same(
-    clients,
-    [
-      ['REDIS_URL', 'dummy-redis-password'],
-      ['RATE_LIMIT_REDIS_URL', 'dummy-redis-password'],
-    ],
-    'the broker and the gateway, each with the password',
+  const all = await services();
+  const { vars } = await compose();
+  const password = vars.REDIS_PASSWORD!;
+  t.same(all.redis!.command?.slice(-2), ['--requirepass', password], 'the server requires it');
+  t.equal(all.redis!.environment?.REDISCLI_AUTH, password, 'its health check authenticates');
+  t.same(all.redis!.healthcheck?.test, ['CMD-SHELL', 'redis-cli ping | grep -q PONG']);
+  const clients = Object.entries(all).flatMap(([name, service]) =>
+    Object.entries(service.environment ?? {})
+      .filter(([, value]) => value.startsWith('redis://'))
+      .map(([key, value]) => [name, key, new URL(value).password]),
   );
+  t.same(clients, [
+    ['broker', 'REDIS_URL', password],
+    ['gateway', 'RATE_LIMIT_REDIS_URL', password],
+  ]);
 });
 
 t.test(
-  'each service gets its own broker password and no other; the broker only their digests',
+  'each service holds its own broker password and no other; the broker their digests',
   async (t) => {
-    const result = await withEverySecret();
-    t.equal(result.code, 0, result.stderr);
-    const environment = (service: string) =>
-      new RegExp(`\\n {2}${service}:\\n[\\s\\S]*?environment:\\n((?: {6}.*\\n)+)`).exec(
-        result.stdout,
-      )?.[1] ?? '';
-    const passwords = {
-      users: required.USERS_MQTT_PASSWORD,
-      inventory: required.INVENTORY_MQTT_PASSWORD,
-      gateway: required.GATEWAY_MQTT_PASSWORD,
-      payments: required.PAYMENTS_MQTT_PASSWORD,
-      orders: required.ORDERS_MQTT_PASSWORD,
-    };
-    for (const service of [
-      'users',
-      'products',
-      'inventory',
-      'orders',
-      'payments',
-      'broker',
-      'gateway',
-    ]) {
-      const held = Object.entries(passwords)
-        .filter(([, password]) => environment(service).includes(password))
-        .map(([owner]) => owner);
-      t.same(held, service in passwords ? [service] : [], `${service} holds only its own`);
+    const all = await services();
+    const { vars } = await compose();
+    const owners = ['users', 'inventory', 'orders', 'payments', 'gateway'];
+    for (const [name, service] of Object.entries(all)) {
+      const values = Object.values(service.environment ?? {});
+      const held = owners.filter((owner) =>
+        values.includes(vars[`${owner.toUpperCase()}_MQTT_PASSWORD`]!),
+      );
+      t.same(held, owners.includes(name) ? [name] : [], `${name} holds only its own`);
+      if (owners.includes(name)) {
+        t.equal(service.environment?.MQTT_PASSWORD, vars[`${name.toUpperCase()}_MQTT_PASSWORD`]);
+      }
     }
-    t.match(environment('users'), `MQTT_PASSWORD: ${passwords.users}\n`);
-    t.match(environment('inventory'), `MQTT_PASSWORD: ${passwords.inventory}\n`);
-    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_USERS: ${'a'.repeat(64)}\n`);
-    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_INVENTORY: ${'b'.repeat(64)}\n`);
-    t.match(environment('gateway'), `MQTT_PASSWORD: ${passwords.gateway}\n`);
-    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_GATEWAY: ${'c'.repeat(64)}\n`);
-    t.match(environment('payments'), `MQTT_PASSWORD: ${passwords.payments}\n`);
-    t.match(environment('orders'), `MQTT_PASSWORD: ${passwords.orders}\n`);
-    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_ORDERS: ${'e'.repeat(64)}\n`);
-    t.match(environment('broker'), `MQTT_PASSWORD_HASHES_PAYMENTS: ${'d'.repeat(64)}\n`);
-    t.notMatch(environment('payments'), 'INTERNAL_SECRET', 'payments serves no HTTP route');
-    for (const service of ['users', 'products', 'inventory', 'orders', 'broker', 'gateway']) {
-      t.notMatch(environment(service), 'PAYMENTS_CARD_KEYS', `${service}: no card key`);
+    for (const owner of owners) {
+      t.equal(
+        all.broker!.environment?.[`MQTT_PASSWORD_HASHES_${owner.toUpperCase()}`],
+        hashServiceMqttPassword(vars[`${owner.toUpperCase()}_MQTT_PASSWORD`]!),
+        `the broker admits ${owner} by the digest compose:env made`,
+      );
     }
-    t.match(environment('payments'), 'PAYMENTS_CARD_KEYS: ');
+    t.notOk(all.payments!.environment?.INTERNAL_SECRET, 'payments serves no HTTP route');
+    const cardKeyHolders = Object.entries(all)
+      .filter(([, service]) => service.environment?.PAYMENTS_CARD_KEYS)
+      .map(([name]) => name);
+    t.same(cardKeyHolders, ['payments'], 'the card keys reach payments only');
   },
 );
 
-t.test('the .env that `npm run compose:env` prints satisfies the compose file', async (t) => {
-  const { stdout: generated } = await promisify(execFile)(process.execPath, [
-    path.join(repoRoot, 'scripts/dist/compose-env.js'),
-  ]);
-  const result = await config(t, {}, generated);
-  t.equal(result.code, 0, result.stderr);
-  const keys = /JWT_SIGNING_KEYS: '(.*)'/.exec(result.stdout)?.[1];
-  t.match(JSON.parse(keys ?? 'null'), [
-    { kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', kid: String, d: String },
-  ]);
-  t.match(generated, /^INTERNAL_SECRET=[\w-]{64}$/m);
-  t.match(generated, /^REDIS_PASSWORD=[\w-]{32}$/m, 'URL-safe');
-  t.match(JSON.parse(/^PAYMENTS_CARD_KEYS='(.*)'$/m.exec(generated)?.[1] ?? 'null'), [
-    { kty: 'OKP', crv: 'X25519', kid: String, d: String, alg: 'ECDH-ES+A256KW' },
-  ]);
-  t.match(generated, /^CARD_FINGERPRINT_KEY=[\w-]{43}$/m);
-  for (const service of ['USERS', 'INVENTORY', 'ORDERS', 'PAYMENTS', 'GATEWAY']) {
-    const password = new RegExp(`^${service}_MQTT_PASSWORD=([\\w-]{32})$`, 'm').exec(
-      generated,
-    )?.[1];
-    t.ok(password, `${service}_MQTT_PASSWORD`);
-    t.match(
-      generated,
-      new RegExp(`^${service}_MQTT_PASSWORD_HASH=${hashServiceMqttPassword(password ?? '')}$`, 'm'),
-      'with its digest for the broker',
+t.test('every image is built in stages, from the lockfile, and runs unprivileged', async (t) => {
+  const { workspaces } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+    workspaces: string[];
+  };
+  for (const file of ['services/Dockerfile', 'frontend/Dockerfile']) {
+    const text = readFileSync(path.join(repoRoot, file), 'utf8');
+    for (const workspace of workspaces) {
+      t.match(text, `COPY ${workspace}/package.json ${workspace}/\n`, `${file}: ${workspace}`);
+    }
+    t.ok(dockerStages(file).length >= 3, `${file}: build, dependencies and runtime stages`);
+    const installs = text
+      .replace(/\\\n/g, ' ')
+      .split('\n')
+      .filter((line) => /^RUN .*npm (ci|install)/.test(line));
+    t.ok(installs.length >= 2, `${file}: installs from the lockfile`);
+    t.same(
+      installs.filter((line) => !/npm ci .*--ignore-scripts/.test(line)),
+      [],
+      `${file}: npm ci, and no package's install scripts`,
     );
   }
+  const all = await services();
+  for (const [name, service] of Object.entries(all)) {
+    if (!service.build) continue;
+    const { file, stage } = builtStage(service);
+    t.ok(stage.user && stage.user !== 'root', `${name} (${file}): runs as ${stage.user}`);
+    const args = service.build.args ?? {};
+    if (args.PACKAGE_DIR) t.ok(workspaces.includes(args.PACKAGE_DIR), `${name}: a workspace`);
+  }
+  t.match(readFileSync(path.join(repoRoot, 'services/Dockerfile'), 'utf8'), /--omit=dev/);
+  t.match(readFileSync(path.join(repoRoot, 'frontend/Dockerfile'), 'utf8'), /--omit=dev/);
 });
-
-t.test(
-  'the one Dockerfile copies every workspace manifest, so `npm ci` matches the lockfile',
-  async (t) => {
-    const dockerfile = readFileSync(path.join(repoRoot, 'services/Dockerfile'), 'utf8');
-    const { workspaces } = JSON.parse(
-      readFileSync(path.join(repoRoot, 'package.json'), 'utf8'),
-    ) as {
-      workspaces: string[];
-    };
-    for (const workspace of workspaces) {
-      t.match(dockerfile, `COPY ${workspace}/package.json ${workspace}/\n`, workspace);
-    }
-    const result = await withEverySecret();
-    for (const [, dir] of result.stdout.matchAll(/PACKAGE_DIR: (\S+)/g)) {
-      t.ok(workspaces.includes(dir!), `${dir} is a workspace`);
-    }
-  },
-);

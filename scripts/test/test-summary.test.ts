@@ -2,7 +2,13 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
 import { repoRoot } from '../src/local-state.js';
-import { countsFromTap, summaryLine, summaryPattern } from '../src/test-summary.js';
+import {
+  countsFromTap,
+  failureReport,
+  FailureCollector,
+  summaryLine,
+  summaryPattern,
+} from '../src/test-summary.js';
 
 const line = (output: string, code: number) => summaryLine(countsFromTap(output, code));
 
@@ -62,4 +68,65 @@ t.test("tap's own output, one test of each outcome, is read right", async (t) =>
   );
   t.equal(code, 1, 'the failing test fails the run');
   t.equal(line(output, code), '1 passed, 1 failed, 1 skipped, 1 todo', output);
+
+  // Fed in pieces, as the runner gets it: the one failure, by its path, with where it failed.
+  const collector = new FailureCollector();
+  for (let at = 0; at < output.length; at += 7) collector.write(output.slice(at, at + 7));
+  const failures = collector.end();
+  t.same(
+    failures.map((failure) => failure.path),
+    [['scripts/test/fixtures/mixed-outcomes.mjs', 'fails', 'no']],
+    'the failed assertion, by its path',
+  );
+  t.match(
+    failureReport(failures),
+    /^# failed tests \(1\)\nnot ok: .*mixed-outcomes\.mjs > fails > no\n/,
+  );
+  t.match(failureReport(failures), /lineNumber: 7\n/, 'the diagnostic says where');
+});
+
+t.test('only the innermost failures are listed, under their subtests', async (t) => {
+  const collector = new FailureCollector();
+  collector.write(
+    [
+      '# Subtest: a.test.ts',
+      '    # Subtest: outer',
+      '        # Subtest: inner',
+      '            ok 1 - fine',
+      '            not ok 2 - should be equal',
+      '              ---',
+      '              found: 1',
+      '              wanted: 2',
+      '              ...',
+      '            1..2',
+      '        not ok 1 - inner # time=3ms',
+      '        # Subtest: passes',
+      '            ok 1 - yes',
+      '        ok 2 - passes # time=1ms',
+      '        not ok 3 - timed out on its own # time=120000ms',
+      '          ---',
+      '          expired: TIMEOUT',
+      '          ...',
+      '    not ok 1 - outer # time=9ms',
+      'not ok 1 - a.test.ts # time=10ms',
+      '# Subtest: b.test.ts',
+      '    ok 1 - b',
+      'ok 2 - b.test.ts',
+      '',
+    ].join('\n'),
+  );
+  const failures = collector.end();
+  t.same(failures, [
+    {
+      path: ['a.test.ts', 'outer', 'inner', 'should be equal'],
+      diagnostic: ['---', 'found: 1', 'wanted: 2'],
+    },
+    {
+      path: ['a.test.ts', 'outer', 'timed out on its own'],
+      diagnostic: ['---', 'expired: TIMEOUT'],
+    },
+  ]);
+  t.equal(failureReport([]), '', 'nothing when nothing failed');
+  const many = Array.from({ length: 12 }, (_, i) => ({ path: [`t${i}`], diagnostic: [] }));
+  t.match(failureReport(many, 10), /… and 2 more\n$/);
 });

@@ -20,7 +20,10 @@ import { latencyHistogram, microsSince, percentilesMs, runSchedule } from './sch
  * back (that wait counts in its time: never hidden, as a closed loop would hide it).
  *
  * argv: gatewayUrl rate seconds @file — the file is `{ productIds, shoppers: [token, ...] }`
- * (checkout i buys product i mod their number).
+ * (checkout i buys product i mod their number). A rate of `closed:N` is a closed loop instead: N
+ * shoppers each check out again as soon as their last checkout ended, for the given seconds — the
+ * rate the system can sustain at that concurrency (its capacity, which an open loop only finds by
+ * trying rates); each checkout is timed from when it started.
  * Prints one JSON line: checkouts per second started, those paid per second, the percentiles of
  * the whole checkout and of each step (each step timed from when it was sent), the errors by
  * step and answer, the pay retries, and the paid order ids (bench:checkout then checks orders' database).
@@ -37,8 +40,9 @@ if (!baseUrl || !rateArgument || !secondsArgument || !fileArgument?.startsWith('
   process.exit(2);
 }
 const plan = JSON.parse(readFileSync(fileArgument.slice(1), 'utf8')) as Plan;
-const rate = Number(rateArgument);
-const total = Math.round(rate * Number(secondsArgument));
+const closedLoop = /^closed:(\d+)$/.exec(rateArgument);
+const rate = closedLoop ? 0 : Number(rateArgument);
+let total = closedLoop ? 0 : Math.round(rate * Number(secondsArgument));
 const agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 const steps = ['cart', 'order', 'pay'] as const;
 type Step = (typeof steps)[number];
@@ -184,23 +188,44 @@ let start = 0n;
 // Checkouts still unfinished this long after the last was due are given up (counted, not timed):
 // an overloaded system would otherwise keep the run going for minutes.
 const graceMs = Number(process.env.BENCH_CHECKOUT_GRACE_MS ?? 30_000);
-await new Promise<void>(function run(resolve) {
-  setTimeout(resolve, Number(secondsArgument) * 1000 + graceMs).unref();
-  start = runSchedule(rate, total, function begin(due, index) {
-    void (async () => {
-      const token = await takeShopper();
-      waited.recordValue(microsSince(due));
-      try {
-        const orderId = await checkout(token, index);
-        if (orderId) paidOrderIds.push(orderId);
-      } finally {
-        giveBack(token);
-        whole.recordValue(microsSince(due));
-        if (++settled === total) resolve();
-      }
-    })();
+async function closedWorker(until: number): Promise<void> {
+  while (Date.now() < until) {
+    const token = await takeShopper();
+    const began = process.hrtime.bigint();
+    const index = total++;
+    try {
+      const orderId = await checkout(token, index);
+      if (orderId) paidOrderIds.push(orderId);
+    } finally {
+      giveBack(token);
+      whole.recordValue(microsSince(began));
+      settled++;
+    }
+  }
+}
+
+if (closedLoop) {
+  start = process.hrtime.bigint();
+  const until = Date.now() + Number(secondsArgument) * 1000;
+  await Promise.all(Array.from({ length: Number(closedLoop[1]) }, () => closedWorker(until)));
+} else
+  await new Promise<void>(function run(resolve) {
+    setTimeout(resolve, Number(secondsArgument) * 1000 + graceMs).unref();
+    start = runSchedule(rate, total, function begin(due, index) {
+      void (async () => {
+        const token = await takeShopper();
+        waited.recordValue(microsSince(due));
+        try {
+          const orderId = await checkout(token, index);
+          if (orderId) paidOrderIds.push(orderId);
+        } finally {
+          giveBack(token);
+          whole.recordValue(microsSince(due));
+          if (++settled === total) resolve();
+        }
+      })();
+    });
   });
-});
 const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
 process.stdout.write(
   `${JSON.stringify({

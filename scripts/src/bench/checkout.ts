@@ -301,7 +301,7 @@ async function confirmPaid(system: BenchSystem, orderIds: string[]): Promise<str
 }
 
 /** One product on sale with more stock in the carts' region (north) than any run sells. */
-async function stockedProduct(gatewayUrl: string, adminToken: string): Promise<string> {
+export async function stockedProduct(gatewayUrl: string, adminToken: string): Promise<string> {
   const created = await postJson(gatewayUrl, '/api/products', adminToken, {
     sku: `BENCH-${randomUUID()}`,
     name: 'Checkout benchmark mug',
@@ -322,7 +322,7 @@ async function stockedProduct(gatewayUrl: string, adminToken: string): Promise<s
 }
 
 /** Shoppers' access tokens, registered a few at a time (argon2 makes each take a while). */
-async function registerShoppers(gatewayUrl: string, count: number): Promise<string[]> {
+export async function registerShoppers(gatewayUrl: string, count: number): Promise<string[]> {
   const tokens: string[] = [];
   const one = async () => {
     const answer = await postJson(gatewayUrl, '/api/auth/register', undefined, {

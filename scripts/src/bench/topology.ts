@@ -1,0 +1,122 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { startTopology } from '../topology.js';
+import { registerShoppers, stockedProduct } from './checkout.js';
+import { durationSeconds, loginAdmin, postJson, type Figures } from './system.js';
+
+const execFileAsync = promisify(execFile);
+
+/** How many shoppers check out at once in a capacity run (each again as soon as it is done). */
+export const capacityShoppers = Number(process.env.BENCH_CAPACITY_SHOPPERS ?? 48);
+
+/** What the checkout loop prints (checkout-loop.ts), the part read here. */
+interface ClosedLoopFigures {
+  paidPerSecond: number;
+  paid: number;
+  total: number;
+  whole: { p50: number; p99: number; max: number };
+  errors: Record<string, number>;
+}
+
+/**
+ * The checkout's capacity through `baseUrl`: `capacityShoppers` shoppers each checking out (cart,
+ * order, pay with the approve card: checkout-loop.ts) again as soon as the last one ended, for
+ * BENCH_SECONDS after a 2 s warm-up — paid checkouts per second, and each checkout's time. The
+ * same measure on the one-gateway system and through nginx in the topology, so the two compare.
+ */
+export async function measureCheckoutCapacity(
+  label: string,
+  baseUrl: string,
+  adminToken: string,
+): Promise<Figures> {
+  const productId = await stockedProduct(baseUrl, adminToken);
+  const shoppers = await registerShoppers(baseUrl, capacityShoppers);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mercado-bench-capacity-'));
+  try {
+    const file = path.join(dir, 'plan.json');
+    await writeFile(file, JSON.stringify({ productIds: [productId], shoppers }));
+    await closedLoop(baseUrl, 2, file);
+    const run = await closedLoop(baseUrl, durationSeconds, file);
+    const errors = Object.values(run.errors).reduce((sum, count) => sum + count, 0);
+    return {
+      label,
+      rps: run.paidPerSecond,
+      p50: run.whole.p50,
+      p99: run.whole.p99,
+      max: run.whole.max,
+      errors,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function closedLoop(baseUrl: string, seconds: number, file: string) {
+  const generator = fileURLToPath(new URL('./checkout-loop.js', import.meta.url));
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [generator, baseUrl, `closed:${capacityShoppers}`, String(seconds), `@${file}`],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  return JSON.parse(stdout) as ClosedLoopFigures;
+}
+
+/**
+ * The checkout through nginx in the production topology (scripts/src/topology.ts: 2 gateways,
+ * 2 orders, 2 payments, 2 broker nodes on Redis, the payments Postgres apart), at capacity, and
+ * through one of its gateways directly (the hop nginx adds, and what the second gateway gives on
+ * these cores). Started after the one-gateway system has stopped, on a quiet machine.
+ */
+export async function benchTopologyCheckout(): Promise<{ nginx: Figures; oneGateway: Figures }> {
+  const topology = await startTopology({ demo: false, logLevel: 'warn' });
+  try {
+    const login = await postJson(topology.url, '/api/auth/login', undefined, topology.admin);
+    const token = (login.body as { accessToken?: string }).accessToken;
+    if (!token) throw new Error(`bench: the topology's admin login answered ${login.status}`);
+    const nginx = await measureCheckoutCapacity(
+      'checkout through nginx, 2 gateways (topology)',
+      topology.url,
+      token,
+    );
+    const gateway = topology.replicas('gateway')[0]!;
+    const oneGateway = await measureCheckoutCapacity(
+      'checkout to one of its gateways directly (topology)',
+      gateway.url,
+      token,
+    );
+    return { nginx, oneGateway };
+  } finally {
+    await topology.stop();
+  }
+}
+
+/** The one-gateway system's checkout capacity (the bench system of bench.ts). */
+export async function benchSingleGatewayCapacity(gatewayUrl: string): Promise<Figures> {
+  return measureCheckoutCapacity(
+    'checkout, one gateway (bench system)',
+    gatewayUrl,
+    await loginAdmin(gatewayUrl),
+  );
+}
+
+/** The capacity table, and the issue's goal: through nginx ≥ 80% of the one-gateway rate. */
+export function printCapacity(
+  single: Figures,
+  topology: { nginx: Figures; oneGateway: Figures },
+): void {
+  const rows = [single, topology.nginx, topology.oneGateway];
+  process.stdout.write(`\ncheckout capacity, ${capacityShoppers} shoppers in a closed loop\n`);
+  for (const row of rows) {
+    process.stdout.write(
+      `  ${row.label.padEnd(56)} ${row.rps.toFixed(0).padStart(6)} paid/s  p50 ${row.p50.toFixed(1)} ms  p99 ${row.p99.toFixed(1)} ms  errors ${row.errors}\n`,
+    );
+  }
+  const ratio = topology.nginx.rps / single.rps;
+  process.stdout.write(
+    `  through nginx / one gateway: ${(ratio * 100).toFixed(0)}% (goal ≥ 80%)\n`,
+  );
+}
