@@ -125,9 +125,17 @@ t.test('nginx -t accepts the rendered configuration, with TLS and without', asyn
         tls: { certificate, key, httpsPort: await freePort(), mqttsPort: await freePort() },
       },
     ],
+    [
+      'TLS and the PROXY protocol to the brokers',
+      {
+        ...base,
+        brokerProxyProtocol: true,
+        tls: { certificate, key, httpsPort: await freePort(), mqttsPort: await freePort() },
+      },
+    ],
   ] as const) {
     // Compose's names resolve only inside Compose: nginx -t checks the rest.
-    const conf = path.join(dir, `${label}.conf`);
+    const conf = path.join(dir, `${label.replace(/\W+/g, '-')}.conf`);
     await writeFile(
       conf,
       renderNginxConfig(options).replace(/server ([a-z0-9-]+):(\d+)/g, 'server 127.0.0.1:$2'),
@@ -276,5 +284,56 @@ t.test(
     }
     t.same(statuses, [200, 200, 200, 200, 200, 200], 'a dead replica costs nobody an answer');
     t.equal(gateway.seen.filter((r) => r.method === 'POST').length, 2, 'each POST once');
+  },
+);
+
+t.test(
+  'with brokerProxyProtocol each MQTT stream connection opens with a PROXY v1 line naming the client',
+  async (t) => {
+    const dir = await folder(t);
+    const frontend = await stub(t, 'frontend');
+    // A stub broker node: what nginx sends first on each connection, up to the client's bytes.
+    const received: string[] = [];
+    const node = net.createServer((socket) => {
+      let bytes = '';
+      socket.on('data', (chunk: Buffer) => {
+        bytes += chunk.toString('latin1');
+        if (bytes.endsWith('ping')) {
+          received.push(bytes);
+          socket.end('pong');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise((resolve) => node.close(resolve)));
+    const mqttPort = await freePort();
+    await runNginx(
+      t,
+      {
+        frontends: [frontend.address],
+        gateways: [frontend.address],
+        brokersHttp: [frontend.address],
+        brokersMqtt: [`127.0.0.1:${(node.address() as net.AddressInfo).port}`],
+        brokerProxyProtocol: true,
+        httpPort: await freePort(),
+        mqttPort,
+        workerProcesses: 1,
+        ...files(dir),
+      },
+      dir,
+    );
+    const clientPort = await new Promise<number>((resolve, reject) => {
+      const socket = net.connect(mqttPort, '127.0.0.1', () => socket.write('ping'));
+      socket.once('data', () => {
+        resolve(socket.localPort!);
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+    t.same(
+      received,
+      [`PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${mqttPort}\r\nping`],
+      'the client’s own address and port, then its bytes untouched',
+    );
   },
 );
