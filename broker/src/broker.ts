@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AedesOptions, type Client } from 'aedes';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
@@ -13,6 +14,7 @@ import { createRedisCluster } from './cluster.js';
 import { createConnectionRateGuard } from './guards/connection-rate.js';
 import { guardInflight } from './guards/inflight.js';
 import { guardPacketSize } from './guards/packet-size.js';
+import { createProxyHeaderGate } from './guards/proxy-header.js';
 import { createAuthenticate } from './hooks/authenticate.js';
 import { authorizePublishes, createAuthorizeSubscribe } from './hooks/authorize.js';
 import { createBrokerMetrics, registerSharedMetrics } from './metrics.js';
@@ -21,6 +23,7 @@ import { installSharedSubscriptions, type SharedSubscriptions } from './shared-s
 import { watchRevocations } from './revocations.js';
 import { recheckTerminals } from './terminal-recheck.js';
 import type { TerminalVerifier } from './terminal-verifier.js';
+import { forwardedClient, trustedProxies } from './trusted-proxies.js';
 
 export interface BrokerDeps {
   config: BrokerConfig;
@@ -38,8 +41,18 @@ export interface BrokerDeps {
 
 export interface MercadoBroker {
   aedes: Aedes;
-  /** Hands a TCP/TLS socket or a WebSocket stream to the broker, behind the packet-size guard. */
-  handle(stream: Duplex, request?: IncomingMessage): void;
+  /**
+   * Hands a TCP/TLS socket or a WebSocket stream (with its upgrade `request`) to the broker,
+   * behind the packet-size guard. The client's address, which the connection rate and the logs
+   * use, is `address` when the listener has read it (a PROXY header), else the upgrade's
+   * `X-Forwarded-For` when its peer is in MQTT_PROXY_TRUSTED, else the peer's own.
+   */
+  handle(stream: Duplex, from?: { request?: IncomingMessage; address?: string }): void;
+  /**
+   * Hands a connection of MQTT_PROXY_PORT to the broker once its PROXY header, from a trusted
+   * peer, has named the client (guards/proxy-header.ts); closes it otherwise.
+   */
+  handleProxied(socket: net.Socket): void;
   principalOf(client: Client): Principal | undefined;
   shared: SharedSubscriptions;
   close(): Promise<void>;
@@ -80,6 +93,7 @@ export async function createMercadoBroker({
   // modules that watch the broker's events exist. No client can connect before handle().
   const principals: Principals = new WeakMap();
   const metrics = createBrokerMetrics(registry);
+  const trusted = trustedProxies(config.MQTT_PROXY_TRUSTED ?? []);
   const rate = createConnectionRateGuard({
     perMinute: config.CONNECTIONS_PER_IP_PER_MINUTE,
     log,
@@ -114,6 +128,7 @@ export async function createMercadoBroker({
     principals,
     clock,
     browserRevoked: revocations.browserRevoked,
+    addressOf: rate.addressOf,
     onAccepted(client, accepted) {
       terminals.accepted(client, accepted);
       expiry.accepted(client, accepted);
@@ -145,19 +160,33 @@ export async function createMercadoBroker({
   });
   registerSharedMetrics(registry, shared);
 
+  function handle(
+    stream: Duplex,
+    { request, address: given }: Parameters<MercadoBroker['handle']>[1] = {},
+  ) {
+    const address =
+      given ??
+      (request
+        ? forwardedClient(request, trusted)
+        : (stream as { remoteAddress?: string }).remoteAddress) ??
+      'unknown';
+    guardPacketSize(stream, config.MAX_PACKET_BYTES, () => {
+      metrics.denied.inc({ action: 'packet', kind: 'oversize' });
+      log.warn({ address }, 'mqtt packet over MAX_PACKET_BYTES; connection closed');
+    });
+    rate.remember(aedes.handle(stream, request), address);
+  }
+
   return {
     aedes,
-    handle(stream, request) {
-      const address =
-        request?.socket.remoteAddress ??
-        (stream as { remoteAddress?: string }).remoteAddress ??
-        'unknown';
-      guardPacketSize(stream, config.MAX_PACKET_BYTES, () => {
-        metrics.denied.inc({ action: 'packet', kind: 'oversize' });
-        log.warn({ address }, 'mqtt packet over MAX_PACKET_BYTES; connection closed');
-      });
-      rate.remember(aedes.handle(stream, request), address);
-    },
+    handle,
+    handleProxied: createProxyHeaderGate({
+      trusted,
+      timeoutMs: config.CONNECT_TIMEOUT_MS,
+      log,
+      metrics,
+      admit: (socket, address) => handle(socket, { address }),
+    }),
     principalOf: (client) => principals.get(client),
     shared,
     async close() {

@@ -1,5 +1,20 @@
 import { baseServiceSettings, loadConfig, setting } from '@mercado/common/config';
 import { servicePasswordHashesSettings } from '@mercado/common/mqtt';
+import { z } from 'zod';
+import { trustedEntryProblem } from './trusted-proxies.js';
+
+/** MQTT_PROXY_TRUSTED: addresses and CIDR blocks, comma-separated, at least one. */
+const trustedList = setting
+  .list()
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .refine((entry) => !trustedEntryProblem(entry), 'must be addresses or CIDR blocks'),
+      )
+      .min(1),
+  );
 
 export const brokerSettings = {
   /** HOST, PORT (the HTTP port: /health, /metrics and MQTT over WebSocket at /mqtt), LOG_LEVEL… */
@@ -8,6 +23,21 @@ export const brokerSettings = {
   MQTT_PORT: setting.port(1883),
   /** MQTT over TLS, when both files are given. */
   MQTTS_PORT: setting.port(8883),
+  /**
+   * MQTT over TCP for the load balancer (nginx's stream with `proxy_protocol on;`): every
+   * connection must open with a PROXY protocol header (v1 or v2) naming the client, and come from
+   * MQTT_PROXY_TRUSTED; the header's address is the one the connection rate and the logs use. A
+   * port of its own, since the PROXY spec forbids guessing whether a header is there: MQTT_PORT
+   * stays plain MQTT for clients that connect directly. Unset: no such listener; 0: a free port.
+   */
+  MQTT_PROXY_PORT: setting.port().optional(),
+  /**
+   * The proxies whose word on a client's address counts: a PROXY header on MQTT_PROXY_PORT from
+   * anyone else is refused, and `X-Forwarded-For` on the WebSocket upgrade is read only from them
+   * (without it, the peer's own address). Addresses or CIDR blocks, comma-separated; required
+   * with MQTT_PROXY_PORT.
+   */
+  MQTT_PROXY_TRUSTED: setting.requiredWith('MQTT_PROXY_PORT', trustedList),
   TLS_CERT_FILE: setting.string(''),
   TLS_KEY_FILE: setting.string(''),
   /** Signs the broker's calls to the users service's terminal registry; no default. */
@@ -65,7 +95,10 @@ export const brokerSettings = {
    * the broker's one thread per message (measured: QoS 0 throughput 90% → 67% of bare aedes).
    */
   VALIDATE_PAYLOADS_FROM: setting.oneOf(['untrusted', 'all'], 'untrusted'),
-  /** A connection must send CONNECT within this many milliseconds. */
+  /**
+   * A connection must send CONNECT within this many milliseconds (on MQTT_PROXY_PORT, its PROXY
+   * header first within as long).
+   */
   CONNECT_TIMEOUT_MS: setting.int(10_000, 100, 120_000),
 };
 

@@ -11,6 +11,8 @@ import type { BrokerConfig } from './config.js';
 
 export interface BrokerListeners {
   mqttUrl: string;
+  /** MQTT_PROXY_PORT's listener, when set: MQTT behind a PROXY protocol header. */
+  mqttProxyUrl?: string;
   mqttsUrl?: string;
   /** The HTTP port: /health/*, /metrics, and MQTT over WebSocket at ws://…/mqtt. */
   httpUrl: string;
@@ -51,14 +53,15 @@ export function acceptWebSockets(
     // No setNoDelay here: Node's HTTP server accepts every connection with it (its `noDelay`
     // option defaults to true since Node 18, nodejs/node#42163), and ws sets it again on upgrade.
     websockets.handleUpgrade(request, socket, head, function onWebSocket(ws) {
-      broker.handle(createWebSocketStream(ws), request);
+      broker.handle(createWebSocketStream(ws), { request });
     });
   });
   return websockets;
 }
 
 /**
- * Opens the broker's listeners: MQTT over TCP, over TLS when a certificate and key are configured,
+ * Opens the broker's listeners: MQTT over TCP, behind a PROXY header on MQTT_PROXY_PORT when it is
+ * set, over TLS when a certificate and key are configured,
  * and over WebSocket at /mqtt on the HTTP port that also serves health and metrics. Every socket
  * gets TCP_NODELAY: with Nagle and delayed ACKs a QoS 1 round trip takes ~88 ms, without them
  * well under 1 ms (test/nodelay.test.ts reads each socket's state).
@@ -73,6 +76,17 @@ export async function startListeners(
     broker.handle(socket);
   });
   const mqttPort = await listening(tcp, config.HOST, config.MQTT_PORT);
+
+  // The load balancer's own port: a PROXY header first (guards/proxy-header.ts), then MQTT.
+  let proxied: net.Server | undefined;
+  let mqttProxyPort: number | undefined;
+  if (config.MQTT_PROXY_PORT !== undefined) {
+    proxied = net.createServer(function onProxiedConnection(socket) {
+      socket.setNoDelay(true);
+      broker.handleProxied(socket);
+    });
+    mqttProxyPort = await listening(proxied, config.HOST, config.MQTT_PROXY_PORT);
+  }
 
   let secure: tls.Server | undefined;
   let mqttsPort: number | undefined;
@@ -104,11 +118,13 @@ export async function startListeners(
 
   return {
     mqttUrl: `mqtt://${config.HOST}:${mqttPort}`,
+    ...(mqttProxyPort ? { mqttProxyUrl: `mqtt://${config.HOST}:${mqttProxyPort}` } : {}),
     ...(mqttsPort ? { mqttsUrl: `mqtts://${config.HOST}:${mqttsPort}` } : {}),
     httpUrl: http.url,
     wsUrl: `${http.url.replace(/^http/, 'ws')}/mqtt`,
     async close() {
       await new Promise((resolve) => tcp.close(resolve));
+      if (proxied) await new Promise((resolve) => proxied.close(resolve));
       if (secure) await new Promise((resolve) => secure.close(resolve));
       websockets.close();
       await http.close(1_000);

@@ -41,6 +41,7 @@ runMain(async function main({ useLogger }) {
   log.info(
     {
       mqtt: listeners.mqttUrl,
+      mqttProxy: listeners.mqttProxyUrl,
       mqtts: listeners.mqttsUrl,
       ws: listeners.wsUrl,
       http: listeners.httpUrl,

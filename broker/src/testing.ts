@@ -26,6 +26,7 @@ export {
   type TerminalVerifier,
 } from './index.js';
 export { createTerminalVerifier } from './terminal-verifier.js';
+export { systemClock, type Clock } from './clock.js';
 
 /** aedes' clients by id, with what each subscribed to: kept by aedes, left out of its types. */
 function connectedClients(

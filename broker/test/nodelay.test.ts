@@ -30,9 +30,9 @@ t.test('every MQTT socket, the broker’s and the kit client’s, has TCP_NODELA
   // with the upgrade request, whose socket is the accepted TCP connection.
   const handed: Array<{ stream: Duplex; request?: IncomingMessage | undefined }> = [];
   const handle = broker.handle;
-  broker.handle = function recordHanded(stream, request) {
-    handed.push({ stream, request });
-    handle(stream, request);
+  broker.handle = function recordHanded(stream, from) {
+    handed.push({ stream, request: from?.request });
+    handle(stream, from);
   };
 
   const overTcp = await service('orders');

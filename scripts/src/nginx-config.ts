@@ -14,14 +14,24 @@
  * - The client's address reaches the gateway as `X-Forwarded-For: $remote_addr`, replaced, never
  *   appended to: nothing a client sends can pretend to be it.
  * - TLS: with `tls`, HTTPS on `httpsPort` and MQTT over TLS on `mqttsPort`, terminated here.
+ * - With `brokerProxyProtocol`, each MQTT stream connection opens with a PROXY protocol v1 line
+ *   naming the client (`proxy_protocol on;`), for the broker's MQTT_PROXY_PORT (broker/README.md).
  */
 export interface NginxConfigOptions {
   /** `host:port` of each frontend replica, each gateway replica, each broker node's HTTP port. */
   frontends: readonly string[];
   gateways: readonly string[];
   brokersHttp: readonly string[];
-  /** `host:port` of each broker node's MQTT (TCP) listener. */
+  /**
+   * `host:port` of each broker node's MQTT (TCP) listener: its MQTT_PROXY_PORT with
+   * `brokerProxyProtocol`, else its MQTT_PORT.
+   */
   brokersMqtt: readonly string[];
+  /**
+   * Pass each MQTT and MQTTS client's address to the broker in a PROXY protocol header, so that
+   * its per-address limits and logs see the client rather than nginx (default off: plain TCP).
+   */
+  brokerProxyProtocol?: boolean;
   httpPort: number;
   mqttPort: number;
   /** The address every port listens on (`127.0.0.1` for local runs); default all of them. */
@@ -104,6 +114,9 @@ export function renderNginxConfig(options: NginxConfigOptions): string {
     ...hiddenPaths.map((hidden) => `    location = ${hidden} {\n      return 404;\n    }\n`),
   ].join('\n');
   const health = ` max_fails=${maxFails} fail_timeout=${failTimeoutSeconds}s`;
+  const toBroker = `
+    proxy_pass mercado_broker_mqtt;${options.brokerProxyProtocol ? '\n    proxy_protocol on;' : ''}
+    proxy_timeout 1h;`;
   const proxied = `
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -210,18 +223,14 @@ stream {
 ${servers('brokersMqtt', options.brokersMqtt, health)}
   }
   server {
-    listen ${at(options.mqttPort)};
-    proxy_pass mercado_broker_mqtt;
-    proxy_timeout 1h;
+    listen ${at(options.mqttPort)};${toBroker}
   }
 ${
   tls
     ? `  server {
     listen ${at(tls.mqttsPort)} ssl;
     ssl_certificate ${tls.certificate};
-    ssl_certificate_key ${tls.key};
-    proxy_pass mercado_broker_mqtt;
-    proxy_timeout 1h;
+    ssl_certificate_key ${tls.key};${toBroker}
   }
 `
     : ''

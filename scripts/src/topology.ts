@@ -263,8 +263,13 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const serverOf = (name: ShopDatabase) => (name === 'payments' ? paymentsPg : shopPg).url;
 
     // Every replica's ports first, so every URL is known before anything starts.
-    const planned: Array<{ name: TopologyProcess; index: number; port: number; mqtt?: number }> =
-      [];
+    const planned: Array<{
+      name: TopologyProcess;
+      index: number;
+      port: number;
+      mqtt?: number;
+      mqttProxy?: number;
+    }> = [];
     for (const name of ['users', 'products', 'inventory'] as const) {
       planned.push({ name, index: 0, port: await pick() });
     }
@@ -274,20 +279,22 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
           name,
           index,
           port: await pick(),
-          ...(name === 'broker' ? { mqtt: await pick() } : {}),
+          ...(name === 'broker' ? { mqtt: await pick(), mqttProxy: await pick() } : {}),
         });
       }
     }
     const urlsOf = (name: TopologyProcess) =>
       planned.filter((p) => p.name === name).map((p) => `http://${host}:${p.port}`);
-    const addresses = (name: TopologyProcess, port: 'port' | 'mqtt' = 'port') =>
+    const addresses = (name: TopologyProcess, port: 'port' | 'mqtt' | 'mqttProxy' = 'port') =>
       planned.filter((p) => p.name === name).map((p) => `${host}:${p[port]!}`);
 
     const nginxConfig: NginxConfigOptions = {
       frontends: addresses('frontend'),
       gateways: addresses('gateway'),
       brokersHttp: addresses('broker'),
-      brokersMqtt: addresses('broker', 'mqtt'),
+      // Each node's PROXY-protocol port: the broker holds every client to its own address.
+      brokersMqtt: addresses('broker', 'mqttProxy'),
+      brokerProxyProtocol: true,
       httpPort: ports.http,
       mqttPort: ports.mqtt,
       listenAddress: host,
@@ -304,15 +311,16 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const limits = options.gatewayRateLimits ?? { perIp: 0, perUser: 0 };
     const topologyEnv: Record<
       TopologyProcess,
-      (replica: { mqtt?: number }) => Record<string, string>
+      (replica: { mqttProxy?: number }) => Record<string, string>
     > = {
       users: () => ({}),
       products: () => ({}),
       inventory: () => ({}),
-      broker: () => ({
+      broker: ({ mqttProxy }) => ({
         REDIS_URL: `${redis.url}/1`,
-        // Every connection arrives from nginx's address: a per-address limit would be all of them.
-        CONNECTIONS_PER_IP_PER_MINUTE: '100000',
+        // nginx's stream names each client in a PROXY header on this port (broker/README.md).
+        MQTT_PROXY_PORT: String(mqttProxy),
+        MQTT_PROXY_TRUSTED: host,
       }),
       orders: () => ({}),
       payments: () => ({}),

@@ -5,7 +5,20 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
-import { eventually, freePort } from '@mercado/common/testing';
+import {
+  createMercadoBroker,
+  loadBrokerConfig,
+  startListeners,
+  systemClock,
+} from '@mercado/broker/testing';
+import { createMetrics } from '@mercado/common/metrics';
+import {
+  captureLogs,
+  eventually,
+  freePort,
+  testBrokerCredentials,
+  testServiceMqttCredentials,
+} from '@mercado/common/testing';
 import { renderNginxConfig, type NginxConfigOptions } from '../src/nginx-config.js';
 import { nginxStreamModule } from '../src/system-packages.js';
 
@@ -125,9 +138,17 @@ t.test('nginx -t accepts the rendered configuration, with TLS and without', asyn
         tls: { certificate, key, httpsPort: await freePort(), mqttsPort: await freePort() },
       },
     ],
+    [
+      'TLS and the PROXY protocol to the brokers',
+      {
+        ...base,
+        brokerProxyProtocol: true,
+        tls: { certificate, key, httpsPort: await freePort(), mqttsPort: await freePort() },
+      },
+    ],
   ] as const) {
     // Compose's names resolve only inside Compose: nginx -t checks the rest.
-    const conf = path.join(dir, `${label}.conf`);
+    const conf = path.join(dir, `${label.replace(/\W+/g, '-')}.conf`);
     await writeFile(
       conf,
       renderNginxConfig(options).replace(/server ([a-z0-9-]+):(\d+)/g, 'server 127.0.0.1:$2'),
@@ -276,5 +297,136 @@ t.test(
     }
     t.same(statuses, [200, 200, 200, 200, 200, 200], 'a dead replica costs nobody an answer');
     t.equal(gateway.seen.filter((r) => r.method === 'POST').length, 2, 'each POST once');
+  },
+);
+
+t.test(
+  'with brokerProxyProtocol each MQTT stream connection opens with a PROXY v1 line naming the client',
+  async (t) => {
+    const dir = await folder(t);
+    const frontend = await stub(t, 'frontend');
+    // A stub broker node: what nginx sends first on each connection, up to the client's bytes.
+    const received: string[] = [];
+    const node = net.createServer((socket) => {
+      let bytes = '';
+      socket.on('data', (chunk: Buffer) => {
+        bytes += chunk.toString('latin1');
+        if (bytes.endsWith('ping')) {
+          received.push(bytes);
+          socket.end('pong');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => node.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise((resolve) => node.close(resolve)));
+    const mqttPort = await freePort();
+    await runNginx(
+      t,
+      {
+        frontends: [frontend.address],
+        gateways: [frontend.address],
+        brokersHttp: [frontend.address],
+        brokersMqtt: [`127.0.0.1:${(node.address() as net.AddressInfo).port}`],
+        brokerProxyProtocol: true,
+        httpPort: await freePort(),
+        mqttPort,
+        workerProcesses: 1,
+        ...files(dir),
+      },
+      dir,
+    );
+    const clientPort = await new Promise<number>((resolve, reject) => {
+      const socket = net.connect(mqttPort, '127.0.0.1', () => socket.write('ping'));
+      socket.once('data', () => {
+        resolve(socket.localPort!);
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+    t.same(
+      received,
+      [`PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${mqttPort}\r\nping`],
+      'the client’s own address and port, then its bytes untouched',
+    );
+  },
+);
+
+/** mosquitto_pub's exit code (asynchronously: the broker it talks to runs in this process). */
+function mosquittoPub(args: string[]): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('mosquitto_pub', args, { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+}
+
+t.test(
+  'the real broker behind nginx’s PROXY stream limits and logs mosquitto_pub by its own address',
+  async (t) => {
+    const dir = await folder(t);
+    const frontend = await stub(t, 'frontend');
+    // 4 a minute: a burst of 1 per address, on a clock that stands still.
+    const frozen = Date.now();
+    const config = loadBrokerConfig({
+      INTERNAL_SECRET: 'nginx-test-internal-secret-long-enough-0123456789',
+      ...testBrokerCredentials(),
+      JWKS_URL: 'http://127.0.0.1:1/jwks.json',
+      MQTT_PORT: '0',
+      PORT: '0',
+      MQTT_PROXY_PORT: '0',
+      MQTT_PROXY_TRUSTED: '127.0.0.1',
+      CONNECTIONS_PER_IP_PER_MINUTE: '4',
+    });
+    const logs = captureLogs('broker');
+    const metrics = createMetrics('broker');
+    const broker = await createMercadoBroker({
+      config,
+      log: logs.log,
+      metrics,
+      clock: { ...systemClock, now: () => frozen },
+    });
+    const listeners = await startListeners(broker, { config, log: logs.log, metrics });
+    t.teardown(async () => {
+      await broker.close();
+      await listeners.close();
+    });
+    const mqttPort = await freePort();
+    await runNginx(
+      t,
+      {
+        frontends: [frontend.address],
+        gateways: [frontend.address],
+        brokersHttp: [frontend.address],
+        brokersMqtt: [new URL(listeners.mqttProxyUrl!).host],
+        brokerProxyProtocol: true,
+        httpPort: await freePort(),
+        mqttPort,
+        maxFails: 0,
+        workerProcesses: 1,
+        ...files(dir),
+      },
+      dir,
+    );
+    const { username, password } = testServiceMqttCredentials('inventory');
+    let published = 0;
+    // A foreign client on its own loopback address (all of 127.0.0.0/8 is lo), through nginx.
+    const publishFrom = (address: string) =>
+      mosquittoPub([
+        ...['-h', '127.0.0.1', '-p', String(mqttPort), '-A', address, '-V', 'mqttv311'],
+        ...['-u', username, '-P', password, '-i', `inventory-pub-${published++}`, '-q', '1'],
+        ...['-t', 'inventory/low-stock', '-m', '{}'],
+      ]);
+    t.equal(await publishFrom('127.0.0.2'), 0, 'a client at 127.0.0.2 publishes through nginx');
+    t.not(await publishFrom('127.0.0.2'), 0, 'its second connection is past its burst');
+    t.match(
+      logs.lines.filter((line) => line.msg === 'mqtt connection rate exceeded'),
+      [{ address: '127.0.0.2' }],
+      'logged with its own address, not nginx’s',
+    );
+    t.equal(
+      await publishFrom('127.0.0.3'),
+      0,
+      'a client at 127.0.0.3, through the same nginx, is not held to the other’s limit',
+    );
   },
 );

@@ -36,6 +36,8 @@ export interface ConnectionRateGuard {
   preConnect: Aedes['preConnect'];
   /** Where a connection comes from (called as the broker takes its stream). */
   remember(client: Client, address: string): void;
+  /** The address remembered for a connection, for log lines. */
+  addressOf(client: Client): string | undefined;
 }
 
 /**
@@ -77,5 +79,6 @@ export function createConnectionRateGuard({
     remember(client, address) {
       addresses.set(client, address);
     },
+    addressOf: (client) => addresses.get(client),
   };
 }

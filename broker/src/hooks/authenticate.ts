@@ -46,6 +46,8 @@ export interface AuthenticateDeps {
   browserRevoked?: (userId: string, issuedAtMs: number) => boolean;
   /** Told of every accepted connection, before its CONNACK. */
   onAccepted?: (client: Client, accepted: Accepted) => void;
+  /** Where a connection comes from (behind a trusted proxy, the client's own), for log lines. */
+  addressOf?: (client: Client) => string | undefined;
 }
 
 /**
@@ -79,6 +81,7 @@ export function createAuthenticate({
   clock,
   browserRevoked,
   onAccepted,
+  addressOf = () => undefined,
 }: AuthenticateDeps): Aedes['authenticate'] {
   const isServicePassword = createServicePasswordCheck(config);
   async function identify(
@@ -136,7 +139,11 @@ export function createAuthenticate({
         if (!identity) {
           metrics.denied.inc({ action: 'connect', kind: 'unknown' });
           log.warn(
-            { clientId: client.id, username: username?.split(':')[0] },
+            {
+              clientId: client.id,
+              username: username?.split(':')[0],
+              address: addressOf(client),
+            },
             'mqtt connect refused',
           );
           done(refusal('bad credentials', username ? badCredentials : notAuthorized), false);
@@ -145,7 +152,10 @@ export function createAuthenticate({
         const { principal } = identity;
         if (!clientIdAllowed(principal, client.id)) {
           metrics.denied.inc({ action: 'connect', kind: principal.kind });
-          log.warn({ clientId: client.id, ...describe(principal) }, 'mqtt client id refused');
+          log.warn(
+            { clientId: client.id, ...describe(principal), address: addressOf(client) },
+            'mqtt client id refused',
+          );
           done(refusal('client id outside its namespace', identifierRejected), false);
           return;
         }
