@@ -44,7 +44,9 @@ export function composeNginxConfigs(): { 'nginx.conf': string; 'nginx-tls.conf':
     frontends: [upstream('frontend', 'PORT')],
     gateways: [upstream('gateway', 'PORT')],
     brokersHttp: [upstream('broker', 'PORT')],
-    brokersMqtt: [upstream('broker', 'MQTT_PORT')],
+    // Terminals' MQTT to the nodes' PROXY port: each client's own address reaches the broker.
+    brokersMqtt: [upstream('broker', 'MQTT_PROXY_PORT')],
+    brokerProxyProtocol: true,
     httpPort: lb.httpPort,
     mqttPort: lb.mqttPort,
     pidFile: `${lb.runDir}/nginx.pid`,

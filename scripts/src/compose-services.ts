@@ -72,7 +72,7 @@ export const composeProcesses: readonly ComposeProcess[] = [
     load: loadBrokerConfig,
     // HTTP: health, metrics and MQTT over WebSocket at /mqtt; MQTT over TCP. TLS ends at the
     // load balancer, so the broker's own MQTTS listener stays off.
-    ports: { PORT: servicePort, MQTT_PORT: 1883 },
+    ports: { PORT: servicePort, MQTT_PORT: 1883, MQTT_PROXY_PORT: 1884 },
   },
   database('users', usersSettings, loadUsersConfig),
   database('products', productsSettings, loadProductsConfig),
