@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startTopology } from '../topology.js';
 import { registerShoppers, stockedProduct } from './checkout.js';
+import type { ReportSection } from './report.js';
 import { durationSeconds, loginAdmin, postJson, type Figures } from './system.js';
+
+export type CapacityFigures = Figures;
 
 const execFileAsync = promisify(execFile);
 
@@ -101,6 +104,42 @@ export async function benchSingleGatewayCapacity(gatewayUrl: string): Promise<Fi
     gatewayUrl,
     await loginAdmin(gatewayUrl),
   );
+}
+
+/**
+ * The report's section: the checkout's capacity through nginx in the topology, and to one of its
+ * gateways directly, each against the one-gateway system's capacity of the same run — the goal
+ * being through nginx at least 80% of it.
+ */
+export function capacitySection(
+  single: Figures,
+  topology: { nginx: Figures; oneGateway: Figures },
+): ReportSection {
+  const ratio = topology.nginx.rps / single.rps;
+  return {
+    group: 'Checkout through nginx in the topology',
+    label:
+      `Capacity: ${capacityShoppers} shoppers each checking out again as soon as the last ` +
+      'checkout ended (cart → order → pay with the approve card), on the production topology ' +
+      '(nginx, 2 gateways, 2 orders, 2 payments, 2 broker nodes on Redis, payments on its own ' +
+      'Postgres) against the one-gateway system of this run, one after the other.',
+    ceiling: {
+      name: 'checkout capacity, one gateway (bench system)',
+      unit: 'checkouts/s',
+      rps: single.rps,
+      p50: single.p50,
+      p99: single.p99,
+      errors: single.errors,
+    },
+    figures: [
+      { ...topology.nginx, unit: 'checkouts/s' },
+      { ...topology.oneGateway, unit: 'checkouts/s' },
+    ],
+    notes: [
+      `Through nginx with 2 gateways: ${(ratio * 100).toFixed(0)}% of one gateway's rate ` +
+        `(the goal: at least 80%)${ratio >= 0.8 ? ', met' : ', not met'}.`,
+    ],
+  };
 }
 
 /** The capacity table, and the issue's goal: through nginx ≥ 80% of the one-gateway rate. */
