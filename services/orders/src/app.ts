@@ -1,6 +1,6 @@
 import type { Express } from 'express';
 import { buildServiceApp, createCursorCodec, type ApiRouter } from '@mercado/common/http';
-import { type Knex } from '@mercado/common/db';
+import { openSessionLocks, type Knex, type SessionLocks } from '@mercado/common/db';
 import { type Logger } from '@mercado/common/log';
 import { type Metrics } from '@mercado/common/metrics';
 import type { BackgroundTask } from '@mercado/common/main';
@@ -48,10 +48,25 @@ export interface OrdersAppDeps {
   catalog?: ProductCatalog;
   /** The inventory service client; built from INVENTORY_URLS when not given. */
   inventory?: Inventory;
+  /**
+   * The replica's lock session for Idempotency-Keys; opened on DATABASE_URL when not given. Give
+   * the app the one ordersDeps made: a replica has one, closed once its requests have ended.
+   */
+  keyLocks?: SessionLocks;
   isShuttingDown?: () => boolean;
 }
 
-export function ordersDeps({ config, log, db, catalog, inventory }: OrdersAppDeps): OrdersDeps {
+/** Application name of the replica's lock session (operators find its locks in pg_locks by it). */
+export const keyLocksName = 'mercado-orders-keys';
+
+export function ordersDeps({
+  config,
+  log,
+  db,
+  catalog,
+  inventory,
+  keyLocks,
+}: OrdersAppDeps): OrdersDeps {
   return {
     db,
     log,
@@ -78,6 +93,7 @@ export function ordersDeps({ config, log, db, catalog, inventory }: OrdersAppDep
       expiryGraceSeconds: config.EXPIRY_GRACE_SECONDS,
     },
     cursors: createCursorCodec(config.INTERNAL_SECRET, 'orders/orders'),
+    keyLocks: keyLocks ?? openSessionLocks({ url: config.DATABASE_URL, log, name: keyLocksName }),
   };
 }
 

@@ -15,8 +15,15 @@ runDatabaseService({
     const deps = ordersDeps(runtime);
     const work = startOrdersWork(runtime, deps);
     return {
-      app: buildOrdersApp({ ...runtime, catalog: deps.catalog, inventory: deps.inventory }),
+      app: buildOrdersApp({
+        ...runtime,
+        catalog: deps.catalog,
+        inventory: deps.inventory,
+        keyLocks: deps.keyLocks,
+      }),
       background: work.background,
+      // Once no request runs: the keys they held are released as they end.
+      afterRequests: [{ name: 'idempotency key locks', stop: () => deps.keyLocks.close() }],
       describe: {
         regions: runtime.config.REGIONS,
         outboxRelayed: work.relaying,

@@ -72,8 +72,8 @@ export interface OrdersHarness {
   /** The port it listens on (give it back as `port` to restart it where the gateway calls it). */
   port: number;
   /**
-   * Stops it as its process dies: its consumers and outbox relay, the port, the MQTT connection
-   * and the database pool. Its database stays: start it again on `config.DATABASE_URL`.
+   * Stops it as its process dies: its consumers and outbox relay, the port, the MQTT connection,
+   * the database pool and its lock session (the Idempotency-Keys it held are free). Its database stays: start it again on `config.DATABASE_URL`.
    */
   stop(): Promise<void>;
 }
@@ -97,6 +97,9 @@ export async function startOrders(
   options: OrdersOptions = {},
 ): Promise<OrdersHarness> {
   let stopBackground = async () => {};
+  let closeKeyLocks = async () => {};
+  // Registered before the service's own teardowns, so it runs after them: once no request runs.
+  t.teardown(() => closeKeyLocks());
   const service = await startTestService(t, {
     name: 'orders',
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
@@ -106,6 +109,7 @@ export async function startOrders(
     migrationsDir: ordersMigrationsDir,
     build(runtime) {
       const deps = ordersDeps(runtime);
+      closeKeyLocks = () => deps.keyLocks.close();
       const operations = ordersApis(deps).flatMap((api) => api.operations);
       // As main.ts wires it (the relay and, given a broker, the consumers); the test sweeps unless
       // it asks for the timer.
@@ -117,7 +121,10 @@ export async function startOrders(
         })());
       t.teardown(stopBackground);
       const sweep = (options?: SweepOptions) => work.sweeper.runOnce(options);
-      return { app: buildOrdersApp(runtime), extra: { operations, sweep } };
+      return {
+        app: buildOrdersApp({ ...runtime, keyLocks: deps.keyLocks }),
+        extra: { operations, sweep },
+      };
     },
   });
   const secret = env.INTERNAL_SECRET ?? internalSecret;
@@ -127,6 +134,7 @@ export async function startOrders(
     async stop() {
       await stopBackground();
       await service.stop();
+      await closeKeyLocks();
     },
   };
 }

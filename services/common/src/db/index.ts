@@ -1,4 +1,7 @@
-/** `@mercado/common/db`: the one knex pool, transactions, migrations, change notifications. */
+/**
+ * `@mercado/common/db`: the one knex pool, transactions, migrations, change notifications, locks
+ * that live as long as the process.
+ */
 export {
   createDb,
   withTransaction,
@@ -11,3 +14,4 @@ export {
 } from './db.js';
 export { listenForChanges, type ChangeFeed, type ChangeFeedOptions } from './change-feed.js';
 export { batches, type Batches, type BatchesOptions } from './batches.js';
+export { openSessionLocks, type SessionLocks, type SessionLocksOptions } from './session-locks.js';

@@ -58,6 +58,11 @@ export interface DatabaseServiceOptions<C extends DatabaseServiceConfig> {
     app: RequestListener;
     /** Stopped first on shutdown, in order, before the server stops taking requests. */
     background?: BackgroundTask[];
+    /**
+     * Stopped once the HTTP server has finished its in-flight requests, before the MQTT connection
+     * and the pool: what those requests hold to the end (orders' Idempotency-Key locks).
+     */
+    afterRequests?: BackgroundTask[];
     /** Extra fields for the "listening" log line. */
     describe?: Record<string, unknown>;
   }>;
@@ -67,7 +72,8 @@ export interface DatabaseServiceOptions<C extends DatabaseServiceConfig> {
  * The `main` of a database-backed service: config (exit 2 on a bad one), logger (crashes are
  * logged through it, see runMain), metrics, the one knex pool, migrations on start, the MQTT
  * client when MQTT_URL is set, listen, and an orderly stop on SIGTERM/SIGINT (background work,
- * then in-flight requests, then the MQTT connection, then the pool) within SHUTDOWN_TIMEOUT_MS.
+ * then in-flight requests and what they hold, then the MQTT connection, then the pool) within
+ * SHUTDOWN_TIMEOUT_MS.
  */
 export function runDatabaseService<C extends DatabaseServiceConfig>(
   options: DatabaseServiceOptions<C>,
@@ -109,6 +115,7 @@ export function runDatabaseService<C extends DatabaseServiceConfig>(
       steps: [
         ...(started.background ?? []).map((task) => ({ name: task.name, run: task.stop })),
         { name: 'http', run: () => server.close(config.SHUTDOWN_TIMEOUT_MS) },
+        ...(started.afterRequests ?? []).map((task) => ({ name: task.name, run: task.stop })),
         // Whatever used it has stopped: what it had not acknowledged is redelivered or resent.
         ...(mqtt ? [{ name: 'mqtt', run: () => endMqtt(mqtt) }] : []),
         { name: 'database', run: () => db.destroy() },

@@ -2,7 +2,11 @@ import { withTransaction } from '@mercado/common/db';
 import { AppError, isUniqueViolation, type FieldError } from '@mercado/common/errors';
 import { ordersError } from '../errors.js';
 import { deleteCartLines, findCart, findCartLines, updateCart } from '../data/carts-repository.js';
-import { answerIdempotencyKey } from '../data/idempotency-repository.js';
+import {
+  answerIdempotencyKey,
+  holdIdempotencyKey,
+  type HeldKey,
+} from '../data/idempotency-repository.js';
 import { insertOrder, setMoveContext, type ShippingAddress } from '../data/orders-repository.js';
 import { insertOutboxMessages } from '../data/outbox-repository.js';
 import type { OrdersDeps } from './deps.js';
@@ -36,7 +40,7 @@ export async function placeOrderOnce(
 ): Promise<OnceAnswer<OrderView>> {
   return answerOnce(deps, { userId, key, request }, async (claim) => ({
     status: 201,
-    body: await placeOrder(deps, { userId, key, orderId: claim.id }, request),
+    body: await placeOrder(deps, { userId, orderId: claim.id, key: claim.key }, request),
   }));
 }
 
@@ -49,7 +53,7 @@ export async function placeOrderOnce(
  */
 async function placeOrder(
   deps: OrdersDeps,
-  claim: { userId: string; key: string; orderId: string },
+  claim: { userId: string; orderId: string; key: HeldKey },
   request: CheckoutRequest,
 ): Promise<OrderView> {
   const { userId, orderId } = claim;
@@ -138,6 +142,8 @@ async function placeOrder(
   // with another.
   const placeWithPayCode = () =>
     withTransaction(deps.db, async (trx) => {
+      // First, so that no takeover of the key comes between here and the commit.
+      await holdIdempotencyKey(trx, claim.key);
       await setMoveContext(trx, { cause: 'checkout', actor: `user:${userId}` });
       const order = await insertOrder(
         trx,
@@ -159,7 +165,7 @@ async function placeOrder(
       await deleteCartLines(trx, cart.id);
       await updateCart(trx, cart.id, { currency: null });
       const placed = await loadOrderView(trx, order);
-      await answerIdempotencyKey(trx, claim, { status: 201, body: placed });
+      await answerIdempotencyKey(trx, claim.key, { status: 201, body: placed });
       return placed;
     });
   let view: OrderView | undefined;

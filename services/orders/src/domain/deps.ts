@@ -1,6 +1,6 @@
 import type { ProductLookupItem } from '@mercado/common/contract';
 import type { CursorCodec } from '@mercado/common/http';
-import type { Knex } from '@mercado/common/db';
+import type { Knex, SessionLocks } from '@mercado/common/db';
 import type { Logger } from '@mercado/common/log';
 
 /** A product as the products service describes it to other services (the shared contract). */
@@ -66,4 +66,9 @@ export interface OrdersDeps {
   settings: OrdersSettings;
   /** Signs the order listing's keyset cursors. */
   cursors: CursorCodec;
+  /**
+   * This replica's lock session: the Idempotency-Keys its requests hold, released by Postgres
+   * when the replica dies (see idempotency.ts).
+   */
+  keyLocks: SessionLocks;
 }

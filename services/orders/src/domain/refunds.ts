@@ -3,7 +3,11 @@ import type { PaymentResult } from '@mercado/common/contract';
 import { withTransaction, type Knex } from '@mercado/common/db';
 import type { Identity } from '@mercado/common/identity';
 import { ordersError } from '../errors.js';
-import { answerIdempotencyKey } from '../data/idempotency-repository.js';
+import {
+  answerIdempotencyKey,
+  holdIdempotencyKey,
+  type HeldKey,
+} from '../data/idempotency-repository.js';
 import {
   appendOrderNote,
   findOrderLines,
@@ -65,7 +69,7 @@ export async function refundOrderOnce(
     { userId: identity.userId, key, request: { refundOf: orderId, ...request } },
     async (claim) => ({
       status: 202,
-      body: await requestRefund(deps, identity, orderId, { id: claim.id, key }, request),
+      body: await requestRefund(deps, identity, orderId, claim, request),
     }),
   );
 }
@@ -136,10 +140,12 @@ async function requestRefund(
   deps: OrdersDeps,
   identity: Identity & { userId: string },
   orderId: string,
-  claim: { id: string; key: string },
+  claim: { id: string; key: HeldKey },
   request: RefundRequest,
 ): Promise<RefundAnswer> {
   const answer = await withTransaction(deps.db, async (trx) => {
+    // First, so that no takeover of the key comes between here and the commit.
+    await holdIdempotencyKey(trx, claim.key);
     const order = await lockOrder(trx, orderId);
     if (!order) throw ordersError('order_not_found');
     const lines = await findOrderLines(trx, [orderId]);
@@ -187,11 +193,7 @@ async function requestRefund(
       refund: toRefundView(refund),
       order: await loadOrderView(trx, order),
     };
-    await answerIdempotencyKey(
-      trx,
-      { userId: identity.userId, key: claim.key },
-      { status: 202, body },
-    );
+    await answerIdempotencyKey(trx, claim.key, { status: 202, body });
     return body;
   });
   deps.log.info(
