@@ -1,5 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../log/logger.js';
+import { AppError } from '../errors/app-error.js';
+import { fromPostgresError } from '../errors/postgres.js';
 
 /**
  * Named locks that live as long as this process: session-level Postgres advisory locks taken on
@@ -21,7 +23,11 @@ import type { Logger } from '../log/logger.js';
  * holder whose lock lapsed may have been taken over.
  */
 export interface SessionLocks {
-  /** Takes the lock `name` for this process: false when another process holds it, or this one. */
+  /**
+   * Takes the lock `name` for this process: false when another process holds it, or this one.
+   * Rejects with the kit's `database_unavailable` (or `database_timeout`) when Postgres cannot
+   * be asked.
+   */
   tryLock(name: string): Promise<boolean>;
   /** Gives `name` up (nothing when not held). */
   unlock(name: string): Promise<void>;
@@ -172,7 +178,9 @@ export function openSessionLocks({
         return true;
       } catch (error) {
         if (held.get(lockName) === lock) held.delete(lockName);
-        throw error;
+        // Whatever failed (no connection, a session lost under the query), the lock is not taken
+        // and the database is what is missing: 503 for the request, which may be retried.
+        throw fromPostgresError(error) ?? new AppError('database_unavailable', { cause: error });
       }
     },
     async unlock(lockName) {
