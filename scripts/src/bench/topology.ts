@@ -4,7 +4,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startTopology } from '../topology.js';
+import { startTopology, type Topology } from '../topology.js';
 import { registerShoppers, stockedProduct } from './checkout.js';
 import type { ReportSection } from './report.js';
 import { durationSeconds, loginAdmin, postJson, type Figures } from './system.js';
@@ -35,6 +35,7 @@ export async function measureCheckoutCapacity(
   label: string,
   baseUrl: string,
   adminToken: string,
+  warmupSeconds = 2,
 ): Promise<Figures> {
   const productId = await stockedProduct(baseUrl, adminToken);
   const shoppers = await registerShoppers(baseUrl, capacityShoppers);
@@ -42,7 +43,7 @@ export async function measureCheckoutCapacity(
   try {
     const file = path.join(dir, 'plan.json');
     await writeFile(file, JSON.stringify({ productIds: [productId], shoppers }));
-    await closedLoop(baseUrl, 2, file);
+    await closedLoop(baseUrl, warmupSeconds, file);
     const run = await closedLoop(baseUrl, durationSeconds, file);
     const errors = Object.values(run.errors).reduce((sum, count) => sum + count, 0);
     return {
@@ -68,30 +69,72 @@ async function closedLoop(baseUrl: string, seconds: number, file: string) {
   return JSON.parse(stdout) as ClosedLoopFigures;
 }
 
+/** A fresh topology's warm-up through nginx before anything is measured on it (JIT, caches). */
+const topologyWarmupSeconds = Number(process.env.BENCH_TOPOLOGY_WARMUP ?? 15);
+
+export interface TopologyCapacity {
+  /** Through nginx, 2 of each replicated part. */
+  nginx: Figures;
+  /** The same topology, to one of its gateways directly: what nginx and the second gateway add. */
+  oneGateway: Figures;
+  /** Through nginx, one of each part: what the second replicas cost on these cores. */
+  singleReplicas: Figures;
+}
+
 /**
  * The checkout through nginx in the production topology (scripts/src/topology.ts: 2 gateways,
- * 2 orders, 2 payments, 2 broker nodes on Redis, the payments Postgres apart), at capacity, and
- * through one of its gateways directly (the hop nginx adds, and what the second gateway gives on
- * these cores). Started after the one-gateway system has stopped, on a quiet machine.
+ * 2 orders, 2 payments, 2 broker nodes on Redis, the payments Postgres apart), at capacity; the
+ * same topology to one of its gateways directly; and, as the ceiling that explains the gap, the
+ * topology with one of each part through nginx. Each topology is warmed up through nginx first
+ * (BENCH_TOPOLOGY_WARMUP, 15 s: a fresh system's first seconds measure its JIT). Started after
+ * the one-gateway system has stopped, on a quiet machine.
  */
-export async function benchTopologyCheckout(): Promise<{ nginx: Figures; oneGateway: Figures }> {
-  const topology = await startTopology({ demo: false, logLevel: 'warn' });
-  try {
-    const login = await postJson(topology.url, '/api/auth/login', undefined, topology.admin);
-    const token = (login.body as { accessToken?: string }).accessToken;
-    if (!token) throw new Error(`bench: the topology's admin login answered ${login.status}`);
-    const nginx = await measureCheckoutCapacity(
-      'checkout through nginx, 2 gateways (topology)',
-      topology.url,
-      token,
-    );
+export async function benchTopologyCheckout(): Promise<TopologyCapacity> {
+  const replicated = await onTopology(2, async (topology, token) => {
     const gateway = topology.replicas('gateway')[0]!;
     const oneGateway = await measureCheckoutCapacity(
       'checkout to one of its gateways directly (topology)',
       gateway.url,
       token,
     );
+    const nginx = await measureCheckoutCapacity(
+      'checkout through nginx, 2 gateways (topology)',
+      topology.url,
+      token,
+    );
     return { nginx, oneGateway };
+  });
+  const singleReplicas = await onTopology(1, (topology, token) =>
+    measureCheckoutCapacity(
+      'checkout through nginx, 1 of each part (topology)',
+      topology.url,
+      token,
+    ),
+  );
+  return { ...replicated, singleReplicas };
+}
+
+async function onTopology<T>(
+  replicas: number,
+  measure: (topology: Topology, adminToken: string) => Promise<T>,
+): Promise<T> {
+  const topology = await startTopology({
+    demo: false,
+    logLevel: 'warn',
+    replicas: {
+      broker: replicas,
+      orders: replicas,
+      payments: replicas,
+      gateway: replicas,
+      frontend: replicas,
+    },
+  });
+  try {
+    const login = await postJson(topology.url, '/api/auth/login', undefined, topology.admin);
+    const token = (login.body as { accessToken?: string }).accessToken;
+    if (!token) throw new Error(`bench: the topology's admin login answered ${login.status}`);
+    await measureCheckoutCapacity('warm-up', topology.url, token, topologyWarmupSeconds);
+    return await measure(topology, token);
   } finally {
     await topology.stop();
   }
@@ -111,10 +154,7 @@ export async function benchSingleGatewayCapacity(gatewayUrl: string): Promise<Fi
  * gateways directly, each against the one-gateway system's capacity of the same run — the goal
  * being through nginx at least 80% of it.
  */
-export function capacitySection(
-  single: Figures,
-  topology: { nginx: Figures; oneGateway: Figures },
-): ReportSection {
+export function capacitySection(single: Figures, topology: TopologyCapacity): ReportSection {
   const ratio = topology.nginx.rps / single.rps;
   return {
     group: 'Checkout through nginx in the topology',
@@ -134,13 +174,16 @@ export function capacitySection(
     figures: [
       { ...topology.nginx, unit: 'checkouts/s' },
       { ...topology.oneGateway, unit: 'checkouts/s' },
+      { ...topology.singleReplicas, unit: 'checkouts/s' },
     ],
     notes: [
       `Through nginx with 2 gateways: ${percent(ratio)} of the one-gateway system's rate ` +
         `(the goal: at least 80%)${ratio >= 0.8 ? ', met' : ', not met'}; ` +
         `${percent(topology.nginx.rps / topology.oneGateway.rps)} of the same topology's rate ` +
         'through one of its gateways directly (what nginx and the second gateway cost or give, ' +
-        'on the same services, brokers and databases).',
+        'on the same services, brokers and databases); ' +
+        `${percent(topology.nginx.rps / topology.singleReplicas.rps)} of the topology with one ` +
+        'of each part through nginx (what the second replicas cost on these cores).',
     ],
   };
 }
@@ -148,11 +191,8 @@ export function capacitySection(
 const percent = (ratio: number) => `${(ratio * 100).toFixed(0)}%`;
 
 /** The capacity table, and the issue's goal: through nginx ≥ 80% of the one-gateway rate. */
-export function printCapacity(
-  single: Figures,
-  topology: { nginx: Figures; oneGateway: Figures },
-): void {
-  const rows = [single, topology.nginx, topology.oneGateway];
+export function printCapacity(single: Figures, topology: TopologyCapacity): void {
+  const rows = [single, topology.nginx, topology.oneGateway, topology.singleReplicas];
   process.stdout.write(`\ncheckout capacity, ${capacityShoppers} shoppers in a closed loop\n`);
   for (const row of rows) {
     process.stdout.write(
