@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { repoRoot } from '../src/local-state.js';
@@ -43,8 +45,18 @@ t.test('every summary line is one CI accepts', async (t) => {
 });
 
 t.test("tap's own output, one test of each outcome, is read right", async (t) => {
-  const fixture = path.join(repoRoot, 'scripts/test/fixtures/mixed-outcomes.mjs');
-  // A tap run of its own: none of this run's TAP_* settings, no coverage.
+  // A tap run of its own, in a project of its own: tap keeps its state in the project's `.tap/`
+  // and clears it when it starts, so a run in the repository would empty the coverage of the run
+  // this test is part of while it is being written (tap then crashed with ENOTEMPTY in CI).
+  const project = await mkdtemp(path.join(os.tmpdir(), 'mercado-tap-fixture-'));
+  t.teardown(() => rm(project, { recursive: true, force: true }));
+  await writeFile(path.join(project, 'package.json'), '{"type":"module","private":true}\n');
+  await symlink(path.join(repoRoot, 'node_modules'), path.join(project, 'node_modules'));
+  await copyFile(
+    path.join(repoRoot, 'scripts/test/fixtures/mixed-outcomes.mjs'),
+    path.join(project, 'mixed-outcomes.mjs'),
+  );
+  // None of this run's TAP_* settings, no coverage.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(
       ([name]) => !name.startsWith('TAP') && name !== 'NODE_OPTIONS',
@@ -57,9 +69,9 @@ t.test("tap's own output, one test of each outcome, is read right", async (t) =>
       '-R',
       'tap',
       '--disable-coverage',
-      fixture,
+      'mixed-outcomes.mjs',
     ],
-    { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'inherit'] },
+    { cwd: project, env, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -75,7 +87,7 @@ t.test("tap's own output, one test of each outcome, is read right", async (t) =>
   const failures = collector.end();
   t.same(
     failures.map((failure) => failure.path),
-    [['scripts/test/fixtures/mixed-outcomes.mjs', 'fails', 'no']],
+    [['mixed-outcomes.mjs', 'fails', 'no']],
     'the failed assertion, by its path',
   );
   t.match(
