@@ -86,11 +86,18 @@ window.addEventListener('storage', (event) => {
   for (const listener of listeners) listener(currentUser());
 });
 
-/** Spends the refresh token for a new session; false (signed out) when it is no longer good. */
+/**
+ * Spends the refresh token for a new session; false (signed out) when it is no longer good.
+ * One tab at a time (the Web Locks API, where the page is a secure context): a refresh token is
+ * spent once, so two tabs spending the same one together would see one refused and sign out. A
+ * tab that waited finds the session another tab renewed meanwhile, and takes it.
+ */
 function renew(): Promise<boolean> {
-  renewing ??= (async () => {
+  const spent = read()?.refreshToken;
+  renewing ??= oneTabAtATime(async () => {
     const session = read();
     if (!session) return false;
+    if (session.refreshToken !== spent) return true;
     try {
       store(
         await send<SessionAnswer>('POST', '/auth/refresh', { refreshToken: session.refreshToken }),
@@ -105,8 +112,14 @@ function renew(): Promise<boolean> {
       }
       return false;
     }
-  })().finally(() => (renewing = undefined));
+  }).finally(() => (renewing = undefined));
   return renewing;
+}
+
+async function oneTabAtATime(task: () => Promise<boolean>): Promise<boolean> {
+  // Undefined outside a secure context (plain HTTP on a non-local address): each tab on its own.
+  const locks = navigator.locks as LockManager | undefined;
+  return locks ? await locks.request('mercado.session.renew', task) : task();
 }
 
 /** A valid access token, renewed first when it is about to expire; undefined when signed out. */
