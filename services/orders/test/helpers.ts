@@ -73,7 +73,8 @@ export interface OrdersHarness {
   port: number;
   /**
    * Stops it as its process dies: its consumers and outbox relay, the port, the MQTT connection,
-   * the database pool and its lock session (the Idempotency-Keys it held are free). Its database stays: start it again on `config.DATABASE_URL`.
+   * the database pool and its lock session (the Idempotency-Keys it held are free). Its database
+   * stays: start it again on `config.DATABASE_URL`.
    */
   stop(): Promise<void>;
 }
